@@ -1,0 +1,1 @@
+"""Benchmarks: commands that run published protocols and write results to a folder."""

@@ -1,0 +1,208 @@
+"""The PMO benchmark (Gao et al., "Sample Efficiency Matters", NeurIPS 2022).
+
+23 oracles, a 10,000-call budget, AUC top-10 as the headline metric. Every (task, seed) is an
+ordinary design run in ``OUT/runs/<task>_s<seed>/``, so an interrupted benchmark resumes, and
+``results.csv`` / ``summary.md`` are rebuilt from the run folders.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import multiprocessing as mp
+import statistics
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from makeable.oracle.store import RunStore
+from makeable.runs.config import DesignConfig, versions, write_yaml
+
+log = logging.getLogger(__name__)
+
+PMO_TASKS = (
+    "albuterol_similarity",
+    "amlodipine_mpo",
+    "celecoxib_rediscovery",
+    "deco_hop",
+    "drd2",
+    "fexofenadine_mpo",
+    "gsk3b",
+    "isomers_c7h8n2o2",
+    "isomers_c9h10n2o2pf2cl",
+    "jnk3",
+    "median1",
+    "median2",
+    "mestranol_similarity",
+    "osimertinib_mpo",
+    "perindopril_mpo",
+    "qed",
+    "ranolazine_mpo",
+    "scaffold_hop",
+    "sitagliptin_mpo",
+    "thiothixene_rediscovery",
+    "troglitazone_rediscovery",
+    "valsartan_smarts",
+    "zaleplon_mpo",
+)
+MPO_TASKS = tuple(t for t in PMO_TASKS if t.endswith("_mpo"))
+
+# Sums of mean AUC top-10 over the 23 tasks, PMO paper (Table 3).
+PUBLISHED_SUMS = {"reinvent": 14.196, "graph_ga": 13.751}
+
+RESULT_COLUMNS = (
+    "task",
+    "seed",
+    "auc_top1",
+    "auc_top10",
+    "auc_top100",
+    "top1",
+    "top10_mean",
+    "top100_mean",
+    "diversity_top100",
+    "novelty_top100",
+    "n_calls",
+    "wall_s",
+    "oracle_s",
+    "overhead_s",
+)
+
+
+@dataclass(frozen=True)
+class BenchJob:
+    optimizer: str
+    task: str
+    seed: int
+    budget: int
+    optimizer_params: tuple[tuple[str, Any], ...]
+    run_dir: Path
+
+
+def _run_job(job: BenchJob) -> dict[str, Any]:
+    from makeable.runs.design import run_design
+
+    config = DesignConfig(
+        objective=job.task,
+        optimizer=job.optimizer,
+        budget=job.budget,
+        seed=job.seed,
+        optimizer_params=dict(job.optimizer_params),
+    )
+    run_design(config, job.run_dir, progress=False)
+    return collect_row(job.task, job.seed, job.run_dir)
+
+
+def collect_row(task: str, seed: int, run_dir: Path) -> dict[str, Any]:
+    """One results.csv row from a finished run folder."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    store = RunStore(run_dir / "run.db")
+    sessions = store.get_meta("sessions") or []
+    store.close()
+    wall = sum(s["wall_s"] for s in sessions)
+    oracle = sum(s["oracle_s"] for s in sessions)
+    row = {"task": task, "seed": seed, **{k: metrics.get(k) for k in RESULT_COLUMNS[2:11]}}
+    row.update({"wall_s": wall, "oracle_s": oracle, "overhead_s": wall - oracle})
+    return row
+
+
+def run_pmo(
+    optimizer: str,
+    seeds: Sequence[int],
+    budget: int,
+    out: Path,
+    tasks: Sequence[str] = PMO_TASKS,
+    jobs: int = 1,
+    optimizer_params: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``."""
+    from makeable.objectives import objective_names
+
+    unknown = [t for t in tasks if t not in objective_names()]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    params = tuple(sorted((optimizer_params or {}).items()))
+    write_yaml(
+        out / "bench.yaml",
+        {
+            "benchmark": "pmo",
+            "optimizer": optimizer,
+            "optimizer_params": dict(params),
+            "seeds": list(seeds),
+            "budget": budget,
+            "tasks": list(tasks),
+            "versions": versions(),
+        },
+    )
+    jobs_list = [
+        BenchJob(optimizer, t, s, budget, params, out / "runs" / f"{t}_s{s}")
+        for t in tasks
+        for s in seeds
+    ]
+    rows: list[dict[str, Any]] = []
+    if jobs <= 1:
+        for i, job in enumerate(jobs_list, 1):
+            rows.append(_run_job(job))
+            _progress(i, len(jobs_list), rows[-1])
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            for i, row in enumerate(pool.map(_run_job, jobs_list), 1):
+                rows.append(row)
+                _progress(i, len(jobs_list), row)
+    write_results(out, optimizer, rows, budget)
+    return rows
+
+
+def _progress(i: int, n: int, row: dict[str, Any]) -> None:
+    log.info(
+        "[%d/%d] %s seed %s: auc_top10 %.3f (%.0f s)",
+        i,
+        n,
+        row["task"],
+        row["seed"],
+        row["auc_top10"],
+        row["wall_s"],
+    )
+
+
+def write_results(out: Path, optimizer: str, rows: list[dict[str, Any]], budget: int) -> None:
+    with open(out / "results.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(RESULT_COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "summary.md").write_text(summary_markdown(optimizer, rows, budget))
+
+
+def summary_markdown(optimizer: str, rows: list[dict[str, Any]], budget: int) -> str:
+    """Per-task mean ± std of AUC top-10 over seeds, their sum, and the time split."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_task.setdefault(row["task"], []).append(row)
+    lines = [
+        f"# PMO: {optimizer}, budget {budget}",
+        "",
+        "| task | AUC top-10 (mean ± std) | top-1 | seeds | wall s | oracle s | overhead |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    total = 0.0
+    for task in sorted(by_task):
+        task_rows = by_task[task]
+        aucs = [float(r["auc_top10"]) for r in task_rows]
+        mean = statistics.fmean(aucs)
+        total += mean
+        std = statistics.stdev(aucs) if len(aucs) > 1 else 0.0
+        wall = statistics.fmean(float(r["wall_s"]) for r in task_rows)
+        orc = statistics.fmean(float(r["oracle_s"]) for r in task_rows)
+        top1 = statistics.fmean(float(r["top1"]) for r in task_rows)
+        share = (wall - orc) / wall if wall > 0 else 0.0
+        lines.append(
+            f"| {task} | {mean:.3f} ± {std:.3f} | {top1:.3f} | {len(aucs)} | {wall:.1f} | "
+            f"{orc:.1f} | {share:.0%} |"
+        )
+    lines += ["", f"**Sum of mean AUC top-10 over {len(by_task)} tasks: {total:.3f}**"]
+    if optimizer in PUBLISHED_SUMS and len(by_task) == len(PMO_TASKS):
+        lines.append(f"(published PMO sum for {optimizer}: {PUBLISHED_SUMS[optimizer]})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""The ``makeable`` console script: one entry point, one module per subcommand."""

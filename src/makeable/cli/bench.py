@@ -1,0 +1,44 @@
+"""``makeable bench``: benchmark commands (results go to a folder, then docs/benchmarks/)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from makeable.cli.design import _params
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("bench", help="run a published benchmark protocol")
+    bsub = p.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    pmo = bsub.add_parser(
+        "pmo",
+        help="PMO: 23 oracles, AUC top-10 under a call budget",
+        description="Runs every task and seed as a resumable design run under OUT/runs/, then "
+        "writes OUT/results.csv and OUT/summary.md.",
+    )
+    pmo.add_argument("--optimizer", required=True)
+    pmo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    pmo.add_argument("--budget", type=int, default=10000)
+    pmo.add_argument("--tasks", nargs="+", help="subset of the 23 tasks (default: all)")
+    pmo.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
+    pmo.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    pmo.add_argument("--out", required=True)
+    pmo.set_defaults(func=run_pmo)
+
+
+def run_pmo(args: argparse.Namespace) -> int:
+    from makeable.bench.pmo import PMO_TASKS, run_pmo
+
+    run_pmo(
+        args.optimizer,
+        args.seeds,
+        args.budget,
+        Path(args.out),
+        tasks=args.tasks or PMO_TASKS,
+        jobs=args.jobs,
+        optimizer_params=_params(args.param),
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0

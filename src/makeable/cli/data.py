@@ -1,0 +1,48 @@
+"""``makeable data``: fetch data sets; ``makeable convert-oracles``: maintainers' conversion."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("data", help="download data sets (URL + sha256 verified)")
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    f = dsub.add_parser("fetch", help="download a data set into the cache (or --dest)")
+    f.add_argument("name", help="data set name, e.g. zinc250k")
+    f.add_argument("--dest", help="data folder to write into (default: the user cache)")
+    f.add_argument("--url", help="override the download URL (a mirror)")
+    f.set_defaults(func=fetch)
+
+    c = sub.add_parser(
+        "convert-oracles",
+        help="convert the PMO DRD2/JNK3/GSK3B pickles into safe npz arrays (maintainers, once)",
+        description="Reads TDC/molscore's scikit-learn pickles with a restricted unpickler "
+        "(only whitelisted scikit-learn and NumPy globals) and writes plain npz arrays.",
+    )
+    c.add_argument("src", help="folder with {drd2,jnk3,gsk3b}_current.pkl.gz")
+    c.add_argument("--out", required=True, help="folder to write the .npz files into")
+    c.set_defaults(func=convert)
+
+
+def fetch(args: argparse.Namespace) -> int:
+    from makeable.data.download import download
+    from makeable.data.molecules import REMOTE_FILES, cache_dir
+
+    if args.name not in REMOTE_FILES:
+        raise ValueError(f"unknown data set {args.name!r}; choose one of: {sorted(REMOTE_FILES)}")
+    remote = REMOTE_FILES[args.name]
+    root = Path(args.dest) if args.dest else cache_dir()
+    path = download(remote, root / remote.relpath, url=args.url)
+    print(f"{remote.name}: {path} ({remote.licence}; {remote.source})")
+    return 0
+
+
+def convert(args: argparse.Namespace) -> int:
+    from makeable.objectives.convert import convert_pmo_models
+
+    for path in convert_pmo_models(Path(args.src), Path(args.out)):
+        print(path)
+    return 0

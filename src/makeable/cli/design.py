@@ -1,0 +1,76 @@
+"""``makeable design``: run an optimizer on an objective under an oracle budget."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import yaml
+
+from makeable.runs.config import ConfigError, DesignConfig
+
+
+def _params(pairs: list[str] | None) -> dict[str, Any]:
+    """Parse ``key=value`` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected KEY=VALUE, got {pair!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "design",
+        help="propose the best molecules for an objective under an oracle budget",
+        description="Run an optimizer on an objective. Re-running the same command on the "
+        "same --out resumes an interrupted run without losing or re-counting oracle calls.",
+    )
+    p.add_argument("--config", help="YAML config (flags given on the command line override it)")
+    p.add_argument("--objective", help="registered objective name or module:function")
+    p.add_argument("--optimizer", help="registered optimizer (see `makeable list optimizers`)")
+    p.add_argument("--budget", type=int, help="oracle calls allowed (unique valid molecules)")
+    p.add_argument("--seed", type=int, help="random seed (runs are deterministic for a seed)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
+    p.add_argument("--pool", help="initial molecules: 'zinc250k' (default) or a SMILES file")
+    p.add_argument("--executor", choices=["inprocess", "process"], help="oracle scoring backend")
+    p.add_argument("--workers", type=int, help="worker processes for --executor process")
+    p.add_argument("--out", required=True, help="run folder (created, or resumed)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> DesignConfig:
+    data: dict[str, Any] = {}
+    if args.config:
+        data = DesignConfig.from_yaml(args.config).to_dict()
+    flags = {
+        "objective": args.objective,
+        "optimizer": args.optimizer,
+        "budget": args.budget,
+        "seed": args.seed,
+        "pool": args.pool,
+        "executor": args.executor,
+        "n_workers": args.workers,
+    }
+    data.update({k: v for k, v in flags.items() if v is not None})
+    if args.param:
+        data["optimizer_params"] = {**data.get("optimizer_params", {}), **_params(args.param)}
+    if "objective" not in data:
+        raise ConfigError("name an objective with --objective or in --config")
+    return DesignConfig.from_dict(data)
+
+
+def run(args: argparse.Namespace) -> int:
+    from makeable.runs.design import run_design
+
+    config = config_from_args(args)
+    result = run_design(config, args.out, progress=not args.no_progress)
+    summary = {k: result.metrics[k] for k in ("n_calls", "auc_top10", "top1", "top10_mean")}
+    print(json.dumps(summary, indent=2))
+    print(f"best: {result.top[0][0]}  score {result.top[0][1]:.4f}" if result.top else "no calls")
+    print(f"report: {result.out_dir / 'report.html'}")
+    return 0

@@ -1,0 +1,52 @@
+"""``makeable`` — the command-line entry point. Only the CLI configures logging."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from makeable import __version__
+from makeable.cli import bench, data, design, listing, score
+from makeable.registry import UnknownNameError
+from makeable.runs.config import ConfigError
+
+SUBCOMMANDS = (design, score, bench, data, listing)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="makeable",
+        description="makeable: AI-driven molecular design — design what you can make.",
+    )
+    parser.add_argument("--version", action="version", version=f"makeable {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: every counted call is saved; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except (ConfigError, UnknownNameError, FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"makeable: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Molecule sets: ZINC250k (the PMO initial pool and novelty reference).
+
+Lookup order for the full set: the data folder (``$MAKEABLE_DATA/molecules/zinc250k.smi.gz``),
+then the user cache (``$MAKEABLE_CACHE`` or ``~/.cache/makeable``), which
+``makeable data fetch zinc250k`` fills. Without either, a 10,000-molecule sample shipped inside
+the package is used (enough for demos and tests; benchmark runs should use the full set).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from makeable.data.download import RemoteFile
+
+ZINC250K = RemoteFile(
+    name="zinc250k",
+    url="https://github.com/wenhao-gao/mol_opt/raw/2da631be/data/zinc.txt.gz",
+    sha256="c046b458da7ff7ce800195dbc52e7e38816d5247f3cfacc095ebfa04604cd52c",
+    relpath="molecules/zinc250k.smi.gz",
+    licence="MIT",
+    source="wenhao-gao/mol_opt data/zinc.txt.gz (the PMO benchmark's ZINC250k, 249,455 SMILES)",
+)
+REMOTE_FILES = {ZINC250K.name: ZINC250K}
+
+
+def data_dir() -> Path | None:
+    """The data folder named by ``$MAKEABLE_DATA``, if set and present."""
+    value = os.environ.get("MAKEABLE_DATA")
+    return Path(value) if value and Path(value).is_dir() else None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("MAKEABLE_CACHE") or Path.home() / ".cache" / "makeable")
+
+
+def find_file(remote: RemoteFile) -> Path | None:
+    """Where a full data file is available locally (data folder, then cache), else ``None``."""
+    for root in (data_dir(), cache_dir()):
+        if root is not None and (root / remote.relpath).is_file():
+            return root / remote.relpath
+    return None
+
+
+def read_smiles_file(path: Path) -> list[str]:
+    """Read one SMILES per line (first whitespace-separated field; gzip if ``.gz``)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:  # type: ignore[operator]
+        return [line.split()[0] for line in fh if line.strip()]
+
+
+@lru_cache(maxsize=2)
+def zinc250k(require_full: bool = False) -> tuple[str, ...]:
+    """ZINC250k SMILES: the full set if available locally, else the shipped sample.
+
+    Raises:
+        FileNotFoundError: ``require_full`` and the full set is not available.
+    """
+    path = find_file(ZINC250K)
+    if path is not None:
+        return tuple(read_smiles_file(path))
+    if require_full:
+        raise FileNotFoundError(
+            "the full ZINC250k is not available: set MAKEABLE_DATA to a data folder holding "
+            f"{ZINC250K.relpath}, or run `makeable data fetch zinc250k`"
+        )
+    sample = resources.files("makeable.resources").joinpath("zinc250k_sample.smi.gz")
+    with resources.as_file(sample) as p:
+        return tuple(read_smiles_file(Path(p)))
+
+
+def zinc250k_source(full: bool | None = None) -> str:
+    """A short description of which ZINC250k is in use (recorded with every run).
+
+    Args:
+        full: describe the full set (True) or the sample (False); ``None``: whichever is in use.
+    """
+    if full is None:
+        full = find_file(ZINC250K) is not None
+    return "zinc250k (full)" if full else "zinc250k_sample (10,000, shipped)"
+
+
+@lru_cache(maxsize=1)
+def zinc250k_canonical() -> frozenset[str]:
+    """Canonical SMILES of the full ZINC250k (the novelty reference).
+
+    Canonicalising 249k SMILES takes about a minute, so the result is cached on disk per RDKit
+    version (``<cache>/derived/``) and read back in well under a second afterwards.
+    """
+    from rdkit import rdBase
+
+    from makeable.chem.molecule import canonical_smiles
+
+    path = cache_dir() / "derived" / f"zinc250k_canonical-rdkit{rdBase.rdkitVersion}.smi.gz"
+    if path.is_file():
+        return frozenset(read_smiles_file(path))
+    canon = sorted({c for c in map(canonical_smiles, zinc250k(require_full=True)) if c})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with gzip.open(tmp, "wt") as fh:
+        fh.write("\n".join(canon) + "\n")
+    tmp.replace(path)
+    return frozenset(canon)

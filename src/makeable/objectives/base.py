@@ -1,0 +1,125 @@
+"""The ``Objective`` interface and its registry.
+
+An objective scores a batch of SMILES. The public ``__call__`` does the cross-cutting
+work once (parsing, invalid/empty handling, isolation of failures); an implementer
+overrides one hook, :meth:`Objective._score_mols`, that scores parsed RDKit molecules.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rdkit import Chem
+
+from makeable.chem.molecule import parse_smiles, quiet_rdkit
+from makeable.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Scores of a batch, in input order.
+
+    Attributes:
+        values: float64 array, shape ``(n,)``; 0.0 where ``valid`` is False.
+        valid: bool array, shape ``(n,)``; False for unparseable/empty SMILES or a failed score.
+    """
+
+    values: np.ndarray
+    valid: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+class Objective(ABC):
+    """Scores molecules; higher is better unless the objective says otherwise.
+
+    Subclasses implement :meth:`_score_mols`. ``invalid_score`` is what an invalid or
+    empty SMILES gets (0.0, as in PMO/mol_opt).
+    """
+
+    name: str = "objective"
+    invalid_score: float = 0.0
+
+    def __call__(self, smiles: Sequence[str]) -> Scores:
+        smiles = list(smiles)
+        values = np.full(len(smiles), self.invalid_score, dtype=np.float64)
+        valid = np.zeros(len(smiles), dtype=bool)
+        mols: list[Chem.Mol] = []
+        where: list[int] = []
+        for i, smi in enumerate(smiles):
+            mol = parse_smiles(smi)
+            if mol is not None:
+                mols.append(mol)
+                where.append(i)
+        if mols:
+            out, ok = self._safe_score(mols)
+            values[where] = np.where(ok, out, self.invalid_score)
+            valid[where] = ok
+        return Scores(values, valid)
+
+    def score(self, smiles: str) -> float:
+        """Score one SMILES (convenience; batch calls are faster)."""
+        return float(self([smiles]).values[0])
+
+    def _safe_score(self, mols: list[Chem.Mol]) -> tuple[np.ndarray, np.ndarray]:
+        """Score a batch; if the batch fails, score one by one so one bad molecule fails alone."""
+        try:
+            with quiet_rdkit():
+                out = np.asarray(self._score_mols(mols), dtype=np.float64)
+            if out.shape != (len(mols),):
+                raise ValueError(f"{self.name}: expected {len(mols)} scores, got shape {out.shape}")
+            return out, np.isfinite(out)
+        except Exception:  # noqa: BLE001 - isolate the failing molecule below
+            if len(mols) == 1:
+                log.debug("objective %s failed on %s", self.name, Chem.MolToSmiles(mols[0]))
+                return np.zeros(1), np.zeros(1, dtype=bool)
+        outs, oks = zip(*(self._safe_score([m]) for m in mols), strict=True)
+        return np.concatenate(outs), np.concatenate(oks)
+
+    @abstractmethod
+    def _score_mols(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
+        """Score parsed molecules. Returns float array, shape ``(len(mols),)``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class FunctionObjective(Objective):
+    """An objective from a user function.
+
+    Args:
+        name: the objective's name (used for columns and run records).
+        fn: ``f(smiles) -> float`` (or ``f(mol)`` with ``takes="mol"``); with ``batched=True``
+            it takes a list and returns a sequence of floats of the same length.
+        takes: ``"smiles"`` (canonical SMILES strings) or ``"mol"`` (RDKit molecules).
+        batched: whether ``fn`` scores a whole batch at once.
+    """
+
+    def __init__(
+        self, name: str, fn: Callable[..., Any], takes: str = "smiles", batched: bool = False
+    ) -> None:
+        if takes not in ("smiles", "mol"):
+            raise ValueError(f"takes must be 'smiles' or 'mol', not {takes!r}")
+        self.name = name
+        self._fn = fn
+        self._takes = takes
+        self._batched = batched
+
+    def _score_mols(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
+        items: list[Any] = (
+            [Chem.MolToSmiles(m) for m in mols] if self._takes == "smiles" else list(mols)
+        )
+        if self._batched:
+            return np.asarray(self._fn(items), dtype=np.float64)
+        return np.array([float(self._fn(x)) for x in items], dtype=np.float64)
+
+
+OBJECTIVES: Registry[Objective] = Registry("objective")

@@ -1,0 +1,97 @@
+"""The ``Optimizer`` interface and its registry.
+
+An optimizer proposes molecules and scores them through an :class:`~makeable.oracle.Oracle`
+until the oracle's budget is spent (or it decides to stop). The public :meth:`Optimizer.optimize`
+does the cross-cutting work (seeding, the initial pool, the stall guard); an implementer overrides
+one hook, :meth:`Optimizer._optimize`.
+
+Determinism contract: all randomness comes from ``ctx.rng`` / ``ctx.np_rng`` (seeded from the
+run's seed), so that a run re-started with the same seed retraces its calls exactly — this is
+how interrupted runs resume (see :mod:`makeable.oracle.oracle`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from makeable.oracle.oracle import Oracle
+from makeable.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DesignContext:
+    """What an optimizer receives besides the oracle.
+
+    Attributes:
+        seed: the run's seed.
+        pool: SMILES to start from (ZINC250k in the PMO setting).
+        rng: Python RNG seeded from ``seed``.
+        np_rng: NumPy generator seeded from ``seed``.
+        log_event: record a per-round event in the run store (``kind``, JSON-able payload).
+    """
+
+    seed: int
+    pool: Sequence[str]
+    rng: random.Random = field(init=False)
+    np_rng: np.random.Generator = field(init=False)
+    log_event: Callable[[str, dict[str, Any]], None] = lambda kind, payload: None
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.np_rng = np.random.default_rng(self.seed)
+
+
+class Optimizer(ABC):
+    """Proposes molecules to maximise an oracle under its call budget."""
+
+    name: str = "optimizer"
+
+    def optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
+        """Run until the budget is spent or the optimizer stops by itself."""
+        if not ctx.pool:
+            raise ValueError("the initial molecule pool is empty")
+        self._optimize(oracle, ctx)
+        log.info("%s stopped after %d calls", self.name, oracle.n_calls)
+
+    @abstractmethod
+    def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
+        """The algorithm: call ``oracle`` on batches of SMILES; stop when ``oracle.finished``."""
+
+    def params(self) -> dict[str, Any]:
+        """Hyper-parameters, as recorded in the run's config."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+class StallGuard:
+    """Stops a loop that keeps proposing only molecules already scored.
+
+    Args:
+        max_stalled_rounds: rounds in a row without a new counted call before giving up.
+    """
+
+    def __init__(self, max_stalled_rounds: int = 50) -> None:
+        self.max_stalled_rounds = max_stalled_rounds
+        self._last = -1
+        self._stalled = 0
+
+    def stalled(self, oracle: Oracle) -> bool:
+        if oracle.n_calls == self._last:
+            self._stalled += 1
+        else:
+            self._stalled, self._last = 0, oracle.n_calls
+        if self._stalled >= self.max_stalled_rounds:
+            log.warning("no new molecules for %d rounds: stopping", self._stalled)
+            return True
+        return False
+
+
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")

@@ -1,0 +1,116 @@
+"""The run store: a SQLite file ``run.db`` in the run folder.
+
+Tables:
+    calls: one row per counted oracle call — ``idx`` (1-based call number), ``smiles``
+        (canonical), ``score``, ``valid`` (the objective evaluated it), ``eval_s`` (seconds
+        spent scoring it), ``t_wall`` (UNIX time when it was recorded).
+    meta: key/value text (the run's config as JSON, status).
+    events: optimizer records per round (JSON payloads), e.g. the best molecules per generation.
+
+Writes are committed per scored batch in WAL mode, so a kill -9 loses at most the batch being
+scored — which was never counted, and is scored (once) again on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    idx INTEGER PRIMARY KEY,
+    smiles TEXT NOT NULL UNIQUE,
+    score REAL NOT NULL,
+    valid INTEGER NOT NULL,
+    eval_s REAL NOT NULL,
+    t_wall REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    n_calls INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    idx: int
+    smiles: str
+    score: float
+    valid: bool
+    eval_s: float
+
+
+class RunStore:
+    """Append-only record of counted oracle calls and run metadata."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._db.commit()
+
+    # -- calls ---------------------------------------------------------------------------
+    def add_calls(self, records: Iterable[CallRecord]) -> None:
+        now = time.time()
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO calls (idx, smiles, score, valid, eval_s, t_wall) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.idx, r.smiles, r.score, int(r.valid), r.eval_s, now) for r in records],
+            )
+
+    def calls(self) -> list[CallRecord]:
+        rows = self._db.execute(
+            "SELECT idx, smiles, score, valid, eval_s FROM calls ORDER BY idx"
+        ).fetchall()
+        return [CallRecord(i, s, sc, bool(v), e) for i, s, sc, v, e in rows]
+
+    def n_calls(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+    # -- metadata and events -------------------------------------------------------------
+    def get_meta(self, key: str) -> Any | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
+            )
+
+    def add_event(self, n_calls: int, kind: str, payload: dict[str, Any]) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO events (n_calls, kind, payload) VALUES (?, ?, ?)",
+                (n_calls, kind, json.dumps(payload)),
+            )
+
+    def events(self, kind: str | None = None) -> list[tuple[int, str, dict[str, Any]]]:
+        query = "SELECT n_calls, kind, payload FROM events"
+        args: tuple[Any, ...] = ()
+        if kind is not None:
+            query += " WHERE kind = ?"
+            args = (kind,)
+        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        return [(n, k, json.loads(p)) for n, k, p in rows]
+
+    def clear_events_after(self, n_calls: int) -> None:
+        """Drop events recorded beyond ``n_calls`` (used when a replayed run re-records them)."""
+        with self._db:
+            self._db.execute("DELETE FROM events WHERE n_calls > ?", (n_calls,))
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,74 @@
+"""One registry per pluggable concept, shared by the Python API, configs and the CLI."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """Raised for a name that is not registered; the message lists the valid choices."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    """Maps short names to factories (classes or functions) that build a ``T``.
+
+    Example:
+        >>> OBJECTIVES = Registry("objective")
+        >>> @OBJECTIVES.register("qed")
+        ... class QED: ...
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._factories: dict[str, Callable[..., T]] = {}
+
+    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        def decorator(factory: Callable[..., T]) -> Callable[..., T]:
+            if name in self._factories:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._factories[name] = factory
+            return factory
+
+        return decorator
+
+    def add(self, name: str, factory: Callable[..., T]) -> None:
+        self.register(name)(factory)
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def factory(self, name: str) -> Callable[..., T]:
+        try:
+            return self._factories[name]
+        except KeyError:
+            choices = ", ".join(self.names())
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}; choose one of: {choices}"
+            ) from None
+
+    def build(self, name: str, **params: Any) -> T:
+        """Build the named object; unknown parameters fail loudly with the accepted ones."""
+        factory = self.factory(name)
+        if params:
+            sig = inspect.signature(factory)
+            accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+            unknown = [k for k in params if k not in sig.parameters]
+            if unknown and not accepts_any:
+                valid = ", ".join(p for p in sig.parameters if p != "self") or "none"
+                raise TypeError(
+                    f"{self.kind} {name!r} got unknown parameter(s) {unknown}; accepted: {valid}"
+                )
+        return factory(**params)

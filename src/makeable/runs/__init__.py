@@ -1,0 +1,1 @@
+"""Runs: typed configs, the design job, run folders and reports."""

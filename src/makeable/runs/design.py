@@ -1,0 +1,166 @@
+"""The design job: objective + optimizer + budget → a run folder.
+
+Run folder contents: ``run.db`` (every counted call), ``config.yaml``, ``versions.json``,
+``metrics.json``, ``top.csv``, ``top.sdf``, ``score_vs_calls.png`` and ``report.html``.
+Re-running the same config on the same folder resumes an interrupted run (see
+:mod:`makeable.oracle.oracle`); a finished run is not re-scored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from makeable.data.molecules import (
+    read_smiles_file,
+    zinc250k,
+    zinc250k_canonical,
+    zinc250k_source,
+)
+from makeable.objectives import get_objective
+from makeable.optimizers import DesignContext, get_optimizer
+from makeable.oracle.executor import EXECUTORS, Executor
+from makeable.oracle.metrics import pmo_metrics
+from makeable.oracle.oracle import Oracle
+from makeable.oracle.store import RunStore
+from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
+from makeable.runs.outputs import write_top_molecules
+from makeable.runs.report import write_report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    out_dir: Path
+    metrics: dict[str, Any]
+    top: list[tuple[str, float]]
+
+
+def load_pool(pool: str) -> tuple[Sequence[str], str]:
+    """The initial molecules: ``zinc250k`` or a SMILES file; returns (smiles, description)."""
+    if pool == "zinc250k":
+        return zinc250k(), zinc250k_source()
+    path = Path(pool)
+    if not path.is_file():
+        raise ConfigError(f"pool {pool!r} is neither 'zinc250k' nor a SMILES file")
+    return read_smiles_file(path), f"file {path.name}"
+
+
+def _check_resume(store: RunStore, config: DesignConfig) -> None:
+    recorded = store.get_meta("config")
+    if recorded is None:
+        return
+    old = DesignConfig.from_dict(recorded)
+    if old.identity() != config.identity():
+        diff = {k: (old.identity()[k], v) for k, v in config.identity().items()}
+        diff = {k: v for k, v in diff.items() if v[0] != v[1]}
+        raise ConfigError(
+            f"the run folder holds a different run (differs in {diff}); "
+            "use another --out, or the same settings to resume"
+        )
+    if store.n_calls() > config.budget:
+        raise ConfigError(
+            f"the run folder already holds {store.n_calls()} calls, more than budget "
+            f"{config.budget}"
+        )
+
+
+def run_design(
+    config: DesignConfig,
+    out_dir: str | Path,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> DesignResult:
+    """Run (or resume) a design job and write its run folder.
+
+    Args:
+        config: the run's configuration.
+        out_dir: the run folder (created; an existing one with the same config is resumed).
+        progress: show a progress bar with the best score so far.
+        executor: override the configured scoring backend (an already running pool).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    objective = get_objective(config.objective, **config.objective_params)
+    optimizer = get_optimizer(config.optimizer, **config.optimizer_params)
+    pool, pool_source = load_pool(config.pool)
+    store = RunStore(out / "run.db")
+    _check_resume(store, config)
+    store.set_meta("config", config.to_dict())
+    store.set_meta("pool", pool_source)
+    write_yaml(out / "config.yaml", config.to_dict())
+    (out / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+
+    own_executor = executor is None
+    if executor is None:
+        params = {"n_workers": config.n_workers} if config.executor == "process" else {}
+        executor = EXECUTORS.build(config.executor, **params)
+    bar = tqdm(
+        total=config.budget,
+        desc=f"{config.optimizer} on {objective.name}",
+        unit="call",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+
+    def on_calls(oracle: Oracle, n_new: int) -> None:
+        bar.update(n_new)
+        bar.set_postfix(best=f"{oracle.best_score():.4f}", refresh=False)
+
+    oracle = Oracle(objective, config.budget, store, executor, on_calls=on_calls)
+    resumed_from = store.n_calls()
+    store.clear_events_after(-1)  # a resumed run re-records its events while replaying
+    ctx = DesignContext(
+        seed=config.seed,
+        pool=pool,
+        log_event=lambda kind, payload: store.add_event(oracle.n_calls, kind, payload),
+    )
+    start = time.perf_counter()
+    try:
+        if store.get_meta("finished_budget") != config.budget:
+            optimizer.optimize(oracle, ctx)
+        if oracle.n_calls < resumed_from:  # the optimizer stopped early while replaying
+            oracle.evaluate([r.smiles for r in store.calls()])
+    finally:
+        bar.close()
+        if own_executor:
+            executor.close()
+    wall_s = time.perf_counter() - start
+    result = finish_run(out, store, config, pool_source)
+    sessions = store.get_meta("sessions") or []
+    sessions.append(
+        {
+            "resumed_from": resumed_from,
+            "n_calls": oracle.n_calls,
+            "wall_s": wall_s,
+            "oracle_s": oracle.oracle_s,
+        }
+    )
+    store.set_meta("sessions", sessions)
+    store.set_meta("finished_budget", config.budget)
+    store.close()
+    return result
+
+
+def finish_run(out: Path, store: RunStore, config: DesignConfig, pool_source: str) -> DesignResult:
+    """Compute metrics from the store and write the result files and report."""
+    calls = store.calls()
+    smiles = [c.smiles for c in calls]
+    scores = [c.score for c in calls]
+    reference = zinc250k_canonical() if pool_source == zinc250k_source(full=True) else None
+    metrics = pmo_metrics(smiles, scores, config.budget, reference=reference)
+    metrics["pool"] = pool_source
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    order = sorted(range(len(calls)), key=lambda i: scores[i], reverse=True)[: config.top_k]
+    top = [(smiles[i], scores[i]) for i in order]
+    write_top_molecules(out, [calls[i] for i in order])
+    write_report(out, config, metrics, calls, store.events("generation"))
+    return DesignResult(out, metrics, top)

@@ -1,0 +1,110 @@
+"""The run report: ``report.html`` with a grid of the best molecules and a score-vs-calls plot."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem.Draw import rdMolDraw2D
+
+from makeable.oracle.store import CallRecord
+
+
+def mol_svg(smiles: str, size: tuple[int, int] = (220, 180)) -> str:
+    """An SVG drawing of a molecule (empty string if it cannot be drawn)."""
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return ""
+    drawer = rdMolDraw2D.MolDraw2DSVG(*size)
+    drawer.drawOptions().clearBackground = False
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    drawer.FinishDrawing()
+    svg = drawer.GetDrawingText()
+    return svg[svg.index("<svg") :]  # drop the XML prolog to inline it
+
+
+def plot_scores(calls: Sequence[CallRecord], path: Path, title: str) -> None:
+    """Scores of every counted call, with the running best and running top-10 mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = np.array([c.score for c in calls])
+    x = np.arange(1, len(scores) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    if len(scores):
+        ax.scatter(x, scores, s=3, alpha=0.3, color="tab:gray", label="each call")
+        ax.plot(x, np.maximum.accumulate(scores), color="tab:red", label="best so far")
+        top10 = [np.mean(np.sort(scores[: i + 1])[-10:]) for i in range(0, len(scores), 25)]
+        ax.plot(x[::25], top10, color="tab:blue", label="top-10 mean so far")
+    ax.set_xlabel("oracle calls")
+    ax.set_ylabel("score")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def _table(items: dict[str, Any]) -> str:
+    return "\n".join(
+        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in items.items()
+    )
+
+
+def write_report(
+    out: Path,
+    config: Any,
+    metrics: dict[str, Any],
+    calls: Sequence[CallRecord],
+    events: Sequence[tuple[int, str, dict[str, Any]]] = (),
+    n_show: int = 30,
+    extra_sections: Sequence[str] = (),
+) -> Path:
+    """Write ``report.html`` (and ``score_vs_calls.png``) into the run folder ``out``."""
+    plot_scores(calls, out / "score_vs_calls.png", f"{config.optimizer} on {config.objective}")
+    best = sorted(calls, key=lambda c: c.score, reverse=True)[:n_show]
+    cards = "\n".join(
+        f'<div class="card">{mol_svg(c.smiles)}<div class="score">#{rank} · '
+        f"score {c.score:.4f} · call {c.idx}</div>"
+        f'<div class="smi">{html.escape(c.smiles)}</div></div>'
+        for rank, c in enumerate(best, 1)
+    )
+    rows = _table(metrics)
+    cfg = _table(config.to_dict())
+    n_generations = sum(1 for _, kind, _ in events if kind == "generation")
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>makeable run: {html.escape(config.objective)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1em; }}
+th, td {{ text-align: left; padding: 2px 12px; border-bottom: 1px solid #ddd; }}
+.grid {{ display: flex; flex-wrap: wrap; gap: 10px; }}
+.card {{ border: 1px solid #ccc; border-radius: 6px; padding: 6px; width: 230px; }}
+.score {{ font-weight: bold; font-size: 0.9em; }}
+.smi {{ font-family: monospace; font-size: 0.7em; word-break: break-all; color: #555; }}
+</style></head><body>
+<h1>{html.escape(config.optimizer)} on {html.escape(config.objective)}</h1>
+<p>{len(calls)} counted oracle calls of a budget of {config.budget}; {n_generations} rounds.</p>
+<h2>Score against oracle calls</h2>
+<img src="score_vs_calls.png" alt="score against oracle calls">
+<h2>Metrics</h2><table>{rows}</table>
+<h2>Best molecules</h2><div class="grid">{cards}</div>
+{"".join(extra_sections)}
+<h2>Configuration</h2><table>{cfg}</table>
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(page)
+    return path

@@ -1,0 +1,137 @@
+"""The budgeted oracle: exact counting, free repeats, invalid input, the run store."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from makeable.oracle import Oracle, RunStore
+from tests.conftest import ZINC_FEW
+
+
+def test_repeats_cost_nothing(toy_objective):
+    oracle = Oracle(toy_objective, budget=100)
+    first = oracle(ZINC_FEW)
+    assert oracle.n_calls == len(ZINC_FEW)
+    again = oracle(ZINC_FEW + ZINC_FEW)
+    assert oracle.n_calls == len(ZINC_FEW)
+    assert np.array_equal(again[: len(ZINC_FEW)], first)
+
+
+def test_non_canonical_repeat_is_the_same_molecule(toy_objective):
+    oracle = Oracle(toy_objective, budget=10)
+    oracle(["OCC", "CCO", "C(O)C"])
+    assert oracle.n_calls == 1
+
+
+def test_invalid_and_empty_smiles_score_zero_and_cost_nothing(toy_objective):
+    oracle = Oracle(toy_objective, budget=10)
+    result = oracle.evaluate(["", "not a smiles", "C1CC", "CCO", "   "])
+    assert oracle.n_calls == 1
+    assert list(result.valid) == [False, False, False, True, False]
+    assert list(result.scores) == [0.0, 0.0, 0.0, 3.0, 0.0]
+    assert result.smiles[:3] == [None, None, None]
+
+
+def test_budget_is_never_exceeded(toy_objective):
+    oracle = Oracle(toy_objective, budget=3)
+    result = oracle.evaluate(ZINC_FEW)
+    assert oracle.n_calls == 3 and oracle.finished
+    assert list(result.scored) == [True, True, True, False, False]
+    assert list(result.scores[3:]) == [0.0, 0.0]
+    oracle(["CCCCCC", "c1ccccc1"])
+    assert oracle.n_calls == 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    budget=st.integers(1, 12),
+    batches=st.lists(
+        st.lists(st.sampled_from(ZINC_FEW + ["C", "CC", "CCC", "CCO", "xx", ""]), max_size=8),
+        max_size=6,
+    ),
+)
+def test_budget_property(budget, batches):
+    from makeable.objectives.base import FunctionObjective
+
+    oracle = Oracle(FunctionObjective("len", len), budget=budget)
+    seen = set()
+    for batch in batches:
+        oracle(batch)
+        seen |= {oracle.canonical(s) for s in batch if oracle.canonical(s)}
+        assert oracle.n_calls <= budget
+    assert oracle.n_calls == min(budget, len(seen))
+
+
+def test_store_records_every_counted_call(tmp_path, toy_objective):
+    store = RunStore(tmp_path / "run.db")
+    oracle = Oracle(toy_objective, budget=4, store=store)
+    oracle(ZINC_FEW[:2] + ["bad"])
+    oracle(ZINC_FEW)
+    store.close()
+    rows = (
+        sqlite3.connect(tmp_path / "run.db")
+        .execute("SELECT idx, smiles, score, valid FROM calls ORDER BY idx")
+        .fetchall()
+    )
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    assert [r[1] for r in rows] == oracle.history()[0]
+    assert all(r[3] == 1 for r in rows)
+
+
+def test_failing_objective_flags_only_the_bad_molecule():
+    from makeable.objectives.base import FunctionObjective
+
+    def picky(smiles: str) -> float:
+        if "Cl" in smiles:
+            raise RuntimeError("boom")
+        return 1.0
+
+    oracle = Oracle(FunctionObjective("picky", picky), budget=10)
+    result = oracle.evaluate(ZINC_FEW)
+    assert list(result.valid) == [True, True, True, True, False]
+    assert oracle.n_calls == 5  # the objective ran on it: the call counts, scored 0
+
+
+def test_resume_replays_record_without_rescoring(tmp_path, toy_objective):
+    calls = []
+
+    def counting(smiles: str) -> float:
+        calls.append(smiles)
+        return float(len(smiles))
+
+    from makeable.objectives.base import FunctionObjective
+
+    store = RunStore(tmp_path / "run.db")
+    Oracle(FunctionObjective("c", counting), budget=10, store=store)(ZINC_FEW[:3])
+    store.close()
+    calls.clear()
+    store = RunStore(tmp_path / "run.db")
+    oracle = Oracle(FunctionObjective("c", counting), budget=10, store=store)
+    oracle(ZINC_FEW)
+    assert len(calls) == 2 and oracle.replayed == 3 and oracle.n_calls == 5
+    assert store.n_calls() == 5
+
+
+def test_resume_divergence_keeps_every_recorded_call(tmp_path, toy_objective):
+    store = RunStore(tmp_path / "run.db")
+    Oracle(toy_objective, budget=10, store=store)(ZINC_FEW[:3])
+    store.close()
+    store = RunStore(tmp_path / "run.db")
+    oracle = Oracle(toy_objective, budget=10, store=store)
+    oracle([ZINC_FEW[4], ZINC_FEW[0]])  # not the recorded order
+    assert oracle.n_calls == 4
+    assert store.n_calls() == 4
+    assert sorted(r.idx for r in store.calls()) == [1, 2, 3, 4]
+
+
+def test_process_executor_matches_inprocess(toy_objective):
+    from makeable.oracle.executor import ProcessPoolExecutorBackend
+
+    with ProcessPoolExecutorBackend(n_workers=2) as ex:
+        a = Oracle(toy_objective, budget=10, executor=ex)(ZINC_FEW)
+    b = Oracle(toy_objective, budget=10)(ZINC_FEW)
+    assert np.array_equal(a, b)
