@@ -80,3 +80,13 @@ def test_sample_is_used_without_data(monkeypatch, tmp_path):
             molecules.zinc250k(require_full=True)
     finally:
         molecules.zinc250k.cache_clear()
+
+
+def test_shipped_novelty_reference_matches_zinc(data_dir):
+    from makeable.chem.molecule import canonical_smiles
+
+    ref = molecules.zinc250k_novelty_reference()
+    zinc = molecules.read_smiles_file(data_dir / "molecules/zinc250k.smi.gz")
+    assert len(ref.hashes) == len(set(zinc))
+    assert all(canonical_smiles(s) in ref for s in zinc[::997])
+    assert "CCCCCCCCCCCCCCCCCCCCCCCCO" not in ref

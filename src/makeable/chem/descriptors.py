@@ -141,9 +141,7 @@ def penalized_logp(mol: Chem.Mol) -> float:
     sa = -sa_score(mol)
     cycle = -max(largest_cycle_basis_ring(mol) - 6, 0)
     return (
-        (log_p - LOGP_MEAN) / LOGP_STD
-        + (sa - SA_MEAN) / SA_STD
-        + (cycle - CYCLE_MEAN) / CYCLE_STD
+        (log_p - LOGP_MEAN) / LOGP_STD + (sa - SA_MEAN) / SA_STD + (cycle - CYCLE_MEAN) / CYCLE_STD
     )
 
 

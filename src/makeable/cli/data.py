@@ -16,6 +16,13 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--url", help="override the download URL (a mirror)")
     f.set_defaults(func=fetch)
 
+    n = dsub.add_parser(
+        "build-novelty-ref",
+        help="hash the canonical full ZINC250k into an npz (maintainers, once per RDKit version)",
+    )
+    n.add_argument("--out", required=True, help="npz file to write")
+    n.set_defaults(func=build_novelty_ref)
+
     c = sub.add_parser(
         "convert-oracles",
         help="convert the PMO DRD2/JNK3/GSK3B pickles into safe npz arrays (maintainers, once)",
@@ -45,4 +52,11 @@ def convert(args: argparse.Namespace) -> int:
 
     for path in convert_pmo_models(Path(args.src), Path(args.out)):
         print(path)
+    return 0
+
+
+def build_novelty_ref(args: argparse.Namespace) -> int:
+    from makeable.data.molecules import build_novelty_reference, zinc250k
+
+    print(build_novelty_reference(Path(args.out), zinc250k(require_full=True)))
     return 0

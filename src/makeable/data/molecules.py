@@ -9,10 +9,16 @@ the package is used (enough for demos and tests; benchmark runs should use the f
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 from makeable.data.download import RemoteFile
 
@@ -83,24 +89,57 @@ def zinc250k_source(full: bool | None = None) -> str:
     return "zinc250k (full)" if full else "zinc250k_sample (10,000, shipped)"
 
 
-@lru_cache(maxsize=1)
-def zinc250k_canonical() -> frozenset[str]:
-    """Canonical SMILES of the full ZINC250k (the novelty reference).
+def smiles_hash(smiles: Iterable[str]) -> np.ndarray:
+    """64-bit BLAKE2b hashes of SMILES strings (uint64, one per string)."""
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
+            for s in smiles
+        ],
+        dtype=np.uint64,
+    )
 
-    Canonicalising 249k SMILES takes about a minute, so the result is cached on disk per RDKit
-    version (``<cache>/derived/``) and read back in well under a second afterwards.
+
+def build_novelty_reference(out: Path, smiles: Sequence[str]) -> Path:
+    """Write the sorted hashes of the canonical forms of ``smiles`` (maintainers, once).
+
+    The shipped ``zinc250k_canonical.npz`` is made from the full ZINC250k this way, with the
+    pinned RDKit: ``makeable data build-novelty-ref``.
     """
     from rdkit import rdBase
 
     from makeable.chem.molecule import canonical_smiles
 
-    path = cache_dir() / "derived" / f"zinc250k_canonical-rdkit{rdBase.rdkitVersion}.smi.gz"
-    if path.is_file():
-        return frozenset(read_smiles_file(path))
-    canon = sorted({c for c in map(canonical_smiles, zinc250k(require_full=True)) if c})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    with gzip.open(tmp, "wt") as fh:
-        fh.write("\n".join(canon) + "\n")
-    tmp.replace(path)
-    return frozenset(canon)
+    canon = {c for c in map(canonical_smiles, smiles) if c}
+    hashes = np.unique(smiles_hash(canon))
+    meta = {"rdkit": rdBase.rdkitVersion, "n_smiles": len(smiles), "n_canonical": len(canon)}
+    np.savez_compressed(out, hashes=hashes, meta=np.array([json.dumps(meta)]))
+    return out
+
+
+@dataclass(frozen=True)
+class NoveltyReference:
+    """Membership test of canonical SMILES in a reference set, by sorted 64-bit hashes."""
+
+    hashes: np.ndarray
+    rdkit: str
+
+    def __contains__(self, smiles: object) -> bool:
+        if not isinstance(smiles, str):
+            return False
+        h = smiles_hash([smiles])[0]
+        i = int(np.searchsorted(self.hashes, h))
+        return i < len(self.hashes) and self.hashes[i] == h
+
+
+@lru_cache(maxsize=1)
+def zinc250k_novelty_reference() -> NoveltyReference:
+    """The canonical ZINC250k, shipped as hashes (novelty without the data set itself).
+
+    Canonical SMILES depend on the RDKit version; the package pins it, and the reference
+    records the version it was built with.
+    """
+    ref = resources.files("makeable.resources").joinpath("zinc250k_canonical.npz")
+    with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"][0]))
+        return NoveltyReference(np.array(data["hashes"]), meta["rdkit"])

@@ -185,10 +185,14 @@ class Isomer(Term):
     formula: str
 
     def raw(self, batch: _Batch) -> np.ndarray:
-        target = [(el, int(n) if n else 1) for el, n in re.findall(r"([A-Z][a-z]*)(\d*)", self.formula)]
+        target = [
+            (el, int(n) if n else 1) for el, n in re.findall(r"([A-Z][a-z]*)(\d*)", self.formula)
+        ]
         n_total = sum(n for _, n in target)
         counts = [_element_counts(m) for m in batch.mols]
-        columns = [Gaussian(n, 1.0)(np.array([c.get(el, 0) for c in counts], float)) for el, n in target]
+        columns = [
+            Gaussian(n, 1.0)(np.array([c.get(el, 0) for c in counts], float)) for el, n in target
+        ]
         # Dummy atoms ('*') are not elements of a molecular formula.
         totals = np.array([sum(v for k, v in c.items() if k != "*") for c in counts], float)
         columns.append(Gaussian(n_total, 2.0)(totals))
@@ -267,9 +271,7 @@ for _name, _target in (
     ("troglitazone_rediscovery", TROGLITAZONE),
     ("thiothixene_rediscovery", THIOTHIXENE),
 ):
-    OBJECTIVES.add(
-        _name, lambda n=_name, t=_target: PmoObjective(n, [Similarity(t, "ecfp4")])
-    )
+    OBJECTIVES.add(_name, lambda n=_name, t=_target: PmoObjective(n, [Similarity(t, "ecfp4")]))
 
 _register("albuterol_similarity")(
     lambda: PmoObjective("albuterol_similarity", [Similarity(ALBUTEROL, "fcfp4", Clipped(0.75))])

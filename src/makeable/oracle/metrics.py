@@ -9,7 +9,7 @@ patience) keeps its last top-k for the unused calls.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence, Set
+from collections.abc import Container, Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def pmo_metrics(
     smiles: Sequence[str],
     scores: Sequence[float],
     budget: int,
-    reference: Set[str] | None = None,
+    reference: Container[str] | None = None,
 ) -> dict[str, float | int | str | None]:
     """All PMO summary metrics for one run.
 

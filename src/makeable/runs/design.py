@@ -21,7 +21,7 @@ from tqdm import tqdm
 from makeable.data.molecules import (
     read_smiles_file,
     zinc250k,
-    zinc250k_canonical,
+    zinc250k_novelty_reference,
     zinc250k_source,
 )
 from makeable.objectives import get_objective
@@ -155,8 +155,7 @@ def finish_run(out: Path, store: RunStore, config: DesignConfig, pool_source: st
     calls = store.calls()
     smiles = [c.smiles for c in calls]
     scores = [c.score for c in calls]
-    reference = zinc250k_canonical() if pool_source == zinc250k_source(full=True) else None
-    metrics = pmo_metrics(smiles, scores, config.budget, reference=reference)
+    metrics = pmo_metrics(smiles, scores, config.budget, reference=zinc250k_novelty_reference())
     metrics["pool"] = pool_source
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     order = sorted(range(len(calls)), key=lambda i: scores[i], reverse=True)[: config.top_k]
