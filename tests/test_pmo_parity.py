@@ -97,3 +97,28 @@ def test_batch_equals_one_by_one() -> None:
         batch = objective(smiles).values
         single = [objective.score(s) for s in smiles]
         np.testing.assert_allclose(batch, single, rtol=0, atol=1e-12)
+
+
+def test_valsartan_smarts_when_the_pattern_matches() -> None:
+    """The reference has no SMARTS hit; check hits against the definition directly."""
+    from rdkit.Chem import Descriptors
+
+    valsartan = "CCCCC(=O)N(Cc1ccc(cc1)-c1ccccc1-c1nn[nH]n1)[C@@H](C(C)C)C(O)=O"
+    smiles = ["CCO", valsartan, "CN(C=O)Cc1ccc(-c2ccccc2)cc1", "c1ccccc1", valsartan]
+    target = Chem.MolFromSmiles(pmo.SITAGLIPTIN_ALT)
+    pattern = Chem.MolFromSmarts(pmo.VALSARTAN_SMARTS)
+
+    def expected(smi: str) -> float:
+        mol = Chem.MolFromSmiles(smi)
+        if not mol.HasSubstructMatch(pattern):
+            return 0.0
+        parts = [
+            np.exp(-0.5 * ((Descriptors.TPSA(mol) - Descriptors.TPSA(target)) / 5) ** 2),
+            np.exp(-0.5 * ((Descriptors.MolLogP(mol) - Descriptors.MolLogP(target)) / 0.2) ** 2),
+            np.exp(-0.5 * ((Descriptors.BertzCT(mol) - Descriptors.BertzCT(target)) / 30) ** 2),
+        ]
+        return float(np.prod(parts) ** 0.25)
+
+    values = OBJECTIVES.build("valsartan_smarts")(smiles).values
+    np.testing.assert_allclose(values, [expected(s) for s in smiles], rtol=1e-12, atol=1e-15)
+    assert values[1] > 0 and values[2] > 0

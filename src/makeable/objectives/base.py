@@ -1,8 +1,12 @@
 """The ``Objective`` interface and its registry.
 
-An objective scores a batch of SMILES. The public ``__call__`` does the cross-cutting
-work once (parsing, invalid/empty handling, isolation of failures); an implementer
-overrides one hook, :meth:`Objective._score_mols`, that scores parsed RDKit molecules.
+An objective scores a batch of items (SMILES strings for molecules; sequence tasks reuse the
+same interface with their own parsing). The public ``__call__`` does the cross-cutting work once
+(parsing, invalid/empty handling, isolation of failures); an implementer overrides one hook,
+:meth:`Objective._score`, that scores parsed items (RDKit molecules by default).
+
+Two more methods say what an item *is*: :meth:`Objective.parse` (``None`` when invalid) and
+:meth:`Objective.canonical` (the identity under which the oracle counts and caches calls).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 import numpy as np
 from rdkit import Chem
 
-from makeable.chem.molecule import parse_smiles, quiet_rdkit
+from makeable.chem.molecule import canonical_smiles, parse_smiles, quiet_rdkit
 from makeable.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -41,21 +45,29 @@ class Scores:
 class Objective(ABC):
     """Scores molecules; higher is better unless the objective says otherwise.
 
-    Subclasses implement :meth:`_score_mols`. ``invalid_score`` is what an invalid or
+    Subclasses implement :meth:`_score`. ``invalid_score`` is what an invalid or
     empty SMILES gets (0.0, as in PMO/mol_opt).
     """
 
     name: str = "objective"
     invalid_score: float = 0.0
 
+    def parse(self, item: str) -> Any | None:
+        """Parse one input item; ``None`` if it is invalid (default: a SMILES string)."""
+        return parse_smiles(item)
+
+    def canonical(self, item: str) -> str | None:
+        """The item's identity for counting and caching; ``None`` if invalid."""
+        return canonical_smiles(item)
+
     def __call__(self, smiles: Sequence[str]) -> Scores:
         smiles = list(smiles)
         values = np.full(len(smiles), self.invalid_score, dtype=np.float64)
         valid = np.zeros(len(smiles), dtype=bool)
-        mols: list[Chem.Mol] = []
+        mols: list[Any] = []
         where: list[int] = []
         for i, smi in enumerate(smiles):
-            mol = parse_smiles(smi)
+            mol = self.parse(smi)
             if mol is not None:
                 mols.append(mol)
                 where.append(i)
@@ -69,24 +81,24 @@ class Objective(ABC):
         """Score one SMILES (convenience; batch calls are faster)."""
         return float(self([smiles]).values[0])
 
-    def _safe_score(self, mols: list[Chem.Mol]) -> tuple[np.ndarray, np.ndarray]:
+    def _safe_score(self, mols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """Score a batch; if the batch fails, score one by one so one bad molecule fails alone."""
         try:
             with quiet_rdkit():
-                out = np.asarray(self._score_mols(mols), dtype=np.float64)
+                out = np.asarray(self._score(mols), dtype=np.float64)
             if out.shape != (len(mols),):
                 raise ValueError(f"{self.name}: expected {len(mols)} scores, got shape {out.shape}")
             return out, np.isfinite(out)
         except Exception:  # noqa: BLE001 - isolate the failing molecule below
             if len(mols) == 1:
-                log.debug("objective %s failed on %s", self.name, Chem.MolToSmiles(mols[0]))
+                log.debug("objective %s failed on one item", self.name, exc_info=True)
                 return np.zeros(1), np.zeros(1, dtype=bool)
         outs, oks = zip(*(self._safe_score([m]) for m in mols), strict=True)
         return np.concatenate(outs), np.concatenate(oks)
 
     @abstractmethod
-    def _score_mols(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
-        """Score parsed molecules. Returns float array, shape ``(len(mols),)``."""
+    def _score(self, mols: Sequence[Any]) -> np.ndarray:
+        """Score parsed items (RDKit molecules by default). Returns floats, shape ``(n,)``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -113,7 +125,7 @@ class FunctionObjective(Objective):
         self._takes = takes
         self._batched = batched
 
-    def _score_mols(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
+    def _score(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
         items: list[Any] = (
             [Chem.MolToSmiles(m) for m in mols] if self._takes == "smiles" else list(mols)
         )

@@ -310,7 +310,7 @@ class BioactivityObjective(Objective):
             self._model = load_oracle_model(self._source)
         return self._model
 
-    def _score_mols(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
+    def _score(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
         return self.oracle.predict(list(mols))
 
     def __getstate__(self) -> dict[str, Any]:

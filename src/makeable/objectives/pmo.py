@@ -100,6 +100,13 @@ class _Batch:
             self._props[name] = np.array([func(m) for m in self.mols], dtype=np.float64)
         return self._props[name]
 
+    def subset(self, rows: np.ndarray) -> _Batch:
+        """The batch restricted to ``rows`` (indices), keeping what is already computed."""
+        sub = _Batch([self.mols[i] for i in rows])
+        sub._fps = {k: [v[i] for i in rows] for k, v in self._fps.items()}
+        sub._props = {k: v[rows] for k, v in self._props.items()}
+        return sub
+
 
 class Term:
     """One factor of a multi-property objective: raw values of a batch, then a modifier."""
@@ -215,12 +222,33 @@ class PmoObjective(Objective):
         self.terms = tuple(terms)
         self.mean = mean
 
-    def _score_mols(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
+    def _score(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
         batch = _Batch(mols)
-        columns = np.column_stack([term(batch) for term in self.terms])
-        if columns.shape[1] == 1:
-            return columns[:, 0]
-        return geometric_mean(columns) if self.mean == "geometric" else arithmetic_mean(columns)
+        if len(self.terms) == 1:
+            return self.terms[0](batch)
+        if self.mean == "arithmetic":
+            return arithmetic_mean(np.column_stack([term(batch) for term in self.terms]))
+        return self._geometric(batch)
+
+    def _geometric(self, batch: _Batch) -> np.ndarray:
+        """Geometric mean that skips the remaining terms of a molecule once one term is 0.
+
+        A zero factor makes the mean 0 whatever the other factors are, so the cheap SMARTS
+        gates are evaluated first and the costly terms only for the molecules that pass.
+        """
+        log_sum = np.zeros(len(batch.mols))
+        alive = np.arange(len(batch.mols))
+        for term in sorted(self.terms, key=lambda t: not isinstance(t, Smarts)):
+            values = term(batch)
+            with np.errstate(divide="ignore"):
+                log_sum[alive] += np.log(values)
+            keep = values > 0
+            if not keep.all():
+                alive = alive[keep]
+                if alive.size == 0:
+                    break
+                batch = batch.subset(np.flatnonzero(keep))
+        return np.exp(log_sum / len(self.terms))
 
     def __repr__(self) -> str:
         return f"PmoObjective(name={self.name!r}, terms={len(self.terms)}, mean={self.mean!r})"
@@ -242,7 +270,7 @@ class DescriptorObjective(Objective):
         self.name = name
         self.func = func
 
-    def _score_mols(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
+    def _score(self, mols: Sequence[Chem.Mol]) -> np.ndarray:
         return np.array([self.func(m) for m in mols], dtype=np.float64)
 
 

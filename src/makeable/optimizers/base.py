@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,8 @@ class DesignContext:
         rng: Python RNG seeded from ``seed``.
         np_rng: NumPy generator seeded from ``seed``.
         log_event: record a per-round event in the run store (``kind``, JSON-able payload).
+        propose_s: seconds spent inside :meth:`proposing` blocks (the algorithm's own work, as
+            opposed to oracle time and the framework's bookkeeping).
     """
 
     seed: int
@@ -45,9 +49,20 @@ class DesignContext:
     np_rng: np.random.Generator = field(init=False)
     log_event: Callable[[str, dict[str, Any]], None] = lambda kind, payload: None
 
+    propose_s: float = field(init=False, default=0.0)
+
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.np_rng = np.random.default_rng(self.seed)
+
+    @contextmanager
+    def proposing(self) -> Iterator[None]:
+        """Time the optimizer's own work (making proposals, training models) in ``propose_s``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.propose_s += time.perf_counter() - start
 
 
 class Optimizer(ABC):

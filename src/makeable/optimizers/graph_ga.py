@@ -22,18 +22,16 @@ from makeable.optimizers.graph_ga_ops import make_mating_pool, reproduce
 from makeable.oracle.oracle import Oracle
 
 
-def dedupe_mols(mols: Sequence[Chem.Mol | None]) -> list[Chem.Mol]:
-    """Drop ``None`` and repeated molecules (by canonical SMILES), keeping first occurrences."""
-    seen: set[str] = set()
-    out = []
+def dedupe_mols(mols: Sequence[Chem.Mol | None]) -> tuple[list[Chem.Mol], list[str]]:
+    """Drop ``None`` and repeated molecules (by SMILES), keeping first occurrences.
+
+    Returns the molecules and their SMILES.
+    """
+    seen: dict[str, Chem.Mol] = {}
     for mol in mols:
-        if mol is None:
-            continue
-        smiles = Chem.MolToSmiles(mol)
-        if smiles not in seen:
-            seen.add(smiles)
-            out.append(mol)
-    return out
+        if mol is not None:
+            seen.setdefault(Chem.MolToSmiles(mol), mol)
+    return list(seen.values()), list(seen)
 
 
 @OPTIMIZERS.register("graph_ga")
@@ -64,17 +62,19 @@ class GraphGA(Optimizer):
 
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         picks = ctx.np_rng.integers(0, len(ctx.pool), size=self.population_size)
-        population = [m for m in (parse_smiles(ctx.pool[i]) for i in picks) if m is not None]
+        population = [parse_smiles(ctx.pool[i]) for i in picks]
+        population = [m for m in population if m is not None]
         scores = list(oracle([Chem.MolToSmiles(m) for m in population]))
         stalled, guard, generation = 0, StallGuard(), 0
         while not oracle.finished:
             old_score = oracle.top_mean(100) if oracle.n_calls > 100 else 0.0
-            pool = make_mating_pool(population, scores, self.population_size, ctx.rng)
-            children = [
-                reproduce(pool, self.mutation_rate, ctx.rng) for _ in range(self.offspring_size)
-            ]
-            population = dedupe_mols([*population, *children])
-            scores = list(oracle([Chem.MolToSmiles(m) for m in population]))
+            with ctx.proposing():
+                pool = make_mating_pool(population, scores, self.population_size, ctx.rng)
+                children = [
+                    reproduce(pool, self.mutation_rate, ctx.rng) for _ in range(self.offspring_size)
+                ]
+            population, smiles = dedupe_mols([*population, *children])
+            scores = list(oracle(smiles))
             order = sorted(range(len(population)), key=lambda i: scores[i], reverse=True)
             order = order[: self.population_size]
             population = [population[i] for i in order]

@@ -1,65 +1,47 @@
 """Graph-based genetic operators (crossover, mutation, mating) of Jensen's Graph GA.
 
-Re-implementation of the operators of J. H. Jensen, "A graph-based genetic algorithm and
-generative model/Monte Carlo tree search for the exploration of chemical space",
-Chem. Sci. 2019, 10, 3567-3572 (doi:10.1039/C8SC05372C), with the behaviour of the version the
-PMO benchmark runs (Gao et al., NeurIPS 2022; wenhao-gao/mol_opt ``main/graph_ga/crossover.py``,
-``mutate.py`` and ``run.py``, MIT licence; derived from jensengroup/GB_GA and BenevolentAI's
-guacamol_baselines).
+Re-implements J. H. Jensen, "A graph-based genetic algorithm and generative model/Monte Carlo
+tree search for the exploration of chemical space", Chem. Sci. 2019, 10, 3567 (doi:
+10.1039/C8SC05372C), as run by the PMO benchmark (Gao et al. 2022): wenhao-gao/mol_opt
+``main/graph_ga/{crossover,mutate,run}.py`` (MIT licence; from jensengroup/GB_GA via
+BenevolentAI guacamol_baselines). Same SMARTS, probabilities, 10 retries at every level and size
+check (more than 5 atoms, fewer than a fresh draw of N(39.15, 3.50)), with mol_opt's quirks kept:
+ring crossover keeps only the double-bond join's products (it resets its list inside the loop over
+the two joins) and re-sanitizes each joined molecule before each ring closure.
 
-Same operators, SMARTS, probabilities, retry counts (10) and size check (a child must have more
-than 5 atoms and fewer than ``N(39.15, 3.50)`` atoms, drawn afresh per check) as mol_opt, with
-these deliberate differences, none of which changes the distribution of offspring:
+Differences, none of which changes the distribution of offspring:
 
-* All randomness comes from an explicit :class:`random.Random`; no global ``random`` or
-  ``np.random`` state is touched, so a run is replayable from its seed.
-* Two-stage draws (bond order, then element) are flattened into one weighted draw with the same
-  probabilities, and mutation draws only the operator it applies (mol_opt builds all seven).
-* Inputs are never modified: parents are kekulized on copies (mol_opt kekulizes in place).
-* Reactions and SMARTS are compiled once; substructure matches and cuts of a parent are cached
-  for the duration of one crossover call.
-* ``change atom`` on a molecule containing none of C, N, O, F, S, Cl, Br gives no product
-  (mol_opt loops forever there).
-
-mol_opt's ring crossover resets its list of joined fragments inside the loop over the two join
-reactions, so only the double-bond join (``=``) contributes; that quirk is kept.
+* All randomness comes from an explicit :class:`random.Random` (no global ``random`` or
+  ``np.random``), so a run replays from its seed. Crossover consumes the generator exactly as
+  mol_opt's code would with ``rng`` in place of ``random`` and ``rng.gauss`` for ``randn``.
+* Mutation draws only the operator it applies (mol_opt builds all seven each try) and flattens
+  "bond order, then element" into one weighted draw with the same probabilities.
+* Inputs are never modified (parents are kekulized on copies; mol_opt kekulizes in place).
+* SMARTS and reactions are compiled once; a parent's matches and cuts are cached per call.
+* Change atom on a molecule with none of C, N, O, F, S, Cl, Br applies nothing (mol_opt hangs).
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import accumulate
 
 from rdkit import Chem
 from rdkit.Chem import rdChemReactions
+from rdkit.Chem.rdChemReactions import ChemicalReaction as Reaction
 
 from makeable.chem.molecule import quiet_rdkit
 
-AVERAGE_SIZE = 39.15
-"""Mean of the random upper bound on a child's atom count (mol_opt ``average_size``)."""
-SIZE_STDEV = 3.50
-"""Standard deviation of that bound (mol_opt ``size_stdev``)."""
-MIN_ATOMS = 5
-"""A child must have strictly more heavy atoms than this."""
-MAX_TRIES = 10
-"""Retries at every level of crossover and mutation, as in mol_opt."""
-MINIMUM_SCORE = 1e-10
-"""Added to every score in :func:`make_mating_pool` so zero scores can still be drawn."""
+AVERAGE_SIZE = 39.15  # mean of the random upper bound on a child's atom count
+SIZE_STDEV = 3.50  # its standard deviation
+MIN_ATOMS = 5  # a child needs strictly more atoms than this
+MAX_TRIES = 10  # retries at every level of crossover and mutation
+MINIMUM_SCORE = 1e-10  # added to every score when drawing the mating pool
 
-Reaction = rdChemReactions.ChemicalReaction
-
-
-def _smarts(smarts: str) -> Chem.Mol:
-    query = Chem.MolFromSmarts(smarts)
-    assert query is not None, smarts
-    return query
-
-
-def _reaction(smarts: str) -> Reaction:
-    return rdChemReactions.ReactionFromSmarts(smarts)
-
+_smarts = Chem.MolFromSmarts
+_reaction = rdChemReactions.ReactionFromSmarts
 
 # --- crossover patterns -------------------------------------------------------------------------
 _ANY_RING = _smarts("[R]")
@@ -69,8 +51,7 @@ _RING_BRANCH = _smarts("[R]@[R;!D2]@[R]")
 _RING_ALLENE = _smarts("[R]=[R]=[R]")
 _SMALL_RING_DOUBLE = _smarts("[r3,r4]=[r3,r4]")
 _JOIN_ACYCLIC = _reaction("[*:1]-[1*].[1*]-[*:2]>>[*:1]-[*:2]")
-# mol_opt also runs the single-bond join '[*:1]~[1*].[1*]~[*:2]>>[*:1]-[*:2]' but discards its
-# products (quirk kept, see module docstring), so only the double-bond join is needed.
+# mol_opt also runs the single-bond join ('>>[*:1]-[*:2]') but discards its products.
 _JOIN_RING = _reaction("[*:1]~[1*].[1*]~[*:2]>>[*:1]=[*:2]")
 _CLOSE_RING = (
     _reaction("([*:1]~[1*].[1*]~[*:2])>>[*:1]-[*:2]"),
@@ -78,22 +59,18 @@ _CLOSE_RING = (
 )
 
 
-# --- mutation reactions: (probability, reaction) tables ------------------------------------------
-def _table(entries: Sequence[tuple[float, str]]) -> tuple[list[Reaction], list[float]]:
-    """Compile weighted reaction SMARTS into (reactions, cumulative weights)."""
+# --- mutation reactions: (reactions, cumulative weights) tables -------------------------------
+_Table = tuple[list[Reaction], list[float]]
+
+
+def _table(entries: Sequence[tuple[float, str]]) -> _Table:
     return [_reaction(s) for _, s in entries], list(accumulate(w for w, _ in entries))
 
 
-def _by_bond_order(
-    single: tuple[Sequence[str], str],
-    double: tuple[Sequence[str], str],
-    triple: tuple[Sequence[str], str],
-) -> tuple[list[Reaction], list[float]]:
-    """Bond order (0.60/0.35/0.05) then a uniform element, flattened into one table."""
+def _by_bond_order(*groups: tuple[Sequence[str], str]) -> _Table:
+    """Bond order (single/double/triple: 0.60/0.35/0.05), then a uniform element: one table."""
     entries: list[tuple[float, str]] = []
-    for p_order, (elements, template) in zip(
-        (0.60, 0.35, 0.05), (single, double, triple), strict=True
-    ):
+    for p_order, (elements, template) in zip((0.60, 0.35, 0.05), groups, strict=True):
         entries += [(p_order / len(elements), template.replace("X", e)) for e in elements]
     return _table(entries)
 
@@ -121,10 +98,7 @@ _ADD_RING = _table(
     [
         (0.05, "[*;!r;!H0:1]~[*;!r:2]~[*;!r;!H0:3]>>[*:1]1~[*:2]~[*:3]1"),
         (0.05, "[*;!r;!H0:1]~[*!r:2]~[*!r:3]~[*;!r;!H0:4]>>[*:1]1~[*:2]~[*:3]~[*:4]1"),
-        (
-            0.45,
-            "[*;!r;!H0:1]~[*!r:2]~[*:3]~[*:4]~[*;!r;!H0:5]>>[*:1]1~[*:2]~[*:3]~[*:4]~[*:5]1",
-        ),
+        (0.45, "[*;!r;!H0:1]~[*!r:2]~[*:3]~[*:4]~[*;!r;!H0:5]>>[*:1]1~[*:2]~[*:3]~[*:4]~[*:5]1"),
         (
             0.45,
             "[*;!r;!H0:1]~[*!r:2]~[*:3]~[*:4]~[*!r:5]~[*;!r;!H0:6]"
@@ -141,59 +115,65 @@ _DELETE_ATOM = _table(
         (0.0625, "[*:1]~[D4:2](~[*;!H0;!H1:3])(~[*:4])~[*:5]>>[*:1]-[*:3](-[*:4])-[*:5]"),
     ]
 )
-# change atom: element X (present in the molecule) becomes element Y != X.
+# Change atom: element X (present in the molecule) becomes element Y != X.
 _ELEMENTS = (6, 7, 8, 9, 16, 17, 35)
 _ELEMENT_WEIGHTS = (0.15, 0.15, 0.14, 0.14, 0.14, 0.14, 0.14)
 _CHANGE_ATOM = {
     (x, y): _reaction(f"[#{x}:1]>>[#{y}:1]") for x in _ELEMENTS for y in _ELEMENTS if x != y
 }
-
-
-def _draw(table: tuple[list[Reaction], list[float]], rng: random.Random) -> Reaction:
-    reactions, cum_weights = table
-    return rng.choices(reactions, cum_weights=cum_weights)[0]
-
-
-def _change_atom(mol: Chem.Mol, rng: random.Random) -> Reaction | None:
-    """Draw X from the elements present, then Y != X; same law as mol_opt's rejection loops."""
-    present = {atom.GetAtomicNum() for atom in mol.GetAtoms()}
-    sources = [(e, w) for e, w in zip(_ELEMENTS, _ELEMENT_WEIGHTS, strict=True) if e in present]
-    if not sources:
-        return None
-    x = rng.choices([e for e, _ in sources], weights=[w for _, w in sources])[0]
-    targets = [(e, w) for e, w in zip(_ELEMENTS, _ELEMENT_WEIGHTS, strict=True) if e != x]
-    y = rng.choices([e for e, _ in targets], weights=[w for _, w in targets])[0]
-    return _CHANGE_ATOM[x, y]
-
-
-def _fixed(
-    table: tuple[list[Reaction], list[float]],
-) -> Callable[[Chem.Mol, random.Random], Reaction]:
-    return lambda _mol, rng: _draw(table, rng)
-
-
-# Order and probabilities as in mol_opt's ``mutate``.
-_OPERATORS: tuple[Callable[[Chem.Mol, random.Random], Reaction | None], ...] = (
-    _fixed(_INSERT_ATOM),
-    _fixed(_CHANGE_BOND_ORDER),
-    _fixed(_DELETE_CYCLIC_BOND),
-    _fixed(_ADD_RING),
-    _fixed(_DELETE_ATOM),
-    _change_atom,
-    _fixed(_APPEND_ATOM),
+# Operators in mol_opt's order, with its probabilities; None stands for change atom.
+_OPERATORS = (
+    _INSERT_ATOM,
+    _CHANGE_BOND_ORDER,
+    _DELETE_CYCLIC_BOND,
+    _ADD_RING,
+    _DELETE_ATOM,
+    None,
+    _APPEND_ATOM,
 )
 _OPERATOR_CUM_WEIGHTS = list(accumulate((0.15, 0.14, 0.14, 0.14, 0.14, 0.14, 0.15)))
 
 
+def _change_atom(mol: Chem.Mol, rng: random.Random) -> Reaction | None:
+    """Draw X among the elements present, then Y != X: the law of mol_opt's rejection loops."""
+    present = {atom.GetAtomicNum() for atom in mol.GetAtoms()}
+    weighted = list(zip(_ELEMENTS, _ELEMENT_WEIGHTS, strict=True))
+    sources = [(e, w) for e, w in weighted if e in present]
+    if not sources:
+        return None
+    x = rng.choices([e for e, _ in sources], weights=[w for _, w in sources])[0]
+    targets = [(e, w) for e, w in weighted if e != x]
+    y = rng.choices([e for e, _ in targets], weights=[w for _, w in targets])[0]
+    return _CHANGE_ATOM[x, y]
+
+
+def _pick_mutation(mol: Chem.Mol, rng: random.Random) -> Reaction | None:
+    """Draw an operator, then the variant of it to apply (None: nothing applicable)."""
+    table = rng.choices(_OPERATORS, cum_weights=_OPERATOR_CUM_WEIGHTS)[0]
+    if table is None:
+        return _change_atom(mol, rng)
+    reactions, cum_weights = table
+    return rng.choices(reactions, cum_weights=cum_weights)[0]
+
+
 # --- checks -------------------------------------------------------------------------------------
 def _mol_ok(mol: Chem.Mol, rng: random.Random) -> bool:
-    """Sanitize ``mol`` in place; true if that works and it has 5 < atoms < N(39.15, 3.5)."""
+    """mol_opt's ``mol_ok``: sanitize in place, then require 5 < atoms < N(39.15, 3.5)."""
     try:
         Chem.SanitizeMol(mol)
     except (ValueError, RuntimeError):
         return False
-    target_size = rng.gauss(AVERAGE_SIZE, SIZE_STDEV)
+    target_size = rng.gauss(AVERAGE_SIZE, SIZE_STDEV)  # drawn even if the lower bound fails
     return MIN_ATOMS < mol.GetNumAtoms() < target_size
+
+
+def _with_rings(mol: Chem.Mol) -> Chem.Mol:
+    """``mol``, with ring information perceived if it was never sanitized (else untouched)."""
+    try:
+        mol.GetRingInfo().NumRings()
+    except RuntimeError:
+        Chem.GetSymmSSSR(mol)
+    return mol
 
 
 def _ring_ok(mol: Chem.Mol) -> bool:
@@ -211,32 +191,31 @@ Fragments = tuple[Chem.Mol, ...]
 
 
 class _Parent:
-    """A kekulized copy of a parent with its matches and cuts cached (all deterministic)."""
+    """A copy of a parent (kekulized by the caller) with its matches and cuts cached."""
 
     def __init__(self, mol: Chem.Mol) -> None:
-        self.mol = Chem.Mol(mol)
+        self.mol = _with_rings(Chem.Mol(mol))
         self._matches: dict[int, tuple[tuple[int, ...], ...]] = {}
-        self._cuts: dict[tuple[int, ...], Fragments | None] = {}
+        self._cuts: dict[tuple[tuple[int, int], ...], Fragments | None] = {}
 
     def matches(self, query: Chem.Mol) -> tuple[tuple[int, ...], ...]:
-        key = id(query)  # only the module-level queries are used
+        key = id(query)  # only module-level queries are used, so ids are stable
         if key not in self._matches:
             self._matches[key] = self.mol.GetSubstructMatches(query)
         return self._matches[key]
 
     def cut(self, bonds: tuple[tuple[int, int], ...]) -> Fragments | None:
         """Break ``bonds`` (atom pairs), adding [1*] dummies; sanitized fragments or None."""
-        key = tuple(i for pair in bonds for i in pair)
-        if key not in self._cuts:
+        if bonds not in self._cuts:
             bond_ids = [self.mol.GetBondBetweenAtoms(a, b).GetIdx() for a, b in bonds]
             broken = Chem.FragmentOnBonds(
                 self.mol, bond_ids, addDummies=True, dummyLabels=[(1, 1)] * len(bonds)
             )
             try:
-                self._cuts[key] = Chem.GetMolFrags(broken, asMols=True, sanitizeFrags=True)
+                self._cuts[bonds] = Chem.GetMolFrags(broken, asMols=True, sanitizeFrags=True)
             except (ValueError, RuntimeError):
-                self._cuts[key] = None
-        return self._cuts[key]
+                self._cuts[bonds] = None
+        return self._cuts[bonds]
 
 
 def _cut(parent: _Parent, rng: random.Random) -> Fragments | None:
@@ -249,19 +228,12 @@ def _cut(parent: _Parent, rng: random.Random) -> Fragments | None:
 
 def _cut_ring(parent: _Parent, rng: random.Random) -> Fragments | None:
     for _ in range(MAX_TRIES):
-        if rng.random() < 0.5:
-            matches = parent.matches(_RING_CHAIN)
-            if not matches:
-                return None
-            m = rng.choice(matches)
-            bonds = ((m[0], m[1]), (m[2], m[3]))
-        else:
-            matches = parent.matches(_RING_BRANCH)
-            if not matches:
-                return None
-            m = rng.choice(matches)
-            bonds = ((m[0], m[1]), (m[1], m[2]))
-        fragments = parent.cut(bonds)
+        chain = rng.random() < 0.5  # two bonds of a 4-atom ring path, else both sides of a fusion
+        matches = parent.matches(_RING_CHAIN if chain else _RING_BRANCH)
+        if not matches:
+            return None
+        m = rng.choice(matches)
+        fragments = parent.cut(((m[0], m[1]), (m[2], m[3]) if chain else (m[1], m[2])))
         if fragments is None:
             return None
         if len(fragments) == 2:
@@ -275,7 +247,7 @@ def _join(reaction: Reaction, frags_a: Fragments, frags_b: Fragments) -> list[Ch
     for fa in frags_a:
         for fb in frags_b:
             try:
-                products = reaction.RunReactants((fa, fb))
+                products = reaction.RunReactants((fa, fb), 1)  # first product only
             except (ValueError, RuntimeError):
                 continue
             if products:
@@ -296,7 +268,7 @@ def _crossover_non_ring(a: _Parent, b: _Parent, rng: random.Random) -> Chem.Mol 
 
 
 def _crossover_ring(a: _Parent, b: _Parent, rng: random.Random) -> Chem.Mol | None:
-    if not a.matches(_ANY_RING) and not b.matches(_ANY_RING):
+    if not a.mol.HasSubstructMatch(_ANY_RING) and not b.mol.HasSubstructMatch(_ANY_RING):
         return None
     for _ in range(MAX_TRIES):
         frags_a = _cut_ring(a, rng)
@@ -307,7 +279,9 @@ def _crossover_ring(a: _Parent, b: _Parent, rng: random.Random) -> Chem.Mol | No
         closed: list[Chem.Mol] = []
         for reaction in _CLOSE_RING:
             for m in joined:
-                if _mol_ok(m, rng):  # a fresh size draw per closing reaction, as in mol_opt
+                # Re-checked (and re-sanitized) per closing reaction, as in mol_opt: a second
+                # sanitization can succeed where the first failed, and the size is redrawn.
+                if _mol_ok(m, rng):
                     closed += [p[0] for p in reaction.RunReactants((m,))]
         children = [m for m in closed if _mol_ok(m, rng) and _ring_ok(m)]
         if children:
@@ -324,10 +298,8 @@ def _crossover(parent_a: Chem.Mol, parent_b: Chem.Mol, rng: random.Random) -> Ch
     except ValueError:
         pass
     for _ in range(MAX_TRIES):
-        if rng.random() <= 0.5:
-            child = _crossover_non_ring(a, b, rng)
-        else:
-            child = _crossover_ring(a, b, rng)
+        operator = _crossover_non_ring if rng.random() <= 0.5 else _crossover_ring
+        child = operator(a, b, rng)
         if child is not None and Chem.MolToSmiles(child) not in parent_smiles:
             return child
     return None
@@ -352,14 +324,13 @@ def crossover(parent_a: Chem.Mol, parent_b: Chem.Mol, rng: random.Random) -> Che
 def _mutate(mol: Chem.Mol, mutation_rate: float, rng: random.Random, copy: bool) -> Chem.Mol | None:
     if rng.random() > mutation_rate:
         return mol
-    work = Chem.Mol(mol) if copy else mol
+    work = _with_rings(Chem.Mol(mol)) if copy else mol
     try:
         Chem.Kekulize(work, clearAromaticFlags=True)
     except ValueError:
         return mol
     for _ in range(MAX_TRIES):
-        operator = rng.choices(_OPERATORS, cum_weights=_OPERATOR_CUM_WEIGHTS)[0]
-        reaction = operator(work, rng)
+        reaction = _pick_mutation(work, rng)
         if reaction is None:
             continue
         products = [p[0] for p in reaction.RunReactants((work,))]

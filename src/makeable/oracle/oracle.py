@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from makeable.chem.molecule import canonical_smiles
 from makeable.objectives.base import Objective, Scores
 from makeable.oracle.executor import Executor, InProcessExecutor, chunk
 from makeable.oracle.store import CallRecord, RunStore
@@ -133,7 +132,7 @@ class Oracle:
         try:
             return self._canon[smiles]
         except KeyError:
-            canon = canonical_smiles(smiles)
+            canon = self.objective.canonical(smiles)
             self._canon[smiles] = canon
             return canon
 

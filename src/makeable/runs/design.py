@@ -142,6 +142,7 @@ def run_design(
             "n_calls": oracle.n_calls,
             "wall_s": wall_s,
             "oracle_s": oracle.oracle_s,
+            "propose_s": ctx.propose_s,
         }
     )
     store.set_meta("sessions", sessions)
