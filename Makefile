@@ -12,6 +12,8 @@ export MAKEABLE_DATA ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA)
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU wheel is local; an unpinned torch pulls CUDA packages
+	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
