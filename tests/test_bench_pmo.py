@@ -1,0 +1,36 @@
+"""The PMO benchmark command on a tiny budget: files, columns, resumability."""
+
+from __future__ import annotations
+
+import csv
+
+from makeable.cli.main import main
+
+
+def test_bench_pmo_small(tmp_path, monkeypatch):
+    monkeypatch.delenv("MAKEABLE_DATA", raising=False)
+    out = tmp_path / "bench"
+    args = ["bench", "pmo", "--optimizer", "screening", "--seeds", "0", "1", "--budget", "150"]
+    args += ["--tasks", "qed", "median1", "--out", str(out)]
+    assert main(args) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [(r["task"], r["seed"]) for r in rows] == [
+        ("qed", "0"), ("qed", "1"), ("median1", "0"), ("median1", "1"),
+    ]  # fmt: skip
+    needed = {"task", "seed", "auc_top10", "top1", "top10_mean", "n_calls", "wall_s", "oracle_s"}
+    assert needed <= set(rows[0])
+    assert all(r["n_calls"] == "150" for r in rows)
+    assert all(0 < float(r["auc_top10"]) <= float(r["top10_mean"]) for r in rows)
+    summary = (out / "summary.md").read_text()
+    assert "Sum of mean AUC top-10 over 2 tasks" in summary
+    # a second invocation re-uses the finished runs (no new oracle calls) and gives the same rows
+    assert main(args) == 0
+    assert (
+        list(csv.DictReader((out / "results.csv").open()))[0]["auc_top10"] == rows[0]["auc_top10"]
+    )
+
+
+def test_bench_rejects_unknown_task(tmp_path, capsys):
+    args = ["bench", "pmo", "--optimizer", "screening", "--tasks", "qedd", "--out", str(tmp_path)]
+    assert main(args) == 2
+    assert "unknown task" in capsys.readouterr().err
