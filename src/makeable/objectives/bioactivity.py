@@ -21,6 +21,7 @@ scikit-learn's ``predict_proba``:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -263,6 +264,7 @@ class _OracleModel:
         return out
 
 
+@functools.lru_cache(maxsize=8)  # per process: workers load each model once
 def load_oracle_model(source: str | Path) -> _OracleModel:
     """Load a converted oracle: a path to an ``.npz`` or a packaged name (``"drd2"``, ...).
 
