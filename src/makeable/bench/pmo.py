@@ -236,3 +236,41 @@ def summary_markdown(optimizer: str, rows: list[dict[str, Any]], budget: int) ->
     if optimizer in PUBLISHED_SUMS and len(by_task) == len(PMO_TASKS):
         lines.append(f"(published PMO sum for {optimizer}: {PUBLISHED_SUMS[optimizer]})")
     return "\n".join(lines) + "\n"
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def comparison_markdown(results: dict[str, list[dict[str, Any]]]) -> str:
+    """Side-by-side table of mean ± std AUC top-10 per task for several optimizers.
+
+    Args:
+        results: optimizer name → its results.csv rows.
+    """
+    names = list(results)
+    means: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for name, rows in results.items():
+        by_task: dict[str, list[float]] = {}
+        for row in rows:
+            by_task.setdefault(row["task"], []).append(float(row["auc_top10"]))
+        means[name] = {
+            t: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
+            for t, v in by_task.items()
+        }
+    tasks = sorted({t for m in means.values() for t in m})
+    lines = ["| task | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for task in tasks:
+        cells = [
+            f"{means[n][task][0]:.3f} ± {means[n][task][1]:.3f}" if task in means[n] else "–"
+            for n in names
+        ]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    sums = [f"**{sum(m[0] for m in means[n].values()):.3f}**" for n in names]
+    lines.append("| **sum** | " + " | ".join(sums) + " |")
+    published = [str(PUBLISHED_SUMS.get(n, "–")) for n in names]
+    lines.append("| published PMO sum | " + " | ".join(published) + " |")
+    seeds = [str(max(m[2] for m in means[n].values())) for n in names]
+    lines.append("| seeds | " + " | ".join(seeds) + " |")
+    return "\n".join(lines) + "\n"

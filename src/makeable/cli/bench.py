@@ -27,6 +27,13 @@ def add_parser(sub: Any) -> None:
     pmo.add_argument("--out", required=True)
     pmo.set_defaults(func=run_pmo)
 
+    table = bsub.add_parser(
+        "pmo-table",
+        help="side-by-side PMO table from results.csv files (for docs/benchmarks/pmo.md)",
+    )
+    table.add_argument("results", nargs="+", metavar="NAME=CSV", help="optimizer=results.csv")
+    table.set_defaults(func=pmo_table)
+
 
 def run_pmo(args: argparse.Namespace) -> int:
     from makeable.bench.pmo import PMO_TASKS, run_pmo
@@ -41,4 +48,17 @@ def run_pmo(args: argparse.Namespace) -> int:
         optimizer_params=_params(args.param),
     )
     print((Path(args.out) / "summary.md").read_text())
+    return 0
+
+
+def pmo_table(args: argparse.Namespace) -> int:
+    from makeable.bench.pmo import comparison_markdown, read_results
+
+    results = {}
+    for item in args.results:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected NAME=CSV, got {item!r}")
+        results[name] = read_results(Path(path))
+    print(comparison_markdown(results), end="")
     return 0
