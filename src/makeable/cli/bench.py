@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.design import _params
+from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
+from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
 
 
 def add_parser(sub: Any) -> None:
@@ -26,6 +28,8 @@ def add_parser(sub: Any) -> None:
     pmo.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     pmo.add_argument("--out", required=True)
     pmo.set_defaults(func=run_pmo)
+    add_seq_bench_parser(bsub)
+    add_retro_bench_parser(bsub)
 
     table = bsub.add_parser(
         "pmo-table",

@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from makeable import __version__
-from makeable.cli import bench, data, design, listing, score
+from makeable.cli import bench, data, design, listing, retro, score, seq
 from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
 
-SUBCOMMANDS = (design, score, bench, data, listing)
+SUBCOMMANDS = (design, score, bench, data, listing, seq, retro)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,13 @@ from typing import Any
 
 from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer
 
-_BUILTIN_MODULES = ("makeable.optimizers.graph_ga", "makeable.optimizers.screening")
+_BUILTIN_MODULES = (
+    "makeable.optimizers.graph_ga",
+    "makeable.optimizers.screening",
+    "makeable.optimizers.gegl",
+    "makeable.optimizers.reinvent",
+    "makeable.optimizers.lstm_hc",
+)
 
 
 def load_builtin_optimizers() -> None:

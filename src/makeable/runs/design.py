@@ -33,6 +33,7 @@ from makeable.oracle.store import RunStore
 from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
 from makeable.runs.outputs import write_top_molecules
 from makeable.runs.report import write_report
+from makeable.runs.rounds_report import rounds_section
 
 log = logging.getLogger(__name__)
 
@@ -162,5 +163,6 @@ def finish_run(out: Path, store: RunStore, config: DesignConfig, pool_source: st
     order = sorted(range(len(calls)), key=lambda i: scores[i], reverse=True)[: config.top_k]
     top = [(smiles[i], scores[i]) for i in order]
     write_top_molecules(out, [calls[i] for i in order])
-    write_report(out, config, metrics, calls, store.events("generation"))
+    events = store.events()
+    write_report(out, config, metrics, calls, events, extra_sections=[rounds_section(events)])
     return DesignResult(out, metrics, top)

@@ -1,0 +1,160 @@
+"""``makeable retro``: train single-step retrosynthesis models and predict reactants.
+
+Also defines ``makeable bench uspto50k`` (wired by :mod:`makeable.cli.bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from makeable.cli.design import _params as _yaml_params
+
+
+def _params(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as YAML scalars; ``1e-3``-style strings become floats too."""
+    out = _yaml_params(pairs)
+    for key, value in out.items():
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                out[key] = float(value)
+    return out
+
+
+def _model_names() -> list[str]:
+    from makeable.retro import MODELS  # imports torch: only when a retro command runs
+
+    return MODELS.names()
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "retro",
+        help="single-step retrosynthesis: train a model, predict reactants",
+        description="Single-step retrosynthesis models trained on USPTO-50k "
+        "($MAKEABLE_DATA/reactions/uspto50k).",
+    )
+    rsub = p.add_subparsers(dest="retro", required=True, metavar="ACTION")
+
+    train = rsub.add_parser(
+        "train",
+        help="train a model on the USPTO-50k train split",
+        description="Train MODEL on the 40,008 GLN training reactions (validation: the GLN "
+        "val split) and save it to --out (default: the user cache, where --model NAME finds "
+        "it).",
+    )
+    train.add_argument("model", help="registered model (`makeable retro models` lists them)")
+    train.add_argument("--out", help="folder for the trained model (default: <cache>/retro/MODEL)")
+    train.add_argument("--param", action="append", metavar="KEY=VALUE", help="model parameter")
+    train.add_argument("--limit", type=int, help="train on the first N reactions only (tests)")
+    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    train.set_defaults(func=run_train)
+
+    pred = rsub.add_parser(
+        "predict",
+        help="ranked reactant sets for product SMILES",
+        description="Print up to K ranked reactant sets with scores for each product; "
+        "--html writes a page with pictures.",
+    )
+    pred.add_argument("smiles", nargs="+", help="product SMILES")
+    pred.add_argument("--model", required=True, help="registered name or saved model folder")
+    pred.add_argument("-k", type=int, default=10, help="reactant sets per product (default 10)")
+    pred.add_argument("--reaction-class", type=int, help="USPTO reaction class 1-10 (retcl)")
+    pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pred.add_argument("--html", help="also write an HTML report with pictures to this file")
+    pred.set_defaults(func=run_predict)
+
+    models = rsub.add_parser("models", help="list the registered single-step models")
+    models.set_defaults(func=lambda args: print("\n".join(_model_names())) or 0)
+
+
+def add_bench_parser(bench_sub: Any) -> None:
+    """Add ``makeable bench uspto50k`` to the ``bench`` subcommand's subparsers."""
+    p = bench_sub.add_parser(
+        "uspto50k",
+        help="USPTO-50k single-step retrosynthesis: top-k exact match on the test split",
+        description="Predict 50 reactant sets for each of the 5,007 test products and write "
+        "OUT/results.csv (top-1/3/5/10/50 exact match), OUT/predictions.csv, OUT/summary.md.",
+    )
+    p.add_argument("--model", required=True, help="registered name or saved model folder")
+    p.add_argument("--limit", type=int, help="first N test reactions only (quick check)")
+    p.add_argument("--class-known", action="store_true", help="give the reaction class")
+    p.add_argument("--batch-size", type=int, help="products per predict call")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=run_bench)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from makeable.retro import MODELS
+    from makeable.retro.base import default_model_dir
+    from makeable.retro.data import attach_mhn_templates, load_uspto50k, reactant_pool
+
+    log = logging.getLogger("makeable.retro")
+    model = MODELS.build(args.model, **_params(args.param))
+    train = load_uspto50k("train", args.limit)
+    val = load_uspto50k("val", args.limit)
+    if args.model == "template_mlp":
+        val = attach_mhn_templates(val)  # template accuracy is the model-selection signal
+    extra: dict[str, Any] = {}
+    if args.model == "retcl" and args.limit is None:
+        extra["candidates"] = reactant_pool()  # the paper's USPTO-50k candidate setting
+    log.info("training %s on %d reactions (val %d)", args.model, len(train), len(val))
+    model.fit(train, val, progress=not args.no_progress, **extra)
+    out = Path(args.out) if args.out else default_model_dir(args.model)
+    model.save(out)
+    print(f"saved {args.model} to {out} ({model.training.get('train_time_s', '?')} s training)")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from makeable.retro.base import load_model
+    from makeable.retro.report import write_html
+
+    model = load_model(args.model)
+    classes = [args.reaction_class] * len(args.smiles) if args.reaction_class else None
+    preds = model.predict(args.smiles, k=args.k, classes=classes)
+    if args.html:
+        path = write_html(preds, Path(args.html), model.name)
+        print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in preds], indent=2))
+    else:
+        for pred in preds:
+            print(f"product: {pred.product}")
+            if pred.error:
+                print(f"  error: {pred.error}")
+            for i, rs in enumerate(pred.reactant_sets, start=1):
+                print(f"  {i:>3}  {rs.score:10.4g}  {rs.smiles}")
+    invalid = [p.product for p in preds if not p.valid]
+    if invalid:
+        print(f"makeable: error: invalid product SMILES: {', '.join(invalid)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from makeable.retro.bench import run_uspto50k
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    run_uspto50k(
+        args.model,
+        Path(args.out),
+        limit=args.limit,
+        class_known=args.class_known,
+        batch_size=args.batch_size,
+        jobs=args.jobs,
+        progress=True,
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0

@@ -1,0 +1,146 @@
+"""``makeable seq``: biological sequence design (``seq design``, ``seq list``, ``seq score``)
+and the ``makeable bench seq`` benchmark (:func:`add_bench_parser`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from makeable.cli.design import _params
+from makeable.runs.config import ConfigError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "seq",
+        help="design biological sequences (TFBind8, RNA binding, AAV, Ehrlich)",
+        description="Active-learning sequence design: a proxy ensemble, an optimizer proposing "
+        "a batch per round, the task's oracle scoring it (rounds x batch calls).",
+    )
+    ssub = p.add_subparsers(dest="seq_command", required=True, metavar="SEQ_COMMAND")
+    d = ssub.add_parser(
+        "design",
+        help="run an optimizer on a sequence task",
+        description="Re-running the same command on the same --out resumes an interrupted run "
+        "without losing or re-counting oracle calls.",
+    )
+    d.add_argument("--config", help="YAML config (flags given on the command line override it)")
+    d.add_argument("--task", help="sequence task (see `makeable seq list`)")
+    d.add_argument("--optimizer", help="delta_cs (default), gfn_al, adalead or mutation")
+    d.add_argument("--rounds", type=int, help="active-learning rounds (default 10)")
+    d.add_argument("--batch", type=int, help="oracle calls per round (default 128)")
+    d.add_argument("--seed", type=int, help="random seed (runs are deterministic for a seed)")
+    d.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
+    d.add_argument("--proxy-param", action="append", metavar="KEY=VALUE", help="proxy parameter")
+    d.add_argument("--out", required=True, help="run folder (created, or resumed)")
+    d.set_defaults(func=run_design)
+
+    lst = ssub.add_parser("list", help="list sequence tasks and optimizers")
+    lst.add_argument("what", choices=["tasks", "optimizers"])
+    lst.set_defaults(func=run_list)
+
+    sc = ssub.add_parser("score", help="score sequences with a task's oracle (no budget)")
+    sc.add_argument("--task", required=True)
+    sc.add_argument("sequences", nargs="+")
+    sc.set_defaults(func=run_score)
+
+
+def add_bench_parser(bsub: Any) -> None:
+    """Add ``seq`` to ``makeable bench``'s subcommands."""
+    p = bsub.add_parser(
+        "seq",
+        help="sequence design: tasks x optimizers x seeds (delta-CS protocol)",
+        description="Runs every task, optimizer and seed as a resumable run under OUT/runs/, "
+        "then writes OUT/results.csv (per round) and OUT/summary.md (last round).",
+    )
+    p.add_argument("--tasks", nargs="+", required=True)
+    p.add_argument("--optimizers", nargs="+", required=True)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
+    p.add_argument("--proxy-param", action="append", metavar="KEY=VALUE", help="proxy parameter")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=run_bench)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from makeable.sequences.design import SequenceDesignConfig
+
+    data: dict[str, Any] = {}
+    if args.config:
+        data = SequenceDesignConfig.from_yaml(args.config).to_dict()
+    flags = {
+        "task": args.task,
+        "optimizer": args.optimizer,
+        "rounds": args.rounds,
+        "batch": args.batch,
+        "seed": args.seed,
+    }
+    data.update({k: v for k, v in flags.items() if v is not None})
+    if args.param:
+        data["optimizer_params"] = {**data.get("optimizer_params", {}), **_params(args.param)}
+    if args.proxy_param:
+        data["proxy_params"] = {**data.get("proxy_params", {}), **_params(args.proxy_param)}
+    if "task" not in data:
+        raise ConfigError("name a task with --task or in --config")
+    return SequenceDesignConfig.from_dict(data)
+
+
+def run_design(args: argparse.Namespace) -> int:
+    from makeable.sequences.design import run_sequence_design
+
+    config = config_from_args(args)
+    result = run_sequence_design(config, args.out, progress=True)
+    last = result.rounds[-1] if result.rounds else {}
+    keys = ("round", "n_calls", "max", "median_top128", "diversity", "novelty")
+    print(json.dumps({k: last.get(k) for k in keys}, indent=2))
+    if result.top:
+        print(f"best: {result.top[0][0]}  score {result.top[0][1]:.4f}")
+    print(f"report: {result.out_dir / 'report.html'}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    if args.what == "tasks":
+        from makeable.sequences.tasks import task_names
+
+        names = task_names()
+    else:
+        from makeable.sequences.optimizers import SEQ_OPTIMIZERS
+
+        names = SEQ_OPTIMIZERS.names()
+    print("\n".join(names))
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from makeable.sequences.tasks import get_task
+
+    task = get_task(args.task)
+    for seq in args.sequences:
+        task.validate(seq)  # a clear InvalidSequenceError (exit 2) before any scoring
+    for seq, value in zip(args.sequences, task(args.sequences).values, strict=True):
+        print(f"{seq}\t{value:.6f}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from makeable.sequences.bench import run_seq_bench
+
+    run_seq_bench(
+        args.tasks,
+        args.optimizers,
+        args.seeds,
+        Path(args.out),
+        rounds=args.rounds,
+        batch=args.batch,
+        jobs=args.jobs,
+        optimizer_params=_params(args.param),
+        proxy_params=_params(args.proxy_param),
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0

@@ -1,0 +1,1 @@
+"""Learned models (SMILES language models, ...), imported by the optimizers that use them."""

@@ -1,0 +1,206 @@
+"""A SMILES language model: token embedding, stacked LSTM, linear head.
+
+The architecture of the GuacaMol SMILES-LSTM baseline (Segler et al., "Generating Focused
+Molecule Libraries for Drug Discovery with Recurrent Neural Networks", ACS Cent. Sci. 2018,
+https://doi.org/10.1021/acscentsci.7b00512; Brown et al., GuacaMol, J. Chem. Inf. Model. 2019)
+and of GEGL's apprentice (Ahn et al., NeurIPS 2020), with a learned embedding in place of one-hot
+inputs. Those used 3 layers of 1024 units on a GPU; the shipped ZINC250k prior is smaller so that
+it trains and fine-tunes on a CPU (see ``resources/priors/zinc250k_lstm/README.md``).
+
+Token batches are ``LongTensor``s of shape ``(batch, length)``: ``<bos>`` first, then the tokens,
+``<eos>``, and ``<pad>`` after it (see :func:`pad_batch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from makeable.models.smiles_lm.tokenizer import SmilesTokenizer
+
+Hidden = tuple[torch.Tensor, torch.Tensor]
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> torch.Tensor:
+    """Right-pad token id lists into a ``(batch, max length)`` LongTensor."""
+    length = max((len(s) for s in sequences), default=0)
+    out = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    for i, seq in enumerate(sequences):
+        out[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+    return out
+
+
+class SmilesLSTM(nn.Module):
+    """Autoregressive SMILES model: ``p(x) = prod_t p(x_t | x_<t)``.
+
+    Args:
+        tokenizer: the vocabulary (saved apart from the weights, as ``vocab.json``).
+        embedding_dim: token embedding size.
+        hidden_size: LSTM units per layer.
+        n_layers: stacked LSTM layers.
+        dropout: dropout between LSTM layers and before the head (training only).
+    """
+
+    def __init__(
+        self,
+        tokenizer: SmilesTokenizer,
+        embedding_dim: int = 128,
+        hidden_size: int = 512,
+        n_layers: int = 3,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.dropout_p = dropout
+        vocab = len(tokenizer)
+        self.embedding = nn.Embedding(vocab, embedding_dim, padding_idx=tokenizer.pad_id)
+        self.lstm = nn.LSTM(
+            embedding_dim,
+            hidden_size,
+            num_layers=n_layers,
+            batch_first=True,
+            dropout=dropout if n_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, vocab)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """Orthogonal recurrent weights and forget-gate bias 1 (as GEGL's apprentice)."""
+        for name, param in self.lstm.named_parameters():
+            if "weight_hh" in name:
+                for k in range(4):
+                    nn.init.orthogonal_(
+                        param.data[k * self.hidden_size : (k + 1) * self.hidden_size]
+                    )
+            elif "weight_ih" in name:
+                nn.init.xavier_uniform_(param.data)
+            elif "bias" in name:
+                param.data.zero_()
+                if "bias_ih" in name:
+                    param.data[self.hidden_size : 2 * self.hidden_size] = 1.0
+        nn.init.xavier_uniform_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (besides the tokenizer), as saved in ``config.json``."""
+        return {
+            "embedding_dim": self.embedding_dim,
+            "hidden_size": self.hidden_size,
+            "n_layers": self.n_layers,
+            "dropout": self.dropout_p,
+        }
+
+    def forward(
+        self, tokens: torch.Tensor, hidden: Hidden | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
+        """Next-token logits.
+
+        Args:
+            tokens: ``(batch, length)`` token ids.
+            hidden: LSTM state ``(h, c)``, each ``(n_layers, batch, hidden_size)``.
+
+        Returns:
+            Logits ``(batch, length, vocab)`` and the new state.
+        """
+        out, hidden = self.lstm(self.embedding(tokens), hidden)
+        return self.head(self.dropout(out)), hidden
+
+    def log_likelihood(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Log-probability of each sequence of a token batch (differentiable).
+
+        Args:
+            tokens: ``(batch, length)``: ``<bos>``, tokens, ``<eos>``, ``<pad>``...
+
+        Returns:
+            ``(batch,)``: the sum over positions of ``log p(x_t | x_<t)``, ``<eos>`` included,
+            padding excluded.
+        """
+        logits, _ = self(tokens[:, :-1])
+        target = tokens[:, 1:]
+        logp = torch.log_softmax(logits, dim=-1).gather(2, target.unsqueeze(-1)).squeeze(-1)
+        return (logp * (target != self.tokenizer.pad_id)).sum(dim=1)
+
+    def encode_batch(self, smiles: Sequence[str]) -> torch.Tensor:
+        """Token batch of SMILES strings (``<unk>`` for tokens outside the vocabulary)."""
+        return pad_batch([self.tokenizer.encode(s) for s in smiles], self.tokenizer.pad_id)
+
+    @torch.no_grad()
+    def sample_tokens(
+        self,
+        n: int,
+        max_len: int = 100,
+        generator: torch.Generator | None = None,
+        batch_size: int = 1024,
+        temperature: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample token sequences.
+
+        Args:
+            n: number of sequences.
+            max_len: most tokens per sequence, ``<bos>``/``<eos>`` not counted.
+            generator: source of randomness (CPU); the same generator state gives the same
+                samples.
+            batch_size: sequences generated together.
+            temperature: softmax temperature.
+
+        Returns:
+            ``(n, width)`` token batch (``<bos>`` ... ``<eos>`` ``<pad>``..., ``width`` at most
+            ``max_len + 2``, trimmed to the longest sequence) and a
+            ``(n,)`` bool tensor: the sequence ended with ``<eos>`` within ``max_len`` tokens.
+        """
+        was_training = self.training
+        self.eval()
+        tok = self.tokenizer
+        out = torch.full((n, max_len + 2), tok.pad_id, dtype=torch.long)
+        finished = torch.zeros(n, dtype=torch.bool)
+        try:
+            for start in range(0, n, batch_size):
+                b = min(batch_size, n - start)
+                x = torch.full((b, 1), tok.bos_id, dtype=torch.long)
+                seq = torch.full((b, max_len + 2), tok.pad_id, dtype=torch.long)
+                seq[:, 0] = tok.bos_id
+                done = torch.zeros(b, dtype=torch.bool)
+                hidden: Hidden | None = None
+                for t in range(1, max_len + 2):
+                    logits, hidden = self(x, hidden)
+                    probs = torch.softmax(logits[:, -1] / temperature, dim=-1)
+                    nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+                    nxt = torch.where(done, torch.full_like(nxt, tok.pad_id), nxt)
+                    seq[:, t] = nxt
+                    done |= nxt == tok.eos_id
+                    if bool(done.all()):
+                        break
+                    x = nxt.unsqueeze(1)
+                # a sequence that reached max_len + 1 tokens without <eos> is unfinished
+                ended = (seq == tok.eos_id).any(dim=1)
+                out[start : start + b] = seq
+                finished[start : start + b] = ended
+        finally:
+            self.train(was_training)
+        width = int((out != tok.pad_id).sum(dim=1).max()) if n else 0
+        return out[:, :width], finished
+
+    def decode_batch(self, tokens: torch.Tensor, finished: torch.Tensor | None = None) -> list[str]:
+        """SMILES strings of a token batch; ``""`` for unfinished sequences."""
+        rows = tokens.tolist()
+        ok = [True] * len(rows) if finished is None else finished.tolist()
+        return [self.tokenizer.decode(r) if f else "" for r, f in zip(rows, ok, strict=True)]
+
+    def sample(
+        self,
+        n: int,
+        max_len: int = 100,
+        generator: torch.Generator | None = None,
+        batch_size: int = 1024,
+        temperature: float = 1.0,
+    ) -> list[str]:
+        """Sample ``n`` SMILES strings (``""`` for a sequence longer than ``max_len`` tokens)."""
+        tokens, finished = self.sample_tokens(n, max_len, generator, batch_size, temperature)
+        return self.decode_batch(tokens, finished)

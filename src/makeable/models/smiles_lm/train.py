@@ -1,0 +1,379 @@
+"""Train a SMILES language model by maximum likelihood, with checkpoints and resume.
+
+Data: ``zinc250k`` (the full set, ``$MAKEABLE_DATA/molecules/zinc250k.smi.gz``), ``moses``
+(``$MAKEABLE_DATA/molecules/moses/train.csv.gz``, column ``SMILES``) or a SMILES file (one a
+line, optional ``.gz``). A fixed fraction is held out for validation, chosen by the seed.
+
+Output folder layout::
+
+    OUT/vocab.json               the vocabulary (built from the data)
+    OUT/train_log.jsonl          one line per evaluation (step, epoch, train/valid NLL, validity)
+    OUT/checkpoints/step_N/      model.safetensors, optimizer.safetensors, state.json
+    OUT/best/                    the model with the lowest validation NLL (a model folder)
+    OUT/final/                   the model when training ended (a model folder)
+
+Re-running with the same folder resumes from the latest checkpoint: weights, Adam state, the
+torch RNG state and the position in the epoch are restored, so the resumed run takes the same
+steps as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from makeable.chem.molecule import canonical_smiles
+from makeable.models.smiles_lm.io import save_model
+from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
+from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (written to ``OUT/train_config.json``; must match on resume).
+
+    Attributes:
+        data: ``zinc250k``, ``moses`` or a SMILES file path.
+        epochs: passes over the training split.
+        batch_size: molecules per step.
+        lr: Adam learning rate.
+        lr_final_fraction: the learning rate decays linearly to ``lr * lr_final_fraction`` at
+            the last step (1.0: constant).
+        embedding_dim, hidden_size, n_layers, dropout: the model's size.
+        max_len: SMILES with more tokens are left out.
+        valid_fraction: share of the data held out for validation (at most ``valid_max``).
+        valid_max: most validation molecules.
+        max_steps: stop after this many steps in all (0: no limit).
+        checkpoint_every: steps between checkpoints and evaluations.
+        seed: split, initialisation, batch order and dropout.
+        clip_grad: gradient norm clip.
+        n_eval_samples: samples drawn at each evaluation to measure validity.
+    """
+
+    data: str = "zinc250k"
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_final_fraction: float = 1.0
+    embedding_dim: int = 128
+    hidden_size: int = 512
+    n_layers: int = 3
+    dropout: float = 0.2
+    max_len: int = 100
+    valid_fraction: float = 0.02
+    valid_max: int = 5000
+    max_steps: int = 0
+    checkpoint_every: int = 500
+    seed: int = 0
+    clip_grad: float = 1.0
+    n_eval_samples: int = 500
+
+
+# -- data ----------------------------------------------------------------------------------------
+def load_training_smiles(data: str) -> tuple[list[str], str]:
+    """The SMILES of a named data set or file, and a description of the source.
+
+    Raises:
+        FileNotFoundError: the data set is not available locally.
+    """
+    from makeable.data.molecules import data_dir, read_smiles_file, zinc250k, zinc250k_source
+
+    if data == "zinc250k":
+        return list(zinc250k(require_full=True)), zinc250k_source(full=True)
+    if data == "moses":
+        root = data_dir()
+        path = None if root is None else root / "molecules" / "moses" / "train.csv.gz"
+        if path is None or not path.is_file():
+            raise FileNotFoundError(
+                "the MOSES training set is not available: set MAKEABLE_DATA to a data folder "
+                "holding molecules/moses/train.csv.gz (column SMILES; from PyPI molsets==0.3.1)"
+            )
+        with gzip.open(path, "rt", newline="") as fh:
+            return [row["SMILES"] for row in csv.DictReader(fh)], "moses train (molsets 0.3.1)"
+    path = Path(data)
+    if not path.is_file():
+        raise FileNotFoundError(f"--data {data!r} is neither zinc250k, moses nor a SMILES file")
+    return read_smiles_file(path), f"file {path.name}"
+
+
+def split_data(smiles: Sequence[str], config: TrainConfig) -> tuple[list[str], list[str]]:
+    """Drop untokenizable or too long SMILES, then split train/valid by a seeded permutation."""
+    kept = []
+    for s in smiles:
+        try:
+            if len(split_smiles(s)) <= config.max_len:
+                kept.append(s)
+        except TokenizeError:
+            continue
+    if len(kept) < len(smiles):
+        log.info(
+            "left out %d SMILES (untokenizable or > %d tokens)",
+            len(smiles) - len(kept),
+            config.max_len,
+        )
+    g = torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(len(kept), generator=g).tolist()
+    n_valid = min(config.valid_max, max(1, int(len(kept) * config.valid_fraction)))
+    valid = [kept[i] for i in order[:n_valid]]
+    train = [kept[i] for i in order[n_valid:]]
+    return train, valid
+
+
+def epoch_batches(
+    lengths: Sequence[int], batch_size: int, seed: int, epoch: int
+) -> list[list[int]]:
+    """Batches of indices for one epoch: shuffled, then sorted by length within chunks of 50
+    batches (less padding), then the batches shuffled. Depends only on (seed, epoch)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(len(lengths), generator=g).tolist()
+    chunk = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    perm = torch.randperm(len(batches), generator=g).tolist()
+    return [batches[i] for i in perm]
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+@torch.no_grad()
+def validation_nll(
+    model: SmilesLSTM, encoded: Sequence[Sequence[int]], batch_size: int = 512
+) -> tuple[float, float]:
+    """Mean NLL per molecule and per token (nats) of encoded sequences."""
+    was_training = model.training
+    model.eval()
+    total, n_tokens = 0.0, 0
+    for start in range(0, len(encoded), batch_size):
+        batch = pad_batch(encoded[start : start + batch_size], model.tokenizer.pad_id)
+        total -= float(model.log_likelihood(batch).sum())
+        n_tokens += int((batch[:, 1:] != model.tokenizer.pad_id).sum())
+    model.train(was_training)
+    return total / max(1, len(encoded)), total / max(1, n_tokens)
+
+
+def sample_validity(model: SmilesLSTM, n: int, max_len: int, seed: int) -> float:
+    """Share of ``n`` samples that RDKit parses."""
+    if n <= 0:
+        return float("nan")
+    g = torch.Generator().manual_seed(seed)
+    smiles = model.sample(n, max_len=max_len, generator=g)
+    return sum(canonical_smiles(s) is not None for s in smiles) / n
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+def _save_checkpoint(
+    folder: Path, model: SmilesLSTM, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+) -> None:
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors")
+    )
+    opt = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {"torch_rng_state": torch.get_rng_state()}
+    scalars: dict[str, Any] = {}
+    for pid, pstate in opt["state"].items():
+        for key, value in pstate.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"state.{pid}.{key}"] = value.contiguous()
+            else:
+                scalars[f"state.{pid}.{key}"] = value
+    save_file(tensors, str(tmp / "optimizer.safetensors"))
+    meta = {**state, "param_groups": opt["param_groups"], "optimizer_scalars": scalars}
+    (tmp / "state.json").write_text(json.dumps(meta, indent=1) + "\n")
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+
+
+def _load_checkpoint(
+    folder: Path, model: SmilesLSTM, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    meta: dict[str, Any] = json.loads((folder / "state.json").read_text())
+    tensors = load_file(str(folder / "optimizer.safetensors"))
+    torch.set_rng_state(tensors.pop("torch_rng_state"))
+    per_param: dict[int, dict[str, Any]] = {}
+    for name, value in [*tensors.items(), *meta["optimizer_scalars"].items()]:
+        _, pid, key = name.split(".", 2)
+        per_param.setdefault(int(pid), {})[key] = value
+    optimizer.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+    return meta
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    folders = [p for p in (out / "checkpoints").glob("step_*") if (p / "state.json").is_file()]
+    return max(folders, key=lambda p: int(p.name.split("_")[1]), default=None)
+
+
+# -- the loop ------------------------------------------------------------------------------------
+def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True) -> Path:
+    """Train (or resume training) a :class:`SmilesLSTM`; returns the ``best`` model folder.
+
+    Raises:
+        ValueError: the folder holds a run with a different configuration.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "train_config.json"
+    if cfg_path.is_file():
+        old = json.loads(cfg_path.read_text())
+        if old != asdict(config):
+            diff = {k: (old.get(k), v) for k, v in asdict(config).items() if old.get(k) != v}
+            if set(diff) - {"epochs", "max_steps", "checkpoint_every"}:
+                raise ValueError(f"{out} holds a training run with other settings: {diff}")
+    cfg_path.write_text(json.dumps(asdict(config), indent=1) + "\n")
+
+    smiles, source = load_training_smiles(config.data)
+    train, valid = split_data(smiles, config)
+    vocab_path = out / "vocab.json"
+    if vocab_path.is_file():
+        tokenizer = SmilesTokenizer.load(vocab_path)
+    else:
+        tokenizer = SmilesTokenizer.build(train)
+        tokenizer.save(vocab_path)
+    log.info(
+        "%s: %d train / %d valid molecules, %d tokens",
+        source,
+        len(train),
+        len(valid),
+        len(tokenizer),
+    )
+    train_ids = [tokenizer.encode(s) for s in train]
+    valid_ids = [tokenizer.encode(s) for s in valid]
+    lengths = [len(s) for s in train_ids]
+
+    torch.manual_seed(config.seed)
+    model = SmilesLSTM(
+        tokenizer, config.embedding_dim, config.hidden_size, config.n_layers, config.dropout
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    step, epoch, batch_in_epoch, best_nll, train_s = 0, 0, 0, math.inf, 0.0
+    running: float | None = None
+    ckpt = latest_checkpoint(out)
+    if ckpt is not None:
+        meta = _load_checkpoint(ckpt, model, optimizer)
+        step, epoch, batch_in_epoch = meta["step"], meta["epoch"], meta["batch_in_epoch"]
+        best_nll, train_s = meta["best_valid_nll"], meta["train_s"]
+        running = meta.get("running_loss")
+        log.info("resuming from %s (step %d, epoch %d)", ckpt, step, epoch)
+    n_batches = math.ceil(len(train_ids) / config.batch_size)
+    total_steps = config.epochs * n_batches
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    metadata = {
+        "data": source,
+        "n_train": len(train),
+        "n_valid": len(valid),
+        "max_len": config.max_len,
+        "train_config": asdict(config),
+    }
+    bar = tqdm(
+        total=total_steps,
+        initial=step,
+        desc="prior",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    model.train()
+    try:
+        while step < total_steps:
+            batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
+            while batch_in_epoch < len(batches) and step < total_steps:
+                start = time.perf_counter()
+                batch = pad_batch([train_ids[i] for i in batches[batch_in_epoch]], tokenizer.pad_id)
+                n_tok = int((batch[:, 1:] != tokenizer.pad_id).sum())
+                decay = 1.0 - (1.0 - config.lr_final_fraction) * step / max(1, total_steps - 1)
+                for group in optimizer.param_groups:
+                    group["lr"] = config.lr * decay
+                loss = -model.log_likelihood(batch).sum() / n_tok
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+                optimizer.step()
+                step += 1
+                batch_in_epoch += 1
+                train_s += time.perf_counter() - start
+                value = loss.item()
+                running = value if running is None else 0.98 * running + 0.02 * value
+                bar.update(1)
+                bar.set_postfix(loss=f"{running:.3f}", epoch=epoch, refresh=False)
+                position = epoch + batch_in_epoch / len(batches)
+                end_of_epoch = batch_in_epoch >= len(batches)
+                if end_of_epoch:
+                    epoch, batch_in_epoch = epoch + 1, 0
+                if step % config.checkpoint_every == 0 or end_of_epoch or step >= total_steps:
+                    record = {
+                        "step": step,
+                        "epoch": round(position, 4),
+                        "train_loss_per_token": running,
+                        **_evaluate(model, valid_ids, config, step),
+                        "train_s": train_s,
+                    }
+                    with open(out / "train_log.jsonl", "a") as fh:
+                        fh.write(json.dumps(record) + "\n")
+                    log.info(
+                        "step %d: valid NLL %.3f/mol %.4f/token, sample validity %.3f",
+                        step,
+                        record["valid_nll_per_mol"],
+                        record["valid_nll_per_token"],
+                        record["sample_validity"],
+                    )
+                    info = {**metadata, **record}
+                    if record["valid_nll_per_mol"] < best_nll:
+                        best_nll = record["valid_nll_per_mol"]
+                        save_model(model, out / "best", info)
+                    save_model(model, out / "final", info)
+                    state = {
+                        "step": step,
+                        "epoch": epoch,
+                        "batch_in_epoch": batch_in_epoch,
+                        "best_valid_nll": best_nll,
+                        "train_s": train_s,
+                        "running_loss": running,
+                        "seed": config.seed,
+                    }
+                    _save_checkpoint(out / "checkpoints" / f"step_{step}", model, optimizer, state)
+                    _prune_checkpoints(out, keep=2)
+                if end_of_epoch:
+                    break
+    finally:
+        bar.close()
+    return out / "best"
+
+
+def _evaluate(
+    model: SmilesLSTM, valid_ids: Sequence[Sequence[int]], config: TrainConfig, step: int
+) -> dict[str, float]:
+    nll_mol, nll_tok = validation_nll(model, valid_ids)
+    validity = sample_validity(model, config.n_eval_samples, config.max_len, config.seed + step)
+    return {
+        "valid_nll_per_mol": nll_mol,
+        "valid_nll_per_token": nll_tok,
+        "sample_validity": validity,
+    }
+
+
+def _prune_checkpoints(out: Path, keep: int) -> None:
+    folders = sorted((out / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    for folder in folders[:-keep]:
+        shutil.rmtree(folder, ignore_errors=True)

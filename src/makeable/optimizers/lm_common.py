@@ -1,0 +1,93 @@
+"""Shared parts of the optimizers built on a SMILES language-model prior.
+
+GEGL, REINVENT and SMILES-LSTM hill climbing all start from the same prior (default: the shipped
+``zinc250k_lstm``, see :mod:`makeable.models.smiles_lm`), run torch on the CPU with
+deterministic kernels and a fixed number of threads, seed everything from the run's seed (so a
+re-started run retraces its oracle calls and resumes by replay), and log one ``round`` event per
+round with the best molecules they keep, which the run report shows.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from makeable.models.smiles_lm.io import clone_model, load_prior
+from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
+from makeable.models.smiles_lm.tokenizer import TokenizeError, split_smiles
+from makeable.optimizers.base import DesignContext
+
+N_LOGGED = 5  # best molecules recorded per round event
+
+
+def resolve_prior(prior: str | Path | SmilesLSTM) -> SmilesLSTM:
+    """A private, trainable copy of the prior: a shipped name, a model folder, or a model."""
+    model = clone_model(prior) if isinstance(prior, SmilesLSTM) else load_prior(prior)
+    for param in model.parameters():
+        param.requires_grad_(True)
+    return model
+
+
+@contextmanager
+def torch_session(seed: int, threads: int) -> Iterator[torch.Generator]:
+    """Seed torch, use deterministic kernels and ``threads`` CPU threads inside the block.
+
+    Yields a CPU generator seeded with ``seed`` for sampling. The global settings are restored
+    afterwards.
+    """
+    old_threads = torch.get_num_threads()
+    old_deterministic = torch.are_deterministic_algorithms_enabled()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    try:
+        yield generator
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_deterministic)
+
+
+def fits(model: SmilesLSTM, smiles: str, max_len: int) -> bool:
+    """Whether the model can emit ``smiles``: known tokens only, at most ``max_len`` of them."""
+    try:
+        tokens = split_smiles(smiles)
+    except TokenizeError:
+        return False
+    return len(tokens) <= max_len and all(t in model.tokenizer.stoi for t in tokens)
+
+
+def token_batch(model: SmilesLSTM, smiles: Sequence[str]) -> torch.Tensor:
+    """``(batch, length)`` token ids of SMILES strings, padded."""
+    return pad_batch([model.tokenizer.encode(s) for s in smiles], model.tokenizer.pad_id)
+
+
+def imitation_step(
+    model: SmilesLSTM, optimizer: torch.optim.Optimizer, smiles: Sequence[str], clip: float = 1.0
+) -> float:
+    """One maximum-likelihood step on ``smiles`` (mean NLL per token); returns the loss."""
+    batch = token_batch(model, smiles)
+    n_tokens = (batch[:, 1:] != model.tokenizer.pad_id).sum()
+    loss = -model.log_likelihood(batch).sum() / n_tokens
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return float(loss.item())
+
+
+def top_k(scores: Mapping[str, float], k: int) -> list[tuple[str, float]]:
+    """The ``k`` best (SMILES, score) pairs, best first; ties broken by SMILES for determinism."""
+    return heapq.nlargest(k, scores.items(), key=lambda item: (item[1], item[0]))
+
+
+def log_round(ctx: DesignContext, round_: int, kept: Mapping[str, float], **extra: Any) -> None:
+    """Record a ``round`` event: the round number, the best kept molecules and extra numbers."""
+    best = [[s, float(v)] for s, v in top_k(kept, N_LOGGED)]
+    ctx.log_event("round", {"round": round_, "best": best, "kept": len(kept), **extra})

@@ -1,0 +1,292 @@
+"""The single-step retrosynthesis interface: products in, ranked reactant sets out.
+
+A model subclasses :class:`SingleStepModel` and implements one hook, :meth:`_predict`, which
+receives valid, canonical, de-duplicated products. The public :meth:`SingleStepModel.predict`
+does the cross-cutting work once: parsing, flagging invalid input (an empty result, never an
+exception), canonicalising and de-duplicating reactant sets, dropping trivial ones (the
+product among its own reactants), ranking, and the top-k cut. A failure inside a model for one
+product is caught and reported on that product's :class:`Prediction` only.
+
+Saved models are a folder: ``config.json`` (registry name, class, constructor arguments,
+training record), ``model.safetensors`` (tensors) and model-specific plain files (JSON, text).
+Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+from makeable import __version__
+from makeable.chem.molecule import Molecule
+from makeable.chem.reaction import canonical_unmapped
+from makeable.data.molecules import cache_dir
+from makeable.registry import Registry
+from makeable.retro.templates import canonical_outcome
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class ReactantSet:
+    """One proposed set of reactants with its model score (higher is better).
+
+    ``reactants`` is a sorted tuple of unique canonical SMILES; ``info`` carries model details
+    (template, per-step scores, ...) outside identity.
+    """
+
+    reactants: tuple[str, ...]
+    score: float
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def smiles(self) -> str:
+        """The reactants as one dot-joined SMILES."""
+        return ".".join(self.reactants)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The ranked reactant sets proposed for one input product.
+
+    ``product`` is the input as given; ``canonical`` its canonical SMILES (atom maps removed),
+    ``None`` when the input is not a valid SMILES. ``error`` explains an invalid input or a
+    model failure on this product; ``reactant_sets`` is then empty.
+    """
+
+    product: str
+    canonical: str | None
+    reactant_sets: tuple[ReactantSet, ...] = ()
+    error: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.canonical is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record (what ``makeable retro predict --json`` prints)."""
+        return {
+            "product": self.product,
+            "canonical": self.canonical,
+            "valid": self.valid,
+            "error": self.error,
+            "predictions": [
+                {"rank": i, "reactants": rs.smiles, "score": rs.score, **dict(rs.info)}
+                for i, rs in enumerate(self.reactant_sets, start=1)
+            ],
+        }
+
+
+class SingleStepModel(ABC):
+    """A single-step retrosynthesis model: batch of products → ranked reactant sets.
+
+    Subclasses set ``self.params`` (their constructor arguments, JSON-serialisable) so that
+    :meth:`save` can record them, implement :meth:`_predict`, and — when they hold tensors or
+    side files — :meth:`_tensors`, :meth:`_load_tensors`, :meth:`_save_files`,
+    :meth:`_load_files`. Training is :meth:`fit`.
+    """
+
+    name: ClassVar[str] = ""
+    score_merge: ClassVar[str] = "max"
+    """How scores of duplicate reactant sets combine: ``"max"`` or ``"sum"`` (probabilities)."""
+    supports_classes: ClassVar[bool] = False
+    batch_size: int = 64
+
+    params: dict[str, Any]
+    training: dict[str, Any]
+
+    def __init__(self, **params: Any) -> None:
+        self.params = dict(params)
+        self.training = {}
+
+    # ---------------------------------------------------------------- prediction
+    def predict(
+        self, products: Sequence[str], k: int = 10, classes: Sequence[int] | None = None
+    ) -> list[Prediction]:
+        """Propose up to ``k`` ranked reactant sets for each product.
+
+        Args:
+            products: product SMILES (atom maps allowed; they are removed).
+            k: how many reactant sets to return per product at most.
+            classes: optional reaction class of each product (USPTO classes 1-10, 0 =
+                unknown), for models with ``supports_classes``.
+
+        Returns:
+            One :class:`Prediction` per input, same order. Invalid SMILES give an empty,
+            invalid-flagged prediction; they never raise.
+        """
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if classes is not None:
+            if not self.supports_classes:
+                raise ValueError(f"{self.name} does not use reaction classes")
+            if len(classes) != len(products):
+                raise ValueError("classes must have one entry per product")
+        cls = [int(c) for c in classes] if classes is not None else [0] * len(products)
+        canon = [canonical_unmapped(p) if isinstance(p, str) else None for p in products]
+        keys = list(dict.fromkeys((c, y) for c, y in zip(canon, cls, strict=True) if c))
+        results: dict[tuple[str, int], tuple[tuple[ReactantSet, ...], str | None]] = {}
+        for start in range(0, len(keys), self.batch_size):
+            chunk = keys[start : start + self.batch_size]
+            for key, result in zip(chunk, self._predict_safely(chunk, k), strict=True):
+                results[key] = result
+        out = []
+        for given, c, y in zip(products, canon, cls, strict=True):
+            if c is None:
+                out.append(Prediction(str(given), None, (), "invalid SMILES: RDKit cannot parse"))
+            else:
+                sets, error = results[(c, y)]
+                out.append(Prediction(given, c, sets, error))
+        return out
+
+    def _predict_safely(
+        self, keys: list[tuple[str, int]], k: int
+    ) -> list[tuple[tuple[ReactantSet, ...], str | None]]:
+        mols = [Molecule(s) for s, _ in keys]
+        classes = [y for _, y in keys] if self.supports_classes else None
+        try:
+            raw = self._predict(mols, k, classes) if classes else self._predict(mols, k)
+            if len(raw) != len(mols):
+                raise RuntimeError(f"{type(self).__name__}._predict returned a wrong length")
+            return [(self._finish(m.smiles, r, k), None) for m, r in zip(mols, raw, strict=True)]
+        except Exception as exc:
+            if len(mols) == 1:
+                log.warning("%s failed on %s: %s", type(self).__name__, keys[0][0], exc)
+                return [((), f"model error: {exc}")]
+        # one product broke the batch: retry one at a time so only it fails
+        return [self._predict_safely([key], k)[0] for key in keys]
+
+    def _finish(self, product: str, raw: Sequence[ReactantSet], k: int) -> tuple[ReactantSet, ...]:
+        merged: dict[tuple[str, ...], ReactantSet] = {}
+        for rs in raw:
+            key = canonical_outcome(".".join(rs.reactants))
+            if key is None or product in key:
+                continue
+            old = merged.get(key)
+            if old is None:
+                merged[key] = ReactantSet(key, float(rs.score), rs.info)
+            elif self.score_merge == "sum":
+                merged[key] = ReactantSet(key, old.score + float(rs.score), old.info)
+            elif rs.score > old.score:
+                merged[key] = ReactantSet(key, float(rs.score), rs.info)
+        ranked = sorted(merged.values(), key=lambda rs: -rs.score)
+        return tuple(ranked[:k])
+
+    @abstractmethod
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        """Reactant sets for valid, unique products (any order, any number; scores high=good).
+
+        Return at least ``k`` sets where possible; duplicates are merged afterwards.
+        ``classes`` (reaction class per product, 0 = unknown) is passed only to models with
+        ``supports_classes``.
+        """
+
+    # ---------------------------------------------------------------- training
+    def fit(self, train: Sequence[Any], val: Sequence[Any] | None = None, **kw: Any) -> None:
+        """Train on reactions (``makeable.chem.reaction.Reaction``); models override."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be trained")
+
+    # ---------------------------------------------------------------- persistence
+    def _tensors(self) -> dict[str, Any]:
+        """Named tensors to store in ``model.safetensors`` (none by default)."""
+        return {}
+
+    def _load_tensors(self, tensors: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what :meth:`_tensors` returned."""
+
+    def _save_files(self, folder: Path) -> None:  # noqa: B027 (optional hook)
+        """Write model-specific plain files (templates, candidate lists, ...)."""
+
+    def _load_files(self, folder: Path) -> None:  # noqa: B027 (optional hook)
+        """Read what :meth:`_save_files` wrote."""
+
+    def save(self, folder: str | Path) -> Path:
+        """Save into ``folder``: config.json + model.safetensors + model files."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            "model": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "params": self.params,
+            "training": self.training,
+            "makeable_version": __version__,
+        }
+        (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self._tensors().items()}
+        save_file(tensors, str(folder / WEIGHTS_FILE))
+        self._save_files(folder)
+        return folder
+
+    @staticmethod
+    def load(folder: str | Path) -> SingleStepModel:
+        """Rebuild a saved model from its folder (registry name + constructor arguments)."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        path = folder / CONFIG_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"not a saved single-step model (no {CONFIG_FILE}): {folder}")
+        config = json.loads(path.read_text())
+        model = MODELS.build(config["model"], **config["params"])
+        model.training = dict(config.get("training", {}))
+        model._load_files(folder)
+        weights = folder / WEIGHTS_FILE
+        model._load_tensors(load_file(str(weights)) if weights.is_file() else {})
+        return model
+
+
+MODELS: Registry[SingleStepModel] = Registry("single-step model")
+"""Single-step retrosynthesis models by short name."""
+
+
+def default_model_dir(name: str) -> Path:
+    """Where ``makeable retro train NAME`` writes by default: ``<cache>/retro/NAME``."""
+    return cache_dir() / "retro" / name
+
+
+def shipped_model_dir(name: str) -> Path | None:
+    """The folder of trained weights shipped inside the package for ``name``, if any."""
+    ref = resources.files("makeable.resources").joinpath("retro", name, CONFIG_FILE)
+    try:
+        with resources.as_file(ref) as p:
+            return Path(p).parent if Path(p).is_file() else None
+    except (FileNotFoundError, ModuleNotFoundError):
+        return None
+
+
+def load_model(name_or_path: str | Path) -> SingleStepModel:
+    """A trained model: a saved folder, or a registered name (shipped weights, then cache).
+
+    Raises:
+        FileNotFoundError: no saved folder and no trained weights for that name (the message
+            says which command makes them).
+        makeable.registry.UnknownNameError: neither a folder nor a registered name.
+    """
+    import makeable.retro  # noqa: F401  (registers the models)
+
+    path = Path(name_or_path)
+    if (path / CONFIG_FILE).is_file():
+        return SingleStepModel.load(path)
+    name = str(name_or_path)
+    MODELS.factory(name)  # unknown names fail here, listing the choices
+    for folder in (shipped_model_dir(name), default_model_dir(name)):
+        if folder is not None and (folder / CONFIG_FILE).is_file():
+            log.info("loading %s from %s", name, folder)
+            return SingleStepModel.load(folder)
+    raise FileNotFoundError(
+        f"no trained weights for {name!r}: run `makeable retro train {name}` "
+        f"(writes {default_model_dir(name)}), or pass --model a saved model folder"
+    )

@@ -1,0 +1,203 @@
+"""The USPTO-50k single-step benchmark: top-k exact match on the 5,007 GLN test reactions.
+
+``makeable bench uspto50k --model NAME --out DIR`` predicts up to 50 reactant sets per test
+product and writes ``DIR/results.csv`` (one row: top-1/3/5/10/50 exact match with stereo, the
+same without stereo, products per second), ``DIR/predictions.csv`` (per reaction: the rank of
+the recorded reactants, the top prediction) and ``DIR/summary.md``. The metric is defined in
+:mod:`makeable.retro.metrics`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from makeable.chem.reaction import Reaction
+from makeable.retro.base import SingleStepModel, load_model
+from makeable.retro.data import load_uspto50k
+from makeable.retro.metrics import TOP_KS, match_rank, top_k_accuracy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Accuracies (fractions) by k, with and without stereo, and the timing."""
+
+    model: str
+    classes: str
+    n: int
+    top_k: dict[int, float]
+    top_k_no_stereo: dict[int, float]
+    wall_s: float
+    products_per_s: float
+
+    def row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"model": self.model, "classes": self.classes, "n": self.n}
+        row.update({f"top{k}": round(100 * v, 2) for k, v in self.top_k.items()})
+        row.update(
+            {f"top{k}_no_stereo": round(100 * v, 2) for k, v in self.top_k_no_stereo.items()}
+        )
+        row.update(
+            {"wall_s": round(self.wall_s, 1), "products_per_s": round(self.products_per_s, 2)}
+        )
+        return row
+
+
+def run_uspto50k(
+    model: str | SingleStepModel,
+    out: Path,
+    limit: int | None = None,
+    class_known: bool = False,
+    batch_size: int | None = None,
+    jobs: int = 1,
+    progress: bool = False,
+) -> BenchResult:
+    """Benchmark a model (a saved folder, a registered name or an instance) on the test split.
+
+    Args:
+        model: what to evaluate; names resolve through :func:`makeable.retro.base.load_model`.
+        out: output folder (created).
+        limit: only the first ``limit`` test reactions (quick checks; not comparable).
+        class_known: give the model the recorded reaction class (models that support it).
+        batch_size: products per ``predict`` call (default: the model's).
+        jobs: worker processes, each with its own copy of the model (a name or folder only).
+        progress: show a progress bar.
+    """
+    from tqdm import tqdm
+
+    if isinstance(model, SingleStepModel):
+        if jobs > 1:
+            raise ValueError("jobs > 1 needs a model name or folder, not an instance")
+        name, m = model.name, model
+    else:
+        m = load_model(model)
+        name = m.name if not Path(str(model)).is_dir() else f"{m.name} ({model})"
+    test = load_uspto50k("test", limit)
+    out.mkdir(parents=True, exist_ok=True)
+    size = batch_size or m.batch_size
+    chunks = [test[i : i + size] for i in range(0, len(test), size)]
+    scored: list[tuple[int | None, int | None, dict[str, Any]]] = []
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(test), desc=f"uspto50k {name}", disable=not progress, unit="rxn")
+    if jobs > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("fork")
+        with ProcessPoolExecutor(jobs, ctx, _init_worker, (str(model),)) as pool:
+            for part in pool.map(_worker_chunk, chunks, [class_known] * len(chunks)):
+                scored.extend(part)
+                bar.update(len(part))
+    else:
+        for chunk in chunks:
+            scored.extend(_score_chunk(m, chunk, class_known))
+            bar.update(len(chunk))
+    bar.close()
+    wall = time.perf_counter() - t0
+    result = BenchResult(
+        model=name,
+        classes="known" if class_known else "unknown",
+        n=len(test),
+        top_k=top_k_accuracy([s[0] for s in scored]),
+        top_k_no_stereo=top_k_accuracy([s[1] for s in scored]),
+        wall_s=wall,
+        products_per_s=len(test) / wall if wall > 0 else 0.0,
+    )
+    _write(out, result, [s[2] for s in scored], m, jobs)
+    return result
+
+
+def _score_chunk(
+    m: SingleStepModel, chunk: Sequence[Reaction], class_known: bool
+) -> list[tuple[int | None, int | None, dict[str, Any]]]:
+    """Predict 50 sets per product; (rank, rank ignoring stereo, CSV row) per reaction."""
+    products = [r.product.smiles for r in chunk]
+    classes = [int(r.metadata["class"]) for r in chunk] if class_known else None
+    out = []
+    for reaction, pred in zip(chunk, m.predict(products, max(TOP_KS), classes), strict=True):
+        ranked = [rs.reactants for rs in pred.reactant_sets]
+        rank = match_rank(ranked, reaction.reactants)
+        rank_ns = match_rank(ranked, reaction.reactants, stereo=False)
+        row = {
+            "id": reaction.metadata.get("id", ""),
+            "class": reaction.metadata.get("class", ""),
+            "product": reaction.product.smiles,
+            "reactants": reaction.reactants_smiles,
+            "rank": rank or "",
+            "rank_no_stereo": rank_ns or "",
+            "n_predictions": len(ranked),
+            "top1": ".".join(ranked[0]) if ranked else "",
+            "error": pred.error or "",
+        }
+        out.append((rank, rank_ns, row))
+    return out
+
+
+_WORKER_MODEL: SingleStepModel | None = None
+
+
+def _init_worker(model: str) -> None:
+    import torch
+
+    global _WORKER_MODEL
+    torch.set_num_threads(1)
+    _WORKER_MODEL = load_model(model)
+
+
+def _worker_chunk(
+    chunk: Sequence[Reaction], class_known: bool
+) -> list[tuple[int | None, int | None, dict[str, Any]]]:
+    assert _WORKER_MODEL is not None
+    return _score_chunk(_WORKER_MODEL, chunk, class_known)
+
+
+def _write(
+    out: Path, result: BenchResult, rows: list[dict[str, Any]], m: SingleStepModel, jobs: int
+) -> None:
+    row = result.row()
+    row["jobs"] = jobs
+    row["torch_threads"] = 1 if jobs > 1 else _threads()
+    row["cpu_count"] = os.cpu_count()
+    with (out / "results.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
+    with (out / "predictions.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "model.json").write_text(
+        json.dumps({"model": m.name, "params": m.params, "training": m.training}, indent=2) + "\n"
+    )
+    ks = list(result.top_k)
+    lines = [
+        f"# USPTO-50k test, {result.model}, reaction class {result.classes}",
+        "",
+        f"{result.n} reactions; exact match of the canonical reactant set (stereo counts).",
+        "",
+        "| | " + " | ".join(f"top-{k}" for k in ks) + " |",
+        "|---|" + "---|" * len(ks),
+        "| exact match % | " + " | ".join(f"{100 * result.top_k[k]:.1f}" for k in ks) + " |",
+        "| ignoring stereo % | "
+        + " | ".join(f"{100 * result.top_k_no_stereo[k]:.1f}" for k in ks)
+        + " |",
+        "",
+        f"{result.products_per_s:.2f} products/s ({result.wall_s:.0f} s wall, "
+        f"{jobs} process(es), {row['torch_threads']} torch thread(s) each, "
+        f"{os.cpu_count()} CPUs).",
+    ]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+
+
+def _threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())

@@ -1,0 +1,79 @@
+"""Use any makeable single-step model as a syntheseus ``BackwardReactionModel``.
+
+syntheseus's multi-step search algorithms (Retro*, MCTS, PDVN) call a backward model on
+batches of its ``Molecule`` values and expect, per molecule, a list of
+``SingleProductReaction``. :func:`to_syntheseus` wraps a :class:`SingleStepModel` so that
+those searches can use it; syntheseus is imported only here.
+
+References:
+    Maziarz et al., "Re-evaluating Retrosynthesis Algorithms with Syntheseus", Faraday
+    Discussions 2024. https://arxiv.org/abs/2310.19796
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from makeable.retro.base import SingleStepModel
+
+INSTALL_HINT = "pip install syntheseus==0.9.0 (or: pip install 'makeable[retro]')"
+
+
+@lru_cache(maxsize=1)
+def _adapter_class() -> type:
+    try:
+        from syntheseus import BackwardReactionModel, Bag, SingleProductReaction
+        from syntheseus import Molecule as SynMolecule
+    except ImportError as exc:  # pragma: no cover - syntheseus is a dependency
+        raise ImportError(f"the syntheseus adapter needs syntheseus: {INSTALL_HINT}") from exc
+
+    class MakeableBackwardModel(BackwardReactionModel):  # type: ignore[misc,valid-type]
+        """A syntheseus backward model backed by a makeable single-step model."""
+
+        def __init__(self, model: SingleStepModel, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.model = model
+
+        def _get_reactions(self, inputs: list[Any], num_results: int) -> list[Sequence[Any]]:
+            preds = self.model.predict([m.smiles for m in inputs], k=num_results)
+            is_prob = self.model.score_merge == "sum"
+            out: list[Sequence[Any]] = []
+            for mol, pred in zip(inputs, preds, strict=True):
+                reactions = []
+                for rs in pred.reactant_sets:
+                    meta: dict[str, Any] = {"score": rs.score, "source": self.model.name}
+                    if is_prob:
+                        meta["probability"] = min(1.0, rs.score)
+                    if "template" in rs.info:
+                        meta["template"] = rs.info["template"]
+                    reactions.append(
+                        SingleProductReaction(
+                            reactants=Bag(SynMolecule(s) for s in rs.reactants),
+                            product=mol,
+                            metadata=meta,
+                        )
+                    )
+                out.append(reactions)
+            return out
+
+        def get_parameters(self) -> list[Any]:
+            net = getattr(self.model, "net", None)
+            return list(net.parameters()) if net is not None else []
+
+    return MakeableBackwardModel
+
+
+def to_syntheseus(model: SingleStepModel, **kwargs: Any) -> Any:
+    """Wrap ``model`` as a ``syntheseus.BackwardReactionModel``.
+
+    Args:
+        model: any trained single-step model.
+        **kwargs: passed to ``BackwardReactionModel`` (``use_cache``,
+            ``default_num_results``, ...).
+
+    Raises:
+        ImportError: syntheseus is not installed (the message says what to install).
+    """
+    return _adapter_class()(model, **kwargs)

@@ -1,0 +1,326 @@
+"""Template-MLP: a product fingerprint → template classifier whose top templates are applied.
+
+The "neuralsym" baseline: the product's folded Morgan count fingerprint (radius 2, chirality
+on, log(1 + count) values) goes through an MLP with a softmax over the retro templates seen in
+the training split; at prediction time the most probable templates are applied with rdchiral
+until enough distinct reactant sets are found. A reactant set's score is the summed
+probability of the templates that produce it.
+
+The first layer is an ``EmbeddingBag`` over the fingerprint's non-zero bits, so its cost is
+proportional to the ~50 set bits of a molecule, not to the fingerprint length.
+
+References:
+    Segler, Waller, "Neural-Symbolic Machine Learning for Retrosynthesis and Reaction
+    Prediction", Chem. Eur. J. 2017. https://doi.org/10.1002/chem.201605499
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from makeable.chem.molecule import Molecule, parse_smiles
+from makeable.chem.reaction import Reaction
+from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.templates import apply_template, compile_template, prepare_product
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_FILE = "templates.json.gz"
+
+
+class SparseFingerprints:
+    """Folded Morgan count fingerprints as (indices, offsets, weights) for ``EmbeddingBag``."""
+
+    def __init__(self, n_bits: int, radius: int) -> None:
+        from rdkit.Chem import rdFingerprintGenerator
+
+        self.n_bits = n_bits
+        self._gen = rdFingerprintGenerator.GetMorganGenerator(
+            radius=radius, fpSize=n_bits, includeChirality=True
+        )
+
+    def one(self, smiles: str) -> tuple[np.ndarray, np.ndarray]:
+        """Bit indices (int64) and log(1 + count) weights (float32) of one molecule."""
+        mol = parse_smiles(smiles)
+        if mol is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        counts = self._gen.GetCountFingerprint(mol).GetNonzeroElements()
+        idx = np.fromiter(counts.keys(), np.int64, len(counts))
+        val = np.log1p(np.fromiter(counts.values(), np.float32, len(counts)))
+        return idx, val
+
+    def batch(
+        self, rows: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Concatenate per-molecule rows: ``indices (nnz,)``, ``offsets (B,)``, ``weights``."""
+        lengths = [len(r[0]) for r in rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        idx = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64)
+        val = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
+        return torch.from_numpy(idx), torch.from_numpy(offsets), torch.from_numpy(val)
+
+
+class TemplateNet(nn.Module):
+    """Sparse fingerprint → hidden layers (ELU, dropout) → template logits."""
+
+    def __init__(self, n_bits: int, hidden: Sequence[int], n_templates: int, dropout: float):
+        super().__init__()
+        self.first = nn.EmbeddingBag(n_bits, hidden[0], mode="sum")
+        self.first_bias = nn.Parameter(torch.zeros(hidden[0]))
+        layers: list[nn.Module] = [nn.ELU(), nn.Dropout(dropout)]
+        for a, b in zip(hidden[:-1], hidden[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.ELU(), nn.Dropout(dropout)]
+        layers.append(nn.Linear(hidden[-1], n_templates))
+        self.rest = nn.Sequential(*layers)
+        nn.init.normal_(self.first.weight, std=1.0 / math.sqrt(50.0))
+
+    def forward(self, idx: torch.Tensor, offsets: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, n_templates)`` from a batch built by :meth:`SparseFingerprints.batch`."""
+        h = self.first(idx, offsets, per_sample_weights=w) + self.first_bias
+        return self.rest(h)
+
+
+@MODELS.register("template_mlp")
+class TemplateMLP(SingleStepModel):
+    """Neuralsym-style template classifier (Segler & Waller 2017).
+
+    Args:
+        n_bits: folded fingerprint length.
+        radius: Morgan radius (2 = ECFP4).
+        hidden: widths of the hidden layers.
+        dropout: dropout after each hidden layer.
+        epochs, lr, train_batch_size, weight_decay, label_smoothing: training settings.
+        min_template_count: keep templates seen at least this often in the training split.
+        max_templates: at most this many of the most probable templates are applied per
+            product (fewer if ``k`` distinct reactant sets and ``min_prob_mass`` are reached).
+        min_prob_mass: keep applying templates until their cumulative probability reaches
+            this, even after ``k`` sets were found (more candidates for the score merge).
+        storage_dtype: ``float16`` halves the saved weights; the trained weights are then
+            rounded to float16 precision at the end of training, so that a saved and reloaded
+            model predicts exactly what the trained one did.
+        seed: seed of the initialisation and data order.
+    """
+
+    name = "template_mlp"
+    score_merge = "sum"
+
+    def __init__(
+        self,
+        n_bits: int = 16384,
+        radius: int = 2,
+        hidden: Sequence[int] = (512,),
+        dropout: float = 0.3,
+        epochs: int = 30,
+        lr: float = 1e-3,
+        train_batch_size: int = 256,
+        weight_decay: float = 0.0,
+        label_smoothing: float = 0.0,
+        min_template_count: int = 1,
+        max_templates: int = 1000,
+        min_prob_mass: float = 0.99,
+        storage_dtype: str = "float32",
+        seed: int = 0,
+    ) -> None:
+        if storage_dtype not in ("float32", "float16"):
+            raise ValueError(f"storage_dtype must be float32 or float16, got {storage_dtype!r}")
+        super().__init__(
+            n_bits=int(n_bits),
+            radius=int(radius),
+            hidden=[int(h) for h in hidden],
+            dropout=float(dropout),
+            epochs=int(epochs),
+            lr=float(lr),
+            train_batch_size=int(train_batch_size),
+            weight_decay=float(weight_decay),
+            label_smoothing=float(label_smoothing),
+            min_template_count=int(min_template_count),
+            max_templates=int(max_templates),
+            min_prob_mass=float(min_prob_mass),
+            storage_dtype=storage_dtype,
+            seed=int(seed),
+        )
+        self.fp = SparseFingerprints(self.params["n_bits"], self.params["radius"])
+        self.templates: list[str] = []
+        self.net: TemplateNet | None = None
+
+    # ------------------------------------------------------------------ training
+    def _build(self, n_templates: int) -> TemplateNet:
+        p = self.params
+        return TemplateNet(p["n_bits"], p["hidden"], n_templates, p["dropout"])
+
+    def fit(
+        self,
+        train: Sequence[Reaction],
+        val: Sequence[Reaction] | None = None,
+        progress: bool = False,
+        **_: Any,
+    ) -> None:
+        """Train the classifier on reactions whose ``metadata["template"]`` is set.
+
+        The epoch with the best validation template accuracy (or the last, without ``val``)
+        is kept. Reactions of ``val`` without a template, or with a template unseen in
+        training, count as errors (they cannot be predicted by this model).
+        """
+        from tqdm import tqdm
+
+        p = self.params
+        torch.manual_seed(p["seed"])
+        rng = np.random.default_rng(p["seed"])
+        counts = Counter(r.metadata["template"] for r in train if r.metadata.get("template"))
+        kept = [t for t, c in counts.most_common() if c >= p["min_template_count"]]
+        self.templates = kept
+        index = {t: i for i, t in enumerate(kept)}
+        x_train, y_train = self._examples(train, index)
+        x_val, y_val = self._examples(val or (), index, keep_unknown=True)
+        log.info(
+            "template_mlp: %d templates, %d training examples, %d validation examples",
+            len(kept),
+            len(y_train),
+            len(y_val),
+        )
+        net = self._build(len(kept))
+        opt = torch.optim.Adam(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, p["epochs"]))
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
+        best: tuple[float, dict[str, torch.Tensor]] | None = None
+        history: list[dict[str, float]] = []
+        if len(y_val):  # the untrained network, for reference
+            history.append({"epoch": 0, **self._template_accuracy(net, x_val, y_val)})
+        t0 = time.perf_counter()
+        bar = tqdm(range(p["epochs"]), desc="template_mlp", disable=not progress, unit="epoch")
+        for epoch in bar:
+            net.train()
+            order = rng.permutation(len(y_train))
+            total = 0.0
+            for start in range(0, len(order), p["train_batch_size"]):
+                rows = order[start : start + p["train_batch_size"]]
+                logits = net(*self.fp.batch([x_train[i] for i in rows]))
+                loss = loss_fn(logits, torch.as_tensor(y_train[rows]))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(rows)
+            sched.step()
+            record = {"epoch": epoch + 1, "train_loss": total / max(1, len(y_train))}
+            if len(y_val):
+                record.update(self._template_accuracy(net, x_val, y_val))
+            history.append(record)
+            bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "epoch"})
+            log.info("template_mlp %s", record)
+            score = record.get("val_top1", -float(epoch))
+            if best is None or score >= best[0] or not len(y_val):
+                best = (score, {k: v.clone() for k, v in net.state_dict().items()})
+        assert best is not None
+        state = best[1]
+        if p["storage_dtype"] == "float16":
+            state = {k: v.half().float() for k, v in state.items()}
+        net.load_state_dict(state)
+        net.eval()
+        self.net = net
+        self.training = {
+            "n_train": len(y_train),
+            "n_val": len(y_val),
+            "n_templates": len(kept),
+            "train_time_s": round(time.perf_counter() - t0, 1),
+            "history": history,
+        }
+
+    def _examples(
+        self, reactions: Sequence[Reaction], index: dict[str, int], keep_unknown: bool = False
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        xs, ys = [], []
+        for r in reactions:
+            label = index.get(r.metadata.get("template") or "", -1)
+            if label < 0 and not keep_unknown:
+                continue
+            xs.append(self.fp.one(r.product.smiles))
+            ys.append(label)
+        return xs, np.asarray(ys, dtype=np.int64)
+
+    @torch.no_grad()
+    def _template_accuracy(
+        self, net: TemplateNet, xs: list[tuple[np.ndarray, np.ndarray]], ys: np.ndarray
+    ) -> dict[str, float]:
+        net.eval()
+        hits = {1: 0, 10: 0, 50: 0}
+        for start in range(0, len(ys), 1024):
+            logits = net(*self.fp.batch(xs[start : start + 1024]))
+            top = logits.topk(min(50, logits.shape[1]), dim=1).indices.numpy()
+            y = ys[start : start + 1024, None]
+            for k in hits:
+                hits[k] += int((top[:, :k] == y).any(axis=1).sum())
+        return {f"val_top{k}": v / len(ys) for k, v in hits.items()}
+
+    # ------------------------------------------------------------------ prediction
+    @torch.no_grad()
+    def template_probabilities(self, products: Sequence[str]) -> torch.Tensor:
+        """Softmax over the templates, ``(len(products), n_templates)``."""
+        if self.net is None:
+            raise RuntimeError("template_mlp is not trained: call fit() or load a saved model")
+        self.net.eval()
+        return self.net(*self.fp.batch([self.fp.one(s) for s in products])).softmax(dim=1)
+
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        probs = self.template_probabilities([m.smiles for m in products])
+        n_apply = min(self.params["max_templates"], probs.shape[1])
+        top_p, top_i = probs.topk(n_apply, dim=1)
+        out = []
+        for mol, ps, ids in zip(products, top_p.tolist(), top_i.tolist(), strict=True):
+            prod = prepare_product(mol.smiles)
+            found: list[ReactantSet] = []
+            distinct: set[tuple[str, ...]] = set()
+            mass = 0.0
+            for rank, (prob, t) in enumerate(zip(ps, ids, strict=True), start=1):
+                if len(distinct) >= k and mass >= self.params["min_prob_mass"]:
+                    break
+                mass += prob
+                for reactants in apply_template(self.templates[t], prod):
+                    distinct.add(reactants)
+                    info = {"template_rank": rank, "template": self.templates[t]}
+                    found.append(ReactantSet(reactants, prob, info))
+            out.append(found)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if self.net is None:
+            raise RuntimeError("template_mlp is not trained: nothing to save")
+        dtype = torch.float16 if self.params["storage_dtype"] == "float16" else torch.float32
+        return {k: v.to(dtype) for k, v in self.net.state_dict().items()}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        net = self._build(len(self.templates))
+        net.load_state_dict({k: v.float() for k, v in tensors.items()})
+        net.eval()
+        self.net = net
+
+    def _save_files(self, folder: Path) -> None:
+        import gzip
+        import json
+
+        with gzip.open(folder / TEMPLATES_FILE, "wt") as fh:
+            json.dump(self.templates, fh)
+
+    def _load_files(self, folder: Path) -> None:
+        import gzip
+        import json
+
+        with gzip.open(folder / TEMPLATES_FILE, "rt") as fh:
+            self.templates = list(json.load(fh))
+
+    def warm_up(self) -> None:
+        """Compile every template now (about 0.7 ms each) rather than on first use."""
+        for t in self.templates:
+            compile_template(t)

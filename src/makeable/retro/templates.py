@@ -1,0 +1,157 @@
+"""Reaction templates: extraction from atom-mapped reactions and application with rdchiral.
+
+Templates are *retro* templates in rdchiral's SMARTS form ``product_pattern>>reactant_patterns``
+(the form of the ``reaction_smarts`` column of the MHN USPTO-50k file). Compiled templates are
+cached per process, so a model applying the same few thousand templates to many products
+compiles each once.
+
+References:
+    Coley, Green, Jensen, "RDChiral: An RDKit Wrapper for Handling Stereochemistry in
+    Retrosynthetic Template Extraction and Application", JCIM 2019.
+    https://doi.org/10.1021/acs.jcim.9b00286
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from makeable.chem.molecule import quiet_rdkit
+from makeable.chem.reaction import Reaction, canonical_unmapped, split_components
+
+log = logging.getLogger(__name__)
+
+ReactantTuple = tuple[str, ...]
+"""A reactant set as a sorted tuple of unique canonical SMILES."""
+
+
+def extract_template(reaction: Reaction | str, reaction_id: str = "") -> str | None:
+    """Extract the retro template of an atom-mapped reaction (rdchiral, radius 1).
+
+    Args:
+        reaction: an atom-mapped reaction SMILES ``reactants>reagents>product``, or a
+            ``Reaction`` whose ``metadata["mapped"]`` holds one.
+        reaction_id: an identifier passed to rdchiral (shown in its messages).
+
+    Returns:
+        The retro template SMARTS, or ``None`` when rdchiral cannot extract one (no mapped
+        atoms changed, too many unmapped product atoms, unparseable molecules, ...).
+    """
+    from rdchiral.template_extractor import extract_from_reaction
+
+    mapped = reaction.metadata.get("mapped") if isinstance(reaction, Reaction) else reaction
+    if not mapped or mapped.count(">") != 2:
+        return None
+    reactants, _, products = mapped.split(">")
+    record = {"reactants": reactants, "products": products, "_id": reaction_id}
+    # rdchiral prints diagnostics to stdout; keep them out of the user's terminal
+    with quiet_rdkit(), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            result = extract_from_reaction(record)
+        except Exception as exc:  # rdchiral raises assorted errors on odd input
+            log.debug("template extraction failed for %s: %s", reaction_id, exc)
+            return None
+    if not result or "reaction_smarts" not in result:
+        return None
+    return str(result["reaction_smarts"])
+
+
+@lru_cache(maxsize=50_000)
+def compile_template(smarts: str) -> Any:
+    """The compiled ``rdchiralReaction`` of a retro template (cached per process).
+
+    Raises:
+        ValueError: the SMARTS cannot be compiled.
+    """
+    from rdchiral.initialization import rdchiralReaction
+
+    with quiet_rdkit(), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return rdchiralReaction(smarts)
+        except Exception as exc:
+            raise ValueError(f"invalid template {smarts!r}: {exc}") from None
+
+
+def prepare_product(smiles: str) -> Any:
+    """The ``rdchiralReactants`` of a product SMILES (prepare once, apply many templates).
+
+    Raises:
+        ValueError: the SMILES cannot be parsed.
+    """
+    from rdchiral.initialization import rdchiralReactants
+
+    with quiet_rdkit():
+        try:
+            return rdchiralReactants(smiles)
+        except Exception as exc:
+            raise ValueError(f"invalid product SMILES {smiles!r}: {exc}") from None
+
+
+@lru_cache(maxsize=200_000)
+def _canon(smiles: str) -> str | None:
+    return canonical_unmapped(smiles)
+
+
+def canonical_outcome(outcome: str) -> ReactantTuple | None:
+    """A template outcome (dot-joined SMILES) as a sorted tuple of unique canonical SMILES."""
+    parts = []
+    for s in split_components(outcome):
+        c = _canon(s)
+        if c is None:
+            return None
+        parts.extend(split_components(c))
+    return tuple(sorted(set(parts))) if parts else None
+
+
+def apply_template(template: str | Any, product: str | Any) -> list[ReactantTuple]:
+    """Apply one retro template to one product.
+
+    Args:
+        template: a template SMARTS (compiled and cached) or a compiled ``rdchiralReaction``.
+        product: a product SMILES or a prepared ``rdchiralReactants`` (see
+            :func:`prepare_product`; prepare once when applying many templates).
+
+    Returns:
+        The distinct reactant sets the template produces, each a sorted tuple of canonical
+        SMILES; empty if the template does not match (or rdchiral fails on this pair).
+    """
+    from rdchiral.main import rdchiralRun
+
+    rxn = compile_template(template) if isinstance(template, str) else template
+    prod = prepare_product(product) if isinstance(product, str) else product
+    with quiet_rdkit():
+        try:
+            outcomes = rdchiralRun(rxn, prod, combine_enantiomers=False)
+        except Exception as exc:  # rdchiral can fail on unusual valences or stereo
+            log.debug("template application failed: %s", exc)
+            return []
+    results: list[ReactantTuple] = []
+    for outcome in outcomes:
+        canon = canonical_outcome(outcome)
+        if canon is not None and canon not in results:
+            results.append(canon)
+    return results
+
+
+def apply_templates(
+    templates: Sequence[str], product_smiles: str, max_outcomes: int | None = None
+) -> list[tuple[int, ReactantTuple]]:
+    """Apply templates in order to one product; ``(template index, reactant set)`` pairs.
+
+    Stops once ``max_outcomes`` distinct reactant sets were found (if given).
+    """
+    prod = prepare_product(product_smiles)
+    seen: set[ReactantTuple] = set()
+    found: list[tuple[int, ReactantTuple]] = []
+    for i, template in enumerate(templates):
+        for outcome in apply_template(template, prod):
+            if outcome not in seen:
+                seen.add(outcome)
+                found.append((i, outcome))
+        if max_outcomes is not None and len(seen) >= max_outcomes:
+            break
+    return found

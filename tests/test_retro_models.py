@@ -1,0 +1,203 @@
+"""Single-step models: the interface contract, save/load, "does it learn", adapter, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from makeable.chem.molecule import Molecule
+from makeable.retro import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.metrics import match_rank
+from makeable.retro.retcl import RetCL
+from makeable.retro.template_mlp import TemplateMLP
+from tests.retro_toys import CLASSES, DISTRACTORS, reactions
+
+torch.set_num_threads(1)
+
+
+class ToyModel(SingleStepModel):
+    """Proposes fixed reactant sets; fails on purpose for products containing Br."""
+
+    name = "toy"
+
+    def _predict(self, products, k, classes=None):  # type: ignore[no-untyped-def]
+        if any("Br" in m.smiles for m in products):
+            raise RuntimeError("no bromides")
+        return [
+            [
+                ReactantSet(("CCO",), 0.2),
+                ReactantSet(("OCC",), 0.5),  # same set written differently: merged
+                ReactantSet((m.smiles, "O"), 0.9),  # contains the product: dropped
+                ReactantSet(("C1CC",), 1.0),  # invalid: dropped
+                ReactantSet(("CC(=O)O", "CCO"), 0.3),
+            ]
+            for m in products
+        ]
+
+
+def test_predict_contract() -> None:
+    preds = ToyModel().predict(["CCN", "not-smiles", "", "CCBr", "NCC"], k=5)
+    assert [p.valid for p in preds] == [True, False, False, True, True]
+    assert preds[0].reactant_sets[0] == ReactantSet(("CCO",), 0.5)
+    assert [rs.smiles for rs in preds[0].reactant_sets] == ["CCO", "CC(=O)O.CCO"]
+    assert preds[1].error and not preds[1].reactant_sets
+    assert preds[3].error and "no bromides" in preds[3].error  # only this product failed
+    assert preds[4].canonical == "CCN" and preds[4].reactant_sets == preds[0].reactant_sets
+    assert len(ToyModel().predict(["CCN"], k=1)[0].reactant_sets) == 1
+    assert json.dumps(preds[0].to_dict())
+    with pytest.raises(ValueError):
+        ToyModel().predict(["CCN"], k=0)
+    with pytest.raises(ValueError):
+        ToyModel().predict(["CCN"], classes=[1])
+
+
+def _top1(model: SingleStepModel, rxns: list, classes: list | None = None) -> float:
+    preds = model.predict([r.product.smiles for r in rxns], k=1, classes=classes)
+    ranks = [
+        match_rank([s.reactants for s in p.reactant_sets], r.reactants)
+        for p, r in zip(preds, rxns, strict=True)
+    ]
+    return sum(r == 1 for r in ranks) / len(rxns)
+
+
+@pytest.fixture(scope="module")
+def template_mlp() -> TemplateMLP:
+    model = MODELS.build("template_mlp", n_bits=1024, hidden=[64], epochs=40, lr=1e-2, dropout=0.0)
+    assert isinstance(model, TemplateMLP)
+    model.fit(reactions(), reactions())
+    return model
+
+
+def test_template_mlp_learns(template_mlp: TemplateMLP) -> None:
+    rxns = reactions()
+    history = template_mlp.training["history"]
+    assert history[0]["epoch"] == 0 and history[0]["val_top1"] < 0.5  # untrained
+    assert history[-1]["train_loss"] < 0.5 * history[1]["train_loss"]
+    assert _top1(template_mlp, rxns) >= 0.9
+
+
+def test_template_mlp_save_load(template_mlp: TemplateMLP, tmp_path: Path) -> None:
+    template_mlp.save(tmp_path / "m")
+    assert {p.name for p in (tmp_path / "m").iterdir()} >= {"config.json", "model.safetensors"}
+    loaded = SingleStepModel.load(tmp_path / "m")
+    assert isinstance(loaded, TemplateMLP) and loaded.templates == template_mlp.templates
+    products = [r.product.smiles for r in reactions()]
+    assert loaded.predict(products, k=5) == template_mlp.predict(products, k=5)
+
+
+def test_retcl_learns_and_round_trips(tmp_path: Path) -> None:
+    rxns = reactions()
+    candidates = sorted({m.smiles for r in rxns for m in r.reactants} | set(DISTRACTORS))
+    model = RetCL(dim=32, n_layers=2, epochs=30, lr=1e-2, train_batch_size=10, eval_size=10)
+    model.set_candidates(candidates)
+    before = _top1(model, rxns)
+    model.fit(rxns, rxns, candidates=candidates)
+    history = model.training["history"]
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    after = _top1(model, rxns)
+    assert after >= 0.7 and after > before
+    # class-known prediction uses the same weights
+    assert _top1(model, rxns, classes=CLASSES) >= 0.5
+    model.save(tmp_path / "retcl")
+    loaded = SingleStepModel.load(tmp_path / "retcl")
+    products = [r.product.smiles for r in rxns]
+    assert loaded.predict(products, k=3) == model.predict(products, k=3)
+    bad = loaded.predict(["C1CC", products[0]], k=3)
+    assert not bad[0].valid and bad[1].valid and bad[1].reactant_sets
+
+
+def test_syntheseus_adapter(template_mlp: TemplateMLP) -> None:
+    pytest.importorskip("syntheseus")
+    from syntheseus import Molecule as SynMolecule
+
+    from makeable.retro.syntheseus_adapter import to_syntheseus
+
+    backward = to_syntheseus(template_mlp)
+    product = reactions()[3].product.smiles
+    [result] = backward([SynMolecule(product)], num_results=3)
+    assert result and all(r.product.smiles == product for r in result)
+    assert {m.smiles for m in result[0].reactants} == {m.smiles for m in reactions()[3].reactants}
+    assert backward.is_backward() and "probability" in result[0].metadata
+
+
+def test_cli_predict(
+    template_mlp: TemplateMLP, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from makeable.cli.main import main
+
+    folder = template_mlp.save(tmp_path / "m")
+    product = reactions()[3].product.smiles
+    html = tmp_path / "p.html"
+    assert (
+        main(
+            [
+                "retro",
+                "predict",
+                product,
+                "--model",
+                str(folder),
+                "-k",
+                "3",
+                "--json",
+                "--html",
+                str(html),
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out[0]["valid"] and out[0]["predictions"][0]["rank"] == 1
+    assert "<svg" in html.read_text()
+    assert main(["retro", "predict", "C1CC", "--model", str(folder)]) == 2
+    assert "invalid product SMILES" in capsys.readouterr().err
+    assert main(["retro", "predict", "CCO", "--model", "no_such_model"]) == 2
+
+
+def test_load_model_by_name_without_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from makeable.retro.base import load_model
+
+    monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="makeable retro train retcl"):
+        load_model("retcl")
+    assert Molecule("CCO").smiles == "CCO"
+
+
+def test_bench_uspto50k_writes_results(
+    data_dir: Path, template_mlp: TemplateMLP, tmp_path: Path
+) -> None:
+    import csv
+
+    from makeable.cli.main import main
+
+    folder = template_mlp.save(tmp_path / "m")
+    out = tmp_path / "bench"
+    assert (
+        main(["bench", "uspto50k", "--model", str(folder), "--limit", "4", "--out", str(out)]) == 0
+    )
+    [row] = list(csv.DictReader((out / "results.csv").open()))
+    assert row["n"] == "4" and row["classes"] == "unknown"
+    assert all(0.0 <= float(row[f"top{k}"]) <= 100.0 for k in (1, 3, 5, 10, 50))
+    assert len(list(csv.DictReader((out / "predictions.csv").open()))) == 4
+    assert (out / "summary.md").is_file()
+    # template_mlp does not use reaction classes: a clear error, not a crash
+    assert (
+        main(
+            [
+                "bench",
+                "uspto50k",
+                "--model",
+                str(folder),
+                "--limit",
+                "2",
+                "--class-known",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )

@@ -1,0 +1,68 @@
+"""Template extraction and application (rdchiral): round trips on USPTO reactions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from makeable.chem.reaction import Reaction
+from makeable.retro.metrics import exact_match
+from makeable.retro.templates import (
+    apply_template,
+    apply_templates,
+    compile_template,
+    extract_template,
+)
+from tests.retro_toys import MAPPED
+
+
+@pytest.mark.parametrize("mapped", MAPPED)
+def test_extracted_template_gives_the_recorded_reactants_back(mapped: str) -> None:
+    reaction = Reaction.from_smiles(mapped)
+    template = extract_template(reaction)
+    assert template is not None and ">>" in template
+    outcomes = apply_template(template, reaction.product.smiles)
+    assert any(exact_match(o, reaction.reactants) for o in outcomes), (template, outcomes)
+
+
+def test_stereo_survives_the_round_trip() -> None:
+    reaction = Reaction.from_smiles(MAPPED[5])
+    assert "@" in reaction.product.smiles
+    template = extract_template(MAPPED[5])
+    assert template is not None and "@" in template
+    outcomes = apply_template(template, reaction.product.smiles)
+    assert any(exact_match(o, reaction.reactants) for o in outcomes)
+
+
+def test_non_matching_template_and_bad_input() -> None:
+    template = extract_template(MAPPED[3])  # Boc deprotection
+    assert template is not None
+    assert apply_template(template, "c1ccccc1") == []
+    assert extract_template("CCO") is None  # not a reaction
+    assert extract_template("CCO>>CCO") is None  # unmapped: nothing changes
+    with pytest.raises(ValueError):
+        compile_template("not a template")
+    assert compile_template(template) is compile_template(template)  # cached
+
+
+def test_apply_templates_in_order() -> None:
+    templates = [extract_template(m) for m in MAPPED[:4]]
+    product = Reaction.from_smiles(MAPPED[3]).product.smiles
+    found = apply_templates([t for t in templates if t], product)
+    assert [i for i, _ in found] == [3]
+
+
+def test_mhn_training_templates_apply(data_dir: Path) -> None:
+    from makeable.retro.data import load_uspto50k
+
+    train = load_uspto50k("train", limit=20)
+    assert all(r.metadata["template"] for r in train)
+    hits = sum(
+        any(
+            exact_match(o, r.reactants)
+            for o in apply_template(r.metadata["template"], r.product.smiles)
+        )
+        for r in train
+    )
+    assert hits >= 19

@@ -1,0 +1,194 @@
+"""SMILES language model: tokenizer round trip, safe save/load, learning, training resume."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from makeable.models.smiles_lm.io import (
+    PriorNotFoundError,
+    clone_model,
+    load_model,
+    load_prior,
+    save_model,
+)
+from makeable.models.smiles_lm.lstm import SmilesLSTM
+from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
+from tests.conftest import ZINC_FEW
+from tests.lm_toys import toy_smiles
+
+TRICKY = [
+    *ZINC_FEW,
+    "Clc1ccc(Br)cc1[nH+]",
+    "C[C@H](N)C(=O)O",
+    "F/C=C/F",
+    "F/C=C\\Cl",
+    "c1ccc2c(c1)[nH]c1ccccc12",
+    "C1CC2CC3CC4CC5CC6CC7CC8CC9CC%10CC%11CC1C2C3C4C5C6C7C8C9%10%11",
+    "[Na+].[Cl-]",
+    "O=S(=O)([O-])c1ccccc1",
+    "[2H]C([2H])([2H])O",
+    "C#N",
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_split_smiles_atom_level_tokens():
+    assert split_smiles("Clc1ccc(Br)[nH]1") == [
+        "Cl", "c", "1", "c", "c", "c", "(", "Br", ")", "[nH]", "1",
+    ]  # fmt: skip
+    assert split_smiles("C%10CC%10") == ["C", "%10", "C", "C", "%10"]
+    assert split_smiles("[C@@H](F)/C=C\\O") == [
+        "[C@@H]", "(", "F", ")", "/", "C", "=", "C", "\\", "O",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("smiles", TRICKY)
+def test_round_trip(smiles):
+    tokenizer = SmilesTokenizer.build(TRICKY)
+    ids = tokenizer.encode(smiles)
+    assert ids[0] == tokenizer.bos_id and ids[-1] == tokenizer.eos_id
+    assert tokenizer.unk_id not in ids
+    assert tokenizer.decode(ids) == smiles
+
+
+def test_unknown_tokens_and_characters():
+    tokenizer = SmilesTokenizer.build(["CCO"])
+    assert tokenizer.decode(tokenizer.encode("CCN")) == "CC?"
+    assert not tokenizer.covers("CCN") and tokenizer.covers("OCC")
+    with pytest.raises(TokenizeError):
+        split_smiles("CC€")
+
+
+def test_vocabulary_json_round_trip(tmp_path):
+    tokenizer = SmilesTokenizer.build(TRICKY)
+    tokenizer.save(tmp_path / "vocab.json")
+    data = json.loads((tmp_path / "vocab.json").read_text())
+    assert data["tokens"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    assert SmilesTokenizer.load(tmp_path / "vocab.json") == tokenizer
+    assert SmilesTokenizer.build(reversed(TRICKY)) == tokenizer  # ids do not depend on order
+
+
+def _tiny(tokenizer: SmilesTokenizer, seed: int = 0) -> SmilesLSTM:
+    torch.manual_seed(seed)
+    return SmilesLSTM(tokenizer, embedding_dim=8, hidden_size=16, n_layers=2, dropout=0.1)
+
+
+def test_save_load_gives_the_same_model(tmp_path):
+    model = _tiny(SmilesTokenizer.build(TRICKY))
+    folder = save_model(model, tmp_path / "m", {"note": "test"})
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json", "model.safetensors", "vocab.json",
+    ]  # fmt: skip
+    config = json.loads((folder / "config.json").read_text())
+    assert config["class"] == "SmilesLSTM" and config["args"]["hidden_size"] == 16
+    loaded = load_model(folder)
+    batch = model.encode_batch(TRICKY)
+    model.eval()
+    assert torch.equal(model.log_likelihood(batch), loaded.log_likelihood(batch))
+    a = model.sample(20, 30, torch.Generator().manual_seed(3))
+    b = loaded.sample(20, 30, torch.Generator().manual_seed(3))
+    assert a == b
+    assert load_prior(folder).config() == model.config()
+    copy = clone_model(model)
+    assert torch.equal(copy.log_likelihood(batch), model.log_likelihood(batch))
+
+
+def test_sampling_respects_max_len_and_generator():
+    model = _tiny(SmilesTokenizer.build(TRICKY))
+    tokens, finished = model.sample_tokens(
+        50, max_len=5, generator=torch.Generator().manual_seed(0)
+    )
+    assert tokens.shape[1] <= 7
+    smiles = model.decode_batch(tokens, finished)
+    assert all(len(split_smiles(s)) <= 5 for s in smiles)
+    assert all(s == "" for s, f in zip(smiles, finished.tolist(), strict=True) if not f)
+
+
+def test_missing_prior_is_a_clear_error(tmp_path):
+    with pytest.raises(PriorNotFoundError, match="no prior 'nope'"):
+        load_prior("nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PriorNotFoundError, match="lacks"):
+        load_prior(tmp_path / "empty")
+
+
+def test_tiny_lstm_learns_a_toy_language():
+    from makeable.optimizers.lm_common import imitation_step
+
+    data = toy_smiles(500)
+    model = _tiny(SmilesTokenizer.build(data))
+    held_out = model.encode_batch(toy_smiles(200, seed=9))
+    model.eval()
+    before = -model.log_likelihood(held_out).mean().item()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    rng = random.Random(0)
+    for _ in range(40):
+        model.train()
+        imitation_step(model, optimizer, rng.sample(data, 32))
+    model.eval()
+    after = -model.log_likelihood(held_out).mean().item()
+    assert after < 0.6 * before, (before, after)
+
+
+def test_training_resumes_exactly(tmp_path):
+    """An interrupted training run, re-run on its folder, ends with the same weights."""
+    import makeable.models.smiles_lm.train as train
+
+    data = tmp_path / "toy.smi"
+    data.write_text("\n".join(toy_smiles(300)) + "\n")
+    config = train.TrainConfig(
+        data=str(data), epochs=2, batch_size=32, embedding_dim=8, hidden_size=16, n_layers=1,
+        checkpoint_every=5, n_eval_samples=10, lr_final_fraction=0.1, valid_fraction=0.1,
+    )  # fmt: skip
+    train.train_prior(config, tmp_path / "whole", progress=False)
+
+    original = train._save_checkpoint
+
+    def interrupt(folder, *args):
+        original(folder, *args)
+        if folder.name == "step_10":
+            raise KeyboardInterrupt
+
+    train._save_checkpoint = interrupt  # type: ignore[assignment]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train.train_prior(config, tmp_path / "cut", progress=False)
+    finally:
+        train._save_checkpoint = original  # type: ignore[assignment]
+    train.train_prior(config, tmp_path / "cut", progress=False)
+    a, b = load_model(tmp_path / "whole" / "final"), load_model(tmp_path / "cut" / "final")
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+    log = [json.loads(line) for line in (tmp_path / "whole" / "train_log.jsonl").open()]
+    assert log[-1]["step"] == 2 * 9 and log[-1]["valid_nll_per_mol"] < log[0]["valid_nll_per_mol"]
+
+
+def test_training_refuses_other_settings_in_the_same_folder(tmp_path):
+    import makeable.models.smiles_lm.train as train
+
+    data = tmp_path / "toy.smi"
+    data.write_text("\n".join(toy_smiles(100)) + "\n")
+    base = {"data": str(data), "epochs": 1, "batch_size": 32, "hidden_size": 8, "n_layers": 1}
+    train.train_prior(train.TrainConfig(**base, n_eval_samples=0), tmp_path / "t", progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        train.train_prior(train.TrainConfig(**base, lr=0.1), tmp_path / "t", progress=False)
+
+
+def test_sample_metrics():
+    from makeable.cli.prior import sample_metrics
+
+    zinc_molecule = "CC(C)(C)c1ccc2occ(CC(=O)Nc3ccccc3F)c2c1"  # canonical, in ZINC250k
+    metrics = sample_metrics([zinc_molecule, "CCO", "OCC", "C1CC", ""])
+    assert metrics["validity"] == pytest.approx(3 / 5)
+    assert metrics["uniqueness"] == pytest.approx(2 / 3)
+    assert metrics["novelty"] == pytest.approx(1 / 2)
