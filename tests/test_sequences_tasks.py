@@ -106,7 +106,7 @@ def test_ehrlich_quantization_levels():
     "seq,message",
     [("ACGTACGX", "'X'"), ("ACGTACG", "length 7"), ("acgtacgt", "not in the alphabet")],
 )
-def test_invalid_sequence_is_a_clear_error(seq, message):
+def test_invalid_sequence_is_a_clear_error(seq, message, data_dir):
     task = get_task("tfbind8")
     with pytest.raises(InvalidSequenceError, match=message):
         task.validate(seq)
