@@ -116,19 +116,19 @@ class TemplateMLP(SingleStepModel):
 
     def __init__(
         self,
-        n_bits: int = 16384,
+        n_bits: int = 4096,
         radius: int = 2,
         hidden: Sequence[int] = (512,),
-        dropout: float = 0.3,
-        epochs: int = 30,
-        lr: float = 1e-3,
-        train_batch_size: int = 256,
+        dropout: float = 0.4,
+        epochs: int = 14,
+        lr: float = 2e-3,
+        train_batch_size: int = 512,
         weight_decay: float = 0.0,
-        label_smoothing: float = 0.0,
+        label_smoothing: float = 0.1,
         min_template_count: int = 1,
         max_templates: int = 1000,
         min_prob_mass: float = 0.99,
-        storage_dtype: str = "float32",
+        storage_dtype: str = "float16",
         seed: int = 0,
     ) -> None:
         if storage_dtype not in ("float32", "float16"):
