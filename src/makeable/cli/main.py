@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from makeable import __version__
-from makeable.cli import bench, data, design, listing, retro, score, seq
+from makeable.cli import bench, data, design, listing, prior, retro, score, seq
 from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
 
-SUBCOMMANDS = (design, score, bench, data, listing, seq, retro)
+SUBCOMMANDS = (design, score, bench, data, listing, seq, retro, prior)
 
 
 def build_parser() -> argparse.ArgumentParser:
