@@ -43,6 +43,9 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    t.add_argument(
+        "--bf16", action="store_true", help="bfloat16 autocast for the training steps (CPU)"
+    )
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(func=run_train)
 
@@ -97,6 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
+        bf16=args.bf16,
     )
     best = train_prior(config, args.out, progress=not args.no_progress)
     print(f"best model: {best}")

@@ -14,7 +14,9 @@ Output folder layout::
 
 Re-running with the same folder resumes from the latest checkpoint: weights, Adam state, the
 torch RNG state and the position in the epoch are restored, so the resumed run takes the same
-steps as an uninterrupted one.
+steps as an uninterrupted one. Only ``epochs``, ``max_steps``, ``checkpoint_every`` and ``bf16``
+may differ from the recorded settings when resuming (the learning-rate schedule then follows the
+new total from the resumed step on).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class TrainConfig:
         seed: split, initialisation, batch order and dropout.
         clip_grad: gradient norm clip.
         n_eval_samples: samples drawn at each evaluation to measure validity.
+        bf16: compute the training steps under bfloat16 autocast (weights and Adam state stay
+            float32; about 1.7 times faster on CPUs with AVX512-BF16). Evaluation is float32.
     """
 
     data: str = "zinc250k"
@@ -82,6 +86,11 @@ class TrainConfig:
     seed: int = 0
     clip_grad: float = 1.0
     n_eval_samples: int = 500
+    bf16: bool = False
+
+
+# settings that may change when a run is resumed (they do not change the data or the model)
+RESUME_FREE = {"epochs", "max_steps", "checkpoint_every", "bf16"}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -238,7 +247,7 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
         old = json.loads(cfg_path.read_text())
         if old != asdict(config):
             diff = {k: (old.get(k), v) for k, v in asdict(config).items() if old.get(k) != v}
-            if set(diff) - {"epochs", "max_steps", "checkpoint_every"}:
+            if set(diff) - RESUME_FREE:
                 raise ValueError(f"{out} holds a training run with other settings: {diff}")
     cfg_path.write_text(json.dumps(asdict(config), indent=1) + "\n")
 
@@ -305,7 +314,8 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
                 decay = 1.0 - (1.0 - config.lr_final_fraction) * step / max(1, total_steps - 1)
                 for group in optimizer.param_groups:
                     group["lr"] = config.lr * decay
-                loss = -model.log_likelihood(batch).sum() / n_tok
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+                    loss = -model.log_likelihood(batch).sum() / n_tok
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
