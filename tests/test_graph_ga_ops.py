@@ -206,8 +206,16 @@ def test_mating_pool_rejects_bad_input(parents: list[Chem.Mol]) -> None:
     with pytest.raises(ValueError):
         make_mating_pool([], [], 5, rng)
     with pytest.raises(ValueError):
-        make_mating_pool(parents[:2], [1.0, -1.0], 5, rng)
-    with pytest.raises(ValueError):
         make_mating_pool(parents[:2], [1.0, float("nan")], 5, rng)
     with pytest.raises(ValueError):
         reproduce([], 0.1, rng)
+
+
+def test_mating_pool_shifts_negative_scores():
+    mols = [Chem.MolFromSmiles(s) for s in ("C", "CC", "CCC")]
+    pool = make_mating_pool(mols, [-5.0, -4.0, -2.0], 3000, random.Random(0))
+    counts = [sum(m is x for m in pool) for x in mols]
+    # shifted to 0, 1, 3: the lowest is (almost) never drawn, the highest about 3x the middle
+    assert counts[0] < 5 and 2.3 < counts[2] / counts[1] < 3.8
+    with pytest.raises(ValueError, match="finite"):
+        make_mating_pool(mols, [0.0, float("nan"), 1.0], 3, random.Random(0))

@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.bench_design import add_parsers as add_design_bench_parsers
 from makeable.cli.design import _params
+from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
 from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
 
@@ -28,8 +30,10 @@ def add_parser(sub: Any) -> None:
     pmo.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     pmo.add_argument("--out", required=True)
     pmo.set_defaults(func=run_pmo)
+    add_design_bench_parsers(bsub)
     add_seq_bench_parser(bsub)
     add_retro_bench_parser(bsub)
+    add_planning_bench_parser(bsub)
 
     table = bsub.add_parser(
         "pmo-table",

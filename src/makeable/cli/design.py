@@ -38,6 +38,34 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--pool", help="initial molecules: 'zinc250k' (default) or a SMILES file")
     p.add_argument("--executor", choices=["inprocess", "process"], help="oracle scoring backend")
     p.add_argument("--workers", type=int, help="worker processes for --executor process")
+    routes = p.add_argument_group(
+        "synthesis routes",
+        "after the run, plan routes for its best molecules (no oracle calls); writes "
+        "OUT/routes/, adds the makeable share to metrics.json and the routes to report.html",
+    )
+    routes.add_argument(
+        "--plan-routes", type=int, metavar="K", help="plan the top K molecules (default 0: off)"
+    )
+    routes.add_argument(
+        "--route-stock",
+        metavar="NAME|FILE",
+        help="purchasable molecules: a named stock (default paroutes_n1, needs $MAKEABLE_DATA) "
+        "or a file with one SMILES or InChIKey a line",
+    )
+    routes.add_argument(
+        "--route-model",
+        metavar="NAME|DIR",
+        help="single-step model: registered name or saved folder (default template_mlp)",
+    )
+    routes.add_argument(
+        "--route-max-calls",
+        type=int,
+        metavar="N",
+        help="single-step model calls per molecule (default 100, about a CPU-minute)",
+    )
+    routes.add_argument(
+        "--route-jobs", type=int, metavar="J", help="worker processes for planning (default 1)"
+    )
     p.add_argument("--out", required=True, help="run folder (created, or resumed)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -55,6 +83,11 @@ def config_from_args(args: argparse.Namespace) -> DesignConfig:
         "pool": args.pool,
         "executor": args.executor,
         "n_workers": args.workers,
+        "plan_routes": args.plan_routes,
+        "route_stock": args.route_stock,
+        "route_model": args.route_model,
+        "route_max_calls": args.route_max_calls,
+        "route_jobs": args.route_jobs,
     }
     data.update({k: v for k, v in flags.items() if v is not None})
     if args.param:
@@ -72,5 +105,12 @@ def run(args: argparse.Namespace) -> int:
     summary = {k: result.metrics[k] for k in ("n_calls", "auc_top10", "top1", "top10_mean")}
     print(json.dumps(summary, indent=2))
     print(f"best: {result.top[0][0]}  score {result.top[0][1]:.4f}" if result.top else "no calls")
+    routes = result.metrics.get("routes")
+    if routes:
+        print(
+            f"makeable: {routes['solved']} of the top {routes['k']} molecules "
+            f"({100 * routes['share']:.0f} %) have a route from stock {routes['stock']}; "
+            f"routes: {result.out_dir / 'routes'}"
+        )
     print(f"report: {result.out_dir / 'report.html'}")
     return 0

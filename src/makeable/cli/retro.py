@@ -1,6 +1,7 @@
 """``makeable retro``: train single-step retrosynthesis models and predict reactants.
 
-Also defines ``makeable bench uspto50k`` (wired by :mod:`makeable.cli.bench`).
+Also defines ``makeable bench uspto50k`` (wired by :mod:`makeable.cli.bench`); ``makeable
+retro plan`` (multi-step planning) lives in :mod:`makeable.cli.plan`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.design import _params as _yaml_params
+from makeable.cli.plan import add_improve_parser
+from makeable.cli.plan import add_retro_parser as add_plan_parser
 
 
 def _params(pairs: list[str] | None) -> dict[str, Any]:
@@ -67,6 +70,9 @@ def add_parser(sub: Any) -> None:
     pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pred.add_argument("--html", help="also write an HTML report with pictures to this file")
     pred.set_defaults(func=run_predict)
+
+    add_plan_parser(rsub)
+    add_improve_parser(rsub)
 
     models = rsub.add_parser("models", help="list the registered single-step models")
     models.set_defaults(func=lambda args: print("\n".join(_model_names())) or 0)

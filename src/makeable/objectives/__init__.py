@@ -12,7 +12,11 @@ from typing import Any
 
 from makeable.objectives.base import OBJECTIVES, FunctionObjective, Objective, Scores
 
-_BUILTIN_MODULES = ("makeable.objectives.pmo", "makeable.objectives.bioactivity")
+_BUILTIN_MODULES = (
+    "makeable.objectives.pmo",
+    "makeable.objectives.bioactivity",
+    "makeable.objectives.guacamol",
+)
 _loaded = False
 
 

@@ -365,9 +365,12 @@ def make_mating_pool(
 ) -> list[Chem.Mol]:
     """Sample ``size`` molecules with replacement, with probability proportional to score + 1e-10.
 
+    Negative scores (penalized logP, for example) are shifted so that the lowest is 0 before
+    weighting; non-negative scores are used as they are (mol_opt's and Jensen's weighting).
+
     Args:
         mols: Population.
-        scores: Non-negative score of each molecule.
+        scores: Finite score of each molecule.
         size: Number of molecules to draw.
         rng: Source of all randomness.
 
@@ -375,8 +378,8 @@ def make_mating_pool(
         The mating pool (molecules may repeat).
 
     Raises:
-        ValueError: On mismatched lengths, an empty population, negative ``size`` or a negative
-            or non-finite score.
+        ValueError: On mismatched lengths, an empty population, negative ``size`` or a
+            non-finite score.
     """
     if len(mols) != len(scores):
         raise ValueError(f"{len(mols)} molecules but {len(scores)} scores")
@@ -386,9 +389,11 @@ def make_mating_pool(
         return []
     if not mols:
         raise ValueError("cannot draw a mating pool from an empty population")
-    weights = [float(s) + MINIMUM_SCORE for s in scores]
-    if any(not math.isfinite(w) or w < 0 for w in weights):
-        raise ValueError("scores must be finite and non-negative")
+    values = [float(s) for s in scores]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("scores must be finite")
+    shift = min(0.0, min(values))
+    weights = [v - shift + MINIMUM_SCORE for v in values]
     return rng.choices(list(mols), weights=weights, k=size)
 
 

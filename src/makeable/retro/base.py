@@ -7,6 +7,9 @@ exception), canonicalising and de-duplicating reactant sets, dropping trivial on
 product among its own reactants), ranking, and the top-k cut. A failure inside a model for one
 product is caught and reported on that product's :class:`Prediction` only.
 
+Models that can learn from more reactions after training implement :meth:`fine_tune`, the hook
+of self-improved planning (:mod:`makeable.retro.improve`).
+
 Saved models are a folder: ``config.json`` (registry name, class, constructor arguments,
 training record), ``model.safetensors`` (tensors) and model-specific plain files (JSON, text).
 Nothing is pickled.
@@ -25,7 +28,7 @@ from typing import Any, ClassVar
 
 from makeable import __version__
 from makeable.chem.molecule import Molecule
-from makeable.chem.reaction import canonical_unmapped
+from makeable.chem.reaction import Reaction, canonical_unmapped
 from makeable.data.molecules import cache_dir
 from makeable.registry import Registry
 from makeable.retro.templates import canonical_outcome
@@ -197,6 +200,49 @@ class SingleStepModel(ABC):
         """Train on reactions (``makeable.chem.reaction.Reaction``); models override."""
         raise NotImplementedError(f"{type(self).__name__} cannot be trained")
 
+    def fine_tune(
+        self,
+        reactions: Sequence[Reaction],
+        epochs: int = 1,
+        lr: float = 1e-4,
+        batch_size: int | None = None,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Continue training a trained model on ``reactions`` with its own supervised loss.
+
+        The imitation step of self-improved planning (Kim et al., "Self-Improved
+        Retrosynthetic Planning", ICML 2021, https://arxiv.org/abs/2106.04880): the reactions
+        of routes the search solved become (product, reactants) training pairs. The weights
+        are updated in place; the output space (templates, candidates) does not change, so
+        reactions the model cannot express are skipped and counted in the record.
+
+        Args:
+            reactions: training reactions (``metadata`` may hold a ``template``).
+            epochs: passes over ``reactions``.
+            lr: learning rate (constant).
+            batch_size: reactions per step (default: the model's training batch size).
+            seed: seed of the data order and dropout.
+            progress: show a progress bar.
+
+        Returns:
+            A JSON-ready record (examples used and skipped, loss per epoch, seconds), also
+            appended to ``self.training["fine_tuning"]`` so that a saved model keeps it.
+
+        Raises:
+            FineTuningNotSupportedError: this model cannot be fine-tuned (the default).
+        """
+        raise FineTuningNotSupportedError(
+            f"single-step model {self.name or type(self).__name__!r} does not support "
+            "fine-tuning (self-improved planning needs SingleStepModel.fine_tune); models "
+            f"that do: {', '.join(fine_tunable_models()) or 'none'}"
+        )
+
+    @property
+    def supports_fine_tuning(self) -> bool:
+        """Whether this model implements :meth:`fine_tune`."""
+        return type(self).fine_tune is not SingleStepModel.fine_tune
+
     # ---------------------------------------------------------------- persistence
     def _tensors(self) -> dict[str, Any]:
         """Named tensors to store in ``model.safetensors`` (none by default)."""
@@ -250,6 +296,26 @@ class SingleStepModel(ABC):
 
 MODELS: Registry[SingleStepModel] = Registry("single-step model")
 """Single-step retrosynthesis models by short name."""
+
+
+class FineTuningNotSupportedError(NotImplementedError):
+    """The model does not implement :meth:`SingleStepModel.fine_tune`."""
+
+
+def fine_tunable_models() -> list[str]:
+    """Registered model names whose class implements :meth:`SingleStepModel.fine_tune`."""
+    import makeable.retro  # noqa: F401  (registers the models)
+
+    names = []
+    for name in MODELS.names():
+        factory = MODELS.factory(name)
+        if (
+            isinstance(factory, type)
+            and issubclass(factory, SingleStepModel)
+            and factory.fine_tune is not SingleStepModel.fine_tune
+        ):
+            names.append(name)
+    return names
 
 
 def default_model_dir(name: str) -> Path:

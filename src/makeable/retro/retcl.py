@@ -277,6 +277,25 @@ class RetCL(SingleStepModel):
             candidates = sorted(pool)
         self.training = train_retcl(self, train, val, list(candidates), progress=progress)
 
+    def fine_tune(
+        self,
+        reactions: Sequence[Reaction],
+        epochs: int = 1,
+        lr: float = 1e-4,
+        batch_size: int | None = None,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Continue the contrastive training on ``reactions`` with the same candidate set; see
+        :func:`makeable.retro.retcl_train.fine_tune_retcl` (reactions with a reactant outside
+        the candidates are skipped and counted)."""
+        from makeable.retro.retcl_train import fine_tune_retcl
+
+        size = int(batch_size or self.params["train_batch_size"])
+        record = fine_tune_retcl(self, reactions, epochs, lr, size, seed, progress=progress)
+        self.training.setdefault("fine_tuning", []).append(record)
+        return record
+
     # ------------------------------------------------------------------ persistence
     def _tensors(self) -> dict[str, torch.Tensor]:
         tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}

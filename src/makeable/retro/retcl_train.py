@@ -191,12 +191,7 @@ def train_retcl(
         model.graphs.get(s)
     featurise_s = time.perf_counter() - t0
     n_steps = p["epochs"] * ((len(examples) + p["train_batch_size"] - 1) // p["train_batch_size"])
-    sparse = list(model.net.encoder.env_embed.parameters())
-    dense = [w for w in model.net.parameters() if all(w is not v for v in sparse)]
-    opts: list[torch.optim.Optimizer] = [
-        torch.optim.Adam(dense, lr=p["lr"]),
-        torch.optim.SparseAdam(sparse, lr=p["lr"]),
-    ]
+    opts = _optimisers(model, p["lr"])
     scheds = [
         torch.optim.lr_scheduler.OneCycleLR(
             o, max_lr=p["lr"], total_steps=max(1, n_steps), pct_start=0.05
@@ -209,34 +204,15 @@ def train_retcl(
         if p["hard_negatives"] > 0:
             model.refresh_candidates(progress=progress)
             neighbours = mine_neighbours(model.cand_keys, p["hard_negatives"])
-        model.net.train()
-        order = rng.permutation(len(examples))
-        total, solved, n_batches = 0.0, 0.0, 0
-        bar = tqdm(
-            range(0, len(order), p["train_batch_size"]),
-            desc=f"retcl epoch {epoch + 1}/{p['epochs']}",
-            disable=not progress,
-            unit="batch",
+        desc = f"retcl epoch {epoch + 1}/{p['epochs']}"
+        loss, acc = _run_epoch(
+            model, examples, opts, scheds, neighbours, rng, p["train_batch_size"], desc, progress
         )
-        for start in bar:
-            batch = [examples[i] for i in order[start : start + p["train_batch_size"]]]
-            class_mask = rng.random(len(batch)) >= p["class_dropout"]
-            loss, acc = batch_loss(model, batch, neighbours, class_mask)
-            for o in opts:
-                o.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(dense, 5.0)
-            for o, sc in zip(opts, scheds, strict=True):
-                o.step()
-                sc.step()
-            total, solved, n_batches = total + float(loss.detach()), solved + acc, n_batches + 1
-            if n_batches % 20 == 0:
-                bar.set_postfix(loss=round(total / n_batches, 3), acc=round(solved / n_batches, 3))
         model.refresh_candidates(progress=progress)
         record: dict[str, Any] = {
             "epoch": epoch + 1,
-            "train_loss": total / max(1, n_batches),
-            "train_batch_acc": solved / max(1, n_batches),
+            "train_loss": loss,
+            "train_batch_acc": acc,
             "elapsed_s": round(time.perf_counter() - t0, 1),
         }
         if val_examples:
@@ -250,3 +226,125 @@ def train_retcl(
         "train_time_s": round(time.perf_counter() - t0, 1),
         "history": history,
     }
+
+
+def _optimisers(model: RetCL, lr: float) -> list[torch.optim.Optimizer]:
+    """Adam for the dense weights, SparseAdam for the sparse environment embedding."""
+    sparse = list(model.net.encoder.env_embed.parameters())
+    dense = [w for w in model.net.parameters() if all(w is not v for v in sparse)]
+    return [torch.optim.Adam(dense, lr=lr), torch.optim.SparseAdam(sparse, lr=lr)]
+
+
+def _run_epoch(
+    model: RetCL,
+    examples: Sequence[Example],
+    opts: Sequence[torch.optim.Optimizer],
+    scheds: Sequence[Any],
+    neighbours: np.ndarray | None,
+    rng: np.random.Generator,
+    batch_size: int,
+    desc: str,
+    progress: bool,
+) -> tuple[float, float]:
+    """One pass over ``examples`` in random order: mean loss and greedy batch accuracy."""
+    from tqdm import tqdm
+
+    p = model.params
+    model.net.train()
+    dense = opts[0].param_groups[0]["params"]
+    order = rng.permutation(len(examples))
+    total, solved, n_batches = 0.0, 0.0, 0
+    bar = tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, unit="batch")
+    for start in bar:
+        batch = [examples[i] for i in order[start : start + batch_size]]
+        class_mask = rng.random(len(batch)) >= p["class_dropout"]
+        loss, acc = batch_loss(model, batch, neighbours, class_mask)
+        for o in opts:
+            o.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(dense, 5.0)
+        for o in opts:
+            o.step()
+        for sc in scheds:
+            sc.step()
+        total, solved, n_batches = total + float(loss.detach()), solved + acc, n_batches + 1
+        if n_batches % 20 == 0:
+            bar.set_postfix(loss=round(total / n_batches, 3), acc=round(solved / n_batches, 3))
+    return total / max(1, n_batches), solved / max(1, n_batches)
+
+
+def fine_tune_retcl(
+    model: RetCL,
+    reactions: Sequence[Reaction],
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Continue the contrastive training of a trained ``model`` on ``reactions``.
+
+    The training loss of :func:`train_retcl` (selection InfoNCE over the batch plus hard
+    negatives re-mined each epoch, and the forward loss) with the same candidate set, Adam
+    at a constant ``lr`` from a fresh state. Reactions the model cannot propose are skipped
+    and counted: a reactant outside the candidate set, or more than ``max_reactants``
+    reactants. The candidate embeddings are recomputed at the end.
+
+    References:
+        Kim, Ahn, Lee, Shin, "Self-Improved Retrosynthetic Planning", ICML 2021.
+        https://arxiv.org/abs/2106.04880
+
+    Returns:
+        The fine-tuning record (see :meth:`makeable.retro.base.SingleStepModel.fine_tune`).
+    """
+    if not model.candidates:
+        raise RuntimeError("retcl has no candidate set: train it or load a saved model")
+    p = model.params
+    examples, not_candidates, too_many = [], 0, 0
+    for ex in _examples(reactions):
+        if len(ex[1]) > p["max_reactants"]:
+            too_many += 1
+        elif any(r not in model.candidate_index for r in ex[1]):
+            not_candidates += 1
+        else:
+            examples.append(ex)
+    if not_candidates or too_many:
+        log.info(
+            "retcl fine-tuning: skipped %d reaction(s) with a reactant outside the candidate set "
+            "and %d with more than %d reactants",
+            not_candidates,
+            too_many,
+            p["max_reactants"],
+        )
+    record: dict[str, Any] = {
+        "n_given": len(reactions),
+        "n_used": len(examples),
+        "skipped_not_candidate": not_candidates,
+        "skipped_too_many_reactants": too_many,
+        "epochs": int(epochs),
+        "lr": float(lr),
+        "batch_size": int(batch_size),
+        "seed": int(seed),
+    }
+    t0 = time.perf_counter()
+    history: list[float] = []
+    if examples:
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        opts = _optimisers(model, lr)
+        for epoch in range(epochs):
+            neighbours = None
+            if p["hard_negatives"] > 0:
+                model.refresh_candidates(progress=progress)
+                neighbours = mine_neighbours(model.cand_keys, p["hard_negatives"])
+            desc = f"retcl fine-tuning {epoch + 1}/{epochs}"
+            loss, _ = _run_epoch(
+                model, examples, opts, (), neighbours, rng, batch_size, desc, progress
+            )
+            history.append(loss)
+        model.refresh_candidates(progress=progress)
+    else:
+        log.warning("retcl fine-tuning: no usable reaction, weights unchanged")
+    record["train_loss"] = history
+    record["seconds"] = round(time.perf_counter() - t0, 2)
+    return record

@@ -199,19 +199,11 @@ class TemplateMLP(SingleStepModel):
         t0 = time.perf_counter()
         bar = tqdm(range(p["epochs"]), desc="template_mlp", disable=not progress, unit="epoch")
         for epoch in bar:
-            net.train()
-            order = rng.permutation(len(y_train))
-            total = 0.0
-            for start in range(0, len(order), p["train_batch_size"]):
-                rows = order[start : start + p["train_batch_size"]]
-                logits = net(*self.fp.batch([x_train[i] for i in rows]))
-                loss = loss_fn(logits, torch.as_tensor(y_train[rows]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(rows)
+            loss = self._train_epoch(
+                net, opt, loss_fn, x_train, y_train, rng, p["train_batch_size"]
+            )
             sched.step()
-            record = {"epoch": epoch + 1, "train_loss": total / max(1, len(y_train))}
+            record = {"epoch": epoch + 1, "train_loss": loss}
             if len(y_val):
                 record.update(self._template_accuracy(net, x_val, y_val))
             history.append(record)
@@ -234,6 +226,138 @@ class TemplateMLP(SingleStepModel):
             "train_time_s": round(time.perf_counter() - t0, 1),
             "history": history,
         }
+
+    def _train_epoch(
+        self,
+        net: TemplateNet,
+        opt: torch.optim.Optimizer,
+        loss_fn: nn.Module,
+        xs: list[tuple[np.ndarray, np.ndarray]],
+        ys: np.ndarray,
+        rng: np.random.Generator,
+        batch_size: int,
+    ) -> float:
+        """One pass over ``(xs, ys)`` in random order; returns the mean training loss."""
+        net.train()
+        order = rng.permutation(len(ys))
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            logits = net(*self.fp.batch([xs[i] for i in rows]))
+            loss = loss_fn(logits, torch.as_tensor(ys[rows]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(rows)
+        return total / max(1, len(ys))
+
+    def fine_tune(
+        self,
+        reactions: Sequence[Reaction],
+        epochs: int = 1,
+        lr: float = 1e-4,
+        batch_size: int | None = None,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Continue training the template classifier on ``reactions`` (imitation learning).
+
+        Each reaction is labelled with a template of the model: its ``metadata["template"]``
+        (routes found by planning with this model record the template that proposed each
+        step), else the rdchiral template of its atom-mapped SMILES (``metadata["mapped"]``).
+        Reactions with neither (unmapped reactions from other models: extracting a template
+        needs atom maps) and reactions whose template is not among the model's templates
+        (the output layer is fixed) are skipped and counted. The loss is the training loss
+        (cross-entropy with the model's label smoothing, dropout on), Adam at a constant
+        ``lr`` with the model's weight decay, from a fresh optimiser state.
+
+        References:
+            Kim, Ahn, Lee, Shin, "Self-Improved Retrosynthetic Planning", ICML 2021.
+            https://arxiv.org/abs/2106.04880
+
+        Raises:
+            RuntimeError: the model is not trained.
+        """
+        from tqdm import tqdm
+
+        from makeable.retro.templates import extract_template
+
+        if self.net is None:
+            raise RuntimeError("template_mlp is not trained: call fit() or load a saved model")
+        p = self.params
+        index = {t: i for i, t in enumerate(self.templates)}
+        xs, labels = [], []
+        no_template = unknown = 0
+        for r in reactions:
+            template = r.metadata.get("template")
+            if not template and r.metadata.get("mapped"):
+                template = extract_template(r)
+            label = index.get(template) if template else None
+            if label is None:
+                no_template += not template
+                unknown += bool(template)
+                continue
+            xs.append(self.fp.one(r.product.smiles))
+            labels.append(label)
+        ys = np.asarray(labels, dtype=np.int64)
+        if no_template or unknown:
+            log.info(
+                "template_mlp fine-tuning: skipped %d reaction(s) without a template (unmapped) "
+                "and %d whose template is not among the model's %d",
+                no_template,
+                unknown,
+                len(self.templates),
+            )
+        size = int(batch_size or p["train_batch_size"])
+        record: dict[str, Any] = {
+            "n_given": len(reactions),
+            "n_used": len(ys),
+            "skipped_no_template": no_template,
+            "skipped_unknown_template": unknown,
+            "epochs": int(epochs),
+            "lr": float(lr),
+            "batch_size": size,
+            "seed": int(seed),
+        }
+        t0 = time.perf_counter()
+        net = self.net
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
+        history: list[float] = []
+        if len(ys):
+            record["loss_before"] = self._eval_loss(net, loss_fn, xs, ys)
+            torch.manual_seed(seed)
+            rng = np.random.default_rng(seed)
+            opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=p["weight_decay"])
+            bar = tqdm(range(epochs), desc="fine-tuning", disable=not progress, unit="epoch")
+            for _ in bar:
+                history.append(self._train_epoch(net, opt, loss_fn, xs, ys, rng, size))
+                bar.set_postfix(loss=round(history[-1], 4))
+            if p["storage_dtype"] == "float16":  # what a saved and reloaded model holds
+                net.load_state_dict({k: v.half().float() for k, v in net.state_dict().items()})
+            net.eval()
+            record["loss_after"] = self._eval_loss(net, loss_fn, xs, ys)
+        else:
+            log.warning("template_mlp fine-tuning: no usable reaction, weights unchanged")
+        record["train_loss"] = history
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        self.training.setdefault("fine_tuning", []).append(record)
+        return record
+
+    @torch.no_grad()
+    def _eval_loss(
+        self,
+        net: TemplateNet,
+        loss_fn: nn.Module,
+        xs: list[tuple[np.ndarray, np.ndarray]],
+        ys: np.ndarray,
+    ) -> float:
+        """The mean loss on ``(xs, ys)`` in eval mode (no dropout)."""
+        net.eval()
+        total = 0.0
+        for start in range(0, len(ys), 1024):
+            logits = net(*self.fp.batch(xs[start : start + 1024]))
+            total += float(loss_fn(logits, torch.as_tensor(ys[start : start + 1024]))) * len(logits)
+        return total / max(1, len(ys))
 
     def _examples(
         self, reactions: Sequence[Reaction], index: dict[str, int], keep_unknown: bool = False

@@ -32,6 +32,19 @@ class DesignConfig:
         executor: ``inprocess`` or ``process`` (oracle scoring backend).
         n_workers: workers for the ``process`` executor (default: all cores).
         top_k: molecules written to ``top.csv`` / ``top.sdf`` and shown in the report.
+        plan_routes: after the run, plan synthesis routes for this many of the best molecules
+            (``RUN/routes/``, a report section, ``metrics.json["routes"]``); 0 (default) is
+            off. Planning uses no oracle calls.
+        route_stock: purchasable molecules where routes may end: a named stock or a file
+            with one SMILES or InChIKey a line. The default ``paroutes_n1`` (13k PaRoutes
+            starting materials) is a file of the data folder, not shipped: without
+            ``$MAKEABLE_DATA`` the run stops before its first oracle call and asks for one.
+        route_model: single-step model, a registered name (``template_mlp`` ships trained
+            weights) or a saved model folder.
+        route_max_calls: single-step model calls per molecule (Retro* search). 100 because a
+            call of the shipped ``template_mlp`` takes about 0.5 s of one CPU core, so a
+            molecule costs at most about a minute (the Retro* benchmark's 500 would be ~5).
+        route_jobs: worker processes for planning (one molecule per worker at a time).
     """
 
     objective: str
@@ -44,9 +57,24 @@ class DesignConfig:
     executor: str = "inprocess"
     n_workers: int | None = None
     top_k: int = 100
+    plan_routes: int = 0
+    route_stock: str = "paroutes_n1"
+    route_model: str = "template_mlp"
+    route_max_calls: int = 100
+    route_jobs: int = 1
 
     # fields that do not change which molecules a run proposes (so may differ on resume)
-    RESUME_FREE = ("budget", "executor", "n_workers", "top_k")
+    RESUME_FREE = (
+        "budget",
+        "executor",
+        "n_workers",
+        "top_k",
+        "plan_routes",
+        "route_stock",
+        "route_model",
+        "route_max_calls",
+        "route_jobs",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.budget, int) or self.budget < 1:
@@ -55,6 +83,14 @@ class DesignConfig:
             raise ConfigError(f"seed must be an integer, not {self.seed!r}")
         if self.top_k < 1:
             raise ConfigError("top_k must be at least 1")
+        for name, least in (("plan_routes", 0), ("route_max_calls", 1), ("route_jobs", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ConfigError(f"{name} must be an integer >= {least}, not {value!r}")
+        for name in ("route_stock", "route_model"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{name} must be a non-empty string, not {value!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DesignConfig:

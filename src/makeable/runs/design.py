@@ -1,9 +1,11 @@
 """The design job: objective + optimizer + budget → a run folder.
 
 Run folder contents: ``run.db`` (every counted call), ``config.yaml``, ``versions.json``,
-``metrics.json``, ``top.csv``, ``top.sdf``, ``score_vs_calls.png`` and ``report.html``.
-Re-running the same config on the same folder resumes an interrupted run (see
-:mod:`makeable.oracle.oracle`); a finished run is not re-scored.
+``metrics.json``, ``top.csv``, ``top.sdf``, ``score_vs_calls.png`` and ``report.html``; with
+``plan_routes > 0`` also ``routes/`` (synthesis routes of the best molecules, see
+:mod:`makeable.runs.routes`). Re-running the same config on the same folder resumes an
+interrupted run (see :mod:`makeable.oracle.oracle`); a finished run is not re-scored, and
+molecules already planned are not planned again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -34,6 +36,9 @@ from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
 from makeable.runs.outputs import write_top_molecules
 from makeable.runs.report import write_report
 from makeable.runs.rounds_report import rounds_section
+
+if TYPE_CHECKING:
+    from makeable.runs.routes import RoutePlanner
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,7 @@ def run_design(
     out.mkdir(parents=True, exist_ok=True)
     objective = get_objective(config.objective, **config.objective_params)
     optimizer = get_optimizer(config.optimizer, **config.optimizer_params)
+    planner = _route_planner(config)  # a missing stock or model fails before any oracle call
     pool, pool_source = load_pool(config.pool)
     store = RunStore(out / "run.db")
     _check_resume(store, config)
@@ -118,7 +124,9 @@ def run_design(
 
     oracle = Oracle(objective, config.budget, store, executor, on_calls=on_calls)
     resumed_from = store.n_calls()
-    store.clear_events_after(-1)  # a resumed run re-records its events while replaying
+    finished = store.get_meta("finished_budget") == config.budget
+    if not finished:
+        store.clear_events_after(-1)  # a resumed run re-records its events while replaying
     ctx = DesignContext(
         seed=config.seed,
         pool=pool,
@@ -126,7 +134,7 @@ def run_design(
     )
     start = time.perf_counter()
     try:
-        if store.get_meta("finished_budget") != config.budget:
+        if not finished:
             optimizer.optimize(oracle, ctx)
         if oracle.n_calls < resumed_from:  # the optimizer stopped early while replaying
             oracle.evaluate([r.smiles for r in store.calls()])
@@ -135,7 +143,9 @@ def run_design(
         if own_executor:
             executor.close()
     wall_s = time.perf_counter() - start
-    result = finish_run(out, store, config, pool_source)
+    # the optimizer is done: a run interrupted while planning routes resumes without replay
+    store.set_meta("finished_budget", config.budget)
+    result = finish_run(out, store, config, pool_source, planner=planner, progress=progress)
     sessions = store.get_meta("sessions") or []
     sessions.append(
         {
@@ -147,22 +157,70 @@ def run_design(
         }
     )
     store.set_meta("sessions", sessions)
-    store.set_meta("finished_budget", config.budget)
     store.close()
     return result
 
 
-def finish_run(out: Path, store: RunStore, config: DesignConfig, pool_source: str) -> DesignResult:
-    """Compute metrics from the store and write the result files and report."""
+def _route_planner(config: DesignConfig) -> RoutePlanner | None:
+    """The loaded model and stock of the planning step (``None`` when it is off)."""
+    if config.plan_routes <= 0:
+        return None
+    from makeable.runs.routes import load_planner  # imports torch: only when planning
+
+    return load_planner(config)
+
+
+def finish_run(
+    out: Path,
+    store: RunStore,
+    config: DesignConfig,
+    pool_source: str,
+    planner: RoutePlanner | None = None,
+    progress: bool = False,
+) -> DesignResult:
+    """Compute metrics from the store and write the result files and report.
+
+    With ``config.plan_routes > 0`` it then plans synthesis routes for the best molecules
+    (``routes/``; molecules planned before are skipped), adds their makeable share to
+    ``metrics.json`` and a "Synthesis routes" section to ``report.html``. Planning makes no
+    oracle call and is logged as a ``routes`` event in ``run.db``.
+
+    Args:
+        out: the run folder.
+        store: the run's store.
+        config: the run's configuration.
+        pool_source: where the initial pool came from (recorded in the metrics).
+        planner: the loaded model and stock for planning (loaded here when needed and not
+            given).
+        progress: show a progress bar while planning.
+    """
     calls = store.calls()
     smiles = [c.smiles for c in calls]
     scores = [c.score for c in calls]
-    metrics = pmo_metrics(smiles, scores, config.budget, reference=zinc250k_novelty_reference())
+    reference = zinc250k_novelty_reference()
+    metrics: dict[str, Any] = dict(pmo_metrics(smiles, scores, config.budget, reference=reference))
     metrics["pool"] = pool_source
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    order = sorted(range(len(calls)), key=lambda i: scores[i], reverse=True)[: config.top_k]
+    ranked = sorted(range(len(calls)), key=lambda i: scores[i], reverse=True)
+    order = ranked[: config.top_k]
     top = [(smiles[i], scores[i]) for i in order]
     write_top_molecules(out, [calls[i] for i in order])
-    events = store.events()
-    write_report(out, config, metrics, calls, events, extra_sections=[rounds_section(events)])
+    sections = [rounds_section(store.events())]
+
+    def write_results() -> None:
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        events = store.events()
+        write_report(out, config, metrics, calls, events, extra_sections=sections)
+
+    write_results()  # the run's results stand even if planning is interrupted
+    if config.plan_routes > 0:
+        from makeable.runs.routes import load_planner, plan_top_routes, routes_section
+
+        planner = planner or load_planner(config)
+        targets = [(smiles[i], scores[i]) for i in ranked[: config.plan_routes]]
+        summary = plan_top_routes(out, targets, planner, progress=progress)
+        metrics["routes"] = summary.metrics()
+        payload = {**summary.metrics(), "planned": summary.n_planned, "seconds": summary.seconds}
+        store.add_event(store.n_calls(), "routes", payload)
+        sections.append(routes_section(summary))
+        write_results()
     return DesignResult(out, metrics, top)

@@ -54,6 +54,8 @@ def plot_scores(calls: Sequence[CallRecord], path: Path, title: str) -> None:
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
+    if isinstance(value, dict):  # e.g. the "routes" entry of the metrics
+        return ", ".join(f"{html.escape(str(k))}: {_fmt(v)}" for k, v in value.items())
     return html.escape(str(value))
 
 
@@ -94,6 +96,11 @@ th, td {{ text-align: left; padding: 2px 12px; border-bottom: 1px solid #ddd; }}
 .card {{ border: 1px solid #ccc; border-radius: 6px; padding: 6px; width: 230px; }}
 .score {{ font-weight: bold; font-size: 0.9em; }}
 .smi {{ font-family: monospace; font-size: 0.7em; word-break: break-all; color: #555; }}
+.route-row {{ display: flex; gap: 16px; align-items: flex-start; overflow-x: auto;
+  border-top: 1px solid #ddd; padding: 8px 0; }}
+.share {{ font-size: 1.2em; font-weight: bold; }}
+.solved {{ color: #2e7d32; }}
+.not-solved {{ color: #c62828; }}
 </style></head><body>
 <h1>{html.escape(config.optimizer)} on {html.escape(config.objective)}</h1>
 <p>{len(calls)} counted oracle calls of a budget of {config.budget}; {n_generations} rounds.</p>

@@ -1,0 +1,292 @@
+"""``makeable retro plan`` (multi-step synthesis planning), ``makeable retro improve``
+(self-improved planning) and ``makeable bench planning``.
+
+Wired by :mod:`makeable.cli.retro` and :mod:`makeable.cli.bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ALGORITHMS = ("retro_star", "mcts")  # = makeable.retro.planning.ALGORITHMS (no torch import here)
+
+
+def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
+    p.add_argument(
+        "--stock",
+        required=True,
+        help="named stock (paroutes_n1, paroutes_n1_inchikey) or a file of SMILES/InChIKeys",
+    )
+    p.add_argument("--model", required=True, help="registered name or saved model folder")
+    p.add_argument(
+        "--algorithm", choices=ALGORITHMS, default="retro_star", help="search (default retro_star)"
+    )
+    p.add_argument(
+        "--max-calls", type=int, default=500, help="single-step model calls per target (500)"
+    )
+    p.add_argument("--time-limit", type=float, help="seconds per target (default: none)")
+    p.add_argument("--top-k", type=int, default=top_k, help=f"routes kept per target ({top_k})")
+    p.add_argument("--expansion-k", type=int, default=50, help="reactant sets per expansion (50)")
+    p.add_argument(
+        "--max-depth", type=int, help="expansion limit in reactions (default: syntheseus's)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the search's random choices")
+
+
+def add_retro_parser(rsub: Any) -> None:
+    """Add ``makeable retro plan`` to the ``retro`` subcommand's subparsers."""
+    p = rsub.add_parser(
+        "plan",
+        help="multi-step synthesis planning: routes from a target down to a stock",
+        description="Search for synthesis routes of SMILES with Retro* or MCTS (syntheseus) "
+        "and a single-step model, under a budget of model calls. Prints a summary and the best "
+        "route; --json prints the routes in PaRoutes format; --out writes routes.json, "
+        "route.html, config.json and versions.json.",
+    )
+    p.add_argument("smiles", help="target SMILES")
+    _add_search_flags(p, top_k=5)
+    p.add_argument(
+        "--stop-on-first-solution",
+        action="store_true",
+        help="end the search at the first solved route",
+    )
+    p.add_argument(
+        "--expand-stock-target",
+        action="store_true",
+        help="search even if the target is in stock (else it is solved by buying it)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result and routes as JSON")
+    p.add_argument("--out", help="folder for routes.json, route.html, config.json")
+    p.set_defaults(func=run_plan)
+
+
+def add_improve_parser(rsub: Any) -> None:
+    """Add ``makeable retro improve`` to the ``retro`` subcommand's subparsers."""
+    p = rsub.add_parser(
+        "improve",
+        help="self-improved planning: fine-tune a model on the routes its search solves",
+        description="Self-improved retrosynthetic planning (Kim et al., ICML 2021): plan the "
+        "training targets, fine-tune the model on the reactions of the solved routes, repeat "
+        "--iterations times. OUT holds the final model (--model OUT), improve_log.jsonl, "
+        "summary.md and iterations/N/ (plans, reactions, model); re-running resumes. Keep the "
+        "training targets disjoint from a benchmark sample: --exclude BENCH/targets.txt "
+        "(written by `makeable bench planning --sample 1000 --sample-seed 0 --out BENCH`). "
+        "--seed also seeds fine-tuning and the replay draws.",
+    )
+    p.add_argument(
+        "--targets", required=True, help="training targets: named set (paroutes_n1) or SMILES file"
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        metavar="FILE",
+        help="drop the targets listed in FILE (e.g. a benchmark's targets.txt); repeatable",
+    )
+    _add_search_flags(p, top_k=1)
+    p.add_argument(
+        "--full-budget",
+        action="store_true",
+        help="keep searching after the first solution (default: stop there)",
+    )
+    p.add_argument("--sample", type=int, help="a fixed sample of N targets (after --exclude)")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--limit", type=int, help="first N targets only (after --sample)")
+    p.add_argument("--iterations", type=int, default=1, help="plan/fine-tune rounds (default 1)")
+    p.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs per round (3)")
+    p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (1e-4)")
+    p.add_argument("--batch-size", type=int, help="fine-tuning batch size (default: model's)")
+    p.add_argument(
+        "--all-routes",
+        action="store_true",
+        help="learn from every solved route returned, not only the best one (useful with "
+        "--top-k N --full-budget)",
+    )
+    p.add_argument(
+        "--replay-fraction",
+        type=float,
+        default=0.0,
+        help="share of USPTO-50k train reactions mixed into each fine-tuning set, in [0, 1) "
+        "(needs $MAKEABLE_DATA; default 0)",
+    )
+    p.add_argument("--jobs", type=int, default=1, help="planning worker processes (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--out", required=True, help="output folder (the improved model)")
+    p.set_defaults(func=run_improve)
+
+
+def add_bench_parser(bench_sub: Any) -> None:
+    """Add ``makeable bench planning`` to the ``bench`` subcommand's subparsers."""
+    p = bench_sub.add_parser(
+        "planning",
+        help="multi-step planning: solved rate of a target set under a call budget",
+        description="Plan every target and write OUT/results.csv (target, solved, calls, "
+        "seconds, route_length, ...), OUT/routes.jsonl, OUT/summary.md and OUT/config.json. "
+        "Re-running on the same OUT resumes (planned targets are skipped). --sample N "
+        "--sample-seed S picks a fixed subset (the N smallest BLAKE2b hashes of 'S:smiles'), "
+        "written to OUT/targets.txt.",
+    )
+    p.add_argument(
+        "--targets", required=True, help="named target set (paroutes_n1) or a SMILES file"
+    )
+    _add_search_flags(p, top_k=1)
+    p.add_argument(
+        "--full-budget",
+        action="store_true",
+        help="keep searching after the first solution (default: stop there, as Retro* does)",
+    )
+    p.add_argument("--sample", type=int, help="plan a fixed sample of N targets")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--limit", type=int, help="first N targets only (after --sample)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=run_bench)
+
+
+def _settings(args: argparse.Namespace, stop: bool) -> Any:
+    from makeable.retro.planning import SearchSettings
+
+    return SearchSettings(
+        expand_stock_target=bool(getattr(args, "expand_stock_target", False)),
+        algorithm=args.algorithm,
+        max_calls=args.max_calls,
+        time_limit_s=args.time_limit,
+        top_k=args.top_k,
+        expansion_k=args.expansion_k,
+        max_depth=args.max_depth,
+        stop_on_first_solution=stop,
+        seed=args.seed,
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from makeable.retro.base import load_model
+    from makeable.retro.planning import canonical_target, plan
+    from makeable.retro.planning_bench import versions
+    from makeable.retro.stock import load_stock
+
+    canonical_target(args.smiles)  # fail fast, before the model and stock load
+    settings = _settings(args, args.stop_on_first_solution)
+    model = load_model(args.model)
+    stock = load_stock(args.stock)
+    result = plan(args.smiles, model, stock, **settings.to_dict())
+    if args.out:
+        from makeable.retro.route_report import write_route_html
+        from makeable.retro.routes import write_routes
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_routes(out / "routes.json", list(result.routes))
+        config = {
+            "target": args.smiles,
+            "model": str(args.model),
+            "model_params": model.params,
+            "stock": str(args.stock),
+            "stock_size": len(stock),
+            "search": settings.to_dict(),
+        }
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        (out / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+        summary = {k: v for k, v in result.to_dict().items() if k not in ("routes",)}
+        (out / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
+        info = {"model": args.model, "stock": f"{args.stock} ({len(stock)} molecules)"}
+        write_route_html(result, out / "route.html", info)
+        print(f"wrote {out}/routes.json, route.html, config.json", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    status = "solved" if result.solved else "not solved"
+    if result.best is not None and result.best.n_reactions == 0:
+        status += " (the target is in stock; --expand-stock-target searches anyway)"
+    print(
+        f"{result.canonical}: {status} with {result.algorithm}, {result.calls} model calls, "
+        f"{result.seconds:.1f} s, {len(result.routes)} route(s)"
+    )
+    if result.first_solution_calls is not None:
+        print(
+            f"first solution after {result.first_solution_calls} calls "
+            f"({result.first_solution_s or 0:.1f} s)"
+        )
+    best = result.best
+    if best is not None:
+        print(
+            f"\nbest route: {best.n_reactions} reaction(s), length {best.depth}, "
+            f"score {best.score:.4g}\n"
+        )
+        print(best.to_text())
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from makeable.retro.planning_bench import load_targets, run_planning_bench, sample_targets
+
+    targets = load_targets(args.targets)
+    source = str(args.targets)
+    if args.sample:
+        targets = sample_targets(targets, args.sample, args.sample_seed)
+        source += f" (sample {args.sample}, seed {args.sample_seed})"
+    if args.limit:
+        targets = targets[: args.limit]
+        source += f" (first {args.limit})"
+    settings = _settings(args, not args.full_budget)
+    out = Path(args.out)
+    run_planning_bench(
+        targets,
+        args.model,
+        args.stock,
+        out,
+        settings,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+        source=source,
+    )
+    print((out / "summary.md").read_text())
+    return 0
+
+
+def run_improve(args: argparse.Namespace) -> int:
+    from makeable.retro.base import FineTuningNotSupportedError
+    from makeable.retro.improve import drop_targets, improve
+    from makeable.retro.planning_bench import load_targets, sample_targets
+
+    targets = load_targets(args.targets)
+    for path in args.exclude or ():
+        before = len(targets)
+        targets = drop_targets(targets, load_targets(path))
+        print(f"--exclude {path}: dropped {before - len(targets)} target(s)", file=sys.stderr)
+    if args.sample:
+        targets = sample_targets(targets, args.sample, args.sample_seed)
+    if args.limit:
+        targets = targets[: args.limit]
+    replay: Any = ()
+    if args.replay_fraction:
+        from makeable.retro.data import load_uspto50k
+
+        replay = load_uspto50k("train")
+    try:
+        improve(
+            args.model,
+            args.stock,
+            targets,
+            _settings(args, not args.full_budget),
+            out_dir=args.out,
+            iterations=args.iterations,
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            jobs=args.jobs,
+            routes="all" if args.all_routes else "best",
+            replay=replay,
+            replay_fraction=args.replay_fraction,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+    except FineTuningNotSupportedError as exc:
+        print(f"makeable: error: {exc}", file=sys.stderr)
+        return 2
+    print((Path(args.out) / "summary.md").read_text())
+    return 0

@@ -1,0 +1,376 @@
+"""Multi-step synthesis planning: search for routes from a target down to a stock.
+
+:func:`plan` runs one of syntheseus's search algorithms with any makeable single-step model
+(through :func:`makeable.retro.syntheseus_adapter.to_syntheseus`) and a :class:`Stock`:
+
+* ``retro_star``: Retro* best-first AND-OR search (Chen et al. 2020) with a zero value
+  function ("Retro*-0"); a reaction costs ``-log p`` of its single-step probability (a
+  constant 1 for models without probabilities);
+* ``mcts``: MCTS over sets of molecules with syntheseus's defaults (P-UCB with the model's
+  probabilities as the policy, a value of 0.5 for unexplored states, reward 1 for a solved
+  state). Since MCTS can keep revisiting solved states without asking the model anything,
+  it also stops after ``max_idle_iterations`` iterations in a row without a new call.
+
+The budget is counted in single-step model calls: one call is one *new* molecule expanded
+(repeats are served from a cache and are free) and the model is never asked for more than
+``max_calls`` molecules, not even by MCTS, which expands every molecule of a state at once.
+A wall-clock ``time_limit_s`` can cap the search too. The result holds whether the target
+was solved (a route whose starting materials are all in stock), the calls and seconds used,
+when the first solution appeared, and the ``top_k`` cheapest solved routes.
+
+:func:`plan_many` plans a list of targets, optionally in parallel worker processes that each
+load the model and the stock once.
+
+References:
+    Chen, Li, Dai, Song, "Retro*: Learning Retrosynthetic Planning with Neural Guided A*
+    Search", ICML 2020. https://arxiv.org/abs/2006.15820
+    Maziarz et al., "Re-evaluating Retrosynthesis Algorithms with Syntheseus", Faraday
+    Discussions 2024. https://arxiv.org/abs/2310.19796
+    Genheden, Bjerrum, "PaRoutes: towards a framework for benchmarking retrosynthesis route
+    predictions", Digital Discovery 2022. https://doi.org/10.1039/D2DD00015F
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing as mp
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from makeable.chem.reaction import canonical_unmapped
+from makeable.retro.base import SingleStepModel, load_model
+from makeable.retro.routes import Route
+from makeable.retro.stock import Stock, load_stock
+from makeable.retro.syntheseus_search import run_search
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ("retro_star", "mcts")
+"""The search algorithms :func:`plan` can run."""
+
+DEFAULT_MAX_DEPTH = {"retro_star": 5, "mcts": 20}
+"""syntheseus's default expansion depths, in reactions: Retro* expands molecules at most 5
+reactions below the target (AND-OR depth 10); MCTS states hold at most 20 reactions."""
+
+
+class InvalidTargetError(ValueError):
+    """A target SMILES that RDKit cannot parse (or an empty one)."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How one search runs (everything but the target, the model and the stock).
+
+    Args:
+        algorithm: ``"retro_star"`` or ``"mcts"``.
+        max_calls: budget of single-step model calls (new molecules expanded).
+        time_limit_s: wall-clock limit of the search, ``None`` for none.
+        top_k: how many solved routes to return, cheapest first.
+        expansion_k: reactant sets the model proposes per molecule.
+        max_depth: expansion limit in reactions; ``None``: syntheseus's default. Retro*
+            expands no molecule more than ``max_depth`` reactions below the target (default
+            5, i.e. syntheseus's AND-OR depth 10); MCTS expands no state that already holds
+            ``max_depth`` reactions (default 20).
+        stop_on_first_solution: end the search as soon as the target is solved (the Retro*
+            benchmark protocol) instead of spending the whole budget on more routes.
+        seed: seed of the search's random choices (MCTS tie-breaking).
+        expand_stock_target: search even when the target itself is in stock (otherwise it
+            is solved at once, by buying it).
+        max_idle_iterations: MCTS also stops after this many iterations in a row without a
+            new model call (nothing left worth expanding).
+    """
+
+    algorithm: str = "retro_star"
+    max_calls: int = 500
+    time_limit_s: float | None = None
+    top_k: int = 5
+    expansion_k: int = 50
+    max_depth: int | None = None
+    stop_on_first_solution: bool = False
+    seed: int = 0
+    expand_stock_target: bool = False
+    max_idle_iterations: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(
+                f"unknown search algorithm {self.algorithm!r}; choose one of: "
+                f"{', '.join(ALGORITHMS)}"
+            )
+        for name in ("max_calls", "top_k", "expansion_k", "max_idle_iterations"):
+            if getattr(self, name) < (0 if name == "max_calls" else 1):
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s}")
+        if self.max_depth is not None and self.max_depth < 1:
+            raise ValueError(f"max_depth must be at least 1, got {self.max_depth}")
+
+    @property
+    def depth(self) -> int:
+        """The expansion limit in use, in reactions."""
+        return self.max_depth or DEFAULT_MAX_DEPTH[self.algorithm]
+
+    @property
+    def graph_depth(self) -> int:
+        """The limit in syntheseus's node depth (AND-OR graphs count molecule and reaction
+        levels, so twice the reactions)."""
+        return 2 * self.depth if self.algorithm == "retro_star" else self.depth
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The outcome of planning one target.
+
+    Attributes:
+        target: the target as given; ``canonical`` its canonical SMILES (``None`` if invalid).
+        solved: a route whose starting materials are all in stock was found.
+        calls: single-step model calls used (new molecules expanded).
+        seconds: wall-clock seconds, search and route extraction.
+        routes: up to ``top_k`` solved routes, cheapest (most probable) first.
+        first_solution_calls, first_solution_s: calls and search seconds when the target was
+            first solved (``None`` if unsolved).
+        n_nodes: size of the search graph.
+        error: why the target could not be planned (``plan_many`` only; ``plan`` raises).
+    """
+
+    target: str
+    canonical: str | None
+    algorithm: str
+    solved: bool
+    calls: int
+    seconds: float
+    routes: tuple[Route, ...] = ()
+    first_solution_calls: int | None = None
+    first_solution_s: float | None = None
+    n_nodes: int = 0
+    error: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def best(self) -> Route | None:
+        """The cheapest solved route, if any."""
+        return self.routes[0] if self.routes else None
+
+    def row(self) -> dict[str, Any]:
+        """One flat record (a row of the planning benchmark's ``results.csv``)."""
+        best = self.best
+        return {
+            "target": self.target,
+            "solved": int(self.solved),
+            "calls": self.calls,
+            "seconds": round(self.seconds, 3),
+            "route_length": best.depth if best else "",
+            "n_reactions": best.n_reactions if best else "",
+            "route_score": round(best.score, 6) if best else "",
+            "first_solution_calls": _blank(self.first_solution_calls),
+            "first_solution_s": _blank(self.first_solution_s, 3),
+            "n_nodes": self.n_nodes,
+            "error": self.error or "",
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record: the summary plus the routes in PaRoutes format."""
+        out = {k: v for k, v in self.row().items() if k != "target"}
+        out.update(
+            target=self.target,
+            canonical=self.canonical,
+            algorithm=self.algorithm,
+            solved=self.solved,
+            first_solution_calls=self.first_solution_calls,
+            first_solution_s=self.first_solution_s,
+            error=self.error,
+            routes=[r.to_dict() for r in self.routes],
+            route_scores=[
+                {"score": r.score, "cost": r.cost, "n_reactions": r.n_reactions, "depth": r.depth}
+                for r in self.routes
+            ],
+        )
+        return out
+
+
+def _blank(value: float | None, digits: int | None = None) -> Any:
+    if value is None:
+        return ""
+    return round(value, digits) if digits is not None else value
+
+
+def canonical_target(target: str) -> str:
+    """The canonical SMILES of a target (atom maps removed).
+
+    Raises:
+        InvalidTargetError: empty or unparseable SMILES.
+    """
+    canon = canonical_unmapped(target) if isinstance(target, str) else None
+    if canon is None:
+        shown = target if isinstance(target, str) else type(target).__name__
+        raise InvalidTargetError(f"invalid target SMILES {shown!r}: RDKit cannot parse it")
+    return canon
+
+
+def plan(
+    target: str,
+    model: SingleStepModel | str | Path,
+    stock: Stock | str | Path,
+    algorithm: str = "retro_star",
+    max_calls: int = 500,
+    time_limit_s: float | None = None,
+    top_k: int = 5,
+    **settings: Any,
+) -> PlanResult:
+    """Search for synthesis routes of ``target``.
+
+    Args:
+        target: the molecule to make (SMILES; atom maps are removed).
+        model: a single-step model, or a registered name / saved folder to load.
+        stock: a :class:`Stock`, or a named stock / stock file.
+        algorithm: ``"retro_star"`` or ``"mcts"``.
+        max_calls: budget of single-step model calls.
+        time_limit_s: wall-clock limit of the search (``None``: none).
+        top_k: how many solved routes to return.
+        **settings: the other fields of :class:`SearchSettings` (``expansion_k``,
+            ``max_depth``, ``stop_on_first_solution``, ``seed``, ...).
+
+    Raises:
+        InvalidTargetError: the target is not a valid SMILES (checked before anything loads).
+    """
+    canon = canonical_target(target)
+    config = SearchSettings(
+        algorithm=algorithm,
+        max_calls=max_calls,
+        time_limit_s=time_limit_s,
+        top_k=top_k,
+        **settings,
+    )
+    m = model if isinstance(model, SingleStepModel) else load_model(model)
+    return _search(target, canon, m, load_stock(stock), config)
+
+
+def plan_many(
+    targets: Sequence[str],
+    model: SingleStepModel | str | Path,
+    stock: Stock | str | Path,
+    settings: SearchSettings | None = None,
+    jobs: int = 1,
+    progress: bool = False,
+    on_result: Callable[[PlanResult], None] | None = None,
+) -> list[PlanResult]:
+    """Plan every target; invalid targets and failures are recorded, never raised.
+
+    Args:
+        targets: target SMILES.
+        model: a single-step model, or a registered name / saved folder. With ``jobs > 1``
+            each worker process loads a name or folder itself; an instance is inherited by
+            the forked workers.
+        stock: a :class:`Stock`, or a named stock / stock file (loaded once per process).
+        settings: the search settings (default :class:`SearchSettings`).
+        jobs: worker processes (local cores; the ``fork`` start method).
+        progress: show a progress bar.
+        on_result: called in this process with each result as it completes (in completion
+            order), e.g. to append it to a results file.
+
+    Returns:
+        One :class:`PlanResult` per target, in the order of ``targets``.
+    """
+    from tqdm import tqdm
+
+    settings = settings or SearchSettings()
+    results: list[PlanResult | None] = [None] * len(targets)
+    bar = tqdm(total=len(targets), desc="planning", unit="target", disable=not progress)
+    solved = 0
+
+    def done(i: int, result: PlanResult) -> None:
+        nonlocal solved
+        results[i] = result
+        solved += result.solved
+        bar.update(1)
+        bar.set_postfix(solved=f"{solved}/{bar.n}")
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        if jobs <= 1 or len(targets) <= 1:
+            m = model if isinstance(model, SingleStepModel) else load_model(model)
+            st = load_stock(stock)
+            for i, target in enumerate(targets):
+                done(i, _plan_safely(target, m, st, settings))
+        else:
+            pool = ProcessPoolExecutor(
+                jobs, mp.get_context("fork"), _init_worker, (model, stock, settings)
+            )
+            try:
+                futures = {pool.submit(_worker_plan, t): i for i, t in enumerate(targets)}
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result())
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        bar.close()
+    return [r for r in results if r is not None]
+
+
+# ---------------------------------------------------------------------- workers
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(model: Any, stock: Any, settings: SearchSettings) -> None:
+    if "torch" in sys.modules:  # one thread per worker: the pool is the parallelism
+        sys.modules["torch"].set_num_threads(1)
+    _WORKER["model"] = model if isinstance(model, SingleStepModel) else load_model(model)
+    _WORKER["stock"] = load_stock(stock)
+    _WORKER["settings"] = settings
+
+
+def _worker_plan(target: str) -> PlanResult:
+    return _plan_safely(target, _WORKER["model"], _WORKER["stock"], _WORKER["settings"])
+
+
+def _plan_safely(
+    target: str, model: SingleStepModel, stock: Stock, settings: SearchSettings
+) -> PlanResult:
+    t0 = time.perf_counter()
+    try:
+        return _search(target, canonical_target(target), model, stock, settings)
+    except Exception as exc:  # one bad target must not end a long benchmark
+        if not isinstance(exc, InvalidTargetError):
+            log.exception("planning failed for %s", target)
+        canon = canonical_unmapped(target) if isinstance(target, str) else None
+        return PlanResult(
+            target=str(target),
+            canonical=canon,
+            algorithm=settings.algorithm,
+            solved=False,
+            calls=0,
+            seconds=time.perf_counter() - t0,
+            error=f"{type(exc).__name__}: {exc}",
+            settings=settings.to_dict(),
+        )
+
+
+# ---------------------------------------------------------------------- search
+def _search(
+    target: str, canon: str, model: SingleStepModel, stock: Stock, s: SearchSettings
+) -> PlanResult:
+    t0 = time.perf_counter()
+    out = run_search(canon, model, stock, s)
+    return PlanResult(
+        target=target,
+        canonical=canon,
+        algorithm=s.algorithm,
+        solved=out.solved,
+        calls=out.calls,
+        seconds=time.perf_counter() - t0,
+        routes=out.routes,
+        first_solution_calls=out.first_solution_calls,
+        first_solution_s=out.first_solution_s,
+        n_nodes=out.n_nodes,
+        settings=s.to_dict(),
+    )

@@ -1,0 +1,294 @@
+"""The multi-step planning benchmark: solved rate of a target set under a call budget.
+
+``makeable bench planning --targets paroutes_n1 --stock paroutes_n1 --model NAME --out DIR``
+plans every target with :func:`makeable.retro.planning.plan_many` and writes, into ``DIR``:
+
+* ``config.json``: the search settings, model, stock, target source and versions;
+* ``results.csv``: one row per target (``target, solved, calls, seconds, route_length``, ...),
+  appended as each target finishes;
+* ``routes.jsonl``: per target, its solved routes in PaRoutes format (one JSON object a line);
+* ``summary.md``: solved rate, mean calls and seconds per solved target, the configuration;
+* ``targets.txt``: the targets of this run (after ``--sample`` / ``--limit``).
+
+Running the same command on the same folder resumes: targets already in ``results.csv`` are
+skipped and the new ones appended. A folder holding results of different search settings is
+refused.
+
+Target sets: a file with one SMILES a line, or a name: ``paroutes_n1`` is
+``$MAKEABLE_DATA/planning/paroutes/n1-targets.txt`` (the 10,000 PaRoutes set-n1 targets).
+``sample_targets(targets, n, seed)`` picks a fixed subset that depends only on the targets
+and the seed: the ``n`` targets with the smallest BLAKE2b hash of ``"{seed}:{smiles}"``, kept
+in file order (``--sample 1000 --sample-seed 0`` is the documented 1,000-target subset).
+
+References:
+    Genheden, Bjerrum, "PaRoutes: towards a framework for benchmarking retrosynthesis route
+    predictions", Digital Discovery 2022. https://doi.org/10.1039/D2DD00015F
+    Chen et al., "Retro*: Learning Retrosynthetic Planning with Neural Guided A* Search",
+    ICML 2020 (solved rate under a budget of 500 single-step calls).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from makeable.data.molecules import read_smiles_file
+from makeable.retro.base import SingleStepModel, load_model
+from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.retro.stock import Stock, planning_data_file
+
+log = logging.getLogger(__name__)
+
+TARGET_SETS = {"paroutes_n1": "planning/paroutes/n1-targets.txt"}
+"""Named target sets: their file relative to the data folder."""
+
+RESULT_FIELDS = [
+    "target",
+    "solved",
+    "calls",
+    "seconds",
+    "route_length",
+    "n_reactions",
+    "route_score",
+    "first_solution_calls",
+    "first_solution_s",
+    "n_nodes",
+    "error",
+]
+
+
+def load_targets(name_or_path: str | Path) -> list[str]:
+    """Target SMILES from a named set (``paroutes_n1``) or a file (first field of each line).
+
+    Raises:
+        FileNotFoundError: no such file, or the named set's data file is missing.
+    """
+    name = str(name_or_path)
+    if name in TARGET_SETS:
+        path = planning_data_file(TARGET_SETS[name], f"target set {name!r}")
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"targets file not found: {path} (named sets: {', '.join(TARGET_SETS)})"
+            )
+    targets = [t for t in read_smiles_file(path) if t.lower() != "smiles"]
+    return list(dict.fromkeys(targets))  # each target once, first occurrence kept
+
+
+def sample_targets(targets: Sequence[str], n: int, seed: int = 0) -> list[str]:
+    """A fixed subset of ``n`` targets: the smallest BLAKE2b hashes of ``"{seed}:{smiles}"``.
+
+    The choice depends only on the targets and the seed (not on library versions or on the
+    order of the file); the chosen targets keep their order in ``targets``.
+    """
+    if n >= len(targets):
+        return list(targets)
+
+    def key(smiles: str) -> bytes:
+        return hashlib.blake2b(f"{seed}:{smiles}".encode(), digest_size=16).digest()
+
+    chosen = set(sorted(targets, key=key)[:n])
+    return [t for t in targets if t in chosen]
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, the platform and the packages planning depends on."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("makeable", "rdkit", "syntheseus", "rdchiral", "torch", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    """The rows of a ``results.csv`` (empty if there is none)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_planning_bench(
+    targets: Sequence[str],
+    model: str | Path | SingleStepModel,
+    stock: str | Path | Stock,
+    out: Path,
+    settings: SearchSettings,
+    jobs: int = 1,
+    progress: bool = False,
+    source: str = "",
+) -> dict[str, Any]:
+    """Plan ``targets`` (resuming what ``out`` already holds) and write the benchmark files.
+
+    Args:
+        targets: target SMILES, in order.
+        model: a registered name or saved folder (loaded once per worker), or an instance.
+        stock: a named stock, a stock file or a :class:`Stock`.
+        out: output folder (created).
+        settings: the search settings.
+        jobs: worker processes.
+        progress: show a progress bar.
+        source: where the targets came from (recorded in the configuration).
+
+    Returns:
+        The summary (what ``summary.md`` shows).
+
+    Raises:
+        ValueError: ``out`` holds results made with other search settings, model or stock.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "benchmark": "planning",
+        "model": model.name if isinstance(model, SingleStepModel) else str(model),
+        "stock": stock.name if isinstance(stock, Stock) else str(stock),
+        "search": settings.to_dict(),
+    }
+    _check_config(out / "config.json", config)
+    m = model if isinstance(model, SingleStepModel) else load_model(model)
+    record = dict(
+        config,
+        model_params=m.params,
+        targets=source,
+        n_targets=len(targets),
+        jobs=jobs,
+        cpu_count=os.cpu_count(),
+        versions=versions(),
+    )
+    (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
+
+    results_path = out / "results.csv"
+    done = {row["target"] for row in read_results(results_path)}
+    todo = [t for t in targets if t not in done]
+    if done:
+        log.info(
+            "resuming: %d of %d targets already planned", len(targets) - len(todo), len(targets)
+        )
+    new_file = not results_path.is_file()
+    with (
+        results_path.open("a", newline="") as fh,
+        (out / "routes.jsonl").open("a") as routes_fh,
+    ):
+        writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
+        if new_file:
+            writer.writeheader()
+            fh.flush()
+
+        def append(result: PlanResult) -> None:
+            writer.writerow(result.row())
+            fh.flush()
+            if result.routes:
+                line = {"target": result.target, "routes": [r.to_dict() for r in result.routes]}
+                routes_fh.write(json.dumps(line) + "\n")
+                routes_fh.flush()
+
+        if todo:
+            plan_many(
+                todo,
+                m if jobs <= 1 or isinstance(model, SingleStepModel) else model,
+                stock,
+                settings,
+                jobs=jobs,
+                progress=progress,
+                on_result=append,
+            )
+    wanted = set(targets)
+    rows = [r for r in read_results(results_path) if r["target"] in wanted]
+    summary = summarise(rows)
+    write_summary(out / "summary.md", summary, record)
+    return summary
+
+
+def _check_config(path: Path, config: dict[str, Any]) -> None:
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    old_identity = {k: old.get(k) for k in config}
+    if old_identity != config:
+        raise ValueError(
+            f"{path.parent} holds planning results made with other settings "
+            f"({json.dumps(old_identity)}); use another --out folder"
+        )
+
+
+def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
+    """Solved rate and means over solved targets, from ``results.csv`` rows."""
+    solved = [r for r in rows if r["solved"] == "1"]
+    errors = sum(1 for r in rows if r["error"])
+
+    def mean(key: str) -> float | None:
+        values = [float(r[key]) for r in solved if r[key] != ""]
+        return statistics.fmean(values) if values else None
+
+    def median(key: str) -> float | None:
+        values = [float(r[key]) for r in solved if r[key] != ""]
+        return statistics.median(values) if values else None
+
+    return {
+        "n_targets": len(rows),
+        "n_solved": len(solved),
+        "solved_rate": len(solved) / len(rows) if rows else 0.0,
+        "mean_calls_solved": mean("calls"),
+        "mean_seconds_solved": mean("seconds"),
+        "mean_first_solution_calls": mean("first_solution_calls"),
+        "median_first_solution_calls": median("first_solution_calls"),
+        "mean_first_solution_s": mean("first_solution_s"),
+        "mean_route_length": mean("route_length"),
+        "mean_seconds_all": (statistics.fmean(float(r["seconds"]) for r in rows) if rows else None),
+        "n_errors": errors,
+    }
+
+
+def _num(value: float | None, fmt: str = ".1f") -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def write_summary(path: Path, summary: dict[str, Any], config: dict[str, Any]) -> None:
+    """Write ``summary.md``: the headline numbers and the configuration."""
+    search = config["search"]
+    lines = [
+        f"# Planning benchmark: {config['model']} + {search['algorithm']}, stock {config['stock']}",
+        "",
+        f"Targets: {config.get('targets') or '?'} ({summary['n_targets']} planned); budget "
+        f"{search['max_calls']} single-step calls"
+        + (f", {search['time_limit_s']} s" if search["time_limit_s"] else "")
+        + (
+            "; search stops at the first solution"
+            if search["stop_on_first_solution"]
+            else "; search spends the whole budget"
+        )
+        + ".",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| solved | {summary['n_solved']} / {summary['n_targets']} "
+        f"({100 * summary['solved_rate']:.1f} %) |",
+        f"| mean calls per solved target | {_num(summary['mean_calls_solved'])} |",
+        f"| mean seconds per solved target | {_num(summary['mean_seconds_solved'], '.2f')} |",
+        f"| mean calls to first solution | {_num(summary['mean_first_solution_calls'])} |",
+        f"| median calls to first solution | {_num(summary['median_first_solution_calls'])} |",
+        f"| mean seconds to first solution | {_num(summary['mean_first_solution_s'], '.2f')} |",
+        f"| mean route length (best route, solved) | {_num(summary['mean_route_length'], '.2f')} |",
+        f"| mean seconds per target (all) | {_num(summary['mean_seconds_all'], '.2f')} |",
+        f"| targets with errors | {summary['n_errors']} |",
+        "",
+        "## Configuration",
+        "",
+        "```json",
+        json.dumps(config, indent=2),
+        "```",
+    ]
+    path.write_text("\n".join(lines) + "\n")

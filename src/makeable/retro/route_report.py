@@ -1,0 +1,203 @@
+"""Pictures of synthesis routes: an SVG tree per route and an HTML page (``route.html``).
+
+The tree reads from left to right as retrosynthesis does: the target on the left, each
+reaction a dot with its step probability, the molecules it consumes in the next column, and
+arrows pointing the way of synthesis (towards the product). Boxes are green for starting
+materials in stock, red for starting materials that are not, grey for intermediates.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from makeable.retro.planning import PlanResult
+from makeable.retro.report import mol_svg
+from makeable.retro.routes import MolNode, Route
+
+BOX_W, BOX_H = 180, 150
+COL_GAP, ROW_GAP, MARGIN = 110, 24, 12
+_COLOURS = {"stock": "#2e7d32", "missing": "#c62828", "inner": "#78909c", "target": "#1565c0"}
+_ids = itertools.count()
+
+_STYLE = """
+body{font-family:sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin-bottom:1em}
+th,td{text-align:left;padding:2px 12px;border-bottom:1px solid #ddd;vertical-align:top}
+.route{border-top:2px solid #888;margin-top:2em;padding-top:1em;overflow-x:auto}
+.smiles{font-family:monospace;font-size:.8em;color:#555;word-break:break-all}
+.none{color:#b00}
+"""
+
+
+def route_svg(route: Route) -> str:
+    """An SVG drawing of ``route``: molecule boxes by depth, arrows between levels."""
+    boxes: list[tuple[MolNode, int, float]] = []  # node, column, centre y
+    next_row = itertools.count()
+
+    def place(node: MolNode, col: int) -> float:
+        if node.reaction is None:
+            y = MARGIN + next(next_row) * (BOX_H + ROW_GAP) + BOX_H / 2
+        else:
+            ys = [place(child, col + 1) for child in node.reaction.reactants]
+            y = (min(ys) + max(ys)) / 2
+        boxes.append((node, col, y))
+        return y
+
+    place(route.root, 0)
+    n_cols = 1 + max(col for _, col, _ in boxes)
+    n_rows = len(route.leaves())
+    width = 2 * MARGIN + n_cols * BOX_W + (n_cols - 1) * COL_GAP
+    height = 2 * MARGIN + n_rows * BOX_H + (n_rows - 1) * ROW_GAP
+    arrow = f"arrow{next(_ids)}"
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}' font-family='sans-serif'>",
+        f"<defs><marker id='{arrow}' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' "
+        "markerHeight='7' orient='auto-start-reverse'><path d='M0,0L10,5L0,10z' "
+        "fill='#555'/></marker></defs>",
+    ]
+    centre = {id(node): (col, y) for node, col, y in boxes}
+
+    def left(col: int) -> float:
+        return MARGIN + col * (BOX_W + COL_GAP)
+
+    for node, col, y in boxes:
+        x, top = left(col), y - BOX_H / 2
+        if node is route.root:
+            colour = _COLOURS["target"]
+        elif node.reaction is not None:
+            colour = _COLOURS["inner"]
+        else:
+            colour = _COLOURS["stock" if node.in_stock else "missing"]
+        parts.append(
+            f"<rect x='{x:.1f}' y='{top:.1f}' width='{BOX_W}' height='{BOX_H}' rx='6' "
+            f"fill='white' stroke='{colour}' stroke-width='2'><title>"
+            f"{html.escape(node.smiles)}</title></rect>"
+        )
+        drawing = mol_svg(node.smiles, (BOX_W - 8, BOX_H - 22))
+        if drawing:
+            parts.append(drawing.replace("<svg ", f"<svg x='{x + 4:.1f}' y='{top + 2:.1f}' ", 1))
+        label = "target" if node is route.root else ("in stock" if node.in_stock else "")
+        if node.reaction is None and not node.in_stock:
+            label = "not in stock"
+        if label:
+            parts.append(
+                f"<text x='{x + BOX_W / 2:.1f}' y='{top + BOX_H - 6:.1f}' font-size='11' "
+                f"text-anchor='middle' fill='{colour}'>{label}</text>"
+            )
+        rxn = node.reaction
+        if rxn is None:
+            continue
+        dot_x = x + BOX_W + COL_GAP / 2
+        parts.append(
+            f"<line x1='{dot_x:.1f}' y1='{y:.1f}' x2='{x + BOX_W + 2:.1f}' y2='{y:.1f}' "
+            f"stroke='#555' stroke-width='1.5' marker-end='url(#{arrow})'/>"
+        )
+        for child in rxn.reactants:
+            ccol, cy = centre[id(child)]
+            cx = left(ccol)
+            parts.append(
+                f"<polyline points='{cx:.1f},{cy:.1f} {dot_x + 12:.1f},{cy:.1f} "
+                f"{dot_x:.1f},{y:.1f}' fill='none' stroke='#555' stroke-width='1.5'/>"
+            )
+        parts.append(f"<circle cx='{dot_x:.1f}' cy='{y:.1f}' r='4' fill='#555'/>")
+        step = _step_label(rxn.probability, rxn.score)
+        if step:
+            parts.append(
+                f"<text x='{x + BOX_W + COL_GAP / 4 + 1:.1f}' y='{y - 6:.1f}' font-size='11' "
+                "text-anchor='middle' "
+                f"fill='#333'>{step}</text>"
+            )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _step_label(probability: float | None, score: float | None) -> str:
+    if probability is not None:
+        return f"p={probability:.3g}"
+    if score is not None:
+        return f"s={score:.3g}"
+    return ""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape("" if value is None else str(value))
+
+
+def _table(items: Mapping[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in items.items()
+    )
+    return f"<table>{rows}</table>"
+
+
+def _steps_table(route: Route) -> str:
+    head = "<tr><th>#</th><th>product</th><th>reactants</th><th>p</th><th>score</th>" + (
+        "<th>template</th></tr>"
+    )
+    rows = []
+    for i, (product, rxn) in enumerate(route.reactions(), start=1):
+        template = rxn.template or ""
+        short = template if len(template) <= 60 else template[:57] + "..."
+        rows.append(
+            f"<tr><td>{i}</td><td class='smiles'>{html.escape(product.smiles)}</td>"
+            f"<td class='smiles'>{html.escape(' + '.join(m.smiles for m in rxn.reactants))}</td>"
+            f"<td>{_fmt(rxn.probability)}</td><td>{_fmt(rxn.score)}</td>"
+            f"<td class='smiles' title='{html.escape(template)}'>{html.escape(short)}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def write_route_html(
+    result: PlanResult, path: str | Path, info: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``route.html``: the search summary, then each route drawn with its steps.
+
+    Args:
+        result: the planning result (its routes are shown best first).
+        path: the HTML file to write.
+        info: extra rows for the summary table (model, stock, ...).
+    """
+    path = Path(path)
+    summary: dict[str, Any] = {
+        "target": result.canonical or result.target,
+        "solved": result.solved,
+        "algorithm": result.algorithm,
+        "model calls": result.calls,
+        "seconds": result.seconds,
+        "first solution (calls)": result.first_solution_calls,
+        "first solution (s)": result.first_solution_s,
+        "search graph nodes": result.n_nodes,
+    }
+    summary.update(info or {})
+    title = html.escape(result.canonical or result.target)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>makeable plan: {title}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Synthesis planning</h1><p class='smiles'>{title}</p>",
+        mol_svg(result.canonical or "", (300, 220)),
+        _table(summary),
+    ]
+    if result.error:
+        parts.append(f"<p class='none'>{html.escape(result.error)}</p>")
+    if not result.routes:
+        parts.append("<p class='none'>No solved route was found within the budget.</p>")
+    for rank, route in enumerate(result.routes, start=1):
+        name = "Best route" if rank == 1 else f"Route {rank}"
+        parts.append(
+            f"<div class='route'><h2>{name}</h2><p>{route.n_reactions} reaction(s), "
+            f"length {route.depth}, score {route.score:.4g} (product of step probabilities), "
+            f"{'solved' if route.solved else 'not solved'}</p>"
+        )
+        parts.append(route_svg(route))
+        parts.append(_steps_table(route))
+        parts.append("</div>")
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts))
+    return path

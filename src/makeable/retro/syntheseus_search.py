@@ -1,0 +1,226 @@
+"""The syntheseus side of :mod:`makeable.retro.planning`: algorithms, budget, route extraction.
+
+syntheseus is imported on first use only. :func:`run_search` builds the algorithm (Retro* or
+MolSet MCTS), wraps the single-step model so that it is never asked about more than
+``max_calls`` molecules, runs the search and extracts the cheapest solved routes.
+
+References:
+    Chen, Li, Dai, Song, "Retro*: Learning Retrosynthetic Planning with Neural Guided A*
+    Search", ICML 2020. https://arxiv.org/abs/2006.15820
+    Maziarz et al., "Re-evaluating Retrosynthesis Algorithms with Syntheseus", Faraday
+    Discussions 2024. https://arxiv.org/abs/2310.19796
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from makeable.retro.base import SingleStepModel
+from makeable.retro.routes import MIN_PROBABILITY, MolNode, Route
+from makeable.retro.stock import Stock
+
+if TYPE_CHECKING:
+    from makeable.retro.planning import SearchSettings
+
+ROUTE_EXTRACTION_S = 10.0
+"""At most this many seconds are spent extracting the top-k routes from a search graph."""
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What one search found (see :class:`makeable.retro.planning.PlanResult`)."""
+
+    solved: bool
+    calls: int
+    n_nodes: int
+    routes: tuple[Route, ...]
+    first_solution_calls: int | None
+    first_solution_s: float | None
+
+
+@lru_cache(maxsize=1)
+def _syntheseus() -> SimpleNamespace:
+    """syntheseus classes, imported on first use (it is only needed for searching)."""
+    from syntheseus import BackwardReactionModel
+    from syntheseus import Molecule as SynMolecule
+    from syntheseus.search.algorithms.best_first.retro_star import RetroStarSearch
+    from syntheseus.search.algorithms.mcts.base import pucb_bound
+    from syntheseus.search.algorithms.mcts.molset import MolSetMCTS
+    from syntheseus.search.analysis.route_extraction import iter_routes_cost_order
+    from syntheseus.search.analysis.solution_time import get_first_solution_time
+    from syntheseus.search.graph.and_or import AndNode, AndOrGraph
+    from syntheseus.search.node_evaluation.common import (
+        ConstantNodeEvaluator,
+        HasSolutionValueFunction,
+        ReactionModelLogProbCost,
+        ReactionModelProbPolicy,
+    )
+
+    from makeable.retro.syntheseus_adapter import to_syntheseus
+
+    class BudgetedModel(BackwardReactionModel):
+        """Asks the wrapped model about at most ``max_calls`` molecules in all."""
+
+        def __init__(self, model: SingleStepModel, max_calls: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.inner = to_syntheseus(model, use_cache=False)
+            self.max_calls = max_calls
+            self.used = 0
+
+        def _get_reactions(self, inputs: list[Any], num_results: int) -> list[Sequence[Any]]:
+            allowed = max(0, min(len(inputs), self.max_calls - self.used))
+            self.used += allowed
+            out: list[Sequence[Any]] = []
+            if allowed:
+                out.extend(self.inner(inputs[:allowed], num_results=num_results))
+            return out + [[] for _ in inputs[allowed:]]
+
+        def get_parameters(self) -> list[Any]:
+            return list(self.inner.get_parameters())
+
+    class IdleStoppingMCTS(MolSetMCTS):
+        """MolSet MCTS that also stops after many iterations without a new model call."""
+
+        def __init__(self, *args: Any, max_idle_iterations: int, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.max_idle_iterations = max_idle_iterations
+            self._last_calls = -1
+            self._idle = 0
+
+        def should_stop_search(self, graph: Any) -> bool:
+            calls = self.reaction_model.num_calls()
+            if calls != self._last_calls:
+                self._last_calls, self._idle = calls, 0
+            else:
+                self._idle += 1
+            return self._idle > self.max_idle_iterations or bool(super().should_stop_search(graph))
+
+    return SimpleNamespace(
+        BudgetedModel=BudgetedModel,
+        IdleStoppingMCTS=IdleStoppingMCTS,
+        RetroStarSearch=RetroStarSearch,
+        SynMolecule=SynMolecule,
+        pucb_bound=pucb_bound,
+        iter_routes_cost_order=iter_routes_cost_order,
+        get_first_solution_time=get_first_solution_time,
+        AndNode=AndNode,
+        AndOrGraph=AndOrGraph,
+        ConstantNodeEvaluator=ConstantNodeEvaluator,
+        HasSolutionValueFunction=HasSolutionValueFunction,
+        ReactionModelLogProbCost=ReactionModelLogProbCost,
+        ReactionModelProbPolicy=ReactionModelProbPolicy,
+    )
+
+
+def _step_cost(reaction: Any) -> float:
+    """A reaction's route cost: ``-log p`` (p clipped as syntheseus does), else 1."""
+    p = reaction.metadata.get("probability")
+    if p is None:
+        return 1.0
+    return -math.log(min(0.999, max(MIN_PROBABILITY, float(p))))
+
+
+def build_algorithm(model: SingleStepModel, stock: Stock, s: SearchSettings) -> Any:
+    """A ready syntheseus search algorithm: Retro*-0 or MolSet MCTS with syntheseus's
+    defaults, the budgeted and cached model, and the stock as its inventory."""
+    syn = _syntheseus()
+    backward = syn.BudgetedModel(
+        model, s.max_calls, use_cache=True, default_num_results=s.expansion_k
+    )
+    has_probability = model.score_merge == "sum"
+    common: dict[str, Any] = {
+        "reaction_model": backward,
+        "mol_inventory": stock.to_syntheseus(),
+        "limit_reaction_model_calls": s.max_calls,
+        "time_limit_s": s.time_limit_s if s.time_limit_s is not None else math.inf,
+        "max_expansion_depth": s.graph_depth,
+        "prevent_repeat_mol_in_trees": True,
+        "stop_on_first_solution": s.stop_on_first_solution,
+        "expand_purchasable_target": s.expand_stock_target,
+        "random_state": random.Random(s.seed),
+    }
+    if s.algorithm == "retro_star":
+        cost = (
+            syn.ReactionModelLogProbCost()
+            if has_probability
+            else syn.ConstantNodeEvaluator(constant=1.0)
+        )
+        return syn.RetroStarSearch(
+            and_node_cost_fn=cost, value_function=syn.ConstantNodeEvaluator(constant=0.0), **common
+        )
+    policy = syn.ReactionModelProbPolicy() if has_probability else syn.ConstantNodeEvaluator(1.0)
+    return syn.IdleStoppingMCTS(
+        reward_function=syn.HasSolutionValueFunction(),
+        value_function=syn.ConstantNodeEvaluator(constant=0.5),
+        policy=policy,
+        bound_function=syn.pucb_bound,
+        bound_constant=1.0,
+        limit_iterations=1_000_000,
+        max_idle_iterations=s.max_idle_iterations,
+        **common,
+    )
+
+
+def run_search(
+    canon: str, model: SingleStepModel, stock: Stock, s: SearchSettings
+) -> SearchOutcome:
+    """Search for routes of the canonical SMILES ``canon`` under the settings ``s``."""
+    syn = _syntheseus()
+    alg = build_algorithm(model, stock, s)
+    graph, _ = alg.run_from_mol(syn.SynMolecule(canon))
+    calls = int(alg.reaction_model.used)
+    solved = bool(graph.root_node.has_solution)
+    first_calls: int | None = None
+    first_s: float | None = None
+    if solved:
+        for node in graph.nodes():
+            node.data["analysis_time"] = min(node.data.get("num_calls_rxn_model", 0), calls)
+        first_calls = int(syn.get_first_solution_time(graph))
+        root_time = graph.root_node.creation_time
+        for node in graph.nodes():
+            node.data["analysis_time"] = (node.creation_time - root_time).total_seconds()
+        first_s = float(syn.get_first_solution_time(graph))
+    routes = extract_routes(graph, s.top_k, stock, s.algorithm) if solved else ()
+    return SearchOutcome(
+        solved=solved,
+        calls=calls,
+        n_nodes=len(graph),
+        routes=routes,
+        first_solution_calls=first_calls,
+        first_solution_s=first_s,
+    )
+
+
+def extract_routes(graph: Any, top_k: int, stock: Stock, algorithm: str) -> tuple[Route, ...]:
+    """The ``top_k`` cheapest solved routes of a search graph (cost: sum of -log p)."""
+    syn = _syntheseus()
+    is_andor = isinstance(graph, syn.AndOrGraph)
+    for node in graph.nodes():
+        if is_andor:
+            cost = _step_cost(node.reaction) if isinstance(node, syn.AndNode) else 0.0
+        else:
+            parents = list(graph.predecessors(node))
+            # a MolSet graph keeps each reaction on the edge into the state it makes
+            edge = graph._graph.edges[parents[0], node] if parents else None
+            cost = _step_cost(edge["reaction"]) if edge is not None else 0.0
+        node.data["route_cost"] = cost
+    routes: list[Route] = []
+    for rank, nodes in enumerate(
+        syn.iter_routes_cost_order(graph, max_routes=top_k, max_time_s=ROUTE_EXTRACTION_S),
+        start=1,
+    ):
+        meta = {"algorithm": algorithm, "rank": rank}
+        if len(nodes) == 1:  # the target itself is bought
+            root = graph.root_node
+            smiles = root.mol.smiles if is_andor else next(iter(root.mols)).smiles
+            routes.append(Route(MolNode(smiles, smiles in stock), meta))
+            continue
+        synthesis = graph.to_synthesis_graph(nodes)
+        routes.append(Route.from_syntheseus(synthesis, stock.__contains__, **meta))
+    return tuple(routes)

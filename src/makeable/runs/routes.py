@@ -1,0 +1,442 @@
+"""Synthesis routes for the best molecules of a design run: ``RUN/routes/`` and its report.
+
+With ``plan_routes = K`` (``makeable design ... --plan-routes K``), :func:`plan_top_routes`
+plans the K best molecules of the run (the order of ``top.csv``) with Retro* and a
+single-step model (:func:`makeable.retro.planning.plan_many`) down to a stock, and writes:
+
+* ``routes/results.csv``: one row per molecule, best first: ``rank, smiles, score`` (the
+  objective's), ``solved``, ``calls`` (single-step model calls), ``seconds``,
+  ``route_length`` (of the best route), ``n_reactions``, ``route_score``, ``error``;
+* ``routes/routes.json``: per molecule (same order), its solved routes, best first, as a
+  list of AiZynthFinder / PaRoutes route dictionaries (an empty list when unsolved);
+  :func:`makeable.retro.routes.read_route_lists` reads it;
+* ``routes/routes.jsonl``: the same routes, one JSON line per planned molecule, appended as
+  each molecule finishes (the resume record that ``routes.json`` is made from);
+* ``routes/config.json``: model, stock and search settings.
+
+The *makeable share* is the fraction of the K molecules that are solved (a route whose
+starting materials are all in stock was found within the call budget).
+
+Resume: a molecule already in ``results.csv`` is not planned again, so a run interrupted
+while planning plans only the missing molecules when re-run. Rows and route lines are
+written as each molecule finishes (the route line first). When the model, stock or search
+settings differ from those in ``routes/config.json`` the folder's results are discarded and
+every molecule is planned again. Planning makes no oracle call and does not touch the
+oracle budget.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from makeable.registry import UnknownNameError
+from makeable.retro.base import SingleStepModel, load_model
+from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.retro.route_report import route_svg
+from makeable.retro.routes import Route
+from makeable.retro.stock import Stock, load_stock
+from makeable.runs.config import ConfigError, DesignConfig
+from makeable.runs.report import mol_svg
+
+log = logging.getLogger(__name__)
+
+ROUTES_DIR = "routes"
+ROUTES_PER_TARGET = 3
+"""Solved routes kept per molecule, cheapest first."""
+
+RESULT_FIELDS = [
+    "rank",
+    "smiles",
+    "score",
+    "solved",
+    "calls",
+    "seconds",
+    "route_length",
+    "n_reactions",
+    "route_score",
+    "error",
+]
+
+
+@dataclass(frozen=True)
+class RoutePlanner:
+    """What plans the routes: a loaded model and stock and the search settings.
+
+    Attributes:
+        model: the single-step model.
+        stock: the purchasable molecules.
+        settings: the Retro* search settings.
+        model_ref: how the model was named (registered name or folder), for records.
+        stock_ref: how the stock was named (registered name or file), for records.
+        jobs: worker processes.
+    """
+
+    model: SingleStepModel
+    stock: Stock
+    settings: SearchSettings
+    model_ref: str
+    stock_ref: str
+    jobs: int = 1
+
+    def identity(self) -> dict[str, Any]:
+        """What decides the planning results (compared with ``routes/config.json``)."""
+        return {"model": self.model_ref, "stock": self.stock_ref, "search": self.settings.to_dict()}
+
+
+def search_settings(config: DesignConfig) -> SearchSettings:
+    """The search a design run's planning step uses: Retro*, the whole call budget, top 3."""
+    return SearchSettings(
+        algorithm="retro_star",
+        max_calls=config.route_max_calls,
+        top_k=ROUTES_PER_TARGET,
+    )
+
+
+def load_planner(config: DesignConfig) -> RoutePlanner:
+    """Load the model and stock a run's planning step needs (before the run starts).
+
+    Raises:
+        ConfigError: the stock or the model is not available (the message says what to pass).
+    """
+    try:
+        stock = load_stock(config.route_stock)
+    except (FileNotFoundError, UnknownNameError, ValueError) as exc:
+        raise ConfigError(
+            f"--plan-routes needs a stock of purchasable molecules (none is shipped): {exc}; "
+            "or pass --route-stock FILE (one SMILES or InChIKey a line)"
+        ) from exc
+    try:
+        model = load_model(config.route_model)
+    except (FileNotFoundError, UnknownNameError) as exc:
+        raise ConfigError(
+            f"--plan-routes needs a single-step model (--route-model): {exc}"
+        ) from exc
+    return RoutePlanner(
+        model=model,
+        stock=stock,
+        settings=search_settings(config),
+        model_ref=config.route_model,
+        stock_ref=config.route_stock,
+        jobs=config.route_jobs,
+    )
+
+
+@dataclass(frozen=True)
+class TargetRoutes:
+    """The planning outcome of one of the run's best molecules.
+
+    Attributes:
+        rank: its rank in the run (1 = best score).
+        smiles: the molecule (canonical SMILES, as in ``run.db``).
+        score: its objective score.
+        solved: a route from the stock was found.
+        calls: single-step model calls spent on it.
+        seconds: wall-clock seconds of its search.
+        routes: its solved routes, best first.
+        error: why it could not be planned (empty if it could).
+    """
+
+    rank: int
+    smiles: str
+    score: float
+    solved: bool
+    calls: int
+    seconds: float
+    routes: tuple[Route, ...] = ()
+    error: str = ""
+
+    @property
+    def best(self) -> Route | None:
+        return self.routes[0] if self.routes else None
+
+    def row(self) -> dict[str, Any]:
+        """The molecule's row of ``results.csv``."""
+        best = self.best
+        return {
+            "rank": self.rank,
+            "smiles": self.smiles,
+            "score": repr(self.score),
+            "solved": int(self.solved),
+            "calls": self.calls,
+            "seconds": round(self.seconds, 3),
+            "route_length": best.depth if best else "",
+            "n_reactions": best.n_reactions if best else "",
+            "route_score": round(best.score, 6) if best else "",
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class RoutesSummary:
+    """The planning step of a run: every planned molecule and how it went.
+
+    Attributes:
+        targets: the run's best molecules, best first.
+        planner: the model, stock and settings used.
+        n_planned: molecules planned in this session (the others came from ``results.csv``).
+        seconds: wall-clock seconds of this session's planning.
+    """
+
+    targets: tuple[TargetRoutes, ...]
+    planner: RoutePlanner
+    n_planned: int
+    seconds: float
+
+    @property
+    def n_solved(self) -> int:
+        return sum(t.solved for t in self.targets)
+
+    @property
+    def share(self) -> float:
+        """The makeable share: solved molecules over planned molecules (0 if none)."""
+        return self.n_solved / len(self.targets) if self.targets else 0.0
+
+    def metrics(self) -> dict[str, Any]:
+        """The ``routes`` entry of ``metrics.json``."""
+        return {
+            "k": len(self.targets),
+            "solved": self.n_solved,
+            "share": self.share,
+            "stock": self.planner.stock_ref,
+            "model": self.planner.model_ref,
+            "max_calls": self.planner.settings.max_calls,
+        }
+
+
+def plan_top_routes(
+    out: Path,
+    top: Sequence[tuple[str, float]],
+    planner: RoutePlanner,
+    progress: bool = False,
+) -> RoutesSummary:
+    """Plan routes for the run's best molecules, resuming what ``out/routes`` holds.
+
+    Args:
+        out: the run folder (``routes/`` is created in it).
+        top: ``(smiles, score)`` of the molecules to plan, best first.
+        planner: the model, stock and search settings.
+        progress: show a progress bar.
+
+    Returns:
+        The outcome of every molecule of ``top``, in that order.
+    """
+    folder = out / ROUTES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    results_path, lines_path = folder / "results.csv", folder / "routes.jsonl"
+    _check_identity(folder, planner)
+    record = {
+        **planner.identity(),
+        "model_params": planner.model.params,
+        "stock_size": len(planner.stock),
+        "jobs": planner.jobs,
+    }
+    (folder / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+
+    rank = {smiles: i for i, (smiles, _) in enumerate(top, start=1)}
+    score = dict(top)
+    done = {t.smiles: t for t in _read_results(results_path, _read_routes(lines_path))}
+    todo = [smiles for smiles, _ in top if smiles not in done]
+    if len(todo) < len(top):
+        log.info("routes: %d of %d molecules already planned", len(top) - len(todo), len(top))
+    start = time.perf_counter()
+    if todo:
+        new_file = not results_path.is_file()
+        with results_path.open("a", newline="") as fh, lines_path.open("a") as lines_fh:
+            writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
+            if new_file:
+                writer.writeheader()
+                fh.flush()
+
+            def append(result: PlanResult) -> None:
+                target = _target(result, rank[result.target], score[result.target])
+                routes = [r.to_dict() for r in target.routes]
+                lines_fh.write(json.dumps({"smiles": target.smiles, "routes": routes}) + "\n")
+                lines_fh.flush()
+                writer.writerow(target.row())
+                fh.flush()
+                done[target.smiles] = target
+
+            plan_many(
+                todo,
+                planner.model,
+                planner.stock,
+                planner.settings,
+                jobs=planner.jobs,
+                progress=progress,
+                on_result=append,
+            )
+    seconds = time.perf_counter() - start
+    targets = tuple(
+        _reranked(done[smiles], rank[smiles], score[smiles]) for smiles, _ in top if smiles in done
+    )
+    _write_final(folder, targets)
+    summary = RoutesSummary(targets, planner, len(todo), seconds)
+    log.info(
+        "routes: %d of %d molecules makeable from stock %s (%d planned now, %.1f s)",
+        summary.n_solved,
+        len(targets),
+        planner.stock_ref,
+        len(todo),
+        seconds,
+    )
+    return summary
+
+
+def _target(result: PlanResult, rank: int, score: float) -> TargetRoutes:
+    return TargetRoutes(
+        rank=rank,
+        smiles=result.target,
+        score=score,
+        solved=result.solved,
+        calls=result.calls,
+        seconds=result.seconds,
+        routes=result.routes,
+        error=result.error or "",
+    )
+
+
+def _reranked(target: TargetRoutes, rank: int, score: float) -> TargetRoutes:
+    if target.rank == rank and target.score == score:
+        return target
+    return TargetRoutes(
+        rank,
+        target.smiles,
+        score,
+        target.solved,
+        target.calls,
+        target.seconds,
+        target.routes,
+        target.error,
+    )
+
+
+def _check_identity(folder: Path, planner: RoutePlanner) -> None:
+    """Discard the folder's results when they were planned with other settings."""
+    path = folder / "config.json"
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    wanted = planner.identity()
+    if {k: old.get(k) for k in wanted} == wanted:
+        return
+    log.warning("routes: model, stock or search settings changed; planning every molecule again")
+    for name in ("results.csv", "routes.jsonl", "routes.json"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _read_routes(path: Path) -> dict[str, tuple[Route, ...]]:
+    """The routes of ``routes.jsonl`` by molecule (a later line wins; a torn last line is
+    skipped)."""
+    out: dict[str, tuple[Route, ...]] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text().splitlines():
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        out[item["smiles"]] = tuple(Route.from_dict(r) for r in item["routes"])
+    return out
+
+
+def _read_results(path: Path, routes: dict[str, tuple[Route, ...]]) -> list[TargetRoutes]:
+    """The molecules already planned, from ``results.csv`` (incomplete rows are skipped)."""
+    if not path.is_file():
+        return []
+    out = []
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                out.append(
+                    TargetRoutes(
+                        rank=int(row["rank"]),
+                        smiles=row["smiles"],
+                        score=float(row["score"]),
+                        solved=row["solved"] == "1",
+                        calls=int(row["calls"]),
+                        seconds=float(row["seconds"]),
+                        routes=routes.get(row["smiles"], ()),
+                        error=row["error"] or "",
+                    )
+                )
+            except (KeyError, TypeError, ValueError):
+                continue
+    return out
+
+
+def _write_final(folder: Path, targets: Sequence[TargetRoutes]) -> None:
+    """Rewrite ``results.csv``, ``routes.jsonl`` and ``routes.json`` in rank order, atomically."""
+
+    def replace(name: str, text: str) -> None:
+        tmp = folder / f".{name}.tmp"
+        with tmp.open("w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, folder / name)
+
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=RESULT_FIELDS)
+    writer.writeheader()
+    writer.writerows(t.row() for t in targets)
+    replace("results.csv", table.getvalue())
+    per_target = [[r.to_dict() for r in t.routes] for t in targets]
+    replace(
+        "routes.jsonl",
+        "".join(
+            json.dumps({"smiles": t.smiles, "routes": routes}) + "\n"
+            for t, routes in zip(targets, per_target, strict=True)
+        ),
+    )
+    replace("routes.json", json.dumps(per_target, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------- report
+def routes_section(summary: RoutesSummary) -> str:
+    """The "Synthesis routes" section of ``report.html``.
+
+    The makeable share, then per molecule its picture, objective score, whether it is solved,
+    and its best route drawn as a tree.
+    """
+    planner = summary.planner
+    n, k = summary.n_solved, len(summary.targets)
+    parts = [
+        "<h2>Synthesis routes</h2>",
+        f'<p class="share">Makeable share: {n} of the top {k} molecules '
+        f"({100 * summary.share:.0f} %) have a route from stock "
+        f"<b>{html.escape(planner.stock_ref)}</b> ({len(planner.stock)} molecules).</p>",
+        f"<p>Retro* search with the single-step model <b>{html.escape(planner.model_ref)}</b>, "
+        f"at most {planner.settings.max_calls} model calls per molecule; routes in "
+        '<a href="routes/routes.json">routes/routes.json</a>, one row per molecule in '
+        '<a href="routes/results.csv">routes/results.csv</a>.</p>',
+    ]
+    for t in summary.targets:
+        status = "solved" if t.solved else "not solved"
+        card = (
+            f'<div class="card">{mol_svg(t.smiles)}<div class="score">#{t.rank} · '
+            f'score {t.score:.4f} · <span class="{status.replace(" ", "-")}">{status}</span>'
+            f"</div><div>{t.calls} model call{'' if t.calls == 1 else 's'} · "
+            f"{t.seconds:.1f} s</div>"
+            f'<div class="smi">{html.escape(t.smiles)}</div></div>'
+        )
+        best = t.best
+        if best is not None:
+            detail = (
+                f"<div><p>Best route: {best.n_reactions} reaction(s), length {best.depth}, "
+                f"score {best.score:.3g} (product of step probabilities)</p>"
+                f"{route_svg(best)}</div>"
+            )
+        elif t.error:
+            detail = f'<p class="not-solved">Could not be planned: {html.escape(t.error)}</p>'
+        else:
+            detail = f'<p class="not-solved">No route from stock within {t.calls} model calls.</p>'
+        parts.append(f'<div class="route-row">{card}{detail}</div>')
+    return "\n".join(parts) + "\n"

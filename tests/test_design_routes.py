@@ -1,0 +1,285 @@
+"""Synthesis planning after a design run: routes/, the report section, the makeable share in
+metrics.json, resume without re-planning, and the ``makeable design --plan-routes`` flags.
+
+A toy single-step model knows one route (phenacetin from two stock molecules); every other
+molecule grows an endless chain of precursors that are never in stock. The design run screens
+a six-molecule pool under the heavy-atom count, so its top two are phenacetin (13 heavy atoms,
+solved) and decan-1-ol (11, not solved).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from rdkit import Chem
+
+from makeable.chem.molecule import Molecule
+from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.routes import Route, read_route_lists
+from makeable.runs.config import ConfigError, DesignConfig, write_yaml
+from makeable.runs.design import run_design
+
+pytest.importorskip("syntheseus")
+
+
+def canon(smiles: str) -> str:
+    return Chem.MolToSmiles(Chem.MolFromSmiles(smiles))
+
+
+PHENACETIN = canon("CCOc1ccc(NC(C)=O)cc1")
+DECANOL = canon("CCCCCCCCCCO")
+BENZENE = canon("c1ccccc1")
+POOL = [PHENACETIN, DECANOL, BENZENE, "CCO", "CC(=O)O", "CCN"]
+STOCK = ["CC(=O)Cl", "CCOc1ccc(N)cc1"]
+BOOM = canon("CCCCCCCCS")  # the toy model fails on this one
+
+
+def heavy_atoms(smiles: str) -> float:
+    """The design objective: number of heavy atoms."""
+    return float(Chem.MolFromSmiles(smiles).GetNumHeavyAtoms())
+
+
+class RouteToy(SingleStepModel):
+    """Phenacetin <= acetyl chloride + phenetidine; anything else: an endless chain.
+
+    ``asked`` records every molecule it is asked about (across instances); it raises
+    ``KeyboardInterrupt`` for ``interrupt_on`` (a user pressing Ctrl-C) and fails on ``BOOM``.
+    """
+
+    name = "design_routes_toy"
+    score_merge = "sum"
+    asked: ClassVar[list[str]] = []
+    interrupt_on: ClassVar[str | None] = None
+
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        out = []
+        for m in products:
+            if m.smiles == RouteToy.interrupt_on:
+                raise KeyboardInterrupt
+            if m.smiles == BOOM:
+                raise RuntimeError("toy failure")
+            RouteToy.asked.append(m.smiles)
+            if m.smiles == PHENACETIN:
+                out.append([ReactantSet(tuple(STOCK), 0.7)])
+            else:
+                out.append([ReactantSet((m.smiles + "C",), 0.5)])
+        return out
+
+
+if "design_routes_toy" not in MODELS:
+    MODELS.add("design_routes_toy", RouteToy)
+
+
+@pytest.fixture(scope="module")
+def toy_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(saved toy model folder, stock file, pool file)."""
+    root = tmp_path_factory.mktemp("toys")
+    folder = RouteToy().save(root / "toy_model")
+    stock = root / "stock.smi"
+    stock.write_text("smiles\n" + "\n".join(STOCK) + "\n")
+    pool = root / "pool.smi"
+    pool.write_text("\n".join(POOL) + "\n")
+    return folder, stock, pool
+
+
+@pytest.fixture(autouse=True)
+def clean_toy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.delenv("MAKEABLE_DATA", raising=False)
+    monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path / "cache"))
+    RouteToy.asked.clear()
+    RouteToy.interrupt_on = None
+    yield
+    RouteToy.interrupt_on = None
+
+
+def config(toy_files: tuple[Path, Path, Path], **overrides: object) -> DesignConfig:
+    folder, stock, pool = toy_files
+    data: dict[str, object] = {
+        "objective": f"{__name__}:heavy_atoms",
+        "optimizer": "screening",
+        "budget": len(POOL),
+        "pool": str(pool),
+        "plan_routes": 2,
+        "route_stock": str(stock),
+        "route_model": str(folder),
+        "route_max_calls": 4,
+    }
+    data.update(overrides)
+    return DesignConfig.from_dict(data)
+
+
+def rows(run: Path) -> list[dict[str, str]]:
+    with (run / "routes" / "results.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def n_calls(run: Path) -> int:
+    db = sqlite3.connect(run / "run.db")
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_design_run_plans_its_best_molecules(toy_files: tuple[Path, Path, Path], tmp_path: Path):
+    run = tmp_path / "run"
+    result = run_design(config(toy_files), run, progress=False)
+    assert n_calls(run) == len(POOL)  # planning makes no oracle call
+
+    table = rows(run)
+    assert [r["smiles"] for r in table] == [PHENACETIN, DECANOL]
+    assert [r["rank"] for r in table] == ["1", "2"]
+    assert [r["solved"] for r in table] == ["1", "0"]
+    assert [float(r["score"]) for r in table] == [13.0, 11.0]
+    assert table[0]["route_length"] == "1" and table[1]["route_length"] == ""
+    assert int(table[0]["calls"]) >= 1 and int(table[1]["calls"]) == 4
+    assert all(float(r["seconds"]) >= 0 and r["error"] == "" for r in table)
+
+    routes = read_route_lists(run / "routes" / "routes.json")
+    assert len(routes) == 2 and routes[1] == []
+    best = routes[0][0]
+    assert best.target == PHENACETIN and best.solved and best.n_reactions == 1
+    assert {m.smiles for m in best.leaves()} == {canon(s) for s in STOCK}
+    assert json.loads((run / "routes" / "config.json").read_text())["search"]["max_calls"] == 4
+
+    share = {"k": 2, "solved": 1, "share": 0.5}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (
+        share.items() <= metrics["routes"].items() and result.metrics["routes"] == metrics["routes"]
+    )
+    page = (run / "report.html").read_text()
+    assert "<h2>Synthesis routes</h2>" in page and "Makeable share: 1 of the top 2" in page
+    assert "No route from stock within 4 model calls" in page and "p=0.7" in page
+
+    db = sqlite3.connect(run / "run.db")
+    events = db.execute("SELECT kind, payload FROM events WHERE kind = 'routes'").fetchall()
+    db.close()
+    assert len(events) == 1 and json.loads(events[0][1])["planned"] == 2
+
+    # a re-run plans nothing again; a larger K plans only the new molecule
+    RouteToy.asked.clear()
+    again = run_design(config(toy_files), run, progress=False)
+    assert RouteToy.asked == [] and again.metrics["routes"] == metrics["routes"]
+    assert rows(run) == table
+    run_design(config(toy_files, plan_routes=3), run, progress=False)
+    assert RouteToy.asked[0] == BENZENE and PHENACETIN not in RouteToy.asked
+    assert [r["smiles"] for r in rows(run)] == [PHENACETIN, DECANOL, BENZENE]
+    assert n_calls(run) == len(POOL)
+
+    # other search settings: every molecule is planned again
+    RouteToy.asked.clear()
+    run_design(config(toy_files, route_max_calls=2), run, progress=False)
+    assert PHENACETIN in RouteToy.asked and DECANOL in RouteToy.asked
+    assert int(rows(run)[1]["calls"]) == 2
+
+
+def test_interrupted_planning_resumes_with_the_missing_molecules(
+    toy_files: tuple[Path, Path, Path], tmp_path: Path
+):
+    run = tmp_path / "run"
+    RouteToy.interrupt_on = DECANOL
+    with pytest.raises(KeyboardInterrupt):
+        run_design(config(toy_files), run, progress=False)
+    assert [r["smiles"] for r in rows(run)] == [PHENACETIN]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_calls"] == len(POOL) and "routes" not in metrics  # the run's results stand
+
+    RouteToy.interrupt_on = None
+    RouteToy.asked.clear()
+    result = run_design(config(toy_files), run, progress=False)
+    assert RouteToy.asked[0] == DECANOL and PHENACETIN not in RouteToy.asked
+    assert [r["smiles"] for r in rows(run)] == [PHENACETIN, DECANOL]
+    assert result.metrics["routes"]["solved"] == 1
+    assert n_calls(run) == len(POOL)
+    assert len(read_route_lists(run / "routes" / "routes.json")) == 2
+
+
+def test_invalid_and_failing_molecules_do_not_crash(
+    toy_files: tuple[Path, Path, Path], tmp_path: Path
+):
+    from makeable.runs.routes import load_planner, plan_top_routes, routes_section
+
+    planner = load_planner(config(toy_files))
+    top = [("not a smiles", 3.0), (BOOM, 2.0), (PHENACETIN, 1.0)]
+    summary = plan_top_routes(tmp_path, top, planner)
+    assert [t.solved for t in summary.targets] == [False, False, True]
+    assert "InvalidTargetError" in summary.targets[0].error and summary.share == pytest.approx(
+        1 / 3
+    )
+    table = rows(tmp_path)
+    assert [r["smiles"] for r in table] == ["not a smiles", BOOM, PHENACETIN]
+    assert "InvalidTargetError" in table[0]["error"]
+    html = routes_section(summary)
+    assert "Could not be planned" in html and "Makeable share: 1 of the top 3" in html
+    assert isinstance(
+        Route.from_dict(json.loads((tmp_path / "routes" / "routes.json").read_text())[2][0]), Route
+    )
+
+
+def test_missing_stock_or_model_fails_before_any_oracle_call(
+    toy_files: tuple[Path, Path, Path], tmp_path: Path
+):
+    from makeable.retro import stock
+
+    stock._load_named.cache_clear()  # forget a PaRoutes stock loaded by another test
+    with pytest.raises(ConfigError, match="--route-stock FILE"):
+        run_design(config(toy_files, route_stock="paroutes_n1"), tmp_path / "a", progress=False)
+    with pytest.raises(ConfigError, match="stock file not found"):
+        run_design(config(toy_files, route_stock="nope.smi"), tmp_path / "b", progress=False)
+    with pytest.raises(ConfigError, match="unknown single-step model 'nope'"):
+        run_design(config(toy_files, route_model="nope"), tmp_path / "c", progress=False)
+    assert not any((tmp_path / name / "run.db").exists() for name in "abc")
+
+
+def test_route_settings_round_trip_and_are_resume_free(tmp_path: Path):
+    cfg = DesignConfig(
+        objective="qed",
+        plan_routes=5,
+        route_stock="stock.smi",
+        route_model="template_mlp",
+        route_max_calls=50,
+        route_jobs=2,
+    )
+    write_yaml(tmp_path / "c.yaml", cfg.to_dict())
+    assert DesignConfig.from_yaml(tmp_path / "c.yaml") == cfg
+    assert cfg.identity() == DesignConfig(objective="qed").identity()
+    defaults = DesignConfig(objective="qed")
+    assert (defaults.plan_routes, defaults.route_stock, defaults.route_model) == (
+        0,
+        "paroutes_n1",
+        "template_mlp",
+    )
+    assert (defaults.route_max_calls, defaults.route_jobs) == (100, 1)
+    for bad in (
+        {"plan_routes": -1},
+        {"route_max_calls": 0},
+        {"route_jobs": 0},
+        {"route_stock": ""},
+    ):
+        with pytest.raises(ConfigError):
+            DesignConfig.from_dict({"objective": "qed", **bad})
+
+
+def test_cli_route_flags_parse_into_the_config():
+    from makeable.cli.design import config_from_args
+    from makeable.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        ["design", "--objective", "qed", "--plan-routes", "10", "--route-stock", "s.smi"]
+        + ["--route-model", "m", "--route-max-calls", "30", "--route-jobs", "2", "--out", "r"]
+    )
+    cfg = config_from_args(args)
+    assert (cfg.plan_routes, cfg.route_stock, cfg.route_model) == (10, "s.smi", "m")
+    assert (cfg.route_max_calls, cfg.route_jobs) == (30, 2)
+    plain = config_from_args(
+        build_parser().parse_args(["design", "--objective", "qed", "--out", "r"])
+    )
+    assert plain.plan_routes == 0 and plain.route_stock == "paroutes_n1"

@@ -1,0 +1,256 @@
+"""Multi-step planning: a toy single-step model with a known two-step route, both searches,
+the call budget, invalid targets, many targets in parallel, the CLI and the benchmark."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from makeable.chem.molecule import Molecule
+from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.planning import (
+    InvalidTargetError,
+    PlanResult,
+    SearchSettings,
+    plan,
+    plan_many,
+)
+from makeable.retro.routes import MolNode, ReactionNode, Route
+from makeable.retro.stock import Stock
+
+pytest.importorskip("syntheseus")
+
+TARGET = "CC(=O)Nc1ccc(O)cc1"  # paracetamol
+AMINE = "Nc1ccc(O)cc1"
+NITRO = "O=[N+]([O-])c1ccc(O)cc1"
+TABLE: dict[str, list[tuple[tuple[str, ...], float]]] = {
+    TARGET: [
+        (("CC(=O)Cl", AMINE), 0.6),
+        (("CC(=O)O", AMINE), 0.3),
+        (("CC(=O)Nc1ccccc1", "O"), 0.1),  # a dead end: its precursors never reach the stock
+    ],
+    AMINE: [((NITRO,), 0.9), (("Nc1ccccc1", "O"), 0.1)],
+}
+STOCK = ["CC(=O)Cl", "CC(=O)O", NITRO, "O"]
+UNSOLVABLE = "CCCCCCO"
+
+
+class PlanningToy(SingleStepModel):
+    """Knows the routes of :data:`TABLE`; any other molecule grows an endless chain of
+    precursors that are never in stock. Counts the molecules it is asked about."""
+
+    name = "planning_toy"
+    score_merge = "sum"  # scores are probabilities
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        self.calls += len(products)
+        out = []
+        for m in products:
+            if m.smiles in TABLE:
+                out.append([ReactantSet(r, p) for r, p in TABLE[m.smiles]])
+            else:
+                out.append(
+                    [ReactantSet((m.smiles + "C",), 0.5), ReactantSet(("N" + m.smiles,), 0.4)]
+                )
+        return out
+
+
+if "planning_toy" not in MODELS:
+    MODELS.add("planning_toy", PlanningToy)
+
+
+def best_known_route() -> Route:
+    amine = MolNode(AMINE, False, ReactionNode("", (MolNode(NITRO, True),)))
+    return Route(MolNode(TARGET, False, ReactionNode("", (MolNode("CC(=O)Cl", True), amine))))
+
+
+@pytest.fixture
+def stock() -> Stock:
+    return Stock(STOCK, name="toy")
+
+
+@pytest.mark.parametrize("algorithm", ["retro_star", "mcts"])
+def test_search_finds_the_known_route(algorithm: str, stock: Stock) -> None:
+    model = PlanningToy()
+    result = plan(TARGET, model, stock, algorithm=algorithm, max_calls=30, top_k=3)
+    assert result.solved and result.canonical == TARGET and result.algorithm == algorithm
+    assert result.calls == model.calls <= 30
+    assert result.first_solution_calls is not None and 2 <= result.first_solution_calls <= 30
+    best = result.best
+    assert best is not None and best == best_known_route()
+    assert best.solved and best.n_reactions == 2 and best.depth == 2
+    assert best.score == pytest.approx(0.6 * 0.9)
+    assert [r.metadata["rank"] for r in result.routes] == list(range(1, len(result.routes) + 1))
+    assert [r.cost for r in result.routes] == sorted(r.cost for r in result.routes)
+    assert all(r.solved for r in result.routes)
+    [(_, first), *_] = best.reactions()
+    assert first.probability == pytest.approx(0.6) and first.smiles.endswith(f">>{TARGET}")
+    assert json.dumps(result.to_dict())
+
+
+def test_retro_star_ranks_the_second_route(stock: Stock) -> None:
+    result = plan(TARGET, PlanningToy(), stock, max_calls=30, top_k=5)
+    assert len(result.routes) >= 2
+    assert {m.smiles for m in result.routes[1].leaves()} == {"CC(=O)O", NITRO}
+    assert result.routes[1].score == pytest.approx(0.3 * 0.9)
+
+
+def test_stop_on_first_solution_saves_calls(stock: Stock) -> None:
+    full = plan(TARGET, PlanningToy(), stock, max_calls=30)
+    first = plan(TARGET, PlanningToy(), stock, max_calls=30, stop_on_first_solution=True)
+    assert first.solved and first.calls <= full.calls
+    assert first.calls == first.first_solution_calls
+
+
+@pytest.mark.parametrize("algorithm", ["retro_star", "mcts"])
+@pytest.mark.parametrize("max_calls", [1, 7, 25])
+def test_call_budget_is_never_exceeded(algorithm: str, max_calls: int, stock: Stock) -> None:
+    model = PlanningToy()
+    result = plan(UNSOLVABLE, model, stock, algorithm=algorithm, max_calls=max_calls, max_depth=50)
+    assert not result.solved and not result.routes and result.first_solution_calls is None
+    assert result.calls == model.calls == max_calls
+
+
+def test_time_limit_ends_the_search(stock: Stock) -> None:
+    result = plan(UNSOLVABLE, PlanningToy(), stock, max_calls=10**6, time_limit_s=0.3, max_depth=50)
+    assert not result.solved and result.seconds < 5.0 and result.calls < 10**6
+
+
+def test_target_in_stock_is_solved_without_calls(stock: Stock) -> None:
+    model = PlanningToy()
+    result = plan("OC(C)=O", model, stock, max_calls=10)
+    assert result.solved and result.calls == model.calls == 0
+    assert result.best == Route(MolNode("CC(=O)O", True)) and result.best.n_reactions == 0
+
+
+def test_invalid_target_is_a_clear_error(stock: Stock) -> None:
+    with pytest.raises(InvalidTargetError, match="invalid target SMILES 'C1CC'"):
+        plan("C1CC", "no_such_model", stock)  # fails before the model is looked up
+    with pytest.raises(ValueError, match="empty|invalid"):
+        plan("", PlanningToy(), stock)
+    with pytest.raises(ValueError, match="retro_star, mcts"):
+        plan(TARGET, PlanningToy(), stock, algorithm="bfs")
+    with pytest.raises(ValueError, match="max_calls"):
+        SearchSettings(max_calls=-1)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_plan_many_keeps_order_and_records_errors(jobs: int, stock: Stock) -> None:
+    targets = [TARGET, "not a smiles", UNSOLVABLE]
+    seen: list[PlanResult] = []
+    settings = SearchSettings(max_calls=12, stop_on_first_solution=True)
+    results = plan_many(targets, PlanningToy(), stock, settings, jobs=jobs, on_result=seen.append)
+    assert [r.target for r in results] == targets and len(seen) == 3
+    assert [r.solved for r in results] == [True, False, False]
+    assert results[1].error and "InvalidTargetError" in results[1].error
+    assert results[2].calls == 12 and not results[2].error
+
+
+def _write_toy(tmp_path: Path) -> tuple[Path, Path]:
+    folder = PlanningToy().save(tmp_path / "toy_model")
+    stock_file = tmp_path / "stock.smi"
+    stock_file.write_text("smiles\n" + "\n".join(STOCK) + "\n")
+    return folder, stock_file
+
+
+def test_cli_retro_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from makeable.cli.main import main
+
+    folder, stock_file = _write_toy(tmp_path)
+    common = ["--stock", str(stock_file), "--model", str(folder), "--max-calls", "20"]
+    assert main(["retro", "plan", TARGET, *common]) == 0
+    text = capsys.readouterr().out
+    assert "solved" in text and "best route: 2 reaction(s)" in text and "[stock]" in text
+
+    out = tmp_path / "plan"
+    args = ["retro", "plan", TARGET, *common, "--algorithm", "mcts", "--json", "--out", str(out)]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["solved"] and data["calls"] <= 20 and data["routes"][0]["type"] == "mol"
+    assert Route.from_dict(data["routes"][0]) == best_known_route()
+    routes = json.loads((out / "routes.json").read_text())
+    assert Route.from_dict(routes[0]) == best_known_route()
+    assert json.loads((out / "config.json").read_text())["search"]["algorithm"] == "mcts"
+    assert "rdkit" in json.loads((out / "versions.json").read_text())
+    page = (out / "route.html").read_text()
+    assert "Best route" in page and page.count("<svg") > 4 and "p=0.6" in page
+
+    assert main(["retro", "plan", "C1CC", *common]) == 2
+    assert "invalid target SMILES" in capsys.readouterr().err
+
+
+def test_cli_bench_planning_writes_and_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from makeable.cli.main import main
+
+    folder, stock_file = _write_toy(tmp_path)
+    targets = tmp_path / "targets.smi"
+    targets.write_text(f"{TARGET}\n{UNSOLVABLE}\n{AMINE}\nCCCCO\n")
+    out = tmp_path / "bench"
+    args = ["bench", "planning", "--targets", str(targets), "--stock", str(stock_file)]
+    args += ["--model", str(folder), "--max-calls", "10", "--no-progress", "--out", str(out)]
+    assert main([*args, "--limit", "3"]) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["target"] for r in rows] == [TARGET, UNSOLVABLE, AMINE]
+    assert [r["solved"] for r in rows] == ["1", "0", "1"]
+    assert rows[0]["route_length"] == "2" and rows[2]["route_length"] == "1"
+    assert int(rows[1]["calls"]) == 10 and float(rows[0]["seconds"]) >= 0
+    summary = (out / "summary.md").read_text()
+    assert "2 / 3" in summary and "66.7 %" in summary
+    assert len((out / "routes.jsonl").read_text().splitlines()) == 2
+    assert "solved" in capsys.readouterr().out
+
+    # resume: the three planned targets are skipped, the fourth is appended
+    assert main([*args, "--jobs", "2"]) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["target"] for r in rows] == [TARGET, UNSOLVABLE, AMINE, "CCCCO"]
+    assert (out / "targets.txt").read_text().split() == [TARGET, UNSOLVABLE, AMINE, "CCCCO"]
+    # other search settings in the same folder are refused
+    assert main([*args, "--algorithm", "mcts"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+    sampled = tmp_path / "sampled"
+    args[-1] = str(sampled)
+    assert main([*args, "--sample", "2", "--sample-seed", "0"]) == 0
+    chosen = (sampled / "targets.txt").read_text().split()
+    assert len(chosen) == 2 and set(chosen) <= {TARGET, UNSOLVABLE, AMINE, "CCCCO"}
+
+
+def test_sample_is_fixed_and_keeps_order() -> None:
+    from makeable.retro.planning_bench import sample_targets
+
+    targets = [f"C{'C' * i}O" for i in range(50)]
+    a = sample_targets(targets, 10, seed=0)
+    assert a == sample_targets(list(reversed(targets)), 10, seed=0)[::-1]
+    assert a == [t for t in targets if t in set(a)] and len(a) == 10
+    assert a != sample_targets(targets, 10, seed=1)
+    assert sample_targets(targets, 100) == targets
+
+
+def test_named_target_set_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from makeable.retro.planning_bench import load_targets
+
+    monkeypatch.setenv("MAKEABLE_DATA", str(tmp_path))
+    monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="n1-targets.txt"):
+        load_targets("paroutes_n1")
+    with pytest.raises(FileNotFoundError, match="targets file not found"):
+        load_targets(tmp_path / "nope.smi")
+
+
+def test_paroutes_targets(data_dir: Path) -> None:
+    from makeable.retro.planning_bench import load_targets, sample_targets
+
+    targets = load_targets("paroutes_n1")
+    assert len(targets) == 10000
+    assert len(sample_targets(targets, 1000, seed=0)) == 1000
