@@ -10,6 +10,7 @@ import torch
 
 from makeable.chem.molecule import Molecule
 from makeable.retro import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.base import load_model
 from makeable.retro.metrics import match_rank
 from makeable.retro.retcl import RetCL
 from makeable.retro.template_mlp import TemplateMLP
@@ -86,6 +87,12 @@ def test_template_mlp_save_load(template_mlp: TemplateMLP, tmp_path: Path) -> No
     assert isinstance(loaded, TemplateMLP) and loaded.templates == template_mlp.templates
     products = [r.product.smiles for r in reactions()]
     assert loaded.predict(products, k=5) == template_mlp.predict(products, k=5)
+    # inference settings can be overridden at load time; unknown names are refused
+    one = load_model(tmp_path / "m", {"max_templates": 1})
+    assert one.params["max_templates"] == 1
+    assert all(len(p.reactant_sets) <= 1 for p in one.predict(products, k=5))
+    with pytest.raises(TypeError, match="no_such_setting"):
+        load_model(tmp_path / "m", {"no_such_setting": 1})
 
 
 def test_retcl_learns_and_round_trips(tmp_path: Path) -> None:

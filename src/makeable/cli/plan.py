@@ -23,6 +23,12 @@ def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
     )
     p.add_argument("--model", required=True, help="registered name or saved model folder")
     p.add_argument(
+        "--model-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a saved inference setting of the model (e.g. max_templates=50)",
+    )
+    p.add_argument(
         "--algorithm", choices=ALGORITHMS, default="retro_star", help="search (default retro_star)"
     )
     p.add_argument(
@@ -171,7 +177,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
     canonical_target(args.smiles)  # fail fast, before the model and stock load
     settings = _settings(args, args.stop_on_first_solution)
-    model = load_model(args.model)
+    model = load_model(args.model, _model_params(args))
     stock = load_stock(args.stock)
     result = plan(args.smiles, model, stock, **settings.to_dict())
     if args.out:
@@ -221,6 +227,22 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_params(args: argparse.Namespace) -> dict[str, Any]:
+    from makeable.cli.retro import _params
+
+    return _params(getattr(args, "model_param", None))
+
+
+def _model(args: argparse.Namespace) -> Any:
+    """``--model`` as given (a name or folder), or loaded when ``--model-param`` overrides it."""
+    params = _model_params(args)
+    if not params:
+        return args.model
+    from makeable.retro.base import load_model
+
+    return load_model(args.model, params)
+
+
 def run_bench(args: argparse.Namespace) -> int:
     from makeable.retro.planning_bench import load_targets, run_planning_bench, sample_targets
 
@@ -236,7 +258,7 @@ def run_bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     run_planning_bench(
         targets,
-        args.model,
+        _model(args),
         args.stock,
         out,
         settings,
@@ -269,7 +291,7 @@ def run_improve(args: argparse.Namespace) -> int:
         replay = load_uspto50k("train")
     try:
         improve(
-            args.model,
+            _model(args),
             args.stock,
             targets,
             _settings(args, not args.full_budget),

@@ -277,8 +277,15 @@ class SingleStepModel(ABC):
         return folder
 
     @staticmethod
-    def load(folder: str | Path) -> SingleStepModel:
-        """Rebuild a saved model from its folder (registry name + constructor arguments)."""
+    def load(folder: str | Path, overrides: Mapping[str, Any] | None = None) -> SingleStepModel:
+        """Rebuild a saved model from its folder (registry name + constructor arguments).
+
+        Args:
+            folder: the saved model.
+            overrides: constructor arguments replacing the saved ones, meant for inference
+                settings (for example Template-MLP's ``max_templates``); unknown names are
+                rejected by the registry.
+        """
         from safetensors.torch import load_file
 
         folder = Path(folder)
@@ -286,7 +293,7 @@ class SingleStepModel(ABC):
         if not path.is_file():
             raise FileNotFoundError(f"not a saved single-step model (no {CONFIG_FILE}): {folder}")
         config = json.loads(path.read_text())
-        model = MODELS.build(config["model"], **config["params"])
+        model = MODELS.build(config["model"], **{**config["params"], **(overrides or {})})
         model.training = dict(config.get("training", {}))
         model._load_files(folder)
         weights = folder / WEIGHTS_FILE
@@ -333,8 +340,13 @@ def shipped_model_dir(name: str) -> Path | None:
         return None
 
 
-def load_model(name_or_path: str | Path) -> SingleStepModel:
+def load_model(
+    name_or_path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> SingleStepModel:
     """A trained model: a saved folder, or a registered name (shipped weights, then cache).
+
+    ``overrides`` replace saved constructor arguments (inference settings such as
+    Template-MLP's ``max_templates``; see :meth:`SingleStepModel.load`).
 
     Raises:
         FileNotFoundError: no saved folder and no trained weights for that name (the message
@@ -345,13 +357,13 @@ def load_model(name_or_path: str | Path) -> SingleStepModel:
 
     path = Path(name_or_path)
     if (path / CONFIG_FILE).is_file():
-        return SingleStepModel.load(path)
+        return SingleStepModel.load(path, overrides)
     name = str(name_or_path)
     MODELS.factory(name)  # unknown names fail here, listing the choices
     for folder in (shipped_model_dir(name), default_model_dir(name)):
         if folder is not None and (folder / CONFIG_FILE).is_file():
             log.info("loading %s from %s", name, folder)
-            return SingleStepModel.load(folder)
+            return SingleStepModel.load(folder, overrides)
     raise FileNotFoundError(
         f"no trained weights for {name!r}: run `makeable retro train {name}` "
         f"(writes {default_model_dir(name)}), or pass --model a saved model folder"
