@@ -65,7 +65,8 @@ import numpy as np
 import yaml
 from rdkit import Chem
 
-from makeable.bench.guacamol import DesignJob, accepts, check_optimizer, distinct_scores, run_jobs
+from makeable.bench.guacamol import distinct_scores
+from makeable.bench.jobs import DesignJob, accepts, check_optimizer, run_jobs
 from makeable.bench.pmo import collect_row
 from makeable.chem.fingerprints import bulk_tanimoto, fingerprint, morgan_bits
 from makeable.chem.molecule import canonical_smiles, parse_smiles

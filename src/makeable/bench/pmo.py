@@ -8,16 +8,15 @@ ordinary design run in ``OUT/runs/<task>_s<seed>/``, so an interrupted benchmark
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
-import multiprocessing as mp
 import statistics
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from makeable.bench.jobs import DesignJob, run_jobs
 from makeable.oracle.store import RunStore
 from makeable.runs.config import DesignConfig, versions, write_yaml
 
@@ -75,30 +74,6 @@ RESULT_COLUMNS = (
 TIMES = ("wall_s", "oracle_s", "propose_s")
 
 
-@dataclass(frozen=True)
-class BenchJob:
-    optimizer: str
-    task: str
-    seed: int
-    budget: int
-    optimizer_params: tuple[tuple[str, Any], ...]
-    run_dir: Path
-
-
-def _run_job(job: BenchJob) -> dict[str, Any]:
-    from makeable.runs.design import run_design
-
-    config = DesignConfig(
-        objective=job.task,
-        optimizer=job.optimizer,
-        budget=job.budget,
-        seed=job.seed,
-        optimizer_params=dict(job.optimizer_params),
-    )
-    run_design(config, job.run_dir, progress=False)
-    return collect_row(job.task, job.seed, job.run_dir)
-
-
 def collect_row(task: str, seed: int, run_dir: Path) -> dict[str, Any]:
     """One results.csv row from a finished run folder."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -148,20 +123,26 @@ def run_pmo(
         },
     )
     jobs_list = [
-        BenchJob(optimizer, t, s, budget, params, out / "runs" / f"{t}_s{s}")
+        DesignJob(
+            labels=(),
+            run_dir=out / "runs" / f"{t}_s{s}",
+            config=DesignConfig(
+                objective=t,
+                optimizer=optimizer,
+                budget=budget,
+                seed=s,
+                optimizer_params=dict(params),
+            ),
+            pool=(),
+            score=functools.partial(collect_row, t, s),
+        )
         for t in tasks
         for s in seeds
     ]
     rows: list[dict[str, Any]] = []
-    if jobs <= 1:
-        for i, job in enumerate(jobs_list, 1):
-            rows.append(_run_job(job))
-            _progress(i, len(jobs_list), rows[-1])
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            for i, row in enumerate(pool.map(_run_job, jobs_list), 1):
-                rows.append(row)
-                _progress(i, len(jobs_list), row)
+    for i, row in enumerate(run_jobs(jobs_list, jobs), 1):
+        rows.append(row)
+        _progress(i, len(jobs_list), row)
     write_results(out, optimizer, rows, budget)
     return rows
 
