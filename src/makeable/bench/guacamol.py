@@ -32,7 +32,6 @@ is shared with :mod:`makeable.bench.plogp`.
 
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import statistics
@@ -48,6 +47,7 @@ from makeable.bench.pmo import collect_row
 from makeable.chem.molecule import parse_smiles
 from makeable.objectives.pmo import RANOLAZINE
 from makeable.oracle.store import RunStore
+from makeable.results_csv import write_csv
 from makeable.runs.config import DesignConfig, versions, write_yaml
 
 log = logging.getLogger(__name__)
@@ -262,10 +262,7 @@ def run_guacamol(
 
 
 def write_results(out: Path, rows: Sequence[dict[str, Any]]) -> None:
-    with open(out / "results.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(RESULT_COLUMNS))
-        writer.writeheader()
-        writer.writerows({k: r.get(k) for k in RESULT_COLUMNS} for r in rows)
+    write_csv(out / "results.csv", RESULT_COLUMNS, rows)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:

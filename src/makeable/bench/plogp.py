@@ -53,7 +53,6 @@ References:
 
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import statistics
@@ -72,6 +71,7 @@ from makeable.chem.fingerprints import bulk_tanimoto, fingerprint, morgan_bits
 from makeable.chem.molecule import canonical_smiles, parse_smiles
 from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
+from makeable.results_csv import append_csv, read_csv, write_csv
 from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ def run_plogp(
         for seed in seeds
     ]
     rows = list(run_jobs(job_list, jobs, progress, f"plogp {optimizer}"))
-    _write_csv(out / "results.csv", PLOGP_COLUMNS, rows)
+    write_csv(out / "results.csv", PLOGP_COLUMNS, rows)
     (out / "summary.md").write_text(plogp_summary(optimizer, rows, budget, max_len, floor))
     return rows
 
@@ -459,7 +459,7 @@ def run_constrained(
         "budget": budget,
     }
     results = out / "results.csv"
-    rows = _read_csv(results) if results.is_file() else []
+    rows: list[dict[str, Any]] = read_csv(results, missing_ok=True)
     _check_same_benchmark(out, identity, rows, starts)
     out.mkdir(parents=True, exist_ok=True)
     write_yaml(
@@ -508,10 +508,10 @@ def run_constrained(
     if job_list:
         log.info("%d runs to do, %d already in %s", len(job_list), len(done), results)
     for row in run_jobs(job_list, jobs, progress, f"constrained plogp {optimizer}"):
-        _append_csv(results, CONSTRAINED_COLUMNS, row)
+        append_csv(results, CONSTRAINED_COLUMNS, row)
         rows.append(row)
     rows.sort(key=lambda r: (float(r["threshold"]), int(r["index"])))
-    _write_csv(results, CONSTRAINED_COLUMNS, rows)
+    write_csv(results, CONSTRAINED_COLUMNS, rows)
     (out / "summary.md").write_text(constrained_summary(optimizer, rows, budget, fingerprint))
     return rows
 
@@ -578,28 +578,6 @@ def constrained_summary(
         "found offline; compare against the papers.",
     ]
     return "\n".join(lines) + "\n"
-
-
-# ----------------------------------------------------------------------------- csv helpers
-def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows({k: r.get(k) for k in columns} for r in rows)
-
-
-def _append_csv(path: Path, columns: Sequence[str], row: dict[str, Any]) -> None:
-    new = not path.is_file()
-    with open(path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns))
-        if new:
-            writer.writeheader()
-        writer.writerow({k: row.get(k) for k in columns})
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 __all__ = [

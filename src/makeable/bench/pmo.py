@@ -7,7 +7,6 @@ ordinary design run in ``OUT/runs/<task>_s<seed>/``, so an interrupted benchmark
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
@@ -18,6 +17,7 @@ from typing import Any
 
 from makeable.bench.jobs import DesignJob, run_jobs
 from makeable.oracle.store import RunStore
+from makeable.results_csv import write_csv
 from makeable.runs.config import DesignConfig, versions, write_yaml
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,7 @@ def _progress(i: int, n: int, row: dict[str, Any]) -> None:
 
 
 def write_results(out: Path, optimizer: str, rows: list[dict[str, Any]], budget: int) -> None:
-    with open(out / "results.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(RESULT_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "results.csv", RESULT_COLUMNS, rows)
     (out / "summary.md").write_text(summary_markdown(optimizer, rows, budget))
 
 
@@ -217,11 +214,6 @@ def summary_markdown(optimizer: str, rows: list[dict[str, Any]], budget: int) ->
     if optimizer in PUBLISHED_SUMS and len(by_task) == len(PMO_TASKS):
         lines.append(f"(published PMO sum for {optimizer}: {PUBLISHED_SUMS[optimizer]})")
     return "\n".join(lines) + "\n"
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def comparison_markdown(results: dict[str, list[dict[str, Any]]]) -> str:

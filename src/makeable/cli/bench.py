@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.bench_design import add_parsers as add_design_bench_parsers
-from makeable.cli.design import _params
+from makeable.cli.params import parse_params
 from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
 from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
@@ -53,20 +53,21 @@ def run_pmo(args: argparse.Namespace) -> int:
         Path(args.out),
         tasks=args.tasks or PMO_TASKS,
         jobs=args.jobs,
-        optimizer_params=_params(args.param),
+        optimizer_params=parse_params(args.param),
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0
 
 
 def pmo_table(args: argparse.Namespace) -> int:
-    from makeable.bench.pmo import comparison_markdown, read_results
+    from makeable.bench.pmo import comparison_markdown
+    from makeable.results_csv import read_csv
 
     results = {}
     for item in args.results:
         name, sep, path = item.partition("=")
         if not sep:
             raise ValueError(f"expected NAME=CSV, got {item!r}")
-        results[name] = read_results(Path(path))
+        results[name] = read_csv(Path(path))
     print(comparison_markdown(results), end="")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.design import _params
+from makeable.cli.params import parse_params
 
 
 def add_parsers(bsub: Any) -> None:
@@ -88,7 +88,7 @@ def run_guacamol(args: argparse.Namespace) -> int:
         Path(args.out),
         tasks=args.tasks,
         jobs=args.jobs,
-        optimizer_params=_params(args.param),
+        optimizer_params=parse_params(args.param),
         progress=True,
     )
     print((Path(args.out) / "summary.md").read_text())
@@ -106,7 +106,7 @@ def run_plogp(args: argparse.Namespace) -> int:
         max_len=args.max_len,
         floor=args.floor,
         jobs=args.jobs,
-        optimizer_params=_params(args.param),
+        optimizer_params=parse_params(args.param),
         progress=True,
     )
     print((Path(args.out) / "summary.md").read_text())
@@ -127,7 +127,7 @@ def run_constrained(args: argparse.Namespace) -> int:
         fingerprint=args.fingerprint,
         floor=args.floor,
         jobs=args.jobs,
-        optimizer_params=_params(args.param),
+        optimizer_params=parse_params(args.param),
         progress=True,
     )
     print((Path(args.out) / "summary.md").read_text())

@@ -6,20 +6,8 @@ import argparse
 import json
 from typing import Any
 
-import yaml
-
+from makeable.cli.params import parse_params
 from makeable.runs.config import ConfigError, DesignConfig
-
-
-def _params(pairs: list[str] | None) -> dict[str, Any]:
-    """Parse ``key=value`` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"expected KEY=VALUE, got {pair!r}")
-        out[key] = yaml.safe_load(value)
-    return out
 
 
 def add_parser(sub: Any) -> None:
@@ -91,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> DesignConfig:
     }
     data.update({k: v for k, v in flags.items() if v is not None})
     if args.param:
-        data["optimizer_params"] = {**data.get("optimizer_params", {}), **_params(args.param)}
+        data["optimizer_params"] = {**data.get("optimizer_params", {}), **parse_params(args.param)}
     if "objective" not in data:
         raise ConfigError("name an objective with --objective or in --config")
     return DesignConfig.from_dict(data)

@@ -228,9 +228,9 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def _model_params(args: argparse.Namespace) -> dict[str, Any]:
-    from makeable.cli.retro import _params
+    from makeable.cli.params import parse_params
 
-    return _params(getattr(args, "model_param", None))
+    return parse_params(getattr(args, "model_param", None))
 
 
 def _model(args: argparse.Namespace) -> Any:

@@ -7,25 +7,14 @@ retro plan`` (multi-step planning) lives in :mod:`makeable.cli.plan`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.design import _params as _yaml_params
+from makeable.cli.params import parse_params
 from makeable.cli.plan import add_improve_parser
 from makeable.cli.plan import add_retro_parser as add_plan_parser
-
-
-def _params(pairs: list[str] | None) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs as YAML scalars; ``1e-3``-style strings become floats too."""
-    out = _yaml_params(pairs)
-    for key, value in out.items():
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                out[key] = float(value)
-    return out
 
 
 def _model_names() -> list[str]:
@@ -104,7 +93,7 @@ def run_train(args: argparse.Namespace) -> int:
     from makeable.retro.data import attach_mhn_templates, load_uspto50k, reactant_pool
 
     log = logging.getLogger("makeable.retro")
-    model = MODELS.build(args.model, **_params(args.param))
+    model = MODELS.build(args.model, **parse_params(args.param))
     train = load_uspto50k("train", args.limit)
     val = load_uspto50k("val", args.limit)
     if args.model == "template_mlp":

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.design import _params
+from makeable.cli.params import parse_params
 from makeable.runs.config import ConfigError
 
 
@@ -82,9 +82,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     }
     data.update({k: v for k, v in flags.items() if v is not None})
     if args.param:
-        data["optimizer_params"] = {**data.get("optimizer_params", {}), **_params(args.param)}
+        data["optimizer_params"] = {**data.get("optimizer_params", {}), **parse_params(args.param)}
     if args.proxy_param:
-        data["proxy_params"] = {**data.get("proxy_params", {}), **_params(args.proxy_param)}
+        data["proxy_params"] = {**data.get("proxy_params", {}), **parse_params(args.proxy_param)}
     if "task" not in data:
         raise ConfigError("name a task with --task or in --config")
     return SequenceDesignConfig.from_dict(data)
@@ -139,8 +139,8 @@ def run_bench(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         batch=args.batch,
         jobs=args.jobs,
-        optimizer_params=_params(args.param),
-        proxy_params=_params(args.proxy_param),
+        optimizer_params=parse_params(args.param),
+        proxy_params=parse_params(args.proxy_param),
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0

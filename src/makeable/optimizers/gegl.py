@@ -55,14 +55,9 @@ log = logging.getLogger(__name__)
 
 def admissible(oracle: Oracle, model: SmilesLSTM, smiles: Sequence[str], max_len: int) -> list[str]:
     """Distinct canonical SMILES the apprentice can emit, in first-seen order (invalid dropped)."""
-    from makeable.optimizers.lm_common import fits
+    from makeable.optimizers.lm_common import distinct_canonical, fits
 
-    out: dict[str, None] = {}
-    for s in smiles:
-        canon = oracle.canonical(s) if s else None
-        if canon is not None and canon not in out and fits(model, canon, max_len):
-            out[canon] = None
-    return list(out)
+    return [c for c in distinct_canonical(oracle, smiles) if fits(model, c, max_len)]
 
 
 class PriorityQueue:

@@ -10,7 +10,7 @@ round with the best molecules they keep, which the run report shows.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from makeable.models.smiles_lm.io import clone_model, load_prior
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import TokenizeError, split_smiles
 from makeable.optimizers.base import DesignContext
+from makeable.oracle.oracle import Oracle
 
 N_LOGGED = 5  # best molecules recorded per round event
 
@@ -61,6 +62,19 @@ def fits(model: SmilesLSTM, smiles: str, max_len: int) -> bool:
     except TokenizeError:
         return False
     return len(tokens) <= max_len and all(t in model.tokenizer.stoi for t in tokens)
+
+
+def distinct_canonical(oracle: Oracle, smiles: Iterable[str]) -> list[str]:
+    """Distinct canonical forms of sampled SMILES, in first-seen order; empty/invalid dropped.
+
+    Canonicalisation goes through the oracle's cache; no oracle call is counted.
+    """
+    out: dict[str, None] = {}
+    for s in smiles:
+        canon = oracle.canonical(s) if s else None
+        if canon:
+            out[canon] = None
+    return list(out)
 
 
 def token_batch(model: SmilesLSTM, smiles: Sequence[str]) -> torch.Tensor:

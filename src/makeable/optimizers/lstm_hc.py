@@ -73,7 +73,13 @@ class SmilesLSTMHillClimbing(Optimizer):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
 
-        from makeable.optimizers.lm_common import log_round, resolve_prior, top_k, torch_session
+        from makeable.optimizers.lm_common import (
+            distinct_canonical,
+            log_round,
+            resolve_prior,
+            top_k,
+            torch_session,
+        )
 
         with torch_session(ctx.seed, self.threads) as generator:
             with ctx.proposing():
@@ -86,7 +92,7 @@ class SmilesLSTMHillClimbing(Optimizer):
                 round_ += 1
                 with ctx.proposing():
                     samples = model.sample(self.mols_to_sample, self.max_len, generator)
-                    canon = {c for c in (oracle.canonical(s) for s in samples if s) if c}
+                    canon = set(distinct_canonical(oracle, samples))
                     payload = sorted(canon - seen)
                     seen |= canon
                 result = oracle.evaluate(payload) if payload else None

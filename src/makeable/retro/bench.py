@@ -9,7 +9,6 @@ the recorded reactants, the top prediction) and ``DIR/summary.md``. The metric i
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.reaction import Reaction
+from makeable.results_csv import write_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.data import load_uspto50k
 from makeable.retro.metrics import TOP_KS, match_rank, top_k_accuracy
@@ -166,14 +166,8 @@ def _write(
     row["jobs"] = jobs
     row["torch_threads"] = 1 if jobs > 1 else _threads()
     row["cpu_count"] = os.cpu_count()
-    with (out / "results.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        writer.writeheader()
-        writer.writerow(row)
-    with (out / "predictions.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["id"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "results.csv", list(row), [row])
+    write_csv(out / "predictions.csv", list(rows[0]) if rows else ["id"], rows)
     (out / "model.json").write_text(
         json.dumps({"model": m.name, "params": m.params, "training": m.training}, indent=2) + "\n"
     )

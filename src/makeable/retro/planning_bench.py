@@ -29,7 +29,6 @@ References:
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.data.molecules import read_smiles_file
+from makeable.results_csv import append_csv, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.stock import Stock, planning_data_file
@@ -113,14 +113,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def read_results(path: Path) -> list[dict[str, str]]:
-    """The rows of a ``results.csv`` (empty if there is none)."""
-    if not path.is_file():
-        return []
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def run_planning_bench(
     targets: Sequence[str],
     model: str | Path | SingleStepModel,
@@ -171,25 +163,16 @@ def run_planning_bench(
     (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
 
     results_path = out / "results.csv"
-    done = {row["target"] for row in read_results(results_path)}
+    done = {row["target"] for row in read_csv(results_path, missing_ok=True)}
     todo = [t for t in targets if t not in done]
     if done:
         log.info(
             "resuming: %d of %d targets already planned", len(targets) - len(todo), len(targets)
         )
-    new_file = not results_path.is_file()
-    with (
-        results_path.open("a", newline="") as fh,
-        (out / "routes.jsonl").open("a") as routes_fh,
-    ):
-        writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
-        if new_file:
-            writer.writeheader()
-            fh.flush()
+    with (out / "routes.jsonl").open("a") as routes_fh:
 
         def append(result: PlanResult) -> None:
-            writer.writerow(result.row())
-            fh.flush()
+            append_csv(results_path, RESULT_FIELDS, result.row())
             if result.routes:
                 line = {"target": result.target, "routes": [r.to_dict() for r in result.routes]}
                 routes_fh.write(json.dumps(line) + "\n")
@@ -206,7 +189,7 @@ def run_planning_bench(
                 on_result=append,
             )
     wanted = set(targets)
-    rows = [r for r in read_results(results_path) if r["target"] in wanted]
+    rows = [r for r in read_csv(results_path, missing_ok=True) if r["target"] in wanted]
     summary = summarise(rows)
     write_summary(out / "summary.md", summary, record)
     return summary

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.registry import UnknownNameError
+from makeable.results_csv import append_csv, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.route_report import route_svg
@@ -250,20 +251,14 @@ def plan_top_routes(
         log.info("routes: %d of %d molecules already planned", len(top) - len(todo), len(top))
     start = time.perf_counter()
     if todo:
-        new_file = not results_path.is_file()
-        with results_path.open("a", newline="") as fh, lines_path.open("a") as lines_fh:
-            writer = csv.DictWriter(fh, fieldnames=RESULT_FIELDS)
-            if new_file:
-                writer.writeheader()
-                fh.flush()
+        with lines_path.open("a") as lines_fh:
 
             def append(result: PlanResult) -> None:
                 target = _target(result, rank[result.target], score[result.target])
                 routes = [r.to_dict() for r in target.routes]
                 lines_fh.write(json.dumps({"smiles": target.smiles, "routes": routes}) + "\n")
                 lines_fh.flush()
-                writer.writerow(target.row())
-                fh.flush()
+                append_csv(results_path, RESULT_FIELDS, target.row())
                 done[target.smiles] = target
 
             plan_many(
@@ -351,26 +346,23 @@ def _read_routes(path: Path) -> dict[str, tuple[Route, ...]]:
 
 def _read_results(path: Path, routes: dict[str, tuple[Route, ...]]) -> list[TargetRoutes]:
     """The molecules already planned, from ``results.csv`` (incomplete rows are skipped)."""
-    if not path.is_file():
-        return []
     out = []
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            try:
-                out.append(
-                    TargetRoutes(
-                        rank=int(row["rank"]),
-                        smiles=row["smiles"],
-                        score=float(row["score"]),
-                        solved=row["solved"] == "1",
-                        calls=int(row["calls"]),
-                        seconds=float(row["seconds"]),
-                        routes=routes.get(row["smiles"], ()),
-                        error=row["error"] or "",
-                    )
+    for row in read_csv(path, missing_ok=True):
+        try:
+            out.append(
+                TargetRoutes(
+                    rank=int(row["rank"]),
+                    smiles=row["smiles"],
+                    score=float(row["score"]),
+                    solved=row["solved"] == "1",
+                    calls=int(row["calls"]),
+                    seconds=float(row["seconds"]),
+                    routes=routes.get(row["smiles"], ()),
+                    error=row["error"] or "",
                 )
-            except (KeyError, TypeError, ValueError):
-                continue
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
     return out
 
 

@@ -9,7 +9,6 @@ median_top128, diversity, novelty, mean_top128, n_calls, wall_s) and ``OUT/summa
 
 from __future__ import annotations
 
-import csv
 import logging
 import multiprocessing as mp
 import statistics
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.oracle.store import RunStore
+from makeable.results_csv import write_csv
 from makeable.runs.config import versions, write_yaml
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,7 @@ def _progress(i: int, n: int, row: dict[str, Any]) -> None:
 
 
 def write_results(out: Path, rows: list[dict[str, Any]]) -> None:
-    with open(out / "results.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(RESULT_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "results.csv", RESULT_COLUMNS, rows)
     (out / "summary.md").write_text(summary_markdown(rows))
 
 
@@ -197,8 +194,3 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
             f"{_mean_std(col('novelty'))} | {statistics.fmean(col('wall_s')):.0f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))

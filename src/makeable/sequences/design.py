@@ -37,6 +37,7 @@ import yaml
 
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
+from makeable.results_csv import write_csv
 from makeable.runs.config import ConfigError, versions, write_yaml
 from makeable.sequences.optimizers import RoundContext, get_seq_optimizer
 from makeable.sequences.proxy import ProxyConfig, ProxyEnsemble
@@ -215,7 +216,7 @@ def run_sequence_design(
         calls = store.calls()
     finally:
         store.close()
-    write_rounds_csv(out / "results.csv", rounds)
+    write_csv(out / "results.csv", ROUND_COLUMNS, rounds)
     top = sorted(((c.smiles, c.score) for c in calls), key=lambda t: -t[1])[:TOP_K]
     with open(out / "top.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -298,10 +299,3 @@ def _loop(
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
-
-
-def write_rounds_csv(path: Path, rounds: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=ROUND_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rounds)

@@ -1,0 +1,25 @@
+"""The shared CSV result tables: read, write, append with the header once."""
+
+from __future__ import annotations
+
+import pytest
+
+from makeable.results_csv import append_csv, read_csv, write_csv
+
+
+def test_append_writes_the_header_once_and_reads_back(tmp_path):
+    path = tmp_path / "results.csv"
+    assert read_csv(path, missing_ok=True) == []
+    with pytest.raises(FileNotFoundError):
+        read_csv(path)
+    append_csv(path, ["a", "b"], {"a": 1, "b": 0.5})
+    append_csv(path, ["a", "b"], {"b": "x", "a": 2, "extra": 9})
+    assert path.read_text().splitlines() == ["a,b", "1,0.5", "2,x"]
+    assert read_csv(path) == [{"a": "1", "b": "0.5"}, {"a": "2", "b": "x"}]
+
+
+def test_write_keeps_the_columns_only_and_replaces_the_file(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("old\n")
+    write_csv(path, ("task", "score"), [{"score": 1.5, "task": "qed", "wall_s": 3}, {"task": "sa"}])
+    assert read_csv(path) == [{"task": "qed", "score": "1.5"}, {"task": "sa", "score": ""}]
