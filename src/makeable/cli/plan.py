@@ -19,7 +19,8 @@ def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
     p.add_argument(
         "--stock",
         required=True,
-        help="named stock (paroutes_n1, paroutes_n1_inchikey) or a file of SMILES/InChIKeys",
+        help="named stock (paroutes_n1, paroutes_n1_inchikey, zinc_instock) "
+        "or a file of SMILES/InChIKeys",
     )
     p.add_argument("--model", required=True, help="registered name or saved model folder")
     p.add_argument(

@@ -6,14 +6,23 @@ Membership is by canonical identity: the canonical SMILES of
 :func:`makeable.chem.molecule.canonical_smiles` and, when the stock holds InChIKeys, the
 standard InChIKey.
 
-Named stocks resolve to files of the data folder (``$MAKEABLE_DATA``, then the user cache):
+Named stocks:
 
-* ``paroutes_n1``: ``planning/paroutes/n1-stock.txt``, the leaves of the PaRoutes set-n1
-  reference routes (SMILES);
+* ``paroutes_n1``: ``planning/paroutes/n1-stock.txt`` of the data folder (``$MAKEABLE_DATA``,
+  then the user cache), the leaves of the PaRoutes set-n1 reference routes (SMILES);
 * ``paroutes_n1_inchikey``: ``planning/paroutes/aizynth_n1_stock_inchikey.txt``, the 2022
-  AiZynthFinder-format version of that stock (InChIKeys).
+  AiZynthFinder-format version of that stock (InChIKeys);
+* ``zinc_instock``: the ZINC20 in-stock catalogue (9,227,726 molecules) as the Bloom filter
+  ``zinc-instock-mini`` bundled with the PyPI package ``molbloom`` (a :class:`BloomStock`; no
+  download, no data folder).
 
-Bloom-filter stocks (``molbloom``) are not supported yet.
+A Bloom filter never misses a molecule it holds but answers "in stock" for about 7% of the
+molecules it does not hold (measured: 1,364 of 20,000 random valid molecules of 35-89 heavy
+atoms, 6.8%). A route is wrongly solved only when every leaf the catalogue lacks is such a false
+positive, but a search looks at many non-purchasable precursors and keeps those it is told it
+can buy, so a route solved against ``zinc_instock`` is a candidate: check its leaves against a
+real catalogue before trusting it. The exact filter ``zinc-instock`` (false-positive rate
+0.0003) needs a download and is not used here.
 
 :meth:`Stock.to_syntheseus` wraps a stock as a syntheseus ``MolInventory`` for the multi-step
 searches of :mod:`makeable.retro.planning`.
@@ -21,6 +30,9 @@ searches of :mod:`makeable.retro.planning`.
 References:
     Genheden, Bjerrum, "PaRoutes: towards a framework for benchmarking retrosynthesis route
     predictions", Digital Discovery 2022. https://doi.org/10.1039/D2DD00015F
+
+    Medina, White, "Bloom filters for molecules", J. Cheminform. 15, 95 (2023).
+    https://doi.org/10.1186/s13321-023-00765-1 (the ``molbloom`` package)
 """
 
 from __future__ import annotations
@@ -183,6 +195,76 @@ class Stock:
         return _inventory_class()(self)
 
 
+BLOOM_CATALOGS: dict[str, tuple[int, float]] = {"zinc-instock-mini": (9_227_726, 0.07)}
+"""The molbloom filters that ship inside its wheel: catalogue size and stated false-positive
+rate. The others (``zinc-instock``, ``zinc20``, ``surechembl``) need a download."""
+
+
+def _molbloom() -> Any:
+    try:
+        import molbloom
+    except ImportError as exc:
+        raise ImportError(
+            "a Bloom-filter stock needs the package molbloom (pip install molbloom==3.2.0)"
+        ) from exc
+    return molbloom
+
+
+class BloomStock(Stock):
+    """A stock answered by a ``molbloom`` Bloom filter instead of a set of molecules.
+
+    Args:
+        catalog: a molbloom filter that ships in its wheel (:data:`BLOOM_CATALOGS`); the
+            default ``zinc-instock-mini`` is ZINC20 in stock, 9,227,726 molecules.
+        name: a label for reports (default: the catalogue).
+
+    ``molecule in stock`` is molbloom's ``buy``: it canonicalises the SMILES its own way (RDKit
+    canonical, isomeric, Kekulé form: the form its filters expect), accepts its list of
+    common reagents, then asks the filter. The answer "not in stock" is exact; "in stock" is
+    wrong for a fraction :attr:`false_positive_rate` of the molecules the catalogue does not
+    hold. InChIKeys and unparseable SMILES are not in stock. ``len()`` is the catalogue size.
+
+    molbloom is imported here, not with this module, and holds the loaded filter (10 MB) in a
+    module-level cache: worker processes load it on their first lookup (or inherit it).
+
+    Raises:
+        ImportError: molbloom is not installed.
+        ValueError: ``catalog`` is not a filter bundled with molbloom.
+    """
+
+    def __init__(self, catalog: str = "zinc-instock-mini", name: str = "") -> None:
+        if catalog not in BLOOM_CATALOGS:
+            raise ValueError(
+                f"molbloom catalogue {catalog!r} is not supported: only the bundled "
+                f"{', '.join(BLOOM_CATALOGS)} (the others need a download)"
+            )
+        _molbloom()
+        super().__init__(name=name or catalog)
+        self.catalog = catalog
+        self.size, self.false_positive_rate = BLOOM_CATALOGS[catalog]
+
+    @property
+    def kind(self) -> str:
+        """``"bloom"``: membership by a Bloom filter (false positives possible)."""
+        return "bloom"
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _lookup(self, smiles: str) -> bool:
+        smiles = smiles.strip()
+        if not smiles or INCHIKEY.match(smiles):
+            return False
+        with quiet_rdkit():
+            return bool(_molbloom().buy(smiles, catalog=self.catalog))
+
+    def __repr__(self) -> str:
+        return (
+            f"BloomStock({self.name!r}, {self.catalog}, {len(self)} molecules, "
+            f"false-positive rate {self.false_positive_rate})"
+        )
+
+
 @lru_cache(maxsize=1)
 def _inventory_class() -> type:
     from syntheseus.search.mol_inventory import BaseMolInventory
@@ -200,7 +282,7 @@ def _inventory_class() -> type:
 
 
 STOCKS: Registry[Stock] = Registry("stock")
-"""Named stocks (files of the data folder), by short name."""
+"""Named stocks (files of the data folder, and the molbloom filter), by short name."""
 
 
 def _named(name: str) -> None:
@@ -220,11 +302,21 @@ for _name in PLANNING_FILES:
     _named(_name)
 
 
+@lru_cache(maxsize=1)
+def _zinc_instock() -> Stock:
+    return BloomStock("zinc-instock-mini", name="zinc_instock")
+
+
+STOCKS.add("zinc_instock", _zinc_instock)
+
+
 def load_stock(name_or_path: str | Path | Stock) -> Stock:
-    """A stock from a registered name (``paroutes_n1``, ...) or a file (SMILES or InChIKeys).
+    """A stock from a registered name (``paroutes_n1``, ``zinc_instock``, ...) or a file
+    (SMILES or InChIKeys).
 
     Raises:
         FileNotFoundError: a named stock's data file is missing, or no such file.
+        ImportError: ``zinc_instock`` without molbloom installed.
         makeable.registry.UnknownNameError: neither a file nor a registered name.
     """
     if isinstance(name_or_path, Stock):
