@@ -23,3 +23,10 @@ def test_write_keeps_the_columns_only_and_replaces_the_file(tmp_path):
     path.write_text("old\n")
     write_csv(path, ("task", "score"), [{"score": 1.5, "task": "qed", "wall_s": 3}, {"task": "sa"}])
     assert read_csv(path) == [{"task": "qed", "score": "1.5"}, {"task": "sa", "score": ""}]
+
+
+def test_append_to_an_older_table_keeps_its_header(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("a,b\n1,2\n")
+    append_csv(path, ["a", "new", "b"], {"a": 3, "new": 9, "b": 4})
+    assert read_csv(path) == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]

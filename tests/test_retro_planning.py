@@ -95,6 +95,9 @@ def test_search_finds_the_known_route(algorithm: str, stock: Stock) -> None:
     [(_, first), *_] = best.reactions()
     assert first.probability == pytest.approx(0.6) and first.smiles.endswith(f">>{TARGET}")
     assert json.dumps(result.to_dict())
+    # the time split: model and adapter are parts of the search's wall time
+    assert result.model_s > 0 and result.adapter_s > 0
+    assert result.model_s + result.adapter_s < result.seconds
 
 
 def test_retro_star_ranks_the_second_route(stock: Stock) -> None:
@@ -205,8 +208,12 @@ def test_cli_bench_planning_writes_and_resumes(
     assert [r["solved"] for r in rows] == ["1", "0", "1"]
     assert rows[0]["route_length"] == "2" and rows[2]["route_length"] == "1"
     assert int(rows[1]["calls"]) == 10 and float(rows[0]["seconds"]) >= 0
+    for r in rows:  # time inside the model and in the adapter are parts of the search time
+        assert float(r["model_s"]) >= 0 and float(r["adapter_s"]) >= 0
+        assert float(r["model_s"]) + float(r["adapter_s"]) <= float(r["seconds"]) + 0.002
     summary = (out / "summary.md").read_text()
     assert "2 / 3" in summary and "66.7 %" in summary
+    assert "share of time in the single-step model" in summary
     assert len((out / "routes.jsonl").read_text().splitlines()) == 2
     assert "solved" in capsys.readouterr().out
 

@@ -30,8 +30,16 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
 
 
 def append_csv(path: Path, columns: Sequence[str], row: Mapping[str, Any]) -> None:
-    """Append one row (and the header first if the file is new), flushed when this returns."""
-    new = not path.is_file()
+    """Append one row (and the header first if the file is new), flushed when this returns.
+
+    An existing file keeps its own header: the row is written under those columns (so a table
+    begun by an older version, with fewer columns, stays aligned when a run resumes).
+    """
+    new = not path.is_file() or path.stat().st_size == 0
+    if not new:
+        with open(path, newline="") as fh:
+            header: list[str] = next(csv.reader(fh), [])
+        columns = header or list(columns)
     with open(path, "a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         if new:

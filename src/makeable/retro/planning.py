@@ -139,6 +139,9 @@ class PlanResult:
         first_solution_calls, first_solution_s: calls and search seconds when the target was
             first solved (``None`` if unsolved).
         n_nodes: size of the search graph.
+        model_s: seconds inside the single-step model's ``predict``; ``adapter_s``: seconds
+            converting its answers for syntheseus (makeable's only overhead on the search);
+            the rest of ``seconds`` is syntheseus's search and route extraction.
         error: why the target could not be planned (``plan_many`` only; ``plan`` raises).
     """
 
@@ -152,6 +155,8 @@ class PlanResult:
     first_solution_calls: int | None = None
     first_solution_s: float | None = None
     n_nodes: int = 0
+    model_s: float = 0.0
+    adapter_s: float = 0.0
     error: str | None = None
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -174,6 +179,8 @@ class PlanResult:
             "first_solution_calls": _blank(self.first_solution_calls),
             "first_solution_s": _blank(self.first_solution_s, 3),
             "n_nodes": self.n_nodes,
+            "model_s": round(self.model_s, 3),
+            "adapter_s": round(self.adapter_s, 3),
             "error": self.error or "",
         }
 
@@ -372,5 +379,7 @@ def _search(
         first_solution_calls=out.first_solution_calls,
         first_solution_s=out.first_solution_s,
         n_nodes=out.n_nodes,
+        model_s=out.model_s,
+        adapter_s=out.adapter_s,
         settings=s.to_dict(),
     )

@@ -63,6 +63,8 @@ RESULT_FIELDS = [
     "first_solution_calls",
     "first_solution_s",
     "n_nodes",
+    "model_s",
+    "adapter_s",
     "error",
 ]
 
@@ -231,8 +233,21 @@ def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
         "mean_first_solution_s": mean("first_solution_s"),
         "mean_route_length": mean("route_length"),
         "mean_seconds_all": (statistics.fmean(float(r["seconds"]) for r in rows) if rows else None),
+        "model_share": _share(rows, "model_s"),
+        "adapter_share": _share(rows, "adapter_s"),
         "n_errors": errors,
     }
+
+
+def _share(rows: Sequence[dict[str, str]], key: str) -> float | None:
+    """``Σ key / Σ seconds`` over the rows that have ``key`` (older tables lack it)."""
+    timed = [r for r in rows if r.get(key, "") != ""]
+    total = sum(float(r["seconds"]) for r in timed)
+    return sum(float(r[key]) for r in timed) / total if total > 0 else None
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
 
 
 def _num(value: float | None, fmt: str = ".1f") -> str:
@@ -266,6 +281,9 @@ def write_summary(path: Path, summary: dict[str, Any], config: dict[str, Any]) -
         f"| mean seconds to first solution | {_num(summary['mean_first_solution_s'], '.2f')} |",
         f"| mean route length (best route, solved) | {_num(summary['mean_route_length'], '.2f')} |",
         f"| mean seconds per target (all) | {_num(summary['mean_seconds_all'], '.2f')} |",
+        f"| share of time in the single-step model | {_pct(summary.get('model_share'))} |",
+        f"| share of time in makeable's syntheseus adapter "
+        f"| {_pct(summary.get('adapter_share'))} |",
         f"| targets with errors | {summary['n_errors']} |",
         "",
         "## Configuration",

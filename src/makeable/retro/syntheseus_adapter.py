@@ -12,6 +12,7 @@ References:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -30,14 +31,24 @@ def _adapter_class() -> type:
         raise ImportError(f"the syntheseus adapter needs syntheseus: {INSTALL_HINT}") from exc
 
     class MakeableBackwardModel(BackwardReactionModel):  # type: ignore[misc,valid-type]
-        """A syntheseus backward model backed by a makeable single-step model."""
+        """A syntheseus backward model backed by a makeable single-step model.
+
+        ``model_seconds`` accumulates the time spent in the makeable model's ``predict`` and
+        ``adapter_seconds`` the time spent converting its answers to syntheseus reactions:
+        the only overhead makeable adds to a syntheseus search.
+        """
 
         def __init__(self, model: SingleStepModel, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.model = model
+            self.model_seconds = 0.0
+            self.adapter_seconds = 0.0
 
         def _get_reactions(self, inputs: list[Any], num_results: int) -> list[Sequence[Any]]:
+            t0 = time.perf_counter()
             preds = self.model.predict([m.smiles for m in inputs], k=num_results)
+            t1 = time.perf_counter()
+            self.model_seconds += t1 - t0
             is_prob = self.model.score_merge == "sum"
             out: list[Sequence[Any]] = []
             for mol, pred in zip(inputs, preds, strict=True):
@@ -56,6 +67,7 @@ def _adapter_class() -> type:
                         )
                     )
                 out.append(reactions)
+            self.adapter_seconds += time.perf_counter() - t1
             return out
 
         def get_parameters(self) -> list[Any]:

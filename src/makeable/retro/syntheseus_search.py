@@ -42,6 +42,8 @@ class SearchOutcome:
     routes: tuple[Route, ...]
     first_solution_calls: int | None
     first_solution_s: float | None
+    model_s: float = 0.0
+    adapter_s: float = 0.0
 
 
 @lru_cache(maxsize=1)
@@ -187,6 +189,7 @@ def run_search(
             node.data["analysis_time"] = (node.creation_time - root_time).total_seconds()
         first_s = float(syn.get_first_solution_time(graph))
     routes = extract_routes(graph, s.top_k, stock, s.algorithm) if solved else ()
+    inner = alg.reaction_model.inner
     return SearchOutcome(
         solved=solved,
         calls=calls,
@@ -194,6 +197,8 @@ def run_search(
         routes=routes,
         first_solution_calls=first_calls,
         first_solution_s=first_s,
+        model_s=float(inner.model_seconds),
+        adapter_s=float(inner.adapter_seconds),
     )
 
 
