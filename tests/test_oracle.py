@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,3 +136,30 @@ def test_process_executor_matches_inprocess(toy_objective):
         a = Oracle(toy_objective, budget=10, executor=ex)(ZINC_FEW)
     b = Oracle(toy_objective, budget=10)(ZINC_FEW)
     assert np.array_equal(a, b)
+
+
+_WORKER_STATE: dict[str, int] = {}
+
+
+def _remember(offset: int) -> None:
+    _WORKER_STATE["offset"] = offset
+
+
+def _add_offset(x: int) -> int:
+    return x + _WORKER_STATE["offset"]
+
+
+@pytest.mark.parametrize("backend", ["inprocess", "process"])
+def test_imap_unordered_yields_every_index_once(backend):
+    from makeable.oracle.executor import InProcessExecutor, ProcessPoolExecutorBackend
+
+    items = list(range(7))
+    if backend == "process":  # the initializer runs in each worker before any item
+        ex = ProcessPoolExecutorBackend(2, _remember, (100,))
+        fn = _add_offset
+    else:
+        ex = InProcessExecutor()
+        fn = lambda x: x + 100  # noqa: E731
+    with ex:
+        got = dict(ex.imap_unordered(fn, items))
+    assert got == {i: i + 100 for i in items}

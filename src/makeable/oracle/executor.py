@@ -1,12 +1,15 @@
-"""Executors run objective scoring on chunks of SMILES: in-process, a local process pool, or
-(later) Ray. All have one method, :meth:`Executor.map`, which preserves order."""
+"""Executors run independent work items: objective scoring on chunks of SMILES, planning one
+target per item. In-process, a local process pool, or (later) Ray. Two methods:
+:meth:`Executor.map` (results in input order) and :meth:`Executor.imap_unordered` (each
+result as soon as it is done, with its index: for progress bars and resumable result files)."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from makeable.registry import Registry
@@ -27,6 +30,11 @@ class Executor(ABC):
     @abstractmethod
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Apply ``fn`` to each item; results in the order of ``items``."""
+
+    def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        """Apply ``fn`` to each item, yielding ``(index, result)`` as each one finishes."""
+        for i, item in enumerate(items):
+            yield i, fn(item)
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release workers (no-op for in-process)."""
@@ -51,30 +59,64 @@ class InProcessExecutor(Executor):
 
 @EXECUTORS.register("process")
 class ProcessPoolExecutorBackend(Executor):
-    """A pool of local worker processes (for oracles costing milliseconds or more per molecule).
+    """A pool of local worker processes (``fork``; for work costing milliseconds or more per item).
+
+    Each worker runs torch with one thread (the pool is the parallelism), then
+    ``initializer(*initargs)`` once, e.g. to load a model that every item uses.
 
     Args:
         n_workers: number of processes (default: all cores).
+        initializer: called once in each worker when it starts.
+        initargs: its arguments (inherited by the forked workers, not pickled).
     """
 
-    def __init__(self, n_workers: int | None = None) -> None:
+    def __init__(
+        self,
+        n_workers: int | None = None,
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
         self.n_workers = n_workers or mp.cpu_count()
+        self.initializer = initializer
+        self.initargs = initargs
         self._pool: ProcessPoolExecutor | None = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=mp.get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                self.n_workers,
+                mp_context=mp.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(self.initializer, self.initargs),
+            )
         return self._pool
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        if len(items) <= 1:
+        if len(items) <= 1 and self.initializer is None:
             return [fn(item) for item in items]
         return list(self._get_pool().map(fn, items))
+
+    def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        pool = self._get_pool()
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:  # stopped early (an error, Ctrl-C): drop the work not started
+            for fut in futures:
+                fut.cancel()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def chunk(items: Sequence[T], n_chunks: int) -> list[list[T]]:

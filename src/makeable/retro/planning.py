@@ -34,16 +34,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing as mp
-import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from makeable.chem.reaction import canonical_unmapped
+from makeable.oracle.executor import Executor, InProcessExecutor, ProcessPoolExecutorBackend
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
@@ -279,7 +278,8 @@ def plan_many(
             the forked workers.
         stock: a :class:`Stock`, or a named stock / stock file (loaded once per process).
         settings: the search settings (default :class:`SearchSettings`).
-        jobs: worker processes (local cores; the ``fork`` start method).
+        jobs: worker processes (local cores), through the executor interface of oracle
+            scoring (:mod:`makeable.oracle.executor`); 1 plans in this process.
         progress: show a progress bar.
         on_result: called in this process with each result as it completes (in completion
             order), e.g. to append it to a results file.
@@ -303,22 +303,20 @@ def plan_many(
         if on_result is not None:
             on_result(result)
 
+    executor: Executor
+    if jobs <= 1 or len(targets) <= 1:
+        m = model if isinstance(model, SingleStepModel) else load_model(model)
+        fn: Callable[[str], PlanResult] = partial(
+            _plan_safely, model=m, stock=load_stock(stock), settings=settings
+        )
+        executor = InProcessExecutor()
+    else:
+        fn = _worker_plan
+        executor = ProcessPoolExecutorBackend(jobs, _init_worker, (model, stock, settings))
     try:
-        if jobs <= 1 or len(targets) <= 1:
-            m = model if isinstance(model, SingleStepModel) else load_model(model)
-            st = load_stock(stock)
-            for i, target in enumerate(targets):
-                done(i, _plan_safely(target, m, st, settings))
-        else:
-            pool = ProcessPoolExecutor(
-                jobs, mp.get_context("fork"), _init_worker, (model, stock, settings)
-            )
-            try:
-                futures = {pool.submit(_worker_plan, t): i for i, t in enumerate(targets)}
-                for fut in as_completed(futures):
-                    done(futures[fut], fut.result())
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        with executor:
+            for i, result in executor.imap_unordered(fn, targets):
+                done(i, result)
     finally:
         bar.close()
     return [r for r in results if r is not None]
@@ -329,8 +327,6 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(model: Any, stock: Any, settings: SearchSettings) -> None:
-    if "torch" in sys.modules:  # one thread per worker: the pool is the parallelism
-        sys.modules["torch"].set_num_threads(1)
     _WORKER["model"] = model if isinstance(model, SingleStepModel) else load_model(model)
     _WORKER["stock"] = load_stock(stock)
     _WORKER["settings"] = settings
