@@ -163,3 +163,24 @@ def test_imap_unordered_yields_every_index_once(backend):
     with ex:
         got = dict(ex.imap_unordered(fn, items))
     assert got == {i: i + 100 for i in items}
+
+
+def test_a_run_folder_is_written_by_one_process_at_a_time(tmp_path):
+    from makeable.oracle.store import RunInUseError
+
+    with RunStore(tmp_path / "run.db", exclusive=True):
+        with pytest.raises(RunInUseError, match="in use by another process"):
+            RunStore(tmp_path / "run.db", exclusive=True)
+        RunStore(tmp_path / "run.db").close()  # reading needs no lock
+    with RunStore(tmp_path / "run.db", exclusive=True) as store:  # released on close
+        assert store.n_calls() == 0
+
+
+def test_design_refuses_a_run_folder_in_use(tmp_path, capsys):
+    from makeable.cli.main import main
+
+    out = tmp_path / "run"
+    with RunStore(out / "run.db", exclusive=True):
+        code = main(["design", "--objective", "qed", "--budget", "20", "--out", str(out)])
+    assert code == 2 and "in use by another process" in capsys.readouterr().err
+    assert main(["design", "--objective", "qed", "--budget", "20", "--out", str(out)]) == 0

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from makeable import __version__
 from makeable.cli import bench, data, design, listing, prior, retro, score, seq
+from makeable.oracle.store import RunInUseError
 from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
 
@@ -43,7 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except (ConfigError, UnknownNameError, FileNotFoundError, ValueError, TypeError) as exc:
+    except (
+        ConfigError,
+        UnknownNameError,
+        FileNotFoundError,
+        ValueError,
+        TypeError,
+        RunInUseError,
+    ) as exc:
         print(f"makeable: error: {exc}", file=sys.stderr)
         return 2
 

@@ -9,11 +9,16 @@ Tables:
 
 Writes are committed per scored batch in WAL mode, so a kill -9 loses at most the batch being
 scored — which was never counted, and is scored (once) again on resume.
+
+A job that writes a run opens its store ``exclusive``: an advisory lock on ``run.lock`` in the
+run folder (released on :meth:`RunStore.close` or when the process ends, even by kill -9), so
+two processes can never run — and count calls into — the same folder at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -49,12 +54,25 @@ class CallRecord:
     eval_s: float
 
 
-class RunStore:
-    """Append-only record of counted oracle calls and run metadata."""
+class RunInUseError(RuntimeError):
+    """Another process is running a job in this run folder."""
 
-    def __init__(self, path: str | Path) -> None:
+
+class RunStore:
+    """Append-only record of counted oracle calls and run metadata.
+
+    Args:
+        path: the ``run.db`` file (its folder is created).
+        exclusive: hold the run folder's lock while open (for the job that writes the run).
+
+    Raises:
+        RunInUseError: ``exclusive`` and another process holds the lock.
+    """
+
+    def __init__(self, path: str | Path, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_folder(self.path.parent) if exclusive else None
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -112,5 +130,39 @@ class RunStore:
         with self._db:
             self._db.execute("DELETE FROM events WHERE n_calls > ?", (n_calls,))
 
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
+
+
+def _lock_folder(folder: Path) -> Any:
+    """An open ``run.lock`` holding an exclusive advisory lock (``None`` where unsupported)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not a POSIX system: no locking
+        return None
+    fh = open(folder / "run.lock", "a+")  # noqa: SIM115 - kept open while the lock is held
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        who = f" (pid {holder})" if holder else ""
+        raise RunInUseError(
+            f"{folder} is in use by another process{who}: wait for it to finish, or use "
+            "another output folder"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh

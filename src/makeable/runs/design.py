@@ -99,66 +99,65 @@ def run_design(
     optimizer = get_optimizer(config.optimizer, **config.optimizer_params)
     planner = _route_planner(config)  # a missing stock or model fails before any oracle call
     pool, pool_source = load_pool(config.pool)
-    store = RunStore(out / "run.db")
-    _check_resume(store, config)
-    store.set_meta("config", config.to_dict())
-    store.set_meta("pool", pool_source)
-    write_yaml(out / "config.yaml", config.to_dict())
-    (out / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+    with RunStore(out / "run.db", exclusive=True) as store:
+        _check_resume(store, config)
+        store.set_meta("config", config.to_dict())
+        store.set_meta("pool", pool_source)
+        write_yaml(out / "config.yaml", config.to_dict())
+        (out / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
 
-    own_executor = executor is None
-    if executor is None:
-        params = {"n_workers": config.n_workers} if config.executor == "process" else {}
-        executor = EXECUTORS.build(config.executor, **params)
-    bar = tqdm(
-        total=config.budget,
-        desc=f"{config.optimizer} on {objective.name}",
-        unit="call",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
+        own_executor = executor is None
+        if executor is None:
+            params = {"n_workers": config.n_workers} if config.executor == "process" else {}
+            executor = EXECUTORS.build(config.executor, **params)
+        bar = tqdm(
+            total=config.budget,
+            desc=f"{config.optimizer} on {objective.name}",
+            unit="call",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
 
-    def on_calls(oracle: Oracle, n_new: int) -> None:
-        bar.update(n_new)
-        bar.set_postfix(best=f"{oracle.best_score():.4f}", refresh=False)
+        def on_calls(oracle: Oracle, n_new: int) -> None:
+            bar.update(n_new)
+            bar.set_postfix(best=f"{oracle.best_score():.4f}", refresh=False)
 
-    oracle = Oracle(objective, config.budget, store, executor, on_calls=on_calls)
-    resumed_from = store.n_calls()
-    finished = store.get_meta("finished_budget") == config.budget
-    if not finished:
-        store.clear_events_after(-1)  # a resumed run re-records its events while replaying
-    ctx = DesignContext(
-        seed=config.seed,
-        pool=pool,
-        log_event=lambda kind, payload: store.add_event(oracle.n_calls, kind, payload),
-    )
-    start = time.perf_counter()
-    try:
+        oracle = Oracle(objective, config.budget, store, executor, on_calls=on_calls)
+        resumed_from = store.n_calls()
+        finished = store.get_meta("finished_budget") == config.budget
         if not finished:
-            optimizer.optimize(oracle, ctx)
-        if oracle.n_calls < resumed_from:  # the optimizer stopped early while replaying
-            oracle.evaluate([r.smiles for r in store.calls()])
-    finally:
-        bar.close()
-        if own_executor:
-            executor.close()
-    wall_s = time.perf_counter() - start
-    # the optimizer is done: a run interrupted while planning routes resumes without replay
-    store.set_meta("finished_budget", config.budget)
-    result = finish_run(out, store, config, pool_source, planner=planner, progress=progress)
-    sessions = store.get_meta("sessions") or []
-    sessions.append(
-        {
-            "resumed_from": resumed_from,
-            "n_calls": oracle.n_calls,
-            "wall_s": wall_s,
-            "oracle_s": oracle.oracle_s,
-            "propose_s": ctx.propose_s,
-        }
-    )
-    store.set_meta("sessions", sessions)
-    store.close()
-    return result
+            store.clear_events_after(-1)  # a resumed run re-records its events while replaying
+        ctx = DesignContext(
+            seed=config.seed,
+            pool=pool,
+            log_event=lambda kind, payload: store.add_event(oracle.n_calls, kind, payload),
+        )
+        start = time.perf_counter()
+        try:
+            if not finished:
+                optimizer.optimize(oracle, ctx)
+            if oracle.n_calls < resumed_from:  # the optimizer stopped early while replaying
+                oracle.evaluate([r.smiles for r in store.calls()])
+        finally:
+            bar.close()
+            if own_executor:
+                executor.close()
+        wall_s = time.perf_counter() - start
+        # the optimizer is done: a run interrupted while planning routes resumes without replay
+        store.set_meta("finished_budget", config.budget)
+        result = finish_run(out, store, config, pool_source, planner=planner, progress=progress)
+        sessions = store.get_meta("sessions") or []
+        sessions.append(
+            {
+                "resumed_from": resumed_from,
+                "n_calls": oracle.n_calls,
+                "wall_s": wall_s,
+                "oracle_s": oracle.oracle_s,
+                "propose_s": ctx.propose_s,
+            }
+        )
+        store.set_meta("sessions", sessions)
+        return result
 
 
 def _route_planner(config: DesignConfig) -> RoutePlanner | None:

@@ -187,7 +187,7 @@ def run_sequence_design(
     task = get_task(config.task, **config.task_params)
     optimizer = get_seq_optimizer(config.optimizer, **config.optimizer_params)
     initial_seqs, initial_scores = task.initial_data()
-    store = RunStore(out / "run.db")
+    store = RunStore(out / "run.db", exclusive=True)
     try:
         _check_resume(store, config)
         store.set_meta("config", config.to_dict())
