@@ -135,3 +135,19 @@ def test_ctrl_c_then_resume(tmp_path):
     resumed = run_design(config, tmp_path / "cut", progress=False)
     assert calls_table(tmp_path / "cut") == calls_table(tmp_path / "whole")
     assert resumed.metrics["auc_top10"] == whole.metrics["auc_top10"]
+
+
+def test_resume_refuses_changed_effective_parameters(tmp_path):
+    """A default that changed since the run was made must not be mixed into it silently."""
+    from makeable.oracle.store import RunStore
+    from makeable.runs.config import ConfigError, DesignConfig
+    from makeable.runs.design import run_design
+
+    config = DesignConfig(objective="qed", optimizer="graph_ga", budget=30, seed=0)
+    run_design(config, tmp_path / "run", progress=False)
+    with RunStore(tmp_path / "run" / "run.db") as store:
+        params = store.get_meta("optimizer_effective_params")
+        assert params["mutation_rate"] > 0  # defaults are recorded, not only the given ones
+        store.set_meta("optimizer_effective_params", {**params, "mutation_rate": 0.5})
+    with pytest.raises(ConfigError, match="mutation_rate"):
+        run_design(config, tmp_path / "run", progress=False)
