@@ -7,13 +7,12 @@ Every design benchmark (PMO, GuacaMol, penalized logP) is a list of :class:`Desi
 from __future__ import annotations
 
 import inspect
-import multiprocessing as mp
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from makeable.oracle.executor import job_executor
 from makeable.runs.config import DesignConfig
 
 
@@ -56,16 +55,10 @@ def run_jobs(
 
     bar = tqdm(total=len(jobs), desc=desc, unit="run", disable=not progress, dynamic_ncols=True)
     try:
-        if n_jobs <= 1 or len(jobs) <= 1:
-            rows: Iterator[dict[str, Any]] = map(execute, jobs)
-            for row in rows:
+        with job_executor(n_jobs, len(jobs)) as executor:
+            for row in executor.imap(execute, jobs):
                 bar.update(1)
                 yield row
-        else:
-            with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn")) as pool:
-                for row in pool.map(execute, jobs):
-                    bar.update(1)
-                    yield row
     finally:
         bar.close()
 

@@ -31,6 +31,11 @@ class Executor(ABC):
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Apply ``fn`` to each item; results in the order of ``items``."""
 
+    def imap(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        """Apply ``fn`` to each item, yielding the results lazily in the order of ``items``."""
+        for item in items:
+            yield fn(item)
+
     def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         """Apply ``fn`` to each item, yielding ``(index, result)`` as each one finishes."""
         for i, item in enumerate(items):
@@ -59,7 +64,7 @@ class InProcessExecutor(Executor):
 
 @EXECUTORS.register("process")
 class ProcessPoolExecutorBackend(Executor):
-    """A pool of local worker processes (``fork``; for work costing milliseconds or more per item).
+    """A pool of local worker processes (for work costing milliseconds or more per item).
 
     Each worker runs torch with one thread (the pool is the parallelism), then
     ``initializer(*initargs)`` once, e.g. to load a model that every item uses.
@@ -67,7 +72,9 @@ class ProcessPoolExecutorBackend(Executor):
     Args:
         n_workers: number of processes (default: all cores).
         initializer: called once in each worker when it starts.
-        initargs: its arguments (inherited by the forked workers, not pickled).
+        initargs: its arguments (inherited by forked workers, not pickled).
+        start_method: ``"fork"`` (workers inherit loaded models and caches) or ``"spawn"``
+            (fresh interpreters, for whole jobs that load their own state).
     """
 
     def __init__(
@@ -75,17 +82,19 @@ class ProcessPoolExecutorBackend(Executor):
         n_workers: int | None = None,
         initializer: Callable[..., None] | None = None,
         initargs: tuple[Any, ...] = (),
+        start_method: str = "fork",
     ) -> None:
         self.n_workers = n_workers or mp.cpu_count()
         self.initializer = initializer
         self.initargs = initargs
+        self.start_method = start_method
         self._pool: ProcessPoolExecutor | None = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.n_workers,
-                mp_context=mp.get_context("fork"),
+                mp_context=mp.get_context(self.start_method),
                 initializer=_start_worker,
                 initargs=(self.initializer, self.initargs),
             )
@@ -95,6 +104,9 @@ class ProcessPoolExecutorBackend(Executor):
         if len(items) <= 1 and self.initializer is None:
             return [fn(item) for item in items]
         return list(self._get_pool().map(fn, items))
+
+    def imap(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        yield from self._get_pool().map(fn, items)
 
     def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         pool = self._get_pool()
@@ -117,6 +129,14 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
         sys.modules["torch"].set_num_threads(1)
     if initializer is not None:
         initializer(*initargs)
+
+
+def job_executor(n_jobs: int, n_items: int) -> Executor:
+    """Where whole benchmark jobs run: in this process for one job (or ``n_jobs <= 1``), else in
+    ``n_jobs`` fresh (``spawn``) worker processes, each job loading its own models."""
+    if n_jobs <= 1 or n_items <= 1:
+        return InProcessExecutor()
+    return ProcessPoolExecutorBackend(n_jobs, start_method="spawn")
 
 
 def chunk(items: Sequence[T], n_chunks: int) -> list[list[T]]:

@@ -10,14 +10,13 @@ median_top128, diversity, novelty, mean_top128, n_calls, wall_s) and ``OUT/summa
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import statistics
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from makeable.oracle.executor import job_executor
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
 from makeable.runs.config import versions, write_yaml
@@ -132,15 +131,10 @@ def run_seq_bench(
         for s in seeds
     ]
     rows: list[dict[str, Any]] = []
-    if jobs <= 1:
-        for i, job in enumerate(job_list, 1):
-            rows += _run_job(job)
-            _progress(i, len(job_list), rows[-1])
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            for i, job_rows in enumerate(pool.map(_run_job, job_list), 1):
-                rows += job_rows
-                _progress(i, len(job_list), job_rows[-1])
+    with job_executor(jobs, len(job_list)) as executor:
+        for i, job_rows in enumerate(executor.imap(_run_job, job_list), 1):
+            rows += job_rows
+            _progress(i, len(job_list), job_rows[-1])
     write_results(out, rows)
     return rows
 
