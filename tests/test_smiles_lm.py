@@ -79,9 +79,9 @@ def test_vocabulary_json_round_trip(tmp_path):
     assert SmilesTokenizer.build(reversed(TRICKY)) == tokenizer  # ids do not depend on order
 
 
-def _tiny(tokenizer: SmilesTokenizer, seed: int = 0) -> SmilesLSTM:
+def _tiny(tokenizer: SmilesTokenizer, seed: int = 0, dropout: float = 0.1) -> SmilesLSTM:
     torch.manual_seed(seed)
-    return SmilesLSTM(tokenizer, embedding_dim=8, hidden_size=16, n_layers=2, dropout=0.1)
+    return SmilesLSTM(tokenizer, embedding_dim=8, hidden_size=16, n_layers=2, dropout=dropout)
 
 
 def test_save_load_gives_the_same_model(tmp_path):
@@ -139,6 +139,30 @@ def test_tiny_lstm_learns_a_toy_language():
     model.eval()
     after = -model.log_likelihood(held_out).mean().item()
     assert after < 0.6 * before, (before, after)
+
+
+def test_imitation_step_weights_repeats_like_the_repeated_batch():
+    """A batch with repeats gives the same loss and gradient as running every copy."""
+    from makeable.optimizers.lm_common import imitation_step, token_batch
+
+    data = toy_smiles(40)
+    batch = [data[0], data[1], data[0], data[2], data[0], data[1]]
+    model = _tiny(SmilesTokenizer.build(data), dropout=0.0)
+    reference = clone_model(model)
+
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = imitation_step(model, sgd, batch, clip=1e9)
+
+    tokens = token_batch(reference, batch)
+    n_tokens = (tokens[:, 1:] != reference.tokenizer.pad_id).sum()
+    expected = -reference.log_likelihood(tokens).sum() / n_tokens
+    expected.backward()
+    with torch.no_grad():
+        for p in reference.parameters():
+            p -= 0.1 * p.grad
+    assert loss == pytest.approx(float(expected), rel=1e-6)
+    for a, b in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_training_resumes_exactly(tmp_path):

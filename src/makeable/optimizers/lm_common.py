@@ -10,6 +10,7 @@ round with the best molecules they keep, which the run report shows.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,10 +86,18 @@ def token_batch(model: SmilesLSTM, smiles: Sequence[str]) -> torch.Tensor:
 def imitation_step(
     model: SmilesLSTM, optimizer: torch.optim.Optimizer, smiles: Sequence[str], clip: float = 1.0
 ) -> float:
-    """One maximum-likelihood step on ``smiles`` (mean NLL per token); returns the loss."""
-    batch = token_batch(model, smiles)
-    n_tokens = (batch[:, 1:] != model.tokenizer.pad_id).sum()
-    loss = -model.log_likelihood(batch).sum() / n_tokens
+    """One maximum-likelihood step on ``smiles`` (mean NLL per token); returns the loss.
+
+    A batch drawn with replacement repeats molecules (GEGL draws 256 from a union of about 128):
+    each distinct SMILES goes through the network once and its log-likelihood is weighted by its
+    count, which is the same loss at a fraction of the cost (2.3 times fewer sequences for GEGL's
+    default batch). Without repeats the computation is the plain mean.
+    """
+    counts = Counter(smiles)
+    batch = token_batch(model, list(counts))
+    weights = torch.tensor(list(counts.values()), dtype=torch.long)
+    n_tokens = ((batch[:, 1:] != model.tokenizer.pad_id).sum(dim=1) * weights).sum()
+    loss = -(model.log_likelihood(batch) * weights).sum() / n_tokens
     optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
