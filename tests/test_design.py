@@ -139,8 +139,8 @@ def test_ctrl_c_then_resume(tmp_path):
 
 def test_resume_refuses_changed_effective_parameters(tmp_path):
     """A default that changed since the run was made must not be mixed into it silently."""
-    from makeable.oracle.store import RunStore
-    from makeable.runs.config import ConfigError, DesignConfig
+    from makeable.oracle.store import ParamsChangedError, RunStore
+    from makeable.runs.config import DesignConfig
     from makeable.runs.design import run_design
 
     config = DesignConfig(objective="qed", optimizer="graph_ga", budget=30, seed=0)
@@ -149,5 +149,5 @@ def test_resume_refuses_changed_effective_parameters(tmp_path):
         params = store.get_meta("optimizer_effective_params")
         assert params["mutation_rate"] > 0  # defaults are recorded, not only the given ones
         store.set_meta("optimizer_effective_params", {**params, "mutation_rate": 0.5})
-    with pytest.raises(ConfigError, match="mutation_rate"):
+    with pytest.raises(ParamsChangedError, match="mutation_rate"):
         run_design(config, tmp_path / "run", progress=False)

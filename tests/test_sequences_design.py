@@ -141,6 +141,20 @@ def test_different_config_in_same_folder_is_refused(tmp_path):
         run_sequence_design(config(rounds=1, seed=9), tmp_path / "r")
 
 
+def test_resume_refuses_changed_optimizer_defaults(tmp_path):
+    """A run made with other effective optimizer parameters (a changed default) is not resumed."""
+    from makeable.oracle.store import ParamsChangedError, RunStore
+
+    run_sequence_design(config("mutation", rounds=1), tmp_path / "run")
+    with RunStore(tmp_path / "run" / "run.db") as store:
+        params = store.get_meta("optimizer_params")
+        assert params  # defaults are recorded, not only the given ones
+        key = sorted(params)[0]
+        store.set_meta("optimizer_params", {**params, key: "changed"})
+    with pytest.raises(ParamsChangedError, match=key):
+        run_sequence_design(config("mutation", rounds=1), tmp_path / "run")
+
+
 def test_config_errors_are_clear():
     with pytest.raises(ConfigError, match="rounds"):
         SequenceDesignConfig(task=TASK, rounds=0)

@@ -58,6 +58,10 @@ class RunInUseError(RuntimeError):
     """Another process is running a job in this run folder."""
 
 
+class ParamsChangedError(ValueError):
+    """A run folder is resumed with other optimizer parameters than it was made with."""
+
+
 class RunStore:
     """Append-only record of counted oracle calls and run metadata.
 
@@ -108,6 +112,28 @@ class RunStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
             )
+
+    def pin_params(self, params: dict[str, Any], key: str = "optimizer_params") -> None:
+        """Record the optimizer's effective parameters (defaults included) under ``key``, or,
+        when the run already recorded them, refuse to go on with other ones — a default that
+        changed between versions would otherwise mix two settings into one resumed run.
+
+        Raises:
+            ParamsChangedError: the recorded parameters differ; the message lists the keys.
+        """
+        effective = json.loads(json.dumps(params, default=str))
+        recorded = self.get_meta(key)
+        if recorded is not None and recorded != effective:
+            diff = {
+                k: (recorded.get(k), effective.get(k))
+                for k in sorted(set(recorded) | set(effective))
+                if recorded.get(k) != effective.get(k)
+            }
+            raise ParamsChangedError(
+                "the run folder was made with other optimizer parameters (recorded, now: "
+                f"{diff}); pass the recorded values with --param to resume it, or use another --out"
+            )
+        self.set_meta(key, effective)
 
     def add_event(self, n_calls: int, kind: str, payload: dict[str, Any]) -> None:
         with self._db:

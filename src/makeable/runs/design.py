@@ -60,24 +60,6 @@ def load_pool(pool: str) -> tuple[Sequence[str], str]:
     return read_smiles_file(path), f"file {path.name}"
 
 
-def _check_effective_params(store: RunStore, params: dict[str, Any]) -> None:
-    """Record the optimizer's effective hyper-parameters (defaults included) and refuse to
-    resume a run made with other ones (e.g. after a default changed between versions)."""
-    effective = json.loads(json.dumps(params, default=str))
-    recorded = store.get_meta("optimizer_effective_params")
-    if recorded is not None and recorded != effective:
-        diff = {
-            k: (recorded.get(k), effective.get(k))
-            for k in sorted(set(recorded) | set(effective))
-            if recorded.get(k) != effective.get(k)
-        }
-        raise ConfigError(
-            f"the run folder was made with other optimizer parameters (recorded, now: {diff}); "
-            "pass the recorded values with --param to resume it, or use another --out"
-        )
-    store.set_meta("optimizer_effective_params", effective)
-
-
 def _check_resume(store: RunStore, config: DesignConfig) -> None:
     recorded = store.get_meta("config")
     if recorded is None:
@@ -119,7 +101,7 @@ def run_design(
     pool, pool_source = load_pool(config.pool)
     with RunStore(out / "run.db", exclusive=True) as store:
         _check_resume(store, config)
-        _check_effective_params(store, optimizer.params())
+        store.pin_params(optimizer.params(), key="optimizer_effective_params")
         store.set_meta("config", config.to_dict())
         store.set_meta("pool", pool_source)
         write_yaml(out / "config.yaml", config.to_dict())

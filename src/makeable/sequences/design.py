@@ -192,7 +192,7 @@ def run_sequence_design(
         _check_resume(store, config)
         store.set_meta("config", config.to_dict())
         store.set_meta("task", task.describe())
-        store.set_meta("optimizer_params", optimizer.params())
+        store.pin_params(optimizer.params())
         write_yaml(out / "config.yaml", config.to_dict())
         (out / "versions.json").write_text(json.dumps(_versions(), indent=2) + "\n")
         oracle = Oracle(task, config.budget, store)
