@@ -261,3 +261,64 @@ def test_paroutes_targets(data_dir: Path) -> None:
     targets = load_targets("paroutes_n1")
     assert len(targets) == 10000
     assert len(sample_targets(targets, 1000, seed=0)) == 1000
+
+
+class TiesToy(SingleStepModel):
+    """Every molecule splits two ways into two new molecules, all with the same probability:
+    a search full of ties, where only the tie-breaking decides which molecule comes next."""
+
+    name = "ties_toy"
+    score_merge = "sum"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        self.asked.extend(m.smiles for m in products)
+        return [
+            [
+                ReactantSet((m.smiles + "C", "O" + m.smiles), 0.5),
+                ReactantSet((m.smiles + "N", "S" + m.smiles), 0.5),
+            ]
+            for m in products
+        ]
+
+
+TIES_SCRIPT = """
+import json
+from makeable.retro.planning import plan
+from makeable.retro.stock import Stock
+from tests.test_retro_planning import TiesToy
+for algorithm in ("retro_star", "mcts"):
+    model = TiesToy()
+    plan("CCO", model, Stock(["O"], name="toy"), algorithm=algorithm, max_calls=25, max_depth=8)
+    print(json.dumps(model.asked))
+"""
+
+
+def test_search_course_does_not_depend_on_the_process() -> None:
+    """The same search asks the model the same molecules in the same order in processes with
+    different string hashes and memory layouts (syntheseus iterates sets of molecules and
+    of nodes; makeable makes those orders deterministic)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    runs = []
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(
+            [sys.executable, "-c", TIES_SCRIPT],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        runs.append([json.loads(line) for line in out.splitlines() if line.startswith("[")])
+    assert len(runs[0]) == 2 and all(len(asked) == 25 for asked in runs[0])
+    assert runs[0] == runs[1] == runs[2]

@@ -30,6 +30,26 @@ def _adapter_class() -> type:
     except ImportError as exc:  # pragma: no cover - syntheseus is a dependency
         raise ImportError(f"the syntheseus adapter needs syntheseus: {INSTALL_HINT}") from exc
 
+    class SortedSet(set):  # type: ignore[type-arg]
+        """A set that iterates in sorted order (not in the order of this process's hashes)."""
+
+        def __iter__(self) -> Any:
+            return iter(sorted(set.__iter__(self)))
+
+    class OrderedReaction(SingleProductReaction):  # type: ignore[misc,valid-type]
+        """A reaction whose distinct reactants iterate in sorted order.
+
+        syntheseus's AND-OR graph creates a reaction's reactant nodes by iterating
+        ``unique_reactants``, a ``set`` of molecules: in the order of the SMILES strings'
+        hashes, which Python randomises per process. That order breaks ties in the search's
+        queue, so the same search made different numbers of model calls in different
+        processes. Sorted, it is the same everywhere.
+        """
+
+        @property
+        def unique_reactants(self) -> set[Any]:
+            return SortedSet(self.reactants)
+
     class MakeableBackwardModel(BackwardReactionModel):  # type: ignore[misc,valid-type]
         """A syntheseus backward model backed by a makeable single-step model.
 
@@ -60,7 +80,7 @@ def _adapter_class() -> type:
                     if "template" in rs.info:
                         meta["template"] = rs.info["template"]
                     reactions.append(
-                        SingleProductReaction(
+                        OrderedReaction(
                             reactants=Bag(SynMolecule(s) for s in rs.reactants),
                             product=mol,
                             metadata=meta,

@@ -13,6 +13,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -27,6 +28,9 @@ from makeable.retro.stock import Stock
 
 if TYPE_CHECKING:
     from makeable.retro.planning import SearchSettings
+
+CREATED = "makeable_created"
+"""Node data key: the order in which the search created the node (see OrderedRetroStar)."""
 
 ROUTE_EXTRACTION_S = 10.0
 """At most this many seconds are spent extracting the top-k routes from a search graph."""
@@ -86,14 +90,41 @@ def _syntheseus() -> SimpleNamespace:
         def get_parameters(self) -> list[Any]:
             return list(self.inner.get_parameters())
 
+    class OrderedRetroStar(RetroStarSearch):
+        """Retro* that re-queues updated nodes in creation order.
+
+        syntheseus returns the nodes an update reached as a ``set`` of nodes hashed by
+        ``id()`` (memory addresses), and pushes them into its queue in that order; the push
+        order breaks ties between equal priorities. Sorting them by a creation stamp makes
+        the search's course — and its number of model calls — the same in every process.
+        """
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._stamps = itertools.count()
+
+        def set_node_values(self, nodes: Any, graph: Any) -> list[Any]:
+            nodes = list(nodes)
+            for node in nodes:
+                if CREATED not in node.data:
+                    node.data[CREATED] = next(self._stamps)
+            updated = super().set_node_values(nodes, graph)
+            return sorted(updated, key=lambda node: node.data.get(CREATED, math.inf))
+
     class IdleStoppingMCTS(MolSetMCTS):
-        """MolSet MCTS that also stops after many iterations without a new model call."""
+        """MolSet MCTS that also stops after many iterations without a new model call, and
+        expands a state's molecules in sorted order."""
 
         def __init__(self, *args: Any, max_idle_iterations: int, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.max_idle_iterations = max_idle_iterations
             self._last_calls = -1
             self._idle = 0
+
+        def _get_mols_to_expand(self, node: Any, graph: Any) -> list[Any]:
+            # a state's molecules are a frozenset: ask the model in sorted order, not in the
+            # order of this process's string hashes (which would reorder the children)
+            return sorted(super()._get_mols_to_expand(node, graph))
 
         def should_stop_search(self, graph: Any) -> bool:
             calls = self.reaction_model.num_calls()
@@ -106,7 +137,7 @@ def _syntheseus() -> SimpleNamespace:
     return SimpleNamespace(
         BudgetedModel=BudgetedModel,
         IdleStoppingMCTS=IdleStoppingMCTS,
-        RetroStarSearch=RetroStarSearch,
+        RetroStarSearch=OrderedRetroStar,
         SynMolecule=SynMolecule,
         pucb_bound=pucb_bound,
         iter_routes_cost_order=iter_routes_cost_order,
