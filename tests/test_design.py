@@ -151,3 +151,9 @@ def test_resume_refuses_changed_effective_parameters(tmp_path):
         store.set_meta("optimizer_effective_params", {**params, "mutation_rate": 0.5})
     with pytest.raises(ParamsChangedError, match="mutation_rate"):
         run_design(config, tmp_path / "run", progress=False)
+    # a parameter added to the optimizer after the run was made is not a change
+    with RunStore(tmp_path / "run" / "run.db") as store:
+        store.set_meta("optimizer_effective_params", {"population_size": 120})
+    run_design(config, tmp_path / "run", progress=False)
+    with RunStore(tmp_path / "run" / "run.db") as store:
+        assert store.get_meta("optimizer_effective_params") == params

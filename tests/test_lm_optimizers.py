@@ -106,3 +106,21 @@ def test_rounds_section():
     ]
     section = rounds_section(events, max_rows=10)
     assert section.count("<tr>") == 11 and "round 59" in section
+
+
+def test_gegl_init_pool_seeds_its_queues_with_the_pool(tmp_path):
+    """``init_pool=N`` scores the pool's first N molecules before sampling (the paper's
+    constrained runs seed the queues with the start molecule); without it GEGL ignores the
+    pool."""
+    from makeable.chem.molecule import canonical_smiles
+    from makeable.optimizers import get_optimizer
+    from tests.lm_toys import toy_smiles
+
+    pool = {canonical_smiles(s) for s in toy_smiles(50, seed=1)[:3]}
+    _, result = design("gegl", {**CASES["gegl"], "init_pool": 3}, 150, tmp_path / "r")
+    calls = calls_table(tmp_path / "r")
+    assert {row[1] for row in calls[:3]} == pool and result.metrics["n_calls"] == 150
+    design("gegl", CASES["gegl"], 20, tmp_path / "plain")
+    assert not pool & {row[1] for row in calls_table(tmp_path / "plain")[:3]}
+    with pytest.raises(ValueError, match="init_pool"):
+        get_optimizer("gegl", init_pool=-1)

@@ -100,6 +100,11 @@ class GEGL(Optimizer):
         n_rounds: stop after this many rounds (paper: 200); 0 runs until the budget is spent.
         sampling_batch_size: sequences sampled together.
         threads: torch CPU threads (0 keeps torch's setting).
+        init_pool: score the first ``init_pool`` molecules of the run's pool before the first
+            round and put them into both queues, as the paper's similarity-constrained runs
+            seed the queues with the start molecule (``init_smis`` in
+            ``run_gegl_constrained.py``); 0 (default, PMO and unconstrained logP) starts from
+            the apprentice's own samples.
     """
 
     name = "gegl"
@@ -118,7 +123,10 @@ class GEGL(Optimizer):
         n_rounds: int = 0,
         sampling_batch_size: int = 512,
         threads: int = 1,
+        init_pool: int = 0,
     ) -> None:
+        if init_pool < 0:
+            raise ValueError(f"init_pool must be >= 0, got {init_pool}")
         self.prior = prior
         self.apprentice_samples = apprentice_samples
         self.expert_samples = expert_samples
@@ -131,6 +139,7 @@ class GEGL(Optimizer):
         self.n_rounds = n_rounds
         self.sampling_batch_size = sampling_batch_size
         self.threads = threads
+        self.init_pool = init_pool
 
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
@@ -145,6 +154,10 @@ class GEGL(Optimizer):
             expert_q = PriorityQueue(self.queue_size)
             mols: dict[str, Chem.Mol | None] = {}
             guard, round_ = StallGuard(), 0
+            if self.init_pool:
+                with ctx.proposing():
+                    seeds = admissible(oracle, model, ctx.pool[: self.init_pool], self.max_len)
+                self._score_into(oracle, seeds, apprentice_q, expert_q)
             while not oracle.finished and (self.n_rounds <= 0 or round_ < self.n_rounds):
                 round_ += 1
                 start_calls = oracle.n_calls
@@ -189,12 +202,13 @@ class GEGL(Optimizer):
         return cache[smiles]
 
     @staticmethod
-    def _score_into(oracle: Oracle, smiles: list[str], queue: PriorityQueue) -> None:
+    def _score_into(oracle: Oracle, smiles: list[str], *queues: PriorityQueue) -> None:
         if not smiles:
             return
         result = oracle.evaluate(smiles)
         keep = [i for i in range(len(smiles)) if result.scored[i] and result.valid[i]]
-        queue.add([smiles[i] for i in keep], [float(result.scores[i]) for i in keep])
+        for queue in queues:
+            queue.add([smiles[i] for i in keep], [float(result.scores[i]) for i in keep])
 
     def _imitate(
         self,

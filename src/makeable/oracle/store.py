@@ -117,18 +117,17 @@ class RunStore:
         """Record the optimizer's effective parameters (defaults included) under ``key``, or,
         when the run already recorded them, refuse to go on with other ones — a default that
         changed between versions would otherwise mix two settings into one resumed run.
+        Parameters the record lacks (added to the optimizer since) are accepted and recorded.
 
         Raises:
             ParamsChangedError: the recorded parameters differ; the message lists the keys.
         """
         effective = json.loads(json.dumps(params, default=str))
-        recorded = self.get_meta(key)
-        if recorded is not None and recorded != effective:
-            diff = {
-                k: (recorded.get(k), effective.get(k))
-                for k in sorted(set(recorded) | set(effective))
-                if recorded.get(k) != effective.get(k)
-            }
+        recorded = self.get_meta(key) or {}
+        # a parameter the record lacks was added since the run was made: not a change (new
+        # parameters keep the old behaviour at their defaults)
+        diff = {k: (v, effective.get(k)) for k, v in recorded.items() if effective.get(k) != v}
+        if diff:
             raise ParamsChangedError(
                 "the run folder was made with other optimizer parameters (recorded, now: "
                 f"{diff}); pass the recorded values with --param to resume it, or use another --out"
