@@ -8,17 +8,77 @@ import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import yaml
+
+if TYPE_CHECKING:
+    from makeable.oracle.store import RunStore
 
 
 class ConfigError(ValueError):
     """A config file or flag is invalid (unknown key, wrong type, bad value)."""
 
 
+class RunConfig:
+    """What every job config shares (a frozen dataclass subclasses it): reading from a dict or
+    YAML with clear errors, writing back, and the resume check against a run folder.
+
+    Subclasses set ``REQUIRED`` (the key a config must give) and ``RESUME_FREE`` (fields that
+    do not change what a run proposes, so may differ when it is resumed).
+    """
+
+    REQUIRED: ClassVar[str]
+    RESUME_FREE: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
+        if cls.REQUIRED not in data:
+            raise ConfigError(f"the config must give {cls.REQUIRED!r}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Self:
+        with open(path) as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of config keys")
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide the run's trajectory (compared when resuming)."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.RESUME_FREE}
+
+    def check_resume(self, store: RunStore) -> None:
+        """Refuse a run folder that holds a run with another identity.
+
+        Raises:
+            ConfigError: the recorded config differs in a field of :meth:`identity`.
+        """
+        recorded = store.get_meta("config")
+        if recorded is None:
+            return
+        old = type(self).from_dict(recorded).identity()
+        diff = {k: (old.get(k), v) for k, v in self.identity().items() if old.get(k) != v}
+        if diff:
+            raise ConfigError(
+                f"the run folder holds a different run (differs in {diff}); "
+                "use another --out, or the same settings to resume"
+            )
+
+
 @dataclass(frozen=True)
-class DesignConfig:
+class DesignConfig(RunConfig):
     """Everything that defines a design run.
 
     Attributes:
@@ -63,6 +123,7 @@ class DesignConfig:
     route_max_calls: int = 100
     route_jobs: int = 1
 
+    REQUIRED = "objective"
     # fields that do not change which molecules a run proposes (so may differ on resume)
     RESUME_FREE = (
         "budget",
@@ -91,34 +152,6 @@ class DesignConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{name} must be a non-empty string, not {value!r}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DesignConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
-        if "objective" not in data:
-            raise ConfigError("the config must name an objective")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ConfigError(str(exc)) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> DesignConfig:
-        with open(path) as fh:
-            data = yaml.safe_load(fh) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of config keys")
-        return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def identity(self) -> dict[str, Any]:
-        """The fields that decide the run's trajectory (compared when resuming)."""
-        return {k: v for k, v in self.to_dict().items() if k not in self.RESUME_FREE}
 
 
 def versions() -> dict[str, str]:

@@ -61,17 +61,7 @@ def load_pool(pool: str) -> tuple[Sequence[str], str]:
 
 
 def _check_resume(store: RunStore, config: DesignConfig) -> None:
-    recorded = store.get_meta("config")
-    if recorded is None:
-        return
-    old = DesignConfig.from_dict(recorded)
-    if old.identity() != config.identity():
-        diff = {k: (old.identity()[k], v) for k, v in config.identity().items()}
-        diff = {k: v for k, v in diff.items() if v[0] != v[1]}
-        raise ConfigError(
-            f"the run folder holds a different run (differs in {diff}); "
-            "use another --out, or the same settings to resume"
-        )
+    config.check_resume(store)
     if store.n_calls() > config.budget:
         raise ConfigError(
             f"the run folder already holds {store.n_calls()} calls, more than budget "

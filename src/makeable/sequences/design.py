@@ -33,12 +33,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.runs.config import ConfigError, versions, write_yaml
+from makeable.runs.config import ConfigError, RunConfig, versions, write_yaml
 from makeable.sequences.optimizers import RoundContext, get_seq_optimizer
 from makeable.sequences.proxy import ProxyConfig, ProxyEnsemble
 from makeable.sequences.report import write_sequence_report
@@ -51,7 +50,7 @@ TOP_K = 128
 
 
 @dataclass(frozen=True)
-class SequenceDesignConfig:
+class SequenceDesignConfig(RunConfig):
     """Everything that defines a sequence design run.
 
     Attributes:
@@ -76,6 +75,7 @@ class SequenceDesignConfig:
     proxy_params: dict[str, Any] = field(default_factory=dict)
     n_threads: int = 1
 
+    REQUIRED = "task"
     RESUME_FREE = ("n_threads",)
 
     def __post_init__(self) -> None:
@@ -93,33 +93,6 @@ class SequenceDesignConfig:
     @property
     def budget(self) -> int:
         return self.rounds * self.batch
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SequenceDesignConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
-        if "task" not in data:
-            raise ConfigError("the config must name a task")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ConfigError(str(exc)) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> SequenceDesignConfig:
-        with open(path) as fh:
-            data = yaml.safe_load(fh) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of config keys")
-        return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.to_dict().items() if k not in self.RESUME_FREE}
 
 
 @dataclass(frozen=True)
@@ -158,20 +131,6 @@ def round_metrics(
 
 
 # -- the loop ---------------------------------------------------------------------------------
-def _check_resume(store: RunStore, config: SequenceDesignConfig) -> None:
-    recorded = store.get_meta("config")
-    if recorded is None:
-        return
-    old = SequenceDesignConfig.from_dict(recorded)
-    if old.identity() != config.identity():
-        diff = {k: (old.identity()[k], v) for k, v in config.identity().items()}
-        diff = {k: v for k, v in diff.items() if v[0] != v[1]}
-        raise ConfigError(
-            f"the run folder holds a different run (differs in {diff}); "
-            "use another --out, or the same settings to resume"
-        )
-
-
 def run_sequence_design(
     config: SequenceDesignConfig, out_dir: str | Path, progress: bool = False
 ) -> SequenceDesignResult:
@@ -189,7 +148,7 @@ def run_sequence_design(
     initial_seqs, initial_scores = task.initial_data()
     store = RunStore(out / "run.db", exclusive=True)
     try:
-        _check_resume(store, config)
+        config.check_resume(store)
         store.set_meta("config", config.to_dict())
         store.set_meta("task", task.describe())
         store.pin_params(optimizer.params())
