@@ -124,3 +124,16 @@ def test_gegl_init_pool_seeds_its_queues_with_the_pool(tmp_path):
     assert not pool & {row[1] for row in calls_table(tmp_path / "plain")[:3]}
     with pytest.raises(ValueError, match="init_pool"):
         get_optimizer("gegl", init_pool=-1)
+
+
+def test_reinvent_regulariser_is_finite_for_certain_sequences():
+    """A sequence of probability 1 (log p == 0) once made REINVENT's -1/log p term infinite
+    and its weights NaN; the capped term is finite there and unchanged elsewhere."""
+    from makeable.optimizers.reinvent import likelihood_regulariser
+
+    normal = torch.tensor([-20.0, -35.5, -4.0])
+    assert likelihood_regulariser(normal).item() == pytest.approx((1 / normal.abs()).mean().item())
+    certain = torch.tensor([-20.0, 0.0], requires_grad=True)
+    value = likelihood_regulariser(certain)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(certain.grad).all()

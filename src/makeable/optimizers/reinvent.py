@@ -20,6 +20,7 @@ agent's likelihoods are computed without dropout. A zero-score memory is drawn f
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
@@ -28,6 +29,8 @@ from makeable.oracle.oracle import Oracle
 
 if TYPE_CHECKING:  # torch is imported when an optimizer runs, not when it is registered
     import torch
+
+log = logging.getLogger(__name__)
 
 
 class ExperienceMemory:
@@ -70,6 +73,10 @@ class ExperienceMemory:
             torch.tensor([e[0] for e in chosen], dtype=torch.float32),
             torch.tensor([e[1] for e in chosen], dtype=torch.float32),
         )
+
+
+LL_CEILING = -1e-3
+"""Upper bound on a sequence log-likelihood inside the ``-1 / log p`` regulariser."""
 
 
 @OPTIMIZERS.register("reinvent")
@@ -161,14 +168,25 @@ class Reinvent(Optimizer):
                             row = tokens[i][tokens[i] != pad].tolist()
                             memory.add(canon, float(result.scores[i]), float(prior_ll[i]), row)
                     memory.trim()
-                    loss = torch.cat(losses).mean()
-                    loss = loss + self.likelihood_penalty * (-(1.0 / torch.cat(all_ll)).mean())
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
+                    penalty = likelihood_regulariser(torch.cat(all_ll))
+                    loss = torch.cat(losses).mean() + self.likelihood_penalty * penalty
+                    if torch.isfinite(loss):
+                        optimizer.zero_grad()
+                        loss.backward()
+                        optimizer.step()
+                    else:  # never step on a non-finite loss: it would poison the weights
+                        log.warning("reinvent step %d: non-finite loss, update skipped", step)
                 log_round(ctx, step, memory.scores(), loss=float(loss.item()))
                 if guard.stalled(oracle):
                     return
+
+
+def likelihood_regulariser(log_p: torch.Tensor) -> torch.Tensor:
+    """REINVENT's ``mean(-1 / log p)`` over sequence log-likelihoods, with ``log p`` capped at
+    :data:`LL_CEILING`: a sequence the agent emits with probability 1 in float32 has
+    ``log p == 0`` and made the term infinite (and the weights NaN, on valsartan_smarts where
+    every score is 0); below the cap the value and gradient are unchanged."""
+    return (-(1.0 / log_p.clamp(max=LL_CEILING))).mean()
 
 
 def _unique_rows(tokens: torch.Tensor, ended: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -171,6 +171,11 @@ class SmilesLSTM(nn.Module):
                 for t in range(1, max_len + 2):
                     logits, hidden = self(x, hidden)
                     probs = torch.softmax(logits[:, -1] / temperature, dim=-1)
+                    if t == 1 and not bool(torch.isfinite(probs).all()):
+                        raise FloatingPointError(
+                            "the language model's outputs are not finite: its weights diverged "
+                            "(NaN/inf), so it cannot sample"
+                        )
                     nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
                     nxt = torch.where(done, torch.full_like(nxt, tok.pad_id), nxt)
                     seq[:, t] = nxt
