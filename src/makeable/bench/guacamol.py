@@ -255,9 +255,11 @@ def run_guacamol(
             job_list.append(
                 DesignJob((("task", name), ("seed", seed)), run_dir, config, pool, score)
             )
-    rows = list(run_jobs(job_list, jobs, progress, f"guacamol {optimizer}"))
+    runs = run_jobs(job_list, jobs, progress, f"guacamol {optimizer}")
+    rows = list(runs)
     write_results(out, rows)
     (out / "summary.md").write_text(summary_markdown(optimizer, rows, budget, opt))
+    runs.raise_failures()
     return rows
 
 

@@ -7,6 +7,7 @@ Every design benchmark (PMO, GuacaMol, penalized logP) is a list of :class:`Desi
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from makeable.oracle.executor import job_executor
 from makeable.runs.config import DesignConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,20 +50,76 @@ def execute(job: DesignJob) -> dict[str, Any]:
     return {**dict(job.labels), **job.score(job.run_dir)}
 
 
+def _execute_safely(job: DesignJob) -> tuple[dict[str, Any] | None, str | None]:
+    """``(row, None)``, or ``(None, error)`` when the run raised (interrupts still stop)."""
+    try:
+        return execute(job), None
+    except Exception as exc:  # one failing run must not stop the others
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+class JobsFailedError(RuntimeError):
+    """Some runs of a benchmark raised; the others finished and their results were written."""
+
+
+class JobRun:
+    """The runs of a benchmark, in order (or ``n_jobs`` at a time in processes).
+
+    Iterating yields each finished run's results row. A run that raises is logged and
+    recorded in :attr:`failures` while the others go on; call :meth:`raise_failures` after
+    writing the results, so that the command still fails (re-running it retries those runs).
+    """
+
+    def __init__(
+        self, jobs: Sequence[DesignJob], n_jobs: int = 1, progress: bool = False, desc: str = "runs"
+    ) -> None:
+        self.jobs = list(jobs)
+        self.n_jobs = n_jobs
+        self.progress = progress
+        self.desc = desc
+        self.failures: list[tuple[Path, str]] = []
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=len(self.jobs),
+            desc=self.desc,
+            unit="run",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        try:
+            with job_executor(self.n_jobs, len(self.jobs)) as executor:
+                for job, (row, error) in zip(
+                    self.jobs, executor.imap(_execute_safely, self.jobs), strict=True
+                ):
+                    bar.update(1)
+                    if error is not None:
+                        log.error("run %s failed (the others go on): %s", job.run_dir, error)
+                        self.failures.append((job.run_dir, error))
+                    else:
+                        assert row is not None
+                        yield row
+        finally:
+            bar.close()
+
+    def raise_failures(self) -> None:
+        """Raise :class:`JobsFailedError` listing the failed runs, if any."""
+        if self.failures:
+            listed = "; ".join(f"{path}: {error}" for path, error in self.failures)
+            raise JobsFailedError(
+                f"{len(self.failures)} of {len(self.jobs)} run(s) failed ({listed}); the other "
+                "results are written; run the same command again to retry them"
+            )
+
+
 def run_jobs(
     jobs: Sequence[DesignJob], n_jobs: int = 1, progress: bool = False, desc: str = "runs"
-) -> Iterator[dict[str, Any]]:
-    """Run jobs in order (or ``n_jobs`` at a time in processes), yielding each results row."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc=desc, unit="run", disable=not progress, dynamic_ncols=True)
-    try:
-        with job_executor(n_jobs, len(jobs)) as executor:
-            for row in executor.imap(execute, jobs):
-                bar.update(1)
-                yield row
-    finally:
-        bar.close()
+) -> JobRun:
+    """The runs of ``jobs`` (see :class:`JobRun`): iterate for the rows, then
+    :meth:`JobRun.raise_failures`."""
+    return JobRun(jobs, n_jobs, progress, desc)
 
 
 def check_optimizer(name: str, params: dict[str, Any]) -> Any:

@@ -293,9 +293,11 @@ def run_plogp(
         )
         for seed in seeds
     ]
-    rows = list(run_jobs(job_list, jobs, progress, f"plogp {optimizer}"))
+    runs = run_jobs(job_list, jobs, progress, f"plogp {optimizer}")
+    rows = list(runs)
     write_csv(out / "results.csv", PLOGP_COLUMNS, rows)
     (out / "summary.md").write_text(plogp_summary(optimizer, rows, budget, max_len, floor))
+    runs.raise_failures()
     return rows
 
 
@@ -513,12 +515,14 @@ def run_constrained(
             job_list.append(DesignJob(labels, run_dir, config, (start,), score))
     if job_list:
         log.info("%d runs to do, %d already in %s", len(job_list), len(done), results)
-    for row in run_jobs(job_list, jobs, progress, f"constrained plogp {optimizer}"):
+    runs = run_jobs(job_list, jobs, progress, f"constrained plogp {optimizer}")
+    for row in runs:
         append_csv(results, CONSTRAINED_COLUMNS, row)
         rows.append(row)
     rows.sort(key=lambda r: (float(r["threshold"]), int(r["index"])))
     write_csv(results, CONSTRAINED_COLUMNS, rows)
     (out / "summary.md").write_text(constrained_summary(optimizer, rows, budget, fingerprint))
+    runs.raise_failures()
     return rows
 
 

@@ -141,10 +141,12 @@ def run_pmo(
         for s in seeds
     ]
     rows: list[dict[str, Any]] = []
-    for i, row in enumerate(run_jobs(jobs_list, jobs), 1):
+    runs = run_jobs(jobs_list, jobs)
+    for i, row in enumerate(runs, 1):
         rows.append(row)
         _progress(i, len(jobs_list), row)
     write_results(out, optimizer, rows, budget)
+    runs.raise_failures()
     return rows
 
 

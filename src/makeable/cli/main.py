@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from makeable import __version__
+from makeable.bench.jobs import JobsFailedError
 from makeable.cli import bench, data, design, listing, prior, retro, score, seq
 from makeable.oracle.store import RunInUseError
 from makeable.registry import UnknownNameError
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ValueError,
         TypeError,
         RunInUseError,
+        JobsFailedError,
     ) as exc:
         print(f"makeable: error: {exc}", file=sys.stderr)
         return 2
