@@ -46,6 +46,15 @@ def test_run_folder_contents(tmp_path):
     assert len(calls_table(tmp_path / "run")) == 300
     assert (tmp_path / "run" / "top.csv").read_text().count("\n") == 21
     assert "<svg" in (tmp_path / "run" / "report.html").read_text()
+    # re-opening the finished run rewrites its results but records no new session
+    from makeable.oracle.store import RunStore
+
+    with RunStore(tmp_path / "run" / "run.db") as store:
+        sessions = store.get_meta("sessions")
+    assert len(sessions) == 1 and sessions[0]["n_calls"] == 300
+    assert run_design(config, tmp_path / "run", progress=False).metrics == result.metrics
+    with RunStore(tmp_path / "run" / "run.db") as store:
+        assert store.get_meta("sessions") == sessions
 
 
 def test_same_seed_same_calls(tmp_path):

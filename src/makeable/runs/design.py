@@ -127,28 +127,28 @@ def run_design(
         try:
             if not finished:
                 optimizer.optimize(oracle, ctx)
-            if oracle.n_calls < resumed_from:  # the optimizer stopped early while replaying
-                oracle.evaluate([r.smiles for r in store.calls()])
+                if oracle.n_calls < resumed_from:  # the optimizer stopped early while replaying
+                    oracle.evaluate([r.smiles for r in store.calls()])
         finally:
             bar.close()
             if own_executor:
                 executor.close()
         wall_s = time.perf_counter() - start
+        if not finished:  # re-opening a finished run is not a session of its optimizer
+            sessions = store.get_meta("sessions") or []
+            sessions.append(
+                {
+                    "resumed_from": resumed_from,
+                    "n_calls": oracle.n_calls,
+                    "wall_s": wall_s,
+                    "oracle_s": oracle.oracle_s,
+                    "propose_s": ctx.propose_s,
+                }
+            )
+            store.set_meta("sessions", sessions)
         # the optimizer is done: a run interrupted while planning routes resumes without replay
         store.set_meta("finished_budget", config.budget)
-        result = finish_run(out, store, config, pool_source, planner=planner, progress=progress)
-        sessions = store.get_meta("sessions") or []
-        sessions.append(
-            {
-                "resumed_from": resumed_from,
-                "n_calls": oracle.n_calls,
-                "wall_s": wall_s,
-                "oracle_s": oracle.oracle_s,
-                "propose_s": ctx.propose_s,
-            }
-        )
-        store.set_meta("sessions", sessions)
-        return result
+        return finish_run(out, store, config, pool_source, planner=planner, progress=progress)
 
 
 def _route_planner(config: DesignConfig) -> RoutePlanner | None:
