@@ -229,3 +229,20 @@ def test_shipped_prior_loads_and_samples_valid_smiles() -> None:
     # the prior measures 81.9 % valid on 10,000 samples (docs/benchmarks/prior.md)
     assert len(valid) >= 0.65 * len(samples)
     assert len(set(valid)) >= 0.95 * len(valid)
+
+
+def test_sampling_never_emits_special_tokens():
+    """Even a model that puts nearly all its mass on <pad>/<bos>/<unk> (as a model drifting
+    during fine-tuning did) samples only SMILES tokens and <eos>."""
+    model = _tiny(SmilesTokenizer.build(toy_smiles(50)))
+    tok = model.tokenizer
+    with torch.no_grad():
+        model.head.bias[[tok.pad_id, tok.bos_id, tok.unk_id]] = 50.0
+    tokens, _ = model.sample_tokens(64, max_len=20, generator=torch.Generator().manual_seed(0))
+    body = tokens[:, 1:]
+    assert tokens.shape[1] >= 2 and bool((tokens[:, 0] == tok.bos_id).all())
+    assert not bool(((body == tok.bos_id) | (body == tok.unk_id)).any())
+    # <pad> only ever follows the end of a sequence
+    for row in body.tolist():
+        if tok.pad_id in row:
+            assert tok.eos_id in row[: row.index(tok.pad_id)]

@@ -158,6 +158,7 @@ class SmilesLSTM(nn.Module):
         was_training = self.training
         self.eval()
         tok = self.tokenizer
+        never = [tok.pad_id, tok.bos_id, tok.unk_id]
         out = torch.full((n, max_len + 2), tok.pad_id, dtype=torch.long)
         finished = torch.zeros(n, dtype=torch.bool)
         try:
@@ -170,7 +171,11 @@ class SmilesLSTM(nn.Module):
                 hidden: Hidden | None = None
                 for t in range(1, max_len + 2):
                     logits, hidden = self(x, hidden)
-                    probs = torch.softmax(logits[:, -1] / temperature, dim=-1)
+                    # <pad>, <bos> and <unk> are never emitted (a model that drifted during
+                    # fine-tuning could otherwise start a sequence with <pad>)
+                    step_logits = logits[:, -1] / temperature
+                    step_logits[:, never] = float("-inf")
+                    probs = torch.softmax(step_logits, dim=-1)
                     if t == 1 and not bool(torch.isfinite(probs).all()):
                         raise FloatingPointError(
                             "the language model's outputs are not finite: its weights diverged "
