@@ -200,3 +200,23 @@ def test_bench_seq_writes_results(tmp_path, capsys):
                                  "diversity", "novelty"]  # fmt: skip
     assert len(rows) == 2 * 2 * 2  # optimizers x seeds x (rounds + starting set)
     assert "| ehrlich_l32_c4_k4 | mutation | 2 |" in (out / "summary.md").read_text()
+
+
+def test_bench_seq_goes_on_after_a_failing_run(tmp_path, monkeypatch, capsys):
+    """A run that raises is reported (exit 2) after the other runs finished and were written."""
+    import makeable.sequences.bench as seq_bench
+
+    original = seq_bench._run_job
+
+    def failing_seed_0(job):
+        if job.seed == 0:
+            raise RuntimeError("boom")
+        return original(job)
+
+    monkeypatch.setattr(seq_bench, "_run_job", failing_seed_0)
+    out = tmp_path / "bench"
+    args = ["bench", "seq", "--tasks", TASK, "--optimizers", "mutation", "--seeds", "0", "1",
+            "--rounds", "1", "--batch", "8", "--out", str(out)]  # fmt: skip
+    assert main(args) == 2
+    assert "1 of 2 run(s) failed" in capsys.readouterr().err
+    assert {row["seed"] for row in read_csv(out / "results.csv")} == {"1"}

@@ -6,6 +6,7 @@ Every design benchmark (PMO, GuacaMol, penalized logP) is a list of :class:`Desi
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -50,10 +51,10 @@ def execute(job: DesignJob) -> dict[str, Any]:
     return {**dict(job.labels), **job.score(job.run_dir)}
 
 
-def _execute_safely(job: DesignJob) -> tuple[dict[str, Any] | None, str | None]:
-    """``(row, None)``, or ``(None, error)`` when the run raised (interrupts still stop)."""
+def _execute_safely(fn: Callable[[Any], Any], job: Any) -> tuple[Any, str | None]:
+    """``(fn(job), None)``, or ``(None, error)`` when the run raised (interrupts still stop)."""
     try:
-        return execute(job), None
+        return fn(job), None
     except Exception as exc:  # one failing run must not stop the others
         return None, f"{type(exc).__name__}: {exc}"
 
@@ -65,21 +66,35 @@ class JobsFailedError(RuntimeError):
 class JobRun:
     """The runs of a benchmark, in order (or ``n_jobs`` at a time in processes).
 
-    Iterating yields each finished run's results row. A run that raises is logged and
-    recorded in :attr:`failures` while the others go on; call :meth:`raise_failures` after
-    writing the results, so that the command still fails (re-running it retries those runs).
+    Iterating yields ``execute(job)`` for each job that finished (a results row for a
+    :class:`DesignJob`). A run that raises is logged and recorded in :attr:`failures` (by
+    its ``run_dir``) while the others go on; call :meth:`raise_failures` after writing the
+    results, so that the command still fails (re-running it retries those runs).
+
+    Args:
+        jobs: picklable jobs with a ``run_dir`` attribute.
+        n_jobs: processes (1: in this process).
+        progress: show a progress bar.
+        desc: the progress bar's label.
+        execute: a module-level function running one job (default: a design run).
     """
 
     def __init__(
-        self, jobs: Sequence[DesignJob], n_jobs: int = 1, progress: bool = False, desc: str = "runs"
+        self,
+        jobs: Sequence[Any],
+        n_jobs: int = 1,
+        progress: bool = False,
+        desc: str = "runs",
+        execute: Callable[[Any], Any] = execute,
     ) -> None:
         self.jobs = list(jobs)
         self.n_jobs = n_jobs
         self.progress = progress
         self.desc = desc
+        self.execute = execute
         self.failures: list[tuple[Path, str]] = []
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Any]:
         from tqdm import tqdm
 
         bar = tqdm(
@@ -91,15 +106,15 @@ class JobRun:
         )
         try:
             with job_executor(self.n_jobs, len(self.jobs)) as executor:
+                safely = functools.partial(_execute_safely, self.execute)
                 for job, (row, error) in zip(
-                    self.jobs, executor.imap(_execute_safely, self.jobs), strict=True
+                    self.jobs, executor.imap(safely, self.jobs), strict=True
                 ):
                     bar.update(1)
                     if error is not None:
                         log.error("run %s failed (the others go on): %s", job.run_dir, error)
                         self.failures.append((job.run_dir, error))
                     else:
-                        assert row is not None
                         yield row
         finally:
             bar.close()

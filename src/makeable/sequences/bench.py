@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from makeable.oracle.executor import job_executor
+from makeable.bench.jobs import JobRun
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
 from makeable.runs.config import versions, write_yaml
@@ -131,11 +131,12 @@ def run_seq_bench(
         for s in seeds
     ]
     rows: list[dict[str, Any]] = []
-    with job_executor(jobs, len(job_list)) as executor:
-        for i, job_rows in enumerate(executor.imap(_run_job, job_list), 1):
-            rows += job_rows
-            _progress(i, len(job_list), job_rows[-1])
+    runs = JobRun(job_list, jobs, execute=_run_job)
+    for i, job_rows in enumerate(runs, 1):
+        rows += job_rows
+        _progress(i, len(job_list), job_rows[-1])
     write_results(out, rows)
+    runs.raise_failures()
     return rows
 
 
