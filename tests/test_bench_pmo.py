@@ -40,14 +40,14 @@ def test_a_failing_run_does_not_stop_the_others(tmp_path):
     """One run that raises is reported at the end; the runs after it still finish."""
     import pytest
 
-    from makeable.bench.jobs import DesignJob, JobsFailedError, run_jobs
+    from makeable.bench.jobs import DesignJob, JobRun, JobsFailedError
     from makeable.runs.config import DesignConfig
 
     def job(objective: str, name: str) -> DesignJob:
         config = DesignConfig(objective=objective, optimizer="screening", budget=20)
         return DesignJob((("name", name),), tmp_path / name, config, (), lambda _: {})
 
-    runs = run_jobs([job("no_such_objective", "bad"), job("qed", "good")])
+    runs = JobRun([job("no_such_objective", "bad"), job("qed", "good")])
     rows = list(runs)
     assert rows == [{"name": "good"}] and (tmp_path / "good" / "metrics.json").is_file()
     assert len(runs.failures) == 1 and runs.failures[0][0] == tmp_path / "bad"

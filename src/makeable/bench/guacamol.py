@@ -26,7 +26,7 @@ Ranolazine MPO gives the optimizer the starting population ``[ranolazine]`` as G
 ``ranolazine_mpo()`` does; the other tasks start from the configured pool (ZINC250k), where
 GuacaMol's Graph GA baseline starts from the best-scoring molecules of its ChEMBL training set.
 
-The small job runner at the end (:class:`DesignJob`, :func:`run_jobs`, :func:`check_optimizer`)
+The small job runner at the end (:class:`DesignJob`, :class:`JobRun`, :func:`check_optimizer`)
 is shared with :mod:`makeable.bench.plogp`.
 """
 
@@ -42,7 +42,7 @@ from typing import Any
 
 from rdkit import Chem
 
-from makeable.bench.jobs import DesignJob, check_optimizer, run_jobs
+from makeable.bench.jobs import DesignJob, JobRun, check_optimizer
 from makeable.bench.pmo import collect_row
 from makeable.chem.molecule import parse_smiles
 from makeable.objectives.pmo import RANOLAZINE
@@ -255,7 +255,7 @@ def run_guacamol(
             job_list.append(
                 DesignJob((("task", name), ("seed", seed)), run_dir, config, pool, score)
             )
-    runs = run_jobs(job_list, jobs, progress, f"guacamol {optimizer}")
+    runs = JobRun(job_list, jobs, progress, f"guacamol {optimizer}")
     rows = list(runs)
     write_results(out, rows)
     (out / "summary.md").write_text(summary_markdown(optimizer, rows, budget, opt))

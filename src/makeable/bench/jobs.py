@@ -1,7 +1,7 @@
 """Benchmark runs as ordinary design runs: one job per run, in order or in a process pool.
 
 Every design benchmark (PMO, GuacaMol, penalized logP) is a list of :class:`DesignJob` run by
-:func:`run_jobs`; each job resumes its run folder like any design run.
+:class:`JobRun`; each job resumes its run folder like any design run.
 """
 
 from __future__ import annotations
@@ -127,14 +127,6 @@ class JobRun:
                 f"{len(self.failures)} of {len(self.jobs)} run(s) failed ({listed}); the other "
                 "results are written; run the same command again to retry them"
             )
-
-
-def run_jobs(
-    jobs: Sequence[DesignJob], n_jobs: int = 1, progress: bool = False, desc: str = "runs"
-) -> JobRun:
-    """The runs of ``jobs`` (see :class:`JobRun`): iterate for the rows, then
-    :meth:`JobRun.raise_failures`."""
-    return JobRun(jobs, n_jobs, progress, desc)
 
 
 def check_optimizer(name: str, params: dict[str, Any]) -> Any:

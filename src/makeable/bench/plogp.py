@@ -69,7 +69,7 @@ import yaml
 from rdkit import Chem
 
 from makeable.bench.guacamol import distinct_scores
-from makeable.bench.jobs import DesignJob, accepts, check_optimizer, run_jobs
+from makeable.bench.jobs import DesignJob, JobRun, accepts, check_optimizer
 from makeable.bench.pmo import collect_row
 from makeable.chem.fingerprints import bulk_tanimoto, fingerprint, morgan_bits
 from makeable.chem.molecule import canonical_smiles, parse_smiles
@@ -293,7 +293,7 @@ def run_plogp(
         )
         for seed in seeds
     ]
-    runs = run_jobs(job_list, jobs, progress, f"plogp {optimizer}")
+    runs = JobRun(job_list, jobs, progress, f"plogp {optimizer}")
     rows = list(runs)
     write_csv(out / "results.csv", PLOGP_COLUMNS, rows)
     (out / "summary.md").write_text(plogp_summary(optimizer, rows, budget, max_len, floor))
@@ -515,7 +515,7 @@ def run_constrained(
             job_list.append(DesignJob(labels, run_dir, config, (start,), score))
     if job_list:
         log.info("%d runs to do, %d already in %s", len(job_list), len(done), results)
-    runs = run_jobs(job_list, jobs, progress, f"constrained plogp {optimizer}")
+    runs = JobRun(job_list, jobs, progress, f"constrained plogp {optimizer}")
     for row in runs:
         append_csv(results, CONSTRAINED_COLUMNS, row)
         rows.append(row)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.bench.jobs import DesignJob, run_jobs
+from makeable.bench.jobs import DesignJob, JobRun
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
 from makeable.runs.config import DesignConfig, versions, write_yaml
@@ -141,7 +141,7 @@ def run_pmo(
         for s in seeds
     ]
     rows: list[dict[str, Any]] = []
-    runs = run_jobs(jobs_list, jobs)
+    runs = JobRun(jobs_list, jobs)
     for i, row in enumerate(runs, 1):
         rows.append(row)
         _progress(i, len(jobs_list), row)
