@@ -207,8 +207,9 @@ class GEGL(Optimizer):
             return
         result = oracle.evaluate(smiles)
         keep = [i for i in range(len(smiles)) if result.scored[i] and result.valid[i]]
+        kept, scores = [smiles[i] for i in keep], [float(result.scores[i]) for i in keep]
         for queue in queues:
-            queue.add([smiles[i] for i in keep], [float(result.scores[i]) for i in keep])
+            queue.add(kept, scores)
 
     def _imitate(
         self,
