@@ -177,6 +177,30 @@ def test_collect_reactions_best_or_all(tiny: TemplateMLP, stock: Stock) -> None:
         collect_reactions([], "first")
 
 
+def test_collect_reactions_keeps_confident_steps_only(tiny: TemplateMLP, stock: Stock) -> None:
+    result = plan(TWO_STEP, tiny, stock, max_calls=10, top_k=3)
+    [everything, _, _] = collect_reactions([result.routes], "all")
+    probs = sorted(r.metadata["probability"] for r in everything)  # recorded by planning
+    assert len(probs) == 4 and probs[0] < probs[-1]
+    cut = (probs[1] + probs[2]) / 2
+    kept, n_routes, n_steps = collect_reactions([result.routes], "all", min_probability=cut)
+    assert sorted(r.metadata["probability"] for r in kept) == probs[2:]
+    assert (n_routes, n_steps) == (2, 4)  # steps are counted whether kept or not
+    with pytest.raises(ValueError, match="min_probability"):
+        collect_reactions([result.routes], "all", min_probability=1.5)
+
+
+def test_fine_tuned_template_mlp_is_stored_in_float32(tiny: TemplateMLP, tmp_path: Path) -> None:
+    assert tiny.params["storage_dtype"] == "float16"
+    taught = [_route_reaction(tiny, f"CCCC(=O)Cl.CNOC>>{WEINREB}")]
+    tiny.fine_tune(taught, epochs=1, lr=1e-5, seed=0)  # steps below float16's resolution
+    assert tiny.params["storage_dtype"] == "float32"
+    loaded = load_model(tiny.save(tmp_path / "tuned"))
+    assert loaded.params["storage_dtype"] == "float32"
+    for name, tensor in tiny._tensors().items():
+        assert torch.equal(loaded._tensors()[name], tensor), name  # nothing rounded away
+
+
 def test_drop_targets_compares_canonical_smiles() -> None:
     assert drop_targets(["CCO", "c1ccccc1", "CCN"], ["OCC", "C1=CC=CC=C1"]) == ["CCN"]
 
@@ -229,6 +253,14 @@ def test_improve_collects_logs_saves_and_resumes(
     monkeypatch.setattr(improve_module, "plan_many", no_planning)
     improve(tiny_folder, stock, TARGETS, SETTINGS, iterations=2, **kwargs)
     assert finished_iterations(out) == [1, 2] and read_log(out)[1]["reactions"] == 4
+
+    # a run recorded before min_probability existed resumes (it had every step)
+    settings = json.loads((out / "improve.json").read_text())
+    del settings["min_probability"]
+    (out / "improve.json").write_text(json.dumps(settings))
+    improve(tiny_folder, stock, TARGETS, SETTINGS, iterations=2, **kwargs)
+    with pytest.raises(ValueError, match="other settings.*min_probability"):
+        improve(tiny_folder, stock, TARGETS, SETTINGS, min_probability=0.5, **kwargs)
 
     # other settings in the same folder are refused
     with pytest.raises(ValueError, match="other settings.*lr"):

@@ -113,6 +113,13 @@ def add_improve_parser(rsub: Any) -> None:
         "--top-k N --full-budget)",
     )
     p.add_argument(
+        "--min-probability",
+        type=float,
+        default=0.0,
+        help="learn only from route steps the model proposed with at least this probability "
+        "(the paper's code: 0.8; default 0: every step)",
+    )
+    p.add_argument(
         "--replay-fraction",
         type=float,
         default=0.0,
@@ -303,6 +310,7 @@ def run_improve(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             jobs=args.jobs,
             routes="all" if args.all_routes else "best",
+            min_probability=args.min_probability,
             replay=replay,
             replay_fraction=args.replay_fraction,
             seed=args.seed,
