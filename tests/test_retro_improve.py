@@ -21,16 +21,19 @@ from makeable.retro.base import (
     load_model,
 )
 from makeable.retro.improve import (
+    augment_forward,
     collect_reactions,
     drop_targets,
     finished_iterations,
     improve,
+    model_digest,
     read_log,
 )
 from makeable.retro.planning import SearchSettings, plan
 from makeable.retro.retcl import RetCL
 from makeable.retro.stock import Stock
-from makeable.retro.template_mlp import TemplateMLP
+from makeable.retro.template_mlp import ForwardTemplateMLP, TemplateMLP
+from makeable.retro.templates import apply_template, forward_template
 from tests.retro_toys import DISTRACTORS, MAPPED, reactions
 
 pytest.importorskip("syntheseus")
@@ -222,7 +225,7 @@ def test_improve_collects_logs_saves_and_resumes(
     plans = [json.loads(line) for line in (out / "iterations/1/plans.jsonl").open()]
     assert sorted(p["target"] for p in plans) == sorted(TARGETS)
     summary = (out / "summary.md").read_text()
-    assert "| 1 | 3 / 4 (75.0 %) | 4 | 4 | 0 |" in summary
+    assert "| 1 | 3 / 4 (75.0 %) | 4 | 0 | 4 | 0 |" in summary
     # the final model is the folder itself, loadable like any saved model, and learned
     loaded = load_model(out)
     assert isinstance(loaded, TemplateMLP) and loaded.training["fine_tuning"]
@@ -336,3 +339,97 @@ def test_route_reactions_keep_molecules_canonical() -> None:
     [reaction] = route_reactions(Route(MolNode("C(=O)OCC", False, step)))
     assert reaction == Reaction.create(Molecule("CCOC=O"), [Molecule("CCO")])
     assert reaction.metadata == {"target": "C(=O)OCC", "template": "t"}
+
+
+# ---------------------------------------------------------------------- forward augmentation
+@pytest.fixture(scope="module")
+def tiny_forward() -> ForwardTemplateMLP:
+    """A tiny forward Template-MLP trained on the ten toy reactions."""
+    model = MODELS.build(
+        "template_mlp_forward", n_bits=1024, hidden=[64], epochs=15, lr=1e-2, dropout=0
+    )
+    assert isinstance(model, ForwardTemplateMLP)
+    model.fit(reactions())
+    return model
+
+
+def test_forward_templates_give_the_products_back() -> None:
+    for reaction in reactions():
+        reactants = ".".join(m.smiles for m in reaction.reactants)
+        outcomes = apply_template(forward_template(reaction.metadata["template"]), reactants)
+        assert (reaction.product.smiles,) in outcomes, reaction
+    with pytest.raises(ValueError, match="not a retro template"):
+        forward_template("CCO")
+
+
+def test_forward_template_mlp_predicts_products(
+    tiny_forward: ForwardTemplateMLP, tmp_path: Path
+) -> None:
+    toys = reactions()
+    inputs = [".".join(m.smiles for m in r.reactants) for r in toys]
+    preds = tiny_forward.predict(inputs, k=3)
+    top1 = [p.reactant_sets[0].reactants for p in preds]  # the outcomes are products
+    assert sum(t == (r.product.smiles,) for t, r in zip(top1, toys, strict=True)) >= 9
+    folder = tiny_forward.save(tmp_path / "forward")
+    assert load_model(folder, direction="forward").predict(inputs, k=3) == preds
+    # a forward model is refused where a retrosynthesis model is needed
+    with pytest.raises(ValueError, match="forward reaction model; a retro model"):
+        load_model(folder)
+    with pytest.raises(ValueError, match="forward reaction model"):
+        plan(WEINREB, folder, Stock(STOCK))
+
+
+def test_augment_forward_adds_validated_reactions(
+    tiny: TemplateMLP, tiny_forward: ForwardTemplateMLP
+) -> None:
+    weinreb = reactions()[8]  # acid chloride + N,O-dimethylhydroxylamine → Weinreb amide
+    # a route step with these reactants but another product: the forward model's product of
+    # the reactants is new, and the backward model's best template for it is the same one
+    other = Reaction.create(
+        Molecule.from_smiles("CCO"), weinreb.reactants, template="x", target="T"
+    )
+    [added] = augment_forward([other], tiny_forward, tiny, min_probability=0.0)
+    assert added == weinreb and added.metadata["augmented"] is True
+    assert added.metadata["template"] == weinreb.metadata["template"]
+    assert added.metadata["target"] == "T"
+    assert augment_forward([weinreb], tiny_forward, tiny, min_probability=0.0) == []  # known
+    assert augment_forward([other], tiny_forward, tiny, min_probability=1.0) == []  # not sure
+    wrong = TemplateMLP.__new__(TemplateMLP)  # a backward model preferring other templates
+    wrong.__dict__.update(tiny.__dict__)
+    wrong.templates = list(reversed(tiny.templates))
+    assert augment_forward([other], tiny_forward, wrong, min_probability=0.0) == []
+    with pytest.raises(ValueError, match="forward model and a retro model"):
+        augment_forward([other], tiny, tiny_forward)
+
+
+def test_improve_with_forward_augmentation(
+    tiny_folder: Path,
+    tiny_forward: ForwardTemplateMLP,
+    stock: Stock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import makeable.retro.improve as improve_module
+
+    extra = reactions()[9]  # NBS bromination: not a reaction of the toy routes
+    calls: list[tuple[int, str, str]] = []
+
+    def fake_augment(route_reactions, forward, backward):  # type: ignore[no-untyped-def]
+        calls.append((len(route_reactions), forward.direction, backward.direction))
+        return [extra]
+
+    monkeypatch.setattr(improve_module, "augment_forward", fake_augment)
+    out = tmp_path / "augmented"
+    improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=out, epochs=2, forward=tiny_forward)
+    [entry] = read_log(out)
+    assert calls == [(4, "forward", "retro")]  # the route reactions, forward and retro models
+    assert (entry["reactions"], entry["augmented"], entry["reactions_used"]) == (4, 1, 5)
+    [row] = list(csv.DictReader((out / "iterations/1/augmented.csv").open()))
+    assert Reaction.from_smiles(row["reaction"]) == extra
+    assert "| 1 | 3 / 4 (75.0 %) | 4 | 1 | 5 | 0 |" in (out / "summary.md").read_text()
+    settings = json.loads((out / "improve.json").read_text())
+    assert settings["augment_forward"] == model_digest(tiny_forward)
+    with pytest.raises(ValueError, match="other settings.*augment_forward"):
+        improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=out, epochs=2)
+    with pytest.raises(ValueError, match="a forward model"):
+        improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=tmp_path / "x", forward=tiny_folder)

@@ -120,6 +120,12 @@ def add_improve_parser(rsub: Any) -> None:
         "(the paper's code: 0.8; default 0: every step)",
     )
     p.add_argument(
+        "--augment-forward",
+        metavar="MODEL",
+        help="a forward reaction model (`makeable retro train template_mlp_forward`, or its "
+        "folder): add the paper's forward-model augmentations of the route reactions",
+    )
+    p.add_argument(
         "--replay-fraction",
         type=float,
         default=0.0,
@@ -311,6 +317,7 @@ def run_improve(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             routes="all" if args.all_routes else "best",
             min_probability=args.min_probability,
+            forward=args.augment_forward,
             replay=replay,
             replay_fraction=args.replay_fraction,
             seed=args.seed,

@@ -91,12 +91,13 @@ def run_train(args: argparse.Namespace) -> int:
     from makeable.retro import MODELS
     from makeable.retro.base import default_model_dir
     from makeable.retro.data import attach_mhn_templates, load_uspto50k, reactant_pool
+    from makeable.retro.template_mlp import TemplateMLP
 
     log = logging.getLogger("makeable.retro")
     model = MODELS.build(args.model, **parse_params(args.param))
     train = load_uspto50k("train", args.limit)
     val = load_uspto50k("val", args.limit)
-    if args.model == "template_mlp":
+    if isinstance(model, TemplateMLP):  # retro and forward
         val = attach_mhn_templates(val)  # template accuracy is the model-selection signal
     extra: dict[str, Any] = {}
     if args.model == "retcl" and args.limit is None:

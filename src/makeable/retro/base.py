@@ -102,6 +102,10 @@ class SingleStepModel(ABC):
     score_merge: ClassVar[str] = "max"
     """How scores of duplicate reactant sets combine: ``"max"`` or ``"sum"`` (probabilities)."""
     supports_classes: ClassVar[bool] = False
+    direction: ClassVar[str] = "retro"
+    """``"retro"``: products in, reactant sets out. ``"forward"``: a reaction-prediction model
+    with the same interface read the other way (reactant sets in, products out as the
+    :class:`ReactantSet` values); planning and the retrosynthesis benchmarks refuse it."""
     batch_size: int = 64
 
     params: dict[str, Any]
@@ -341,18 +345,34 @@ def shipped_model_dir(name: str) -> Path | None:
 
 
 def load_model(
-    name_or_path: str | Path, overrides: Mapping[str, Any] | None = None
+    name_or_path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    direction: str | None = "retro",
 ) -> SingleStepModel:
     """A trained model: a saved folder, or a registered name (shipped weights, then cache).
 
     ``overrides`` replace saved constructor arguments (inference settings such as
-    Template-MLP's ``max_templates``; see :meth:`SingleStepModel.load`).
+    Template-MLP's ``max_templates``; see :meth:`SingleStepModel.load`). ``direction``: the
+    kind of model the caller needs (:attr:`SingleStepModel.direction`; ``None``: either).
 
     Raises:
         FileNotFoundError: no saved folder and no trained weights for that name (the message
             says which command makes them).
         makeable.registry.UnknownNameError: neither a folder nor a registered name.
+        ValueError: the model predicts in the other direction (a forward reaction model
+            where a retrosynthesis model is needed, or the reverse).
     """
+    model = _load_any(name_or_path, overrides)
+    if direction is not None and model.direction != direction:
+        reads = "products → reactants" if direction == "retro" else "reactants → products"
+        raise ValueError(
+            f"{name_or_path} is a {model.direction} reaction model; a {direction} model "
+            f"({reads}) is needed here"
+        )
+    return model
+
+
+def _load_any(name_or_path: str | Path, overrides: Mapping[str, Any] | None) -> SingleStepModel:
     import makeable.retro  # noqa: F401  (registers the models)
 
     path = Path(name_or_path)

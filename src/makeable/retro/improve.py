@@ -63,7 +63,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -80,6 +80,9 @@ from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
 
+if TYPE_CHECKING:  # torch is imported when a model loads, not with this module
+    from makeable.retro.template_mlp import TemplateMLP
+
 log = logging.getLogger(__name__)
 
 ROUTE_CHOICES = ("best", "all")
@@ -89,7 +92,11 @@ LOG_FILE = "improve_log.jsonl"
 SETTINGS_FILE = "improve.json"
 SUMMARY_FILE = "summary.md"
 ITERATIONS_DIR = "iterations"
-SETTINGS_ADDED: dict[str, Any] = {"min_probability": 0.0}
+AUGMENT_TOP_K = 5
+"""Forward templates tried per reactant set in :func:`augment_forward` (the paper's 5)."""
+AUGMENT_MIN_PROBABILITY = 0.8
+"""Least forward-model probability of an augmenting template (the paper's 0.8)."""
+SETTINGS_ADDED: dict[str, Any] = {"min_probability": 0.0, "augment_forward": None}
 """Settings added since runs were first recorded, with the value older runs had."""
 
 
@@ -149,6 +156,74 @@ def collect_reactions(
     return list(seen.values()), n_routes, n_steps
 
 
+def augment_forward(
+    reactions: Sequence[Reaction],
+    forward: TemplateMLP,
+    backward: TemplateMLP,
+    top_k: int = AUGMENT_TOP_K,
+    min_probability: float = AUGMENT_MIN_PROBABILITY,
+) -> list[Reaction]:
+    """The paper's reaction augmentation: new reactions from the reactants of ``reactions``.
+
+    For each reaction's reactant set, the forward model's ``top_k`` templates are taken in
+    order while their probability is at least ``min_probability``; each is applied forwards
+    to the reactants, and an outcome ``P`` (one molecule) becomes the reaction
+    ``reactants >> P`` if the backward model's most probable template for ``P`` is that same
+    template (the paper's ``--fw_backward_validate``). Reactions already in ``reactions``
+    are not repeated.
+
+    Args:
+        reactions: the reactions of solved routes.
+        forward: a forward Template-MLP (:class:`ForwardTemplateMLP`).
+        backward: the retro Template-MLP being improved (its templates are compared).
+        top_k: forward templates tried per reactant set (paper: 5).
+        min_probability: least forward probability of a template (paper: 0.8).
+
+    Returns:
+        The new reactions (``metadata``: ``template``, ``target`` of the source reaction and
+        ``augmented=True``), each once.
+    """
+    from makeable.retro.templates import apply_template, prepare_product
+
+    if forward.direction != "forward" or backward.direction != "retro":
+        raise ValueError("augment_forward needs a forward model and a retro model")
+    seen = set(reactions)
+    sources = list({".".join(m.smiles for m in r.reactants): r for r in reactions}.items())
+    if not sources:
+        return []
+    probs = forward.template_probabilities([smiles for smiles, _ in sources])
+    top_p, top_i = probs.topk(min(top_k, probs.shape[1]), dim=1)
+    candidates: list[tuple[Reaction, str]] = []
+    for (smiles, source), ps, ids in zip(sources, top_p.tolist(), top_i.tolist(), strict=True):
+        prepared = prepare_product(smiles)
+        for p, t in zip(ps, ids, strict=True):
+            if p < min_probability:
+                break
+            template = forward.templates[t]
+            for outcome in apply_template(forward.applied_template(t), prepared):
+                if len(outcome) != 1:  # a reaction here makes one product
+                    continue
+                reaction = Reaction.create(
+                    Molecule.from_smiles(outcome[0]),
+                    [Molecule.from_smiles(m.smiles) for m in source.reactants],
+                    template=template,
+                    target=source.metadata.get("target", ""),
+                    augmented=True,
+                )
+                if reaction not in seen:
+                    seen.add(reaction)
+                    candidates.append((reaction, template))
+    if not candidates:
+        return []
+    backward_probs = backward.template_probabilities([r.product.smiles for r, _ in candidates])
+    best = backward_probs.argmax(dim=1).tolist()
+    return [
+        r
+        for (r, template), i in zip(candidates, best, strict=True)
+        if backward.templates[i] == template
+    ]
+
+
 def drop_targets(targets: Sequence[str], exclude: Iterable[str]) -> list[str]:
     """``targets`` without those in ``exclude`` (compared by canonical SMILES), order kept."""
 
@@ -174,6 +249,7 @@ def improve(
     jobs: int = 1,
     routes: str = "best",
     min_probability: float = 0.0,
+    forward: SingleStepModel | str | Path | None = None,
     replay: Sequence[Reaction] = (),
     replay_fraction: float = 0.0,
     seed: int = 0,
@@ -198,6 +274,9 @@ def improve(
             route the search returned (up to ``settings.top_k``).
         min_probability: learn only from route steps the model proposed with at least this
             probability (paper: 0.8; 0 keeps every step).
+        forward: a forward Template-MLP (instance, saved folder or name): add the paper's
+            forward-model augmentations of the route reactions (:func:`augment_forward`) to
+            each fine-tuning set; needs a Template-MLP as ``model``.
         replay: original training reactions to mix in (e.g. the USPTO-50k train split).
         replay_fraction: the share of replay reactions in each fine-tuning set, in
             ``[0, 1)``: ``n_replay = n_route * f / (1 - f)`` (0.5: as many as route
@@ -233,6 +312,17 @@ def improve(
             f"single-step model {start.name or type(start).__name__!r} does not support "
             f"fine-tuning; models that do: {', '.join(fine_tunable_models()) or 'none'}"
         )
+    fwd = None
+    if forward is not None:
+        fwd = (
+            forward
+            if isinstance(forward, SingleStepModel)
+            else load_model(forward, direction="forward")
+        )
+        if fwd.direction != "forward" or not hasattr(fwd, "template_probabilities"):
+            raise ValueError("forward must be a forward Template-MLP (template_mlp_forward)")
+        if not hasattr(start, "template_probabilities"):
+            raise ValueError("forward-model augmentation needs a Template-MLP to improve")
     st = load_stock(stock)
     identity = {
         "model": start.name,
@@ -247,6 +337,7 @@ def improve(
         "batch_size": batch_size,
         "routes": routes,
         "min_probability": min_probability,
+        "augment_forward": model_digest(fwd) if fwd is not None else None,
         "replay_fraction": replay_fraction,
         "n_replay_pool": len(replay),
         "seed": seed,
@@ -280,10 +371,15 @@ def improve(
             [list(r.routes) for r in results], routes, min_probability
         )
         _write_reactions(out / ITERATIONS_DIR / str(it) / "reactions.csv", reactions)
-        extra = _replay_sample(replay, len(reactions), replay_fraction, seed + it)
+        augmented: list[Reaction] = []
+        if fwd is not None:
+            augmented = augment_forward(reactions, fwd, current)  # type: ignore[arg-type]
+            _write_reactions(out / ITERATIONS_DIR / str(it) / "augmented.csv", augmented)
+        learned = [*reactions, *augmented]
+        extra = _replay_sample(replay, len(learned), replay_fraction, seed + it)
         t1 = time.perf_counter()
         fine = current.fine_tune(
-            [*reactions, *extra],
+            [*learned, *extra],
             epochs=epochs,
             lr=lr,
             batch_size=batch_size,
@@ -302,6 +398,7 @@ def improve(
             "routes_used": n_routes,
             "route_steps": n_steps,
             "reactions": len(reactions),
+            "augmented": len(augmented),
             "replay": len(extra),
             "reactions_used": fine.get("n_used"),
             "train_loss": fine["train_loss"][-1] if fine.get("train_loss") else None,
@@ -458,7 +555,13 @@ def _write_reactions(path: Path, reactions: Sequence[Reaction]) -> None:
             meta = r.metadata
             p = meta.get("probability")
             writer.writerow(
-                [smiles, r.product.smiles, meta.get("template", ""), p or "", meta["target"]]
+                [
+                    smiles,
+                    r.product.smiles,
+                    meta.get("template", ""),
+                    p or "",
+                    meta.get("target", ""),
+                ]
             )
 
 
@@ -489,12 +592,13 @@ def write_summary(out_dir: str | Path, config: dict[str, Any]) -> Path:
             if config.get("min_probability")
             else ""
         )
+        + (", plus forward-model augmentations" if config.get("augment_forward") else "")
         + (f", replay fraction {config['replay_fraction']}" if config["replay_fraction"] else "")
         + ". `solved` is the model at the start of each iteration (before its fine-tuning).",
         "",
-        "| iteration | solved | reactions | used | replay | loss before → after "
+        "| iteration | solved | reactions | augmented | used | replay | loss before → after "
         "| plan s | train s |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for e in read_log(out):
         fine = e.get("fine_tuning", {})
@@ -504,7 +608,8 @@ def write_summary(out_dir: str | Path, config: dict[str, Any]) -> Path:
             loss = f"train {e['train_loss']:.3f}"
         lines.append(
             f"| {e['iteration']} | {e['solved']} / {e['targets']} "
-            f"({100 * e['solved_rate']:.1f} %) | {e['reactions']} | {e['reactions_used']} "
+            f"({100 * e['solved_rate']:.1f} %) | {e['reactions']} | {e.get('augmented', 0)} "
+            f"| {e['reactions_used']} "
             f"| {e['replay']} | {loss} | {e['plan_s']:.0f} | {e['train_s']:.0f} |"
         )
     lines += [

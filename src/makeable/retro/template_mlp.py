@@ -31,7 +31,12 @@ from torch import nn
 from makeable.chem.molecule import Molecule, parse_smiles
 from makeable.chem.reaction import Reaction
 from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
-from makeable.retro.templates import apply_template, compile_template, prepare_product
+from makeable.retro.templates import (
+    apply_template,
+    compile_template,
+    forward_template,
+    prepare_product,
+)
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +304,7 @@ class TemplateMLP(SingleStepModel):
                 no_template += not template
                 unknown += bool(template)
                 continue
-            xs.append(self.fp.one(r.product.smiles))
+            xs.append(self.fp.one(self._input(r)))
             labels.append(label)
         ys = np.asarray(labels, dtype=np.int64)
         if no_template or unknown:
@@ -370,7 +375,7 @@ class TemplateMLP(SingleStepModel):
             label = index.get(r.metadata.get("template") or "", -1)
             if label < 0 and not keep_unknown:
                 continue
-            xs.append(self.fp.one(r.product.smiles))
+            xs.append(self.fp.one(self._input(r)))
             ys.append(label)
         return xs, np.asarray(ys, dtype=np.int64)
 
@@ -387,6 +392,14 @@ class TemplateMLP(SingleStepModel):
             for k in hits:
                 hits[k] += int((top[:, :k] == y).any(axis=1).sum())
         return {f"val_top{k}": v / len(ys) for k, v in hits.items()}
+
+    def _input(self, reaction: Reaction) -> str:
+        """The SMILES the classifier reads for a training reaction: its product."""
+        return reaction.product.smiles
+
+    def applied_template(self, index: int) -> str:
+        """The template applied for class ``index`` (the retro template itself)."""
+        return self.templates[index]
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
@@ -413,7 +426,7 @@ class TemplateMLP(SingleStepModel):
                 if len(distinct) >= k and mass >= self.params["min_prob_mass"]:
                     break
                 mass += prob
-                for reactants in apply_template(self.templates[t], prod):
+                for reactants in apply_template(self.applied_template(t), prod):
                     distinct.add(reactants)
                     info = {"template_rank": rank, "template": self.templates[t]}
                     found.append(ReactantSet(reactants, prob, info))
@@ -449,5 +462,29 @@ class TemplateMLP(SingleStepModel):
 
     def warm_up(self) -> None:
         """Compile every template now (about 0.7 ms each) rather than on first use."""
-        for t in self.templates:
-            compile_template(t)
+        for i in range(len(self.templates)):
+            compile_template(self.applied_template(i))
+
+
+@MODELS.register("template_mlp_forward")
+class ForwardTemplateMLP(TemplateMLP):
+    """A forward reaction model: reactant-set fingerprint → template, applied forwards.
+
+    The Template-MLP read the other way (``direction = "forward"``): the classifier sees the
+    fingerprint of the dot-joined reactants and is trained on the same retro templates of
+    the same reactions; a template is applied in its forward form
+    (:func:`~makeable.retro.templates.forward_template`) to the reactants, and the outcomes
+    it returns (through :meth:`predict`, as ``ReactantSet`` values) are products. This is the
+    forward model of self-improved planning's reaction augmentation (Kim et al., ICML 2021,
+    whose forward model is likewise a template MLP); train it with ``makeable retro train
+    template_mlp_forward``. Same arguments as :class:`TemplateMLP`.
+    """
+
+    name = "template_mlp_forward"
+    direction = "forward"
+
+    def _input(self, reaction: Reaction) -> str:
+        return ".".join(m.smiles for m in reaction.reactants)
+
+    def applied_template(self, index: int) -> str:
+        return forward_template(self.templates[index])
