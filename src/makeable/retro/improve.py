@@ -191,10 +191,9 @@ def augment_forward(
     sources = list({".".join(m.smiles for m in r.reactants): r for r in reactions}.items())
     if not sources:
         return []
-    probs = forward.template_probabilities([smiles for smiles, _ in sources])
-    top_p, top_i = probs.topk(min(top_k, probs.shape[1]), dim=1)
+    top_p, top_i = _top_templates(forward, [smiles for smiles, _ in sources], top_k)
     candidates: list[tuple[Reaction, str]] = []
-    for (smiles, source), ps, ids in zip(sources, top_p.tolist(), top_i.tolist(), strict=True):
+    for (smiles, source), ps, ids in zip(sources, top_p, top_i, strict=True):
         prepared = prepare_product(smiles)
         for p, t in zip(ps, ids, strict=True):
             if p < min_probability:
@@ -215,13 +214,26 @@ def augment_forward(
                     candidates.append((reaction, template))
     if not candidates:
         return []
-    backward_probs = backward.template_probabilities([r.product.smiles for r, _ in candidates])
-    best = backward_probs.argmax(dim=1).tolist()
+    _, best = _top_templates(backward, [r.product.smiles for r, _ in candidates], 1)
     return [
         r
-        for (r, template), i in zip(candidates, best, strict=True)
+        for (r, template), [i] in zip(candidates, best, strict=True)
         if backward.templates[i] == template
     ]
+
+
+def _top_templates(
+    model: TemplateMLP, smiles: Sequence[str], k: int, chunk: int = 1024
+) -> tuple[list[list[float]], list[list[int]]]:
+    """The ``k`` most probable templates of each input: probabilities and indices."""
+    probs: list[list[float]] = []
+    ids: list[list[int]] = []
+    for start in range(0, len(smiles), chunk):
+        p = model.template_probabilities(smiles[start : start + chunk])
+        top_p, top_i = p.topk(min(k, p.shape[1]), dim=1)
+        probs += top_p.tolist()
+        ids += top_i.tolist()
+    return probs, ids
 
 
 def drop_targets(targets: Sequence[str], exclude: Iterable[str]) -> list[str]:
