@@ -433,3 +433,17 @@ def test_improve_with_forward_augmentation(
         improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=out, epochs=2)
     with pytest.raises(ValueError, match="a forward model"):
         improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=tmp_path / "x", forward=tiny_folder)
+
+
+def test_single_step_benchmark_scores_a_forward_model_on_products(
+    tiny_forward: ForwardTemplateMLP,
+) -> None:
+    from makeable.retro.bench import _score_chunk
+
+    scored = _score_chunk(tiny_forward, reactions(), class_known=False)
+    assert sum(rank == 1 for rank, _, _ in scored) >= 9  # the product, ranked first
+    assert all(
+        row["top1"] == r.product.smiles
+        for (rank, _, row), r in zip(scored, reactions(), strict=True)
+        if rank == 1
+    )

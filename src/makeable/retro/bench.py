@@ -78,7 +78,7 @@ def run_uspto50k(
             raise ValueError("jobs > 1 needs a model name or folder, not an instance")
         name, m = model.name, model
     else:
-        m = load_model(model)
+        m = load_model(model, direction=None)
         name = m.name if not Path(str(model)).is_dir() else f"{m.name} ({model})"
     test = load_uspto50k("test", limit)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,14 +118,20 @@ def run_uspto50k(
 def _score_chunk(
     m: SingleStepModel, chunk: Sequence[Reaction], class_known: bool
 ) -> list[tuple[int | None, int | None, dict[str, Any]]]:
-    """Predict 50 sets per product; (rank, rank ignoring stereo, CSV row) per reaction."""
-    products = [r.product.smiles for r in chunk]
+    """Predict 50 sets per product; (rank, rank ignoring stereo, CSV row) per reaction.
+
+    A forward model (``m.direction == "forward"``) is given the reactants and must rank the
+    product instead.
+    """
+    forward = m.direction == "forward"
+    inputs = [r.reactants_smiles if forward else r.product.smiles for r in chunk]
     classes = [int(r.metadata["class"]) for r in chunk] if class_known else None
     out = []
-    for reaction, pred in zip(chunk, m.predict(products, max(TOP_KS), classes), strict=True):
+    for reaction, pred in zip(chunk, m.predict(inputs, max(TOP_KS), classes), strict=True):
         ranked = [rs.reactants for rs in pred.reactant_sets]
-        rank = match_rank(ranked, reaction.reactants)
-        rank_ns = match_rank(ranked, reaction.reactants, stereo=False)
+        truth = [reaction.product] if forward else reaction.reactants
+        rank = match_rank(ranked, truth)
+        rank_ns = match_rank(ranked, truth, stereo=False)
         row = {
             "id": reaction.metadata.get("id", ""),
             "class": reaction.metadata.get("class", ""),
@@ -149,7 +155,7 @@ def _init_worker(model: str) -> None:
 
     global _WORKER_MODEL
     torch.set_num_threads(1)
-    _WORKER_MODEL = load_model(model)
+    _WORKER_MODEL = load_model(model, direction=None)
 
 
 def _worker_chunk(
@@ -175,7 +181,13 @@ def _write(
     lines = [
         f"# USPTO-50k test, {result.model}, reaction class {result.classes}",
         "",
-        f"{result.n} reactions; exact match of the canonical reactant set (stereo counts).",
+        f"{result.n} reactions; exact match of the canonical "
+        + (
+            "product, from the reactants (forward model)"
+            if m.direction == "forward"
+            else "reactant set"
+        )
+        + " (stereo counts).",
         "",
         "| | " + " | ".join(f"top-{k}" for k in ks) + " |",
         "|---|" + "---|" * len(ks),
