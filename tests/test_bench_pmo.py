@@ -53,3 +53,16 @@ def test_a_failing_run_does_not_stop_the_others(tmp_path):
     assert len(runs.failures) == 1 and runs.failures[0][0] == tmp_path / "bad"
     with pytest.raises(JobsFailedError, match="1 of 2 run"):
         runs.raise_failures()
+
+
+def test_sums_per_seed_count_only_complete_seeds():
+    from makeable.bench.pmo import comparison_markdown, seed_sums
+
+    rows = [
+        {"task": "qed", "seed": "0", "auc_top10": "0.5"},
+        {"task": "median1", "seed": "0", "auc_top10": "0.25"},
+        {"task": "qed", "seed": "1", "auc_top10": "0.75"},  # seed 1 lacks median1
+    ]
+    assert seed_sums(rows) == {0: 0.75}
+    table = comparison_markdown({"a": rows, "b": rows[:1]})
+    assert "| sum per seed | 0.750 | 0.500 |" in table

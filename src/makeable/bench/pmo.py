@@ -208,15 +208,28 @@ def summary_markdown(optimizer: str, rows: list[dict[str, Any]], budget: int) ->
             f"{m['framework_s']:.1f} |"
         )
     n_seeds = len({r["seed"] for r in rows})
+    per_seed = seed_sums(rows)
     lines += [
         "",
         f"**Sum of mean AUC top-10 over {len(by_task)} tasks ({n_seeds} seeds): {total:.3f}**",
+        "",
+        "Sum per seed (seeds that ran every task): "
+        + (", ".join(f"seed {k}: {v:.3f}" for k, v in per_seed.items()) or "none"),
         "",
         "Time split (all runs): " + time_split(rows),
     ]
     if optimizer in PUBLISHED_SUMS and len(by_task) == len(PMO_TASKS):
         lines.append(f"(published PMO sum for {optimizer}: {PUBLISHED_SUMS[optimizer]})")
     return "\n".join(lines) + "\n"
+
+
+def seed_sums(rows: Sequence[dict[str, Any]]) -> dict[int, float]:
+    """Sum of AUC top-10 per seed, for the seeds whose rows cover every task in ``rows``."""
+    tasks = {r["task"] for r in rows}
+    by_seed: dict[int, dict[str, float]] = {}
+    for r in rows:
+        by_seed.setdefault(int(r["seed"]), {})[r["task"]] = float(r["auc_top10"])
+    return {s: sum(v.values()) for s, v in sorted(by_seed.items()) if set(v) == tasks}
 
 
 def comparison_markdown(results: dict[str, list[dict[str, Any]]]) -> str:
@@ -249,4 +262,8 @@ def comparison_markdown(results: dict[str, list[dict[str, Any]]]) -> str:
     lines.append("| published PMO sum | " + " | ".join(published) + " |")
     seeds = [str(max(m[2] for m in means[n].values())) for n in names]
     lines.append("| seeds | " + " | ".join(seeds) + " |")
+    per_seed = [
+        " / ".join(f"{v:.3f}" for v in seed_sums(results[n]).values()) or "–" for n in names
+    ]
+    lines.append("| sum per seed | " + " | ".join(per_seed) + " |")
     return "\n".join(lines) + "\n"
