@@ -189,7 +189,7 @@ def augment_forward(
     if forward.direction != "forward" or backward.direction != "retro":
         raise ValueError("augment_forward needs a forward model and a retro model")
     seen = set(reactions)
-    sources = list({".".join(m.smiles for m in r.reactants): r for r in reactions}.items())
+    sources = list({r.reactants_smiles: r for r in reactions}.items())
     if not sources:
         return []
     top_p, top_i = _top_templates(forward, [smiles for smiles, _ in sources], top_k)
@@ -564,15 +564,14 @@ def _write_reactions(path: Path, reactions: Sequence[Reaction]) -> None:
         writer = csv.writer(fh)
         writer.writerow(["reaction", "product", "template", "probability", "target"])
         for r in reactions:
-            smiles = ".".join(m.smiles for m in r.reactants) + ">>" + r.product.smiles
             meta = r.metadata
             p = meta.get("probability")
             writer.writerow(
                 [
-                    smiles,
+                    r.smiles,
                     r.product.smiles,
                     meta.get("template", ""),
-                    p or "",
+                    "" if p is None else p,
                     meta.get("target", ""),
                 ]
             )

@@ -484,7 +484,7 @@ class ForwardTemplateMLP(TemplateMLP):
     direction = "forward"
 
     def _input(self, reaction: Reaction) -> str:
-        return ".".join(m.smiles for m in reaction.reactants)
+        return reaction.reactants_smiles
 
     def applied_template(self, index: int) -> str:
         return forward_template(self.templates[index])
