@@ -47,7 +47,6 @@ PMO_TASKS = (
     "valsartan_smarts",
     "zaleplon_mpo",
 )
-MPO_TASKS = tuple(t for t in PMO_TASKS if t.endswith("_mpo"))
 
 # Sums of mean AUC top-10 over the 23 tasks: PMO paper (Table 3) for REINVENT and Graph GA; GEGL
 # is not in the PMO paper, its 14.354 is the third-party compilation the GEGL issue cites.

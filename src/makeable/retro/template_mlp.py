@@ -33,7 +33,6 @@ from makeable.chem.reaction import Reaction
 from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
 from makeable.retro.templates import (
     apply_template,
-    compile_template,
     forward_template,
     prepare_product,
 )
@@ -459,11 +458,6 @@ class TemplateMLP(SingleStepModel):
 
         with gzip.open(folder / TEMPLATES_FILE, "rt") as fh:
             self.templates = list(json.load(fh))
-
-    def warm_up(self) -> None:
-        """Compile every template now (about 0.7 ms each) rather than on first use."""
-        for i in range(len(self.templates)):
-            compile_template(self.applied_template(i))
 
 
 @MODELS.register("template_mlp_forward")

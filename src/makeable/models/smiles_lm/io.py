@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
@@ -118,12 +117,3 @@ def clone_model(model: SmilesLSTM) -> SmilesLSTM:
     copy.load_state_dict({k: v.clone() for k, v in model.state_dict().items()})
     copy.train(model.training)
     return copy
-
-
-def set_deterministic(seed: int) -> torch.Generator:
-    """Seed torch, ask for deterministic kernels; return a CPU generator seeded with ``seed``."""
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return generator
