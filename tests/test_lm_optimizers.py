@@ -1,6 +1,6 @@
-"""GEGL, REINVENT and SMILES-LSTM hill climbing on a toy objective with a tiny prior: each learns,
-spends its budget exactly, and resumes after an interrupt into the same calls as an
-uninterrupted run with the same seed (so two runs with one seed make the same calls)."""
+"""GEGL, REINVENT, SMILES-LSTM hill climbing and Genetic GFN on a toy objective with a tiny
+prior: each learns, spends its budget exactly, and resumes after an interrupt into the same calls
+as an uninterrupted run with the same seed (so two runs with one seed make the same calls)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ CASES = {
     },
     "reinvent": {"batch_size": 32, "lr": 2e-3, "experience_replay": 8, "memory_size": 32},
     "lstm-hc": {"mols_to_sample": 96, "keep_top": 48, "optimize_batch_size": 32},
+    "genetic_gfn": {"batch_size": 32, "lr": 2e-3, "memory_size": 64, "replay_batch_size": 16},
 }
 
 
@@ -137,3 +138,16 @@ def test_reinvent_regulariser_is_finite_for_certain_sequences():
     value = likelihood_regulariser(certain)
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(certain.grad).all()
+
+
+def test_rank_weights_favour_the_best_and_break_ties_by_order():
+    from makeable.optimizers.genetic_gfn import rank_weights
+
+    probs = rank_weights([0.2, 0.9, 0.5, 0.5], rank_coefficient=0.25)
+    # ranks 3, 0, 1, 2 (the tie in input order); weights 1 / (0.25 * 4 + rank)
+    expected = np.array([1 / 4, 1 / 1, 1 / 2, 1 / 3])
+    assert probs == pytest.approx(expected / expected.sum())
+    with pytest.raises(ValueError, match="rank_coefficient"):
+        rank_weights([0.1], 0)
+    with pytest.raises(ValueError, match="no scores"):
+        rank_weights([], 0.01)

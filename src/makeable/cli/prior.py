@@ -12,7 +12,7 @@ from typing import Any
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "prior",
-        help="train, sample and evaluate the SMILES LSTM prior used by gegl/reinvent/lstm-hc",
+        help="train, sample and evaluate the SMILES LSTM prior of the language-model optimizers",
     )
     psub = p.add_subparsers(dest="prior_command", required=True, metavar="ACTION")
 

@@ -13,6 +13,7 @@ _BUILTIN_MODULES = (
     "makeable.optimizers.gegl",
     "makeable.optimizers.reinvent",
     "makeable.optimizers.lstm_hc",
+    "makeable.optimizers.genetic_gfn",
 )
 
 

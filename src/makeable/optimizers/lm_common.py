@@ -1,10 +1,10 @@
 """Shared parts of the optimizers built on a SMILES language-model prior.
 
-GEGL, REINVENT and SMILES-LSTM hill climbing all start from the same prior (default: the shipped
-``zinc250k_lstm``, see :mod:`makeable.models.smiles_lm`), run torch on the CPU with
-deterministic kernels and a fixed number of threads, seed everything from the run's seed (so a
-re-started run retraces its oracle calls and resumes by replay), and log one ``round`` event per
-round with the best molecules they keep, which the run report shows.
+GEGL, REINVENT, SMILES-LSTM hill climbing and Genetic GFN all start from the same prior
+(default: the shipped ``zinc250k_lstm``, see :mod:`makeable.models.smiles_lm`), run torch on
+the CPU with deterministic kernels and a fixed number of threads, seed everything from the
+run's seed (so a re-started run retraces its oracle calls and resumes by replay), and log one
+``round`` event per round with the best molecules they keep, which the run report shows.
 """
 
 from __future__ import annotations
