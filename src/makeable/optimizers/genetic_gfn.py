@@ -18,7 +18,7 @@ Each step:
    memory) and makes parents + children the next generation's mating pool; the first mating
    pool is the ``memory_size`` best molecules scored so far in the run;
 3. ``replay_steps`` times, ``replay_batch_size`` molecules are drawn from the memory (rank-based,
-   without replacement) and the policy takes an Adam step on the trajectory-balance loss
+   with replacement) and the policy takes an Adam step on the trajectory-balance loss
    ``mean((log Z + log p(x) - beta * score(x))^2)`` plus
    ``kl_coefficient * mean(log p(x) - log p_prior(x))`` (``log Z`` has its own learning rate).
 
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -281,16 +282,21 @@ class GeneticGFN(Optimizer):
         probs = rank_weights([v for _, v in entries], self.rank_coefficient)
         losses = []
         for _ in range(self.replay_steps):
-            picks = ctx.np_rng.choice(
-                len(entries), size=self.replay_batch_size, replace=False, p=probs
+            # a draw with replacement repeats the best molecules: each distinct one goes
+            # through the network once, weighted by its count (the same loss, cheaper)
+            picks = Counter(
+                int(i)
+                for i in ctx.np_rng.choice(len(entries), size=self.replay_batch_size, p=probs)
             )
-            batch = [entries[int(i)] for i in picks]
+            batch = [entries[i] for i in picks]
+            counts = torch.tensor(list(picks.values()), dtype=torch.float32)
             tokens = token_batch(policy, [s for s, _ in batch])
             scores = torch.tensor([v for _, v in batch], dtype=torch.float32)
             log_p = policy.log_likelihood(tokens)
             log_p_prior = torch.tensor([prior_ll[s] for s, _ in batch], dtype=torch.float32)
-            loss = ((log_z + log_p - self.beta * scores) ** 2).mean()
-            loss = loss + self.kl_coefficient * (log_p - log_p_prior).mean()
+            balance = (log_z + log_p - self.beta * scores) ** 2
+            kl = log_p - log_p_prior
+            loss = (counts * (balance + self.kl_coefficient * kl)).sum() / counts.sum()
             if not torch.isfinite(loss):  # never step on a non-finite loss
                 log.warning("genetic_gfn: non-finite loss, update skipped")
                 continue
