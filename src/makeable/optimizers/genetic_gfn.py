@@ -16,7 +16,8 @@ Each step:
    with rank-based weights ``1 / (rank_coefficient * N + rank)`` (rank 0 = best), makes
    ``offspring_size`` children by Graph GA crossover and mutation, scores them (they enter the
    memory) and makes parents + children the next generation's mating pool; the first mating
-   pool is the ``memory_size`` best molecules scored so far in the run;
+   pool is the memory, i.e. the ``memory_size`` best molecules scored so far in the run (every
+   scored molecule, the policy's and the GA's, enters it);
 3. ``replay_steps`` times, ``replay_batch_size`` molecules are drawn from the memory (rank-based,
    with replacement) and the policy takes an Adam step on the trajectory-balance loss
    ``mean((log Z + log p(x) - beta * score(x))^2)`` plus
@@ -175,7 +176,6 @@ class GeneticGFN(Optimizer):
                     ]
                 )
             memory = PriorityQueue(self.memory_size)
-            scored = PriorityQueue(self.memory_size)  # the run's best: the first mating pool
             prior_ll: dict[str, float] = {}  # the prior is fixed: each molecule's LL once
             mols: dict[str, Chem.Mol | None] = {}
             guard, step = StallGuard(), 0
@@ -185,10 +185,10 @@ class GeneticGFN(Optimizer):
                 with ctx.proposing():
                     samples = policy.sample(self.batch_size, self.max_len, generator)
                     candidates = admissible(oracle, policy, samples, self.max_len)
-                self._score_into(oracle, candidates, memory, scored)
+                self._score_into(oracle, candidates, memory)
                 policy_calls = oracle.n_calls - start_calls
-                if self.population_size and len(scored) > self.population_size:
-                    self._genetic_expert(oracle, policy, scored, memory, mols, ctx)
+                if self.population_size and len(memory) > self.population_size:
+                    self._genetic_expert(oracle, policy, memory, mols, ctx)
                 loss = float("nan")
                 if not oracle.finished and len(memory) > self.replay_batch_size:
                     with ctx.proposing():
@@ -209,7 +209,6 @@ class GeneticGFN(Optimizer):
         self,
         oracle: Oracle,
         policy: SmilesLSTM,
-        scored: PriorityQueue,
         memory: PriorityQueue,
         mols: dict[str, Chem.Mol | None],
         ctx: DesignContext,
@@ -217,7 +216,7 @@ class GeneticGFN(Optimizer):
         """``ga_generations`` generations of rank-based Graph GA from the run's best molecules."""
         from makeable.chem.molecule import parse_smiles
 
-        pool = sorted(scored.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        pool = sorted(memory.scores.items(), key=lambda kv: (-kv[1], kv[0]))
         for _ in range(self.ga_generations):
             if oracle.finished or not pool:
                 return
@@ -235,14 +234,14 @@ class GeneticGFN(Optimizer):
                 ]
                 smiles = [Chem.MolToSmiles(c) for c in children if c is not None]
                 candidates = admissible(oracle, policy, smiles, self.max_len)
-            kept = self._score_into(oracle, candidates, memory, scored)
+            kept = self._score_into(oracle, candidates, memory)
             pool = parents + kept
 
     @staticmethod
     def _score_into(
-        oracle: Oracle, smiles: list[str], *queues: PriorityQueue
+        oracle: Oracle, smiles: list[str], memory: PriorityQueue
     ) -> list[tuple[str, float]]:
-        """Score ``smiles``; the valid, scored ones enter the queues and are returned."""
+        """Score ``smiles``; the valid, scored ones enter the memory and are returned."""
         if not smiles:
             return []
         result = oracle.evaluate(smiles)
@@ -251,8 +250,7 @@ class GeneticGFN(Optimizer):
             for i in range(len(smiles))
             if result.scored[i] and result.valid[i]
         ]
-        for queue in queues:
-            queue.add([s for s, _ in kept], [v for _, v in kept])
+        memory.add([s for s, _ in kept], [v for _, v in kept])
         return kept
 
     def _train(
