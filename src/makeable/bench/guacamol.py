@@ -298,7 +298,8 @@ def summary_markdown(
             f"{m['n_distinct']:.0f} | {m['n_calls']:.0f} | {m['wall_s']:.1f} |"
         )
     n_seeds = len({r["seed"] for r in rows})
-    lines += ["", f"**Sum over {len(by_task)} tasks ({n_seeds} seeds): {total:.3f}**", ""]
+    seeds_word = "seed" if n_seeds == 1 else "seeds"
+    lines += ["", f"**Sum over {len(by_task)} tasks ({n_seeds} {seeds_word}): {total:.3f}**", ""]
     published = ", ".join(f"{PUBLISHED_NAMES[k]} {v}" for k, v in PUBLISHED_SUMS.items())
     lines.append(f"Published sums over the 20 tasks (GuacaMol paper): {published}.")
     if len(by_task) < len(GUACAMOL_TASKS):

@@ -211,7 +211,8 @@ def summary_markdown(optimizer: str, rows: list[dict[str, Any]], budget: int) ->
     per_seed = seed_sums(rows)
     lines += [
         "",
-        f"**Sum of mean AUC top-10 over {len(by_task)} tasks ({n_seeds} seeds): {total:.3f}**",
+        f"**Sum of mean AUC top-10 over {len(by_task)} tasks "
+        f"({n_seeds} {'seed' if n_seeds == 1 else 'seeds'}): {total:.3f}**",
         "",
         "Sum per seed (seeds that ran every task): "
         + (", ".join(f"seed {k}: {v:.3f}" for k, v in per_seed.items()) or "none"),
