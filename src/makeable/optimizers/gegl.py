@@ -82,6 +82,34 @@ class PriorityQueue:
             best = heapq.nlargest(self.size, self.scores.items(), key=lambda kv: (kv[1], kv[0]))
             self.scores = dict(best)
 
+    def ranked(self) -> list[tuple[str, float]]:
+        """``(smiles, score)`` pairs, best first; equal scores in SMILES order."""
+        return sorted(self.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def cached_mol(cache: dict[str, Chem.Mol | None], smiles: str) -> Chem.Mol | None:
+    """The parsed molecule of ``smiles`` (None if invalid), parsed once per cache."""
+    if smiles not in cache:
+        cache[smiles] = parse_smiles(smiles)
+    return cache[smiles]
+
+
+def score_into(
+    oracle: Oracle, smiles: list[str], *queues: PriorityQueue
+) -> list[tuple[str, float]]:
+    """Score ``smiles``; the valid, scored ones enter every queue and are returned."""
+    if not smiles:
+        return []
+    result = oracle.evaluate(smiles)
+    kept = [
+        (smiles[i], float(result.scores[i]))
+        for i in range(len(smiles))
+        if result.scored[i] and result.valid[i]
+    ]
+    for queue in queues:
+        queue.add([s for s, _ in kept], [v for _, v in kept])
+    return kept
+
 
 @OPTIMIZERS.register("gegl")
 class GEGL(Optimizer):
@@ -157,7 +185,7 @@ class GEGL(Optimizer):
             if self.init_pool:
                 with ctx.proposing():
                     seeds = admissible(oracle, model, ctx.pool[: self.init_pool], self.max_len)
-                self._score_into(oracle, seeds, apprentice_q, expert_q)
+                score_into(oracle, seeds, apprentice_q, expert_q)
             while not oracle.finished and (self.n_rounds <= 0 or round_ < self.n_rounds):
                 round_ += 1
                 start_calls = oracle.n_calls
@@ -166,12 +194,12 @@ class GEGL(Optimizer):
                         self.apprentice_samples, self.max_len, generator, self.sampling_batch_size
                     )
                     candidates = admissible(oracle, model, samples, self.max_len)
-                self._score_into(oracle, candidates, apprentice_q)
+                score_into(oracle, candidates, apprentice_q)
                 apprentice_calls = oracle.n_calls - start_calls
                 loss = float("nan")
                 if not oracle.finished and len(apprentice_q) > 0:
                     with ctx.proposing():
-                        parents = [self._mol(mols, s) for s in apprentice_q.scores]
+                        parents = [cached_mol(mols, s) for s in apprentice_q.scores]
                         parents = [m for m in parents if m is not None]
                         children = [
                             reproduce(parents, self.mutation_rate, ctx.rng)
@@ -179,7 +207,7 @@ class GEGL(Optimizer):
                         ]
                         smiles = [Chem.MolToSmiles(c) for c in children if c is not None]
                         candidates = admissible(oracle, model, smiles, self.max_len)
-                    self._score_into(oracle, candidates, expert_q)
+                    score_into(oracle, candidates, expert_q)
                     if not oracle.finished:
                         with ctx.proposing():
                             loss = self._imitate(model, optimizer, apprentice_q, expert_q, ctx)
@@ -194,22 +222,6 @@ class GEGL(Optimizer):
                 )
                 if guard.stalled(oracle):
                     return
-
-    @staticmethod
-    def _mol(cache: dict[str, Chem.Mol | None], smiles: str) -> Chem.Mol | None:
-        if smiles not in cache:
-            cache[smiles] = parse_smiles(smiles)
-        return cache[smiles]
-
-    @staticmethod
-    def _score_into(oracle: Oracle, smiles: list[str], *queues: PriorityQueue) -> None:
-        if not smiles:
-            return
-        result = oracle.evaluate(smiles)
-        keep = [i for i in range(len(smiles)) if result.scored[i] and result.valid[i]]
-        kept, scores = [smiles[i] for i in keep], [float(result.scores[i]) for i in keep]
-        for queue in queues:
-            queue.add(kept, scores)
 
     def _imitate(
         self,

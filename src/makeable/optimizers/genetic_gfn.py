@@ -49,7 +49,7 @@ from rdkit import Chem
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
 from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, StallGuard
-from makeable.optimizers.gegl import PriorityQueue, admissible
+from makeable.optimizers.gegl import PriorityQueue, admissible, cached_mol, score_into
 from makeable.optimizers.graph_ga_ops import reproduce
 from makeable.oracle.oracle import Oracle
 
@@ -157,17 +157,11 @@ class GeneticGFN(Optimizer):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
 
-        from makeable.models.smiles_lm.io import clone_model
-        from makeable.optimizers.lm_common import log_round, resolve_prior, torch_session
+        from makeable.optimizers.lm_common import log_round, prior_and_agent, torch_session
 
         with torch_session(ctx.seed, self.threads) as generator:
             with ctx.proposing():
-                prior = resolve_prior(self.prior)
-                policy = clone_model(prior)
-                prior.eval()
-                policy.eval()  # likelihoods without dropout, as those of the sampler
-                for param in prior.parameters():
-                    param.requires_grad_(False)
+                prior, policy = prior_and_agent(self.prior)
                 log_z = torch.nn.Parameter(torch.tensor(float(self.log_z_init)))
                 optimizer = torch.optim.Adam(
                     [
@@ -185,7 +179,7 @@ class GeneticGFN(Optimizer):
                 with ctx.proposing():
                     samples = policy.sample(self.batch_size, self.max_len, generator)
                     candidates = admissible(oracle, policy, samples, self.max_len)
-                self._score_into(oracle, candidates, memory)
+                score_into(oracle, candidates, memory)
                 policy_calls = oracle.n_calls - start_calls
                 if self.population_size and len(memory) > self.population_size:
                     self._genetic_expert(oracle, policy, memory, mols, ctx)
@@ -214,9 +208,7 @@ class GeneticGFN(Optimizer):
         ctx: DesignContext,
     ) -> None:
         """``ga_generations`` generations of rank-based Graph GA from the run's best molecules."""
-        from makeable.chem.molecule import parse_smiles
-
-        pool = sorted(memory.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        pool = memory.ranked()
         for _ in range(self.ga_generations):
             if oracle.finished or not pool:
                 return
@@ -224,34 +216,15 @@ class GeneticGFN(Optimizer):
                 probs = rank_weights([v for _, v in pool], self.rank_coefficient)
                 picks = ctx.np_rng.choice(len(pool), size=self.population_size, p=probs)
                 parents = [pool[int(i)] for i in picks]
-                for s, _ in parents:
-                    if s not in mols:
-                        mols[s] = parse_smiles(s)
-                parent_mols = [m for s, _ in parents if (m := mols[s]) is not None]
+                parent_mols = [m for s, _ in parents if (m := cached_mol(mols, s)) is not None]
                 children = [
                     reproduce(parent_mols, self.mutation_rate, ctx.rng)
                     for _ in range(self.offspring_size if parent_mols else 0)
                 ]
                 smiles = [Chem.MolToSmiles(c) for c in children if c is not None]
                 candidates = admissible(oracle, policy, smiles, self.max_len)
-            kept = self._score_into(oracle, candidates, memory)
+            kept = score_into(oracle, candidates, memory)
             pool = parents + kept
-
-    @staticmethod
-    def _score_into(
-        oracle: Oracle, smiles: list[str], memory: PriorityQueue
-    ) -> list[tuple[str, float]]:
-        """Score ``smiles``; the valid, scored ones enter the memory and are returned."""
-        if not smiles:
-            return []
-        result = oracle.evaluate(smiles)
-        kept = [
-            (smiles[i], float(result.scores[i]))
-            for i in range(len(smiles))
-            if result.scored[i] and result.valid[i]
-        ]
-        memory.add([s for s, _ in kept], [v for _, v in kept])
-        return kept
 
     def _train(
         self,
@@ -270,7 +243,7 @@ class GeneticGFN(Optimizer):
 
         from makeable.optimizers.lm_common import token_batch
 
-        entries = sorted(memory.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        entries = memory.ranked()
         new = [s for s, _ in entries if s not in prior_ll]
         for start in range(0, len(new), 256):
             chunk = new[start : start + 256]

@@ -35,6 +35,21 @@ def resolve_prior(prior: str | Path | SmilesLSTM) -> SmilesLSTM:
     return model
 
 
+def prior_and_agent(prior: str | Path | SmilesLSTM) -> tuple[SmilesLSTM, SmilesLSTM]:
+    """A frozen prior and a trainable agent copied from it, both in eval mode.
+
+    Eval mode turns dropout off, so the agent's likelihoods are those of its sampler (REINVENT,
+    Genetic GFN); gradients still flow through the agent.
+    """
+    frozen = resolve_prior(prior)
+    agent = clone_model(frozen)
+    frozen.eval()
+    agent.eval()
+    for param in frozen.parameters():
+        param.requires_grad_(False)
+    return frozen, agent
+
+
 @contextmanager
 def torch_session(seed: int, threads: int) -> Iterator[torch.Generator]:
     """Seed torch, use deterministic kernels and ``threads`` CPU threads inside the block.

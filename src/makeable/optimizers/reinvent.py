@@ -122,18 +122,12 @@ class Reinvent(Optimizer):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
 
-        from makeable.models.smiles_lm.io import clone_model
         from makeable.models.smiles_lm.lstm import pad_batch
-        from makeable.optimizers.lm_common import log_round, resolve_prior, torch_session
+        from makeable.optimizers.lm_common import log_round, prior_and_agent, torch_session
 
         with torch_session(ctx.seed, self.threads) as generator:
             with ctx.proposing():
-                prior = resolve_prior(self.prior)
-                agent = clone_model(prior)
-                prior.eval()
-                agent.eval()  # no dropout: REINVENT's likelihoods are those of the sampler
-                for param in prior.parameters():
-                    param.requires_grad_(False)
+                prior, agent = prior_and_agent(self.prior)
                 optimizer = torch.optim.Adam(agent.parameters(), lr=self.lr)
             memory = ExperienceMemory(self.memory_size)
             guard, step = StallGuard(), 0
