@@ -116,6 +116,35 @@ def test_retcl_learns_and_round_trips(tmp_path: Path) -> None:
     assert not bad[0].valid and bad[1].valid and bad[1].reactant_sets
 
 
+def test_retcl_adds_the_planning_stock_to_its_candidates(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from makeable.retro.stock import Stock, inchikey
+
+    rxns = reactions()
+    candidates = sorted({m.smiles for r in rxns for m in r.reactants})
+    model = RetCL(dim=16, n_layers=1)
+    model.set_candidates(candidates[1:])
+    n = len(model.candidates)
+    stock = Stock([candidates[0], candidates[1], "c1ccncc1"], name="s")
+    model.prepare_for_stock(stock)
+    added = [candidates[0], "c1ccncc1"]
+    assert model.candidates == [*candidates[1:], *added]  # old indices kept, stock sorted
+    assert model.cand_keys.shape == (n + 2, 16) and model.cand_rq.shape == (n + 2, 16)
+    keys, _, rq = model.embed(added)
+    assert torch.allclose(model.cand_keys[n:], keys) and torch.allclose(model.cand_rq[n:], rq)
+    model.prepare_for_stock(stock)  # once per stock
+    assert len(model.candidates) == n + 2
+    products = [r.product.smiles for r in rxns]
+    preds = model.predict(products, k=20)
+    proposed = {s for p in preds for rs in p.reactant_sets for s in rs.reactants}
+    assert proposed & set(added)  # the new molecules can be chosen
+    keys_only = Stock(inchikeys=[inchikey("CCCCO") or ""], name="keys")
+    with caplog.at_level("WARNING"):
+        model.prepare_for_stock(keys_only)
+    assert len(model.candidates) == n + 2 and "cannot be listed" in caplog.text
+
+
 def test_syntheseus_adapter(template_mlp: TemplateMLP) -> None:
     pytest.importorskip("syntheseus")
     from syntheseus import Molecule as SynMolecule

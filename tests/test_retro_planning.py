@@ -322,3 +322,13 @@ def test_search_course_does_not_depend_on_the_process() -> None:
         runs.append([json.loads(line) for line in out.splitlines() if line.startswith("[")])
     assert len(runs[0]) == 2 and all(len(asked) == 25 for asked in runs[0])
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_the_model_is_prepared_for_the_stock_before_searching(stock: Stock) -> None:
+    class Preparing(PlanningToy):
+        def prepare_for_stock(self, s: Stock) -> None:
+            self.prepared = (s.name, self.calls)  # before any call
+
+    model = Preparing()
+    result = plan(TARGET, model, stock, max_calls=50)
+    assert result.solved and model.prepared == ("toy", 0) and model.calls > 0

@@ -24,6 +24,8 @@ def test_smiles_stock_membership_is_canonical(tmp_path: Path) -> None:
     assert Molecule.from_smiles("OCC") in stock
     assert "CCN" not in stock and "C1CC" not in stock and "" not in stock and 42 not in stock
     assert "C[C@@H](N)C(=O)O" not in stock  # the other enantiomer
+    assert stock.molecules() == sorted(Stock(BOUGHT).molecules())  # canonical, sorted
+    assert stock.molecules() == sorted(stock.molecules()) and "CCO" in stock.molecules()
 
 
 def test_inchikey_stock_membership(tmp_path: Path) -> None:
@@ -38,6 +40,7 @@ def test_inchikey_stock_membership(tmp_path: Path) -> None:
     assert keys[0] in stock  # a key itself is looked up as a key
     mixed = Stock(["CCN"], keys[:1])
     assert mixed.kind == "mixed" and "NCC" in mixed and "CCO" in mixed and "CCC" not in mixed
+    assert stock.molecules() == [] and mixed.molecules() == ["CCN"]  # keys cannot be listed
 
 
 def test_load_stock_names_files_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from makeable import __version__
 from makeable.chem.molecule import Molecule
@@ -32,6 +32,9 @@ from makeable.chem.reaction import Reaction, canonical_unmapped
 from makeable.data.molecules import cache_dir
 from makeable.registry import Registry
 from makeable.retro.templates import canonical_outcome
+
+if TYPE_CHECKING:
+    from makeable.retro.stock import Stock
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +244,13 @@ class SingleStepModel(ABC):
             "fine-tuning (self-improved planning needs SingleStepModel.fine_tune); models "
             f"that do: {', '.join(fine_tunable_models()) or 'none'}"
         )
+
+    def prepare_for_stock(self, stock: Stock) -> None:  # noqa: B027 (optional hook)
+        """Get ready to plan routes down to ``stock`` (called before each search).
+
+        Nothing by default. A model that chooses reactants from a candidate set (RetCL) adds
+        the stock's molecules to it, so that it can propose what the search may buy.
+        """
 
     @property
     def supports_fine_tuning(self) -> bool:

