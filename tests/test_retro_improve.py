@@ -447,3 +447,35 @@ def test_single_step_benchmark_scores_a_forward_model_on_products(
         for (rank, _, row), r in zip(scored, reactions(), strict=True)
         if rank == 1
     )
+
+
+def test_round_trip_passes_real_reactions_and_fails_wrong_ones(
+    tiny: TemplateMLP,
+    tiny_forward: ForwardTemplateMLP,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from makeable.cli.main import main
+    from makeable.retro.metrics import round_trip
+
+    toys = reactions()
+    weinreb = toys[8]
+    right = [m.smiles for m in weinreb.reactants]
+    wrong = [m.smiles for m in toys[0].reactants]
+    assert round_trip(tiny_forward, weinreb.product.smiles, [right, wrong]) == [True, False]
+    assert round_trip(tiny_forward, "C1CC", [right]) == [False]  # unparseable product
+    with pytest.raises(ValueError, match="forward reaction model"):
+        round_trip(tiny, weinreb.product.smiles, [right])
+    # the CLI marks the passing proposals and counts them
+    retro = tiny.save(tmp_path / "retro")
+    forward = tiny_forward.save(tmp_path / "forward")
+    product = weinreb.product.smiles
+    args = ["retro", "predict", product, "--model", str(retro), "-k", "3"]
+    assert main([*args, "--round-trip", str(forward)]) == 0
+    out = capsys.readouterr().out
+    assert "✓" in out and "products with at least one: 1 / 1" in out
+    assert main([*args, "--round-trip", str(forward), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out.split("round trip")[0])[0]
+    flags = [p["round_trip"] for p in record["predictions"]]
+    assert flags[0] is True and len(flags) == len(record["predictions"])
+    assert main([*args, "--round-trip", str(retro)]) == 2  # not a forward model

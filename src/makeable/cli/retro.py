@@ -56,6 +56,26 @@ def add_parser(sub: Any) -> None:
     pred.add_argument("--model", required=True, help="registered name or saved model folder")
     pred.add_argument("-k", type=int, default=10, help="reactant sets per product (default 10)")
     pred.add_argument("--reaction-class", type=int, help="USPTO reaction class 1-10 (retcl)")
+    pred.add_argument(
+        "--stock",
+        help="named stock or file to prepare the model for (RetCL adds its molecules to the "
+        "candidates it chooses from, as in planning)",
+    )
+    pred.add_argument(
+        "--round-trip",
+        metavar="FORWARD",
+        help="check each proposal with this forward model (name or folder): does it give back "
+        "the product? Marks passing sets with ✓ and prints the share",
+    )
+    pred.add_argument(
+        "--round-trip-k", type=int, default=5, help="forward outcomes looked at (default 5)"
+    )
+    pred.add_argument(
+        "--round-trip-templates",
+        type=int,
+        default=10,
+        help="templates the forward Template-MLP applies per set (default 10)",
+    )
     pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pred.add_argument("--html", help="also write an HTML report with pictures to this file")
     pred.set_defaults(func=run_predict)
@@ -115,20 +135,50 @@ def run_predict(args: argparse.Namespace) -> int:
     from makeable.retro.report import write_html
 
     model = load_model(args.model)
+    if args.stock:
+        from makeable.retro.stock import load_stock
+
+        model.prepare_for_stock(load_stock(args.stock))
     classes = [args.reaction_class] * len(args.smiles) if args.reaction_class else None
     preds = model.predict(args.smiles, k=args.k, classes=classes)
+    passed: list[list[bool]] = [[] for _ in preds]
+    if args.round_trip:
+        from makeable.retro.metrics import round_trip
+
+        overrides = {"max_templates": args.round_trip_templates}
+        forward = load_model(args.round_trip, overrides, direction="forward")
+        passed = [
+            round_trip(
+                forward, p.product, [rs.reactants for rs in p.reactant_sets], args.round_trip_k
+            )
+            for p in preds
+        ]
     if args.html:
         path = write_html(preds, Path(args.html), model.name)
         print(f"wrote {path}", file=sys.stderr)
     if args.json:
-        print(json.dumps([p.to_dict() for p in preds], indent=2))
+        records = [p.to_dict() for p in preds]
+        if args.round_trip:
+            for record, ok in zip(records, passed, strict=True):
+                for entry, flag in zip(record["predictions"], ok, strict=True):
+                    entry["round_trip"] = flag
+        print(json.dumps(records, indent=2))
     else:
-        for pred in preds:
+        for pred, ok in zip(preds, passed, strict=True):
             print(f"product: {pred.product}")
             if pred.error:
                 print(f"  error: {pred.error}")
-            for i, rs in enumerate(pred.reactant_sets, start=1):
-                print(f"  {i:>3}  {rs.score:10.4g}  {rs.smiles}")
+            marks = ["✓ " if flag else "  " for flag in ok] or [""] * len(pred.reactant_sets)
+            for i, (rs, mark) in enumerate(zip(pred.reactant_sets, marks, strict=True), start=1):
+                print(f"  {i:>3}  {mark}{rs.score:10.4g}  {rs.smiles}")
+    if args.round_trip:
+        n_pass = sum(sum(ok) for ok in passed)
+        n_all = sum(len(ok) for ok in passed)
+        print(
+            f"round trip ({args.round_trip}, top {args.round_trip_k}): {n_pass} / {n_all} "
+            f"proposals give back their product; products with at least one: "
+            f"{sum(any(ok) for ok in passed)} / {len(preds)}"
+        )
     invalid = [p.product for p in preds if not p.valid]
     if invalid:
         print(f"makeable: error: invalid product SMILES: {', '.join(invalid)}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The USPTO-50k exact-match metric for single-step retrosynthesis.
+"""The USPTO-50k exact-match metric for single-step retrosynthesis, and the round trip.
 
 A prediction is correct when its set of reactants equals the recorded one. Both sides are
 compared as **sets of canonical SMILES of the dot-separated components**, with atom maps
@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import canonical_unmapped, split_components
+
+if TYPE_CHECKING:
+    from makeable.retro.base import SingleStepModel
 
 TOP_KS = (1, 3, 5, 10, 50)
 """The cut-offs reported for USPTO-50k."""
@@ -86,3 +90,33 @@ def top_k_accuracy(ranks: Sequence[int | None], ks: Sequence[int] = TOP_KS) -> d
     """Fraction of examples whose first correct prediction is at rank <= k, for each k."""
     n = len(ranks)
     return {k: (sum(1 for r in ranks if r is not None and r <= k) / n if n else 0.0) for k in ks}
+
+
+def round_trip(
+    forward: SingleStepModel, product: str, reactant_sets: Sequence[Iterable[str]], k: int = 5
+) -> list[bool]:
+    """Whether a forward model gives back ``product`` from each proposed reactant set.
+
+    The round-trip check of a retrosynthesis proposal (Schwaller et al., "Predicting
+    retrosynthetic pathways using transformer-based models and a hyper-graph exploration
+    strategy", Chem. Sci. 2020): a proposal passes when ``product`` is among the forward
+    model's ``k`` best outcomes for its reactants. It needs no reference answer, so it also
+    judges proposals for molecules outside any data set (planning targets).
+
+    Args:
+        forward: a forward reaction model (``direction == "forward"``, e.g. the
+            ``template_mlp_forward`` model).
+        product: the product SMILES.
+        reactant_sets: the proposed reactant sets (each an iterable of SMILES).
+        k: outcomes of the forward model to look at.
+
+    Raises:
+        ValueError: ``forward`` is not a forward model.
+    """
+    if forward.direction != "forward":
+        raise ValueError(f"the round trip needs a forward reaction model, not {forward.name!r}")
+    target = reactant_key(product)
+    if target is None or not reactant_sets:
+        return [False] * len(reactant_sets)
+    preds = forward.predict([".".join(rs) for rs in reactant_sets], k=k)
+    return [any(reactant_key(o.reactants) == target for o in p.reactant_sets) for p in preds]
