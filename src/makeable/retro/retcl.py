@@ -143,14 +143,13 @@ class RetCL(SingleStepModel):
         self.candidate_index: dict[str, int] = {}
         self.cand_keys = torch.zeros(0, dim)  # normalised keys (C, dim)
         self.cand_rq = torch.zeros(0, dim)  # reactant queries (C, dim)
-        self._stocks_seen: set[tuple[str, int]] = set()
+        self._unlisted_stocks: set[str] = set()  # warned about once
 
     # ------------------------------------------------------------------ candidates
     def set_candidates(self, smiles: Sequence[str], progress: bool = False) -> None:
         """Use these molecules as the candidate set and precompute their embeddings."""
         self.candidates = list(dict.fromkeys(smiles))
         self.candidate_index = {s: i for i, s in enumerate(self.candidates)}
-        self._stocks_seen.clear()
         self.refresh_candidates(progress=progress)
 
     @torch.no_grad()
@@ -198,27 +197,27 @@ class RetCL(SingleStepModel):
         """Add the stock's molecules to the candidates: RetCL proposes only candidates, and a
         route must end in the stock (the paper's multi-step setting chooses reactants from
         the building blocks). A stock that cannot be listed (InChIKeys, a Bloom filter)
-        adds nothing; the model then proposes its own candidates only."""
-        key = (stock.name, len(stock))
-        if key in self._stocks_seen:
-            return
-        self._stocks_seen.add(key)
+        adds nothing; the model then proposes its own candidates only. Idempotent: molecules
+        already among the candidates are skipped, so calling it before every search is cheap."""
         listed = stock.molecules()
         if not listed:
-            log.warning(
-                "retcl: stock %s cannot be listed as SMILES; proposing only the model's "
-                "%d candidates",
+            if stock.name not in self._unlisted_stocks:
+                self._unlisted_stocks.add(stock.name)
+                log.warning(
+                    "retcl: stock %s cannot be listed as SMILES; proposing only the model's "
+                    "%d candidates",
+                    stock.name,
+                    len(self.candidates),
+                )
+            return
+        added = self.add_candidates(listed)
+        if added:
+            log.info(
+                "retcl: added %d molecules of stock %s to the candidates (%d in all)",
+                added,
                 stock.name,
                 len(self.candidates),
             )
-            return
-        added = self.add_candidates(listed)
-        log.info(
-            "retcl: added %d molecules of stock %s to the candidates (%d in all)",
-            added,
-            stock.name,
-            len(self.candidates),
-        )
 
     # ------------------------------------------------------------------ search
     @torch.no_grad()
