@@ -45,8 +45,8 @@ class PlanningToy(SingleStepModel):
     name = "planning_toy"
     score_merge = "sum"  # scores are probabilities
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, variant: int = 0) -> None:
+        super().__init__(variant=variant)  # a parameter, as ``--model-param`` sets them
         self.calls = 0
 
     def _predict(
@@ -225,6 +225,10 @@ def test_cli_bench_planning_writes_and_resumes(
     # other search settings in the same folder are refused
     assert main([*args, "--algorithm", "mcts"]) == 2
     assert "other settings" in capsys.readouterr().err
+    # ... and so are other model parameters (e.g. Template-MLP's max_templates)
+    assert main([*args, "--model-param", "variant=1"]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert main([*args, "--model-param", "variant=0"]) == 0  # the saved value: resumes
 
     sampled = tmp_path / "sampled"
     args[-1] = str(sampled)

@@ -272,13 +272,14 @@ def run_bench(args: argparse.Namespace) -> int:
     out = Path(args.out)
     run_planning_bench(
         targets,
-        _model(args),
+        args.model,
         args.stock,
         out,
         settings,
         jobs=args.jobs,
         progress=not args.no_progress,
         source=source,
+        model_params=_model_params(args),
     )
     print((out / "summary.md").read_text())
     return 0

@@ -36,7 +36,7 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,7 @@ def run_planning_bench(
     jobs: int = 1,
     progress: bool = False,
     source: str = "",
+    model_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Plan ``targets`` (resuming what ``out`` already holds) and write the benchmark files.
 
@@ -136,25 +137,29 @@ def run_planning_bench(
         jobs: worker processes.
         progress: show a progress bar.
         source: where the targets came from (recorded in the configuration).
+        model_params: overrides of the saved model's parameters (``--model-param``, e.g.
+            Template-MLP's ``max_templates``) when ``model`` is a name or folder.
 
     Returns:
         The summary (what ``summary.md`` shows).
 
     Raises:
-        ValueError: ``out`` holds results made with other search settings, model or stock.
+        ValueError: ``out`` holds results made with other search settings, model, model
+            parameters (e.g. ``max_templates``) or stock.
     """
     out.mkdir(parents=True, exist_ok=True)
+    m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
     config = {
         "benchmark": "planning",
         "model": model.name if isinstance(model, SingleStepModel) else str(model),
         "stock": stock.name if isinstance(stock, Stock) else str(stock),
         "search": settings.to_dict(),
+        # as JSON reads them back (tuples become lists), to compare with a saved config
+        "model_params": json.loads(json.dumps(m.params)),
     }
     _check_config(out / "config.json", config)
-    m = model if isinstance(model, SingleStepModel) else load_model(model)
     record = dict(
         config,
-        model_params=m.params,
         targets=source,
         n_targets=len(targets),
         jobs=jobs,
@@ -183,7 +188,8 @@ def run_planning_bench(
         if todo:
             plan_many(
                 todo,
-                m if jobs <= 1 or isinstance(model, SingleStepModel) else model,
+                # workers load a plain name or folder themselves, else inherit ``m``
+                m if jobs <= 1 or model is m or model_params else model,
                 stock,
                 settings,
                 jobs=jobs,
