@@ -77,6 +77,7 @@ from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
 from makeable.results_csv import append_csv, read_csv, write_csv
 from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
+from makeable.settings import refuse_other_settings
 
 log = logging.getLogger(__name__)
 
@@ -535,12 +536,13 @@ def _check_same_benchmark(
     recorded = (
         yaml.safe_load((out / "bench.yaml").read_text()) if (out / "bench.yaml").is_file() else {}
     )
-    differ = {k: (recorded.get(k), v) for k, v in identity.items() if recorded.get(k) != v}
-    if differ:
-        raise ConfigError(
-            f"{out} holds results made with other settings (recorded, given: {differ}); "
-            "use another --out, or the same settings to resume"
-        )
+    refuse_other_settings(
+        recorded,
+        identity,
+        holds=f"{out} holds results",
+        hint="use another --out, or the same settings to resume",
+        error=ConfigError,
+    )
     for row in rows:
         index = int(row["index"])
         if index < len(starts) and canonical_smiles(starts[index]) != row["start_smiles"]:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from makeable.settings import describe_diff, settings_diff
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     idx INTEGER PRIMARY KEY,
@@ -126,11 +128,11 @@ class RunStore:
         recorded = self.get_meta(key) or {}
         # a parameter the record lacks was added since the run was made: not a change (new
         # parameters keep the old behaviour at their defaults)
-        diff = {k: (v, effective.get(k)) for k, v in recorded.items() if effective.get(k) != v}
+        diff = settings_diff(recorded, effective, keys=recorded)
         if diff:
             raise ParamsChangedError(
-                "the run folder was made with other optimizer parameters (recorded, now: "
-                f"{diff}); pass the recorded values with --param to resume it, or use another --out"
+                f"the run folder was made with other optimizer parameters ({describe_diff(diff)}); "
+                "pass the recorded values with --param to resume it, or use another --out"
             )
         self.set_meta(key, effective)
 

@@ -80,6 +80,7 @@ from makeable.retro.base import (
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
+from makeable.settings import refuse_other_settings
 
 if TYPE_CHECKING:  # torch is imported when a model loads, not with this module
     from makeable.retro.template_mlp import TemplateMLP
@@ -489,13 +490,12 @@ def _check_settings(out: Path, identity: dict[str, Any]) -> None:
                 "use another output folder"
             )
         return
-    old = {**SETTINGS_ADDED, **json.loads(path.read_text())}
-    changed = [k for k in identity if old.get(k) != json.loads(json.dumps(identity[k]))]
-    if changed:
-        raise ValueError(
-            f"{out} holds a self-improvement run with other settings (differing: "
-            f"{', '.join(changed)}); use another output folder"
-        )
+    refuse_other_settings(
+        json.loads(path.read_text()),
+        identity,
+        holds=f"{out} holds a self-improvement run",
+        defaults=SETTINGS_ADDED,
+    )
 
 
 def _plan(

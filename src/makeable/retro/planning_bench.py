@@ -46,6 +46,7 @@ from makeable.results_csv import append_csv, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.stock import Stock, planning_data_file
+from makeable.settings import refuse_other_settings
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def run_planning_bench(
         "model": model.name if isinstance(model, SingleStepModel) else str(model),
         "stock": stock.name if isinstance(stock, Stock) else str(stock),
         "search": settings.to_dict(),
-        # as JSON reads them back (tuples become lists), to compare with a saved config
+        # as JSON reads them back (tuples become lists), as the saved config holds them
         "model_params": json.loads(json.dumps(m.params)),
     }
     _check_config(out / "config.json", config)
@@ -206,13 +207,12 @@ def run_planning_bench(
 def _check_config(path: Path, config: dict[str, Any]) -> None:
     if not path.is_file():
         return
-    old = json.loads(path.read_text())
-    old_identity = {k: old.get(k) for k in config}
-    if old_identity != config:
-        raise ValueError(
-            f"{path.parent} holds planning results made with other settings "
-            f"({json.dumps(old_identity)}); use another --out folder"
-        )
+    refuse_other_settings(
+        json.loads(path.read_text()),
+        config,
+        holds=f"{path.parent} holds planning results",
+        hint="use another --out folder, or the same settings to resume",
+    )
 
 
 def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:

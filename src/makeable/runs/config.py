@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import yaml
 
+from makeable.settings import refuse_other_settings
+
 if TYPE_CHECKING:
     from makeable.oracle.store import RunStore
 
@@ -68,13 +70,13 @@ class RunConfig:
         recorded = store.get_meta("config")
         if recorded is None:
             return
-        old = type(self).from_dict(recorded).identity()
-        diff = {k: (old.get(k), v) for k, v in self.identity().items() if old.get(k) != v}
-        if diff:
-            raise ConfigError(
-                f"the run folder holds a different run (differs in {diff}); "
-                "use another --out, or the same settings to resume"
-            )
+        refuse_other_settings(
+            type(self).from_dict(recorded).identity(),
+            self.identity(),
+            holds="the run folder holds a different run,",
+            hint="use another --out, or the same settings to resume",
+            error=ConfigError,
+        )
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.runs.report import mol_svg
+from makeable.settings import settings_diff
 
 log = logging.getLogger(__name__)
 
@@ -320,9 +321,7 @@ def _check_identity(folder: Path, planner: RoutePlanner) -> None:
     path = folder / "config.json"
     if not path.is_file():
         return
-    old = json.loads(path.read_text())
-    wanted = planner.identity()
-    if {k: old.get(k) for k in wanted} == wanted:
+    if not settings_diff(json.loads(path.read_text()), planner.identity()):
         return
     log.warning("routes: model, stock or search settings changed; planning every molecule again")
     for name in ("results.csv", "routes.jsonl", "routes.json"):

@@ -41,6 +41,7 @@ from makeable.chem.molecule import canonical_smiles
 from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
+from makeable.settings import refuse_other_settings
 
 log = logging.getLogger(__name__)
 
@@ -244,11 +245,12 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "train_config.json"
     if cfg_path.is_file():
-        old = json.loads(cfg_path.read_text())
-        if old != asdict(config):
-            diff = {k: (old.get(k), v) for k, v in asdict(config).items() if old.get(k) != v}
-            if set(diff) - RESUME_FREE:
-                raise ValueError(f"{out} holds a training run with other settings: {diff}")
+        refuse_other_settings(
+            json.loads(cfg_path.read_text()),
+            asdict(config),
+            holds=f"{out} holds a training run",
+            ignore=RESUME_FREE,
+        )
     cfg_path.write_text(json.dumps(asdict(config), indent=1) + "\n")
 
     smiles, source = load_training_smiles(config.data)

@@ -1,0 +1,78 @@
+"""The one comparison of a results folder's recorded settings with the current ones.
+
+Every resumable job (design runs, benchmarks, prior training, self-improvement, route
+planning after a run) records the settings that decide its results beside them and, when the
+same folder is used again, compares: resuming with other values would mix two settings in one
+table. Values are compared as they are written (after a JSON round trip), so a tuple given
+now equals the list read back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["describe_diff", "refuse_other_settings", "settings_diff"]
+
+
+def _as_written(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def settings_diff(
+    recorded: Mapping[str, Any],
+    current: Mapping[str, Any],
+    *,
+    keys: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+    defaults: Mapping[str, Any] | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """The settings that differ, as ``{key: (recorded, current)}``.
+
+    Args:
+        recorded: the settings read back from the folder.
+        current: the settings of this call.
+        keys: the keys to compare (default: those of ``current``).
+        ignore: keys that may differ (e.g. how many epochs to train on resuming).
+        defaults: the value of a key that an older record lacks (a setting added since, whose
+            default keeps the old behaviour); without one, a missing key reads as ``None``.
+    """
+    defaults = defaults or {}
+    skip = set(ignore)
+    diff: dict[str, tuple[Any, Any]] = {}
+    for key in current if keys is None else keys:
+        if key in skip:
+            continue
+        old = _as_written(recorded.get(key, defaults.get(key)))
+        new = _as_written(current.get(key))
+        if old != new:
+            diff[key] = (old, new)
+    return diff
+
+
+def describe_diff(diff: Mapping[str, tuple[Any, Any]]) -> str:
+    """``key: recorded → current`` for each differing key, for error messages."""
+    return "; ".join(f"{key}: {old!r} → {new!r}" for key, (old, new) in diff.items())
+
+
+def refuse_other_settings(
+    recorded: Mapping[str, Any],
+    current: Mapping[str, Any],
+    *,
+    holds: str,
+    hint: str = "use another output folder, or the recorded settings to resume",
+    error: type[Exception] = ValueError,
+    **compare: Any,
+) -> None:
+    """Raise ``error`` when :func:`settings_diff` finds a difference.
+
+    Args:
+        holds: what the folder holds, for the message (e.g. ``"RUN holds planning results"``).
+        hint: what to do instead.
+        error: the exception type (a ``ValueError`` subclass for the CLI to report it).
+        compare: ``keys``, ``ignore``, ``defaults`` of :func:`settings_diff`.
+    """
+    diff = settings_diff(recorded, current, **compare)
+    if diff:
+        raise error(f"{holds} made with other settings ({describe_diff(diff)}); {hint}")

@@ -1,0 +1,30 @@
+"""The shared comparison of recorded and current settings (resume checks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from makeable.runs.config import ConfigError
+from makeable.settings import describe_diff, refuse_other_settings, settings_diff
+
+
+def test_settings_diff_compares_as_written() -> None:
+    recorded = {"a": [1, 2], "b": "x", "c": 3}
+    assert settings_diff(recorded, {"a": (1, 2), "b": "x"}) == {}
+    assert settings_diff(recorded, {"a": (1, 3), "b": "x"}) == {"a": ([1, 2], [1, 3])}
+    # a key the record lacks reads as None, or as its default (a setting added since)
+    assert settings_diff(recorded, {"d": 0.0}) == {"d": (None, 0.0)}
+    assert settings_diff(recorded, {"d": 0.0}, defaults={"d": 0.0}) == {}
+    assert settings_diff(recorded, {"d": 1.0}, defaults={"d": 0.0}) == {"d": (0.0, 1.0)}
+    # ignored keys may differ; ``keys`` picks what is compared (here: the recorded keys)
+    assert settings_diff(recorded, {"b": "y"}, ignore=["b"]) == {}
+    assert settings_diff(recorded, {"a": [1, 2], "b": "x"}, keys=recorded) == {"c": (3, None)}
+
+
+def test_refuse_other_settings_names_the_keys() -> None:
+    refuse_other_settings({"lr": 1e-3}, {"lr": 1e-3}, holds="RUN holds a run")
+    with pytest.raises(ConfigError, match=r"RUN holds a run made with other settings \(lr: "):
+        refuse_other_settings(
+            {"lr": 1e-3}, {"lr": 1e-4}, holds="RUN holds a run", error=ConfigError
+        )
+    assert describe_diff({"lr": (0.001, 0.0001)}) == "lr: 0.001 → 0.0001"
