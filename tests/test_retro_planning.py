@@ -186,6 +186,11 @@ def test_cli_retro_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "rdkit" in json.loads((out / "versions.json").read_text())
     page = (out / "route.html").read_text()
     assert "Best route" in page and page.count("<svg") > 4 and "p=0.6" in page
+    n_routes = len(routes)
+    assert sorted(p.name for p in out.glob("route_*.png")) == [
+        f"route_{i}.png" for i in range(1, n_routes + 1)
+    ]
+    assert (out / "route_1.svg").read_text().startswith("<svg")
 
     assert main(["retro", "plan", "C1CC", *common]) == 2
     assert "invalid target SMILES" in capsys.readouterr().err

@@ -183,7 +183,17 @@ def test_route_svg_and_html(tmp_path: Path) -> None:
     assert svg.startswith("<svg") and svg.count("<rect x=") == 4 and "p=0.5" in svg
     assert svg.count("<circle") == 2 and "in stock" in svg
     bought = route_svg(Route(MolNode("CCO", True)))
-    assert bought.count("<rect x=") == 1
+    assert bought.count("<rect x=") == 1 and "in stock" in bought
+    # the PNG has the SVG's size and draws the boxes in their colours (target blue, leaves green)
+    from PIL import Image
+
+    from makeable.retro.route_report import route_png
+
+    png = Image.open(route_png(route, tmp_path / "route.png"))
+    width, height = (int(float(svg.split(f"{k}='")[1].split("'")[0])) for k in ("width", "height"))
+    assert png.size == (width, height)
+    colours = {c for _, c in png.getcolors(maxcolors=1 << 16)}
+    assert {(0x15, 0x65, 0xC0), (0x2E, 0x7D, 0x32), (0x78, 0x90, 0x9C)} <= colours
     result = PlanResult(
         target="CC(=O)Nc1ccc(O)cc1",
         canonical="CC(=O)Nc1ccc(O)cc1",

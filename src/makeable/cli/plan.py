@@ -52,7 +52,7 @@ def add_retro_parser(rsub: Any) -> None:
         description="Search for synthesis routes of SMILES with Retro* or MCTS (syntheseus) "
         "and a single-step model, under a budget of model calls. Prints a summary and the best "
         "route; --json prints the routes in PaRoutes format; --out writes routes.json, "
-        "route.html, config.json and versions.json.",
+        "route.html, one SVG and PNG picture per route, config.json and versions.json.",
     )
     p.add_argument("smiles", help="target SMILES")
     _add_search_flags(p, top_k=5)
@@ -67,7 +67,7 @@ def add_retro_parser(rsub: Any) -> None:
         help="search even if the target is in stock (else it is solved by buying it)",
     )
     p.add_argument("--json", action="store_true", help="print the result and routes as JSON")
-    p.add_argument("--out", help="folder for routes.json, route.html, config.json")
+    p.add_argument("--out", help="folder for routes.json, route.html, route_N.svg|png, config.json")
     p.set_defaults(func=run_plan)
 
 
@@ -191,11 +191,11 @@ def run_plan(args: argparse.Namespace) -> int:
 
     canonical_target(args.smiles)  # fail fast, before the model and stock load
     settings = _settings(args, args.stop_on_first_solution)
+    stock = load_stock(args.stock)  # a missing stock file fails before the model loads
     model = load_model(args.model, _model_params(args))
-    stock = load_stock(args.stock)
     result = plan(args.smiles, model, stock, **settings.to_dict())
     if args.out:
-        from makeable.retro.route_report import write_route_html
+        from makeable.retro.route_report import route_png, route_svg, write_route_html
         from makeable.retro.routes import write_routes
 
         out = Path(args.out)
@@ -215,7 +215,13 @@ def run_plan(args: argparse.Namespace) -> int:
         (out / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
         info = {"model": args.model, "stock": f"{args.stock} ({len(stock)} molecules)"}
         write_route_html(result, out / "route.html", info)
-        print(f"wrote {out}/routes.json, route.html, config.json", file=sys.stderr)
+        for rank, route in enumerate(result.routes, start=1):  # pictures for slides and papers
+            (out / f"route_{rank}.svg").write_text(route_svg(route))
+            route_png(route, out / f"route_{rank}.png")
+        print(
+            f"wrote {out}/routes.json, route.html, route_*.svg|png (one per route), config.json",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0

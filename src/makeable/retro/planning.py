@@ -103,8 +103,9 @@ class SearchSettings:
                 f"{', '.join(ALGORITHMS)}"
             )
         for name in ("max_calls", "top_k", "expansion_k", "max_idle_iterations"):
-            if getattr(self, name) < (0 if name == "max_calls" else 1):
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            least = 0 if name == "max_calls" else 1  # 0 calls: only checks the stock
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s}")
         if self.max_depth is not None and self.max_depth < 1:

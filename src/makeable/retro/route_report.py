@@ -1,4 +1,4 @@
-"""Pictures of synthesis routes: an SVG tree per route and an HTML page (``route.html``).
+"""Pictures of synthesis routes: a tree per route (SVG, or PNG) and an HTML page (``route.html``).
 
 The tree reads from left to right as retrosynthesis does: the target on the left, each
 reaction a dot with its step probability, the molecules it consumes in the next column, and
@@ -9,11 +9,17 @@ materials in stock, red for starting materials that are not, grey for intermedia
 from __future__ import annotations
 
 import html
+import io
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw, ImageFont
+from rdkit.Chem.Draw import rdMolDraw2D
+
+from makeable.chem.molecule import parse_smiles
 from makeable.retro.planning import PlanResult
 from makeable.retro.report import mol_svg
 from makeable.retro.routes import MolNode, Route
@@ -33,9 +39,34 @@ th,td{text-align:left;padding:2px 12px;border-bottom:1px solid #ddd;vertical-ali
 """
 
 
-def route_svg(route: Route) -> str:
-    """An SVG drawing of ``route``: molecule boxes by depth, arrows between levels."""
-    boxes: list[tuple[MolNode, int, float]] = []  # node, column, centre y
+@dataclass(frozen=True)
+class _Box:
+    """One molecule of a drawn route: its box, colour and label, and the reaction making it."""
+
+    node: MolNode
+    x: float  # left edge
+    y: float  # centre
+    colour: str
+    label: str
+
+    @property
+    def top(self) -> float:
+        return self.y - BOX_H / 2
+
+
+@dataclass(frozen=True)
+class _Layout:
+    boxes: list[_Box]
+    width: int
+    height: int
+    centre: dict[int, tuple[float, float]]  # id(node) -> (left edge, centre y)
+
+
+def _layout(route: Route) -> _Layout:
+    """Where each molecule goes: columns by depth (target on the left), leaves one per row,
+    an inner molecule centred on the molecules its reaction consumes. Both the SVG and the
+    PNG drawing use it."""
+    placed: list[tuple[MolNode, int, float]] = []  # node, column, centre y
     next_row = itertools.count()
 
     def place(node: MolNode, col: int) -> float:
@@ -44,35 +75,46 @@ def route_svg(route: Route) -> str:
         else:
             ys = [place(child, col + 1) for child in node.reaction.reactants]
             y = (min(ys) + max(ys)) / 2
-        boxes.append((node, col, y))
+        placed.append((node, col, y))
         return y
 
     place(route.root, 0)
-    n_cols = 1 + max(col for _, col, _ in boxes)
+    n_cols = 1 + max(col for _, col, _ in placed)
     n_rows = len(route.leaves())
-    width = 2 * MARGIN + n_cols * BOX_W + (n_cols - 1) * COL_GAP
-    height = 2 * MARGIN + n_rows * BOX_H + (n_rows - 1) * ROW_GAP
+    boxes = []
+    for node, col, y in placed:
+        if node is route.root:
+            colour, label = _COLOURS["target"], "target"
+        elif node.reaction is not None:
+            colour, label = _COLOURS["inner"], ""
+        elif node.in_stock:
+            colour, label = _COLOURS["stock"], "in stock"
+        else:
+            colour, label = _COLOURS["missing"], "not in stock"
+        if node is route.root and node.reaction is None:
+            label = "in stock" if node.in_stock else "not in stock"
+        boxes.append(_Box(node, MARGIN + col * (BOX_W + COL_GAP), y, colour, label))
+    return _Layout(
+        boxes,
+        width=2 * MARGIN + n_cols * BOX_W + (n_cols - 1) * COL_GAP,
+        height=2 * MARGIN + n_rows * BOX_H + (n_rows - 1) * ROW_GAP,
+        centre={id(b.node): (b.x, b.y) for b in boxes},
+    )
+
+
+def route_svg(route: Route) -> str:
+    """An SVG drawing of ``route``: molecule boxes by depth, arrows between levels."""
+    lay = _layout(route)
     arrow = f"arrow{next(_ids)}"
     parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"viewBox='0 0 {width} {height}' font-family='sans-serif'>",
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{lay.width}' height='{lay.height}' "
+        f"viewBox='0 0 {lay.width} {lay.height}' font-family='sans-serif'>",
         f"<defs><marker id='{arrow}' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' "
         "markerHeight='7' orient='auto-start-reverse'><path d='M0,0L10,5L0,10z' "
         "fill='#555'/></marker></defs>",
     ]
-    centre = {id(node): (col, y) for node, col, y in boxes}
-
-    def left(col: int) -> float:
-        return MARGIN + col * (BOX_W + COL_GAP)
-
-    for node, col, y in boxes:
-        x, top = left(col), y - BOX_H / 2
-        if node is route.root:
-            colour = _COLOURS["target"]
-        elif node.reaction is not None:
-            colour = _COLOURS["inner"]
-        else:
-            colour = _COLOURS["stock" if node.in_stock else "missing"]
+    for box in lay.boxes:
+        node, x, y, top, colour = box.node, box.x, box.y, box.top, box.colour
         parts.append(
             f"<rect x='{x:.1f}' y='{top:.1f}' width='{BOX_W}' height='{BOX_H}' rx='6' "
             f"fill='white' stroke='{colour}' stroke-width='2'><title>"
@@ -81,13 +123,10 @@ def route_svg(route: Route) -> str:
         drawing = mol_svg(node.smiles, (BOX_W - 8, BOX_H - 22))
         if drawing:
             parts.append(drawing.replace("<svg ", f"<svg x='{x + 4:.1f}' y='{top + 2:.1f}' ", 1))
-        label = "target" if node is route.root else ("in stock" if node.in_stock else "")
-        if node.reaction is None and not node.in_stock:
-            label = "not in stock"
-        if label:
+        if box.label:
             parts.append(
                 f"<text x='{x + BOX_W / 2:.1f}' y='{top + BOX_H - 6:.1f}' font-size='11' "
-                f"text-anchor='middle' fill='{colour}'>{label}</text>"
+                f"text-anchor='middle' fill='{colour}'>{box.label}</text>"
             )
         rxn = node.reaction
         if rxn is None:
@@ -98,8 +137,7 @@ def route_svg(route: Route) -> str:
             f"stroke='#555' stroke-width='1.5' marker-end='url(#{arrow})'/>"
         )
         for child in rxn.reactants:
-            ccol, cy = centre[id(child)]
-            cx = left(ccol)
+            cx, cy = lay.centre[id(child)]
             parts.append(
                 f"<polyline points='{cx:.1f},{cy:.1f} {dot_x + 12:.1f},{cy:.1f} "
                 f"{dot_x:.1f},{y:.1f}' fill='none' stroke='#555' stroke-width='1.5'/>"
@@ -114,6 +152,57 @@ def route_svg(route: Route) -> str:
             )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def route_png(route: Route, path: str | Path) -> Path:
+    """Write a PNG drawing of ``route`` (the same picture as :func:`route_svg`, for slides and
+    documents that take no SVG); returns ``path``."""
+    lay = _layout(route)
+    image = Image.new("RGB", (lay.width, lay.height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=11)
+    grey = "#555555"
+    for box in lay.boxes:
+        node, x, y, top = box.node, box.x, box.y, box.top
+        draw.rounded_rectangle(
+            (x, top, x + BOX_W, top + BOX_H), radius=6, outline=box.colour, width=2
+        )
+        picture = _mol_png(node.smiles, (BOX_W - 8, BOX_H - 22))
+        if picture is not None:
+            image.paste(picture, (int(x + 4), int(top + 2)))
+        if box.label:
+            draw.text(
+                (x + BOX_W / 2, top + BOX_H - 6), box.label, fill=box.colour, font=font, anchor="ms"
+            )
+        rxn = node.reaction
+        if rxn is None:
+            continue
+        dot_x = x + BOX_W + COL_GAP / 2
+        tip = x + BOX_W + 2
+        draw.line((dot_x, y, tip + 8, y), fill=grey, width=2)
+        draw.polygon([(tip, y), (tip + 9, y - 4), (tip + 9, y + 4)], fill=grey)
+        for child in rxn.reactants:
+            cx, cy = lay.centre[id(child)]
+            draw.line([(cx, cy), (dot_x + 12, cy), (dot_x, y)], fill=grey, width=2)
+        draw.ellipse((dot_x - 4, y - 4, dot_x + 4, y + 4), fill=grey)
+        step = _step_label(rxn.probability, rxn.score)
+        if step:
+            draw.text(
+                (x + BOX_W + COL_GAP / 4 + 1, y - 6), step, fill="#333333", font=font, anchor="ms"
+            )
+    path = Path(path)
+    image.save(path)
+    return path
+
+
+def _mol_png(smiles: str, size: tuple[int, int]) -> Image.Image | None:
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return None
+    drawer = rdMolDraw2D.MolDraw2DCairo(*size)
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    drawer.FinishDrawing()
+    return Image.open(io.BytesIO(drawer.GetDrawingText())).convert("RGB")
 
 
 def _step_label(probability: float | None, score: float | None) -> str:
