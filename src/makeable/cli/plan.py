@@ -42,6 +42,11 @@ def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
         "--max-depth", type=int, help="expansion limit in reactions (default: syntheseus's)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the search's random choices")
+    p.add_argument(
+        "--value-model",
+        help="Retro* value function: a folder made by `makeable retro train-value` "
+        "(default: none, Retro*-0)",
+    )
 
 
 def add_retro_parser(rsub: Any) -> None:
@@ -138,6 +143,52 @@ def add_improve_parser(rsub: Any) -> None:
     p.set_defaults(func=run_improve)
 
 
+def add_train_value_parser(rsub: Any) -> None:
+    """Add ``makeable retro train-value`` to the ``retro`` subcommand's subparsers."""
+    p = rsub.add_parser(
+        "train-value",
+        help="learn a Retro* value function from the planner's own searches",
+        description="Learn Retro*'s value function (reactions from a molecule to the stock) "
+        "from planning records: the plans.jsonl files of `makeable retro improve` runs. "
+        "Molecules of solved routes give their sub-route's reaction count; unsolved targets "
+        "a lower bound. Use the result with --value-model.",
+    )
+    p.add_argument(
+        "plans", nargs="+", help="plans.jsonl files or `retro improve` folders (all their plans)"
+    )
+    p.add_argument("--epochs", type=int, default=40, help="training epochs (40)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the training")
+    p.add_argument(
+        "--unsolved-quantile",
+        type=float,
+        default=0.9,
+        help="lower bound for unsolved targets: this quantile of the solved targets' "
+        "reaction counts (0.9)",
+    )
+    p.add_argument("--out", required=True, help="output folder (config.json, model.safetensors)")
+    p.set_defaults(func=run_train_value)
+
+
+def run_train_value(args: argparse.Namespace) -> int:
+    from makeable.retro.value import ValueModel, read_plans, value_examples
+
+    records = read_plans(args.plans)
+    examples = value_examples(records, args.unsolved_quantile)
+    model = ValueModel()
+    record = model.fit(examples, epochs=args.epochs, lr=args.lr, seed=args.seed)
+    record.update(plans=[str(p) for p in args.plans], n_records=len(records))
+    model.save(args.out, record)
+    val = record.get("val", {})
+    print(
+        f"value model: {len(examples)} molecules ({record['n_lower_bounds']} lower bounds) "
+        f"from {len(records)} searches; step cost {examples.step_cost:.3f}; held-out targets: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in val.items())
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
 def add_bench_parser(bench_sub: Any) -> None:
     """Add ``makeable bench planning`` to the ``bench`` subcommand's subparsers."""
     p = bench_sub.add_parser(
@@ -180,7 +231,18 @@ def _settings(args: argparse.Namespace, stop: bool) -> Any:
         max_depth=args.max_depth,
         stop_on_first_solution=stop,
         seed=args.seed,
+        value_model=_value_model(args),
     )
+
+
+def _value_model(args: argparse.Namespace) -> str | None:
+    """The --value-model folder, checked before any search starts."""
+    if not getattr(args, "value_model", None):
+        return None
+    from makeable.retro.value import load_value_model
+
+    load_value_model(str(args.value_model))  # FileNotFoundError / ValueError: clear message
+    return str(args.value_model)
 
 
 def run_plan(args: argparse.Namespace) -> int:

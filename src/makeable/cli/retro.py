@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.params import parse_params
-from makeable.cli.plan import add_improve_parser
+from makeable.cli.plan import add_improve_parser, add_train_value_parser
 from makeable.cli.plan import add_retro_parser as add_plan_parser
 
 
@@ -82,6 +82,7 @@ def add_parser(sub: Any) -> None:
 
     add_plan_parser(rsub)
     add_improve_parser(rsub)
+    add_train_value_parser(rsub)
 
     models = rsub.add_parser("models", help="list the registered single-step models")
     models.set_defaults(func=lambda args: print("\n".join(_model_names())) or 0)

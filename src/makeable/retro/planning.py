@@ -83,6 +83,8 @@ class SearchSettings:
             is solved at once, by buying it).
         max_idle_iterations: MCTS also stops after this many iterations in a row without a
             new model call (nothing left worth expanding).
+        value_model: folder of a learned Retro* value function
+            (:mod:`makeable.retro.value`); ``None``: Retro*-0 (value 0).
     """
 
     algorithm: str = "retro_star"
@@ -95,6 +97,7 @@ class SearchSettings:
     seed: int = 0
     expand_stock_target: bool = False
     max_idle_iterations: int = 2000
+    value_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -110,6 +113,8 @@ class SearchSettings:
             raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s}")
         if self.max_depth is not None and self.max_depth < 1:
             raise ValueError(f"max_depth must be at least 1, got {self.max_depth}")
+        if self.value_model is not None and self.algorithm != "retro_star":
+            raise ValueError("a value model (--value-model) guides Retro* only, not MCTS")
 
     @property
     def depth(self) -> int:
@@ -123,7 +128,10 @@ class SearchSettings:
         return 2 * self.depth if self.algorithm == "retro_star" else self.depth
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if out["value_model"] is None:  # as results folders made before the option hold it
+            del out["value_model"]
+        return out
 
 
 @dataclass(frozen=True)

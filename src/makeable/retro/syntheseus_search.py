@@ -61,6 +61,7 @@ def _syntheseus() -> SimpleNamespace:
     from syntheseus.search.analysis.route_extraction import iter_routes_cost_order
     from syntheseus.search.analysis.solution_time import get_first_solution_time
     from syntheseus.search.graph.and_or import AndNode, AndOrGraph
+    from syntheseus.search.node_evaluation.base import NoCacheNodeEvaluator
     from syntheseus.search.node_evaluation.common import (
         ConstantNodeEvaluator,
         HasSolutionValueFunction,
@@ -111,6 +112,18 @@ def _syntheseus() -> SimpleNamespace:
             updated = super().set_node_values(nodes, graph)
             return sorted(updated, key=lambda node: node.data.get(CREATED, math.inf))
 
+    class LearnedValue(NoCacheNodeEvaluator):  # type: ignore[type-arg]
+        """Retro*'s value of an open molecule from a :class:`makeable.retro.value.ValueModel`."""
+
+        def __init__(self, folder: str) -> None:
+            super().__init__()
+            from makeable.retro.value import load_value_model
+
+            self.model = load_value_model(folder)
+
+        def _evaluate_nodes(self, nodes: Sequence[Any], graph: Any = None) -> list[float]:
+            return [float(v) for v in self.model.cost([node.mol.smiles for node in nodes])]
+
     class IdleStoppingMCTS(MolSetMCTS):
         """MolSet MCTS that also stops after many iterations without a new model call, and
         expands a state's molecules in sorted order."""
@@ -137,6 +150,7 @@ def _syntheseus() -> SimpleNamespace:
     return SimpleNamespace(
         BudgetedModel=BudgetedModel,
         IdleStoppingMCTS=IdleStoppingMCTS,
+        LearnedValue=LearnedValue,
         RetroStarSearch=OrderedRetroStar,
         SynMolecule=SynMolecule,
         pucb_bound=pucb_bound,
@@ -184,9 +198,12 @@ def build_algorithm(model: SingleStepModel, stock: Stock, s: SearchSettings) -> 
             if has_probability
             else syn.ConstantNodeEvaluator(constant=1.0)
         )
-        return syn.RetroStarSearch(
-            and_node_cost_fn=cost, value_function=syn.ConstantNodeEvaluator(constant=0.0), **common
+        value = (
+            syn.LearnedValue(s.value_model)
+            if s.value_model is not None
+            else syn.ConstantNodeEvaluator(constant=0.0)
         )
+        return syn.RetroStarSearch(and_node_cost_fn=cost, value_function=value, **common)
     policy = syn.ReactionModelProbPolicy() if has_probability else syn.ConstantNodeEvaluator(1.0)
     return syn.IdleStoppingMCTS(
         reward_function=syn.HasSolutionValueFunction(),
