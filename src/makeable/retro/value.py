@@ -15,8 +15,8 @@ single-step model's:
 The search's costs are ``-log p`` per reaction, so the estimate is used as *reactions × the
 mean step cost of the training routes* (``step_cost``, saved with the model). Reaction counts
 rather than the routes' ``-log p`` sums are learned because they generalise: trained on 1,000
-training searches, held-out Spearman correlation 0.41 for reaction counts against 0.07 for
-``-log p`` sums (docs/benchmarks/planning.md).
+training searches, the rank correlation on held-out targets is 0.41 for reaction counts and
+0.06–0.09 for ``-log p`` sums (three network sizes; docs/benchmarks/planning.md).
 
 Model: Morgan count fingerprint (radius 2, 2048 bits, log(1 + count)) → hidden layer (ELU,
 dropout) → softplus, so the value is never negative. Saved as ``config.json`` +
