@@ -6,9 +6,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from rdkit.Chem.Draw import rdMolDraw2D
-
-from makeable.chem.molecule import parse_smiles
+from makeable.chem.draw import mol_svg
 from makeable.retro.base import Prediction
 
 _STYLE = """
@@ -18,19 +16,6 @@ body{font-family:sans-serif;margin:2em;color:#222}
 .rank{width:7em;font-size:.9em}.smiles{font-family:monospace;font-size:.8em;color:#555}
 .error{color:#b00}
 """
-
-
-def mol_svg(smiles: str, size: tuple[int, int] = (200, 160)) -> str:
-    """An inline SVG drawing of a molecule (empty string if it cannot be drawn)."""
-    mol = parse_smiles(smiles)
-    if mol is None:
-        return ""
-    drawer = rdMolDraw2D.MolDraw2DSVG(*size)
-    drawer.drawOptions().clearBackground = False
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
-    drawer.FinishDrawing()
-    svg = drawer.GetDrawingText()
-    return svg[svg.index("<svg") :]
 
 
 def write_html(predictions: Sequence[Prediction], path: Path, model: str) -> Path:
@@ -50,7 +35,7 @@ def write_html(predictions: Sequence[Prediction], path: Path, model: str) -> Pat
         if not pred.reactant_sets:
             parts.append("<p>No reactant set proposed.</p>")
         for i, rs in enumerate(pred.reactant_sets, start=1):
-            drawings = " + ".join(mol_svg(s) for s in rs.reactants)
+            drawings = " + ".join(mol_svg(s, (200, 160)) for s in rs.reactants)
             parts.append(
                 f"<div class='row'><div class='rank'>#{i}<br>score {rs.score:.4g}</div>"
                 f"{drawings}<div class='smiles'>{html.escape(rs.smiles)}</div></div>"

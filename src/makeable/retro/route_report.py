@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
-from rdkit.Chem.Draw import rdMolDraw2D
 
-from makeable.chem.molecule import parse_smiles
+from makeable.chem.draw import mol_png, mol_svg
 from makeable.retro.planning import PlanResult
-from makeable.retro.report import mol_svg
 from makeable.retro.routes import MolNode, Route
 
 BOX_W, BOX_H = 180, 150
@@ -167,9 +165,9 @@ def route_png(route: Route, path: str | Path) -> Path:
         draw.rounded_rectangle(
             (x, top, x + BOX_W, top + BOX_H), radius=6, outline=box.colour, width=2
         )
-        picture = _mol_png(node.smiles, (BOX_W - 8, BOX_H - 22))
+        picture = mol_png(node.smiles, (BOX_W - 8, BOX_H - 22))
         if picture is not None:
-            image.paste(picture, (int(x + 4), int(top + 2)))
+            image.paste(Image.open(io.BytesIO(picture)).convert("RGB"), (int(x + 4), int(top + 2)))
         if box.label:
             draw.text(
                 (x + BOX_W / 2, top + BOX_H - 6), box.label, fill=box.colour, font=font, anchor="ms"
@@ -193,16 +191,6 @@ def route_png(route: Route, path: str | Path) -> Path:
     path = Path(path)
     image.save(path)
     return path
-
-
-def _mol_png(smiles: str, size: tuple[int, int]) -> Image.Image | None:
-    mol = parse_smiles(smiles)
-    if mol is None:
-        return None
-    drawer = rdMolDraw2D.MolDraw2DCairo(*size)
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
-    drawer.FinishDrawing()
-    return Image.open(io.BytesIO(drawer.GetDrawingText())).convert("RGB")
 
 
 def _step_label(probability: float | None, score: float | None) -> str:

@@ -8,23 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rdkit import Chem
-from rdkit.Chem.Draw import rdMolDraw2D
 
+from makeable.chem.draw import mol_svg
 from makeable.oracle.store import CallRecord
-
-
-def mol_svg(smiles: str, size: tuple[int, int] = (220, 180)) -> str:
-    """An SVG drawing of a molecule (empty string if it cannot be drawn)."""
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        return ""
-    drawer = rdMolDraw2D.MolDraw2DSVG(*size)
-    drawer.drawOptions().clearBackground = False
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
-    drawer.FinishDrawing()
-    svg = drawer.GetDrawingText()
-    return svg[svg.index("<svg") :]  # drop the XML prolog to inline it
 
 
 def plot_scores(calls: Sequence[CallRecord], path: Path, title: str) -> None:

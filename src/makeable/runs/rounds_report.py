@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from makeable.runs.report import mol_svg
+from makeable.chem.draw import mol_svg
 
 Event = tuple[int, str, dict[str, Any]]
 

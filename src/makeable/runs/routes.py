@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from makeable.chem.draw import mol_svg
 from makeable.registry import UnknownNameError
 from makeable.results_csv import append_csv, read_csv
 from makeable.retro.base import SingleStepModel, load_model
@@ -47,7 +48,6 @@ from makeable.retro.route_report import route_svg
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
 from makeable.runs.config import ConfigError, DesignConfig
-from makeable.runs.report import mol_svg
 from makeable.settings import settings_diff
 
 log = logging.getLogger(__name__)

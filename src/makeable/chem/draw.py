@@ -1,0 +1,34 @@
+"""Molecule pictures for reports: an inline SVG, or PNG bytes (RDKit's drawing code)."""
+
+from __future__ import annotations
+
+from rdkit.Chem.Draw import rdMolDraw2D
+
+from makeable.chem.molecule import parse_smiles
+
+__all__ = ["mol_png", "mol_svg"]
+
+
+def mol_svg(smiles: str, size: tuple[int, int] = (220, 180)) -> str:
+    """An inline SVG drawing of a molecule, transparent (empty string if it cannot be
+    drawn)."""
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return ""
+    drawer = rdMolDraw2D.MolDraw2DSVG(*size)
+    drawer.drawOptions().clearBackground = False
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    drawer.FinishDrawing()
+    svg = drawer.GetDrawingText()
+    return svg[svg.index("<svg") :]  # drop the XML prolog to inline it
+
+
+def mol_png(smiles: str, size: tuple[int, int]) -> bytes | None:
+    """A PNG drawing of a molecule on white (``None`` if it cannot be drawn)."""
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return None
+    drawer = rdMolDraw2D.MolDraw2DCairo(*size)
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    drawer.FinishDrawing()
+    return bytes(drawer.GetDrawingText())
