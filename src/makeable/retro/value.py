@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +42,7 @@ import torch
 from torch import nn
 
 from makeable.retro.routes import Route
-from makeable.retro.template_mlp import SparseFingerprints
+from makeable.retro.template_mlp import SparseFingerprints, TemplateNet
 
 log = logging.getLogger(__name__)
 
@@ -148,17 +147,14 @@ def read_plans(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     return records
 
 
-class _ValueNet(nn.Module):
+class _ValueNet(TemplateNet):
+    """Template-MLP's network with one output, made non-negative (softplus)."""
+
     def __init__(self, n_bits: int, hidden: int, dropout: float) -> None:
-        super().__init__()
-        self.first = nn.EmbeddingBag(n_bits, hidden, mode="sum")
-        self.first_bias = nn.Parameter(torch.zeros(hidden))
-        self.rest = nn.Sequential(nn.ELU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
-        nn.init.normal_(self.first.weight, std=1.0 / math.sqrt(50.0))
+        super().__init__(n_bits, [hidden], 1, dropout)
 
     def forward(self, idx: torch.Tensor, offsets: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        h = self.first(idx, offsets, per_sample_weights=w) + self.first_bias
-        return nn.functional.softplus(self.rest(h)).squeeze(-1)
+        return nn.functional.softplus(super().forward(idx, offsets, w)).squeeze(-1)
 
 
 class ValueModel:
