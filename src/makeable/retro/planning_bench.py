@@ -155,8 +155,7 @@ def run_planning_bench(
         "model": model.name if isinstance(model, SingleStepModel) else str(model),
         "stock": stock.name if isinstance(stock, Stock) else str(stock),
         "search": settings.to_dict(),
-        # as JSON reads them back (tuples become lists), as the saved config holds them
-        "model_params": json.loads(json.dumps(m.params)),
+        "model_params": m.params,
     }
     _check_config(out / "config.json", config)
     record = dict(
