@@ -26,7 +26,6 @@ from makeable.retro.improve import (
     drop_targets,
     finished_iterations,
     improve,
-    model_digest,
     read_log,
 )
 from makeable.retro.planning import SearchSettings, plan
@@ -428,7 +427,7 @@ def test_improve_with_forward_augmentation(
     assert Reaction.from_smiles(row["reaction"]) == extra
     assert "| 1 | 3 / 4 (75.0 %) | 4 | 1 | 5 | 0 |" in (out / "summary.md").read_text()
     settings = json.loads((out / "improve.json").read_text())
-    assert settings["augment_forward"] == model_digest(tiny_forward)
+    assert settings["augment_forward"] == tiny_forward.digest()
     with pytest.raises(ValueError, match="other settings.*augment_forward"):
         improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=out, epochs=2)
     with pytest.raises(ValueError, match="a forward model"):

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from makeable.chem.molecule import Molecule
 from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
@@ -48,6 +49,13 @@ class PlanningToy(SingleStepModel):
     def __init__(self, variant: int = 0) -> None:
         super().__init__(variant=variant)  # a parameter, as ``--model-param`` sets them
         self.calls = 0
+        self.weight = torch.zeros(1)  # saved like a real model's weights (never used)
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        return {"weight": self.weight}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.weight = tensors["weight"]
 
     def _predict(
         self, products: list[Molecule], k: int, classes: list[int] | None = None
@@ -234,6 +242,19 @@ def test_cli_bench_planning_writes_and_resumes(
     assert main([*args, "--model-param", "variant=1"]) == 2
     assert "other settings" in capsys.readouterr().err
     assert main([*args, "--model-param", "variant=0"]) == 0  # the saved value: resumes
+    # a model retrained into the same folder is another model: its weights' digest differs
+    retrained = PlanningToy()
+    retrained.weight = torch.ones(1)
+    retrained.save(folder)
+    assert main(args) == 2
+    assert "model_digest" in capsys.readouterr().err
+    # a folder made before digests were recorded is known by the model's folder: resumes
+    config = json.loads((out / "config.json").read_text())
+    del config["model_digest"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(args) == 0
+    assert "model_digest" in json.loads((out / "config.json").read_text())  # recorded now
+    assert main(args) == 0
 
     sampled = tmp_path / "sampled"
     args[-1] = str(sampled)

@@ -79,6 +79,12 @@ def test_value_model_learns_ranks_and_round_trips(tmp_path: Path) -> None:
     again = ValueModel.load(folder)
     assert np.allclose(again.predict(["CCBr", "CCO"]), model.predict(["CCBr", "CCO"]))
     assert again.config["step_cost"] == pytest.approx(ex.step_cost)
+    # the digest results folders record: the same for the saved copy, another for new weights
+    assert again.digest() == model.digest() != ValueModel().digest()
+    assert load_value_model(folder).digest() == model.digest()
+    fresh = ValueModel()
+    fresh.save(folder)  # retrained into the same folder: not the cached one
+    assert load_value_model(folder).digest() == fresh.digest() != model.digest()
     with pytest.raises(FileNotFoundError, match="no value model"):
         ValueModel.load(tmp_path)
     (tmp_path / "other").mkdir()

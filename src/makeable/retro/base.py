@@ -17,6 +17,7 @@ Nothing is pickled.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -258,6 +259,12 @@ class SingleStepModel(ABC):
         return type(self).fine_tune is not SingleStepModel.fine_tune
 
     # ---------------------------------------------------------------- persistence
+    def digest(self) -> str:
+        """A SHA-256 of the model's name, parameters and tensors (what it would save): two
+        models with the same digest answer alike. Results folders record it, so a model
+        retrained into the same folder is not mistaken for the one they were made with."""
+        return weights_digest([self.name, self.params], self._tensors())
+
     def _tensors(self) -> dict[str, Any]:
         """Named tensors to store in ``model.safetensors`` (none by default)."""
         return {}
@@ -398,3 +405,14 @@ def _load_any(name_or_path: str | Path, overrides: Mapping[str, Any] | None) -> 
         f"no trained weights for {name!r}: run `makeable retro train {name}` "
         f"(writes {default_model_dir(name)}), or pass --model a saved model folder"
     )
+
+
+def weights_digest(header: Any, tensors: Mapping[str, Any]) -> str:
+    """A SHA-256 of ``header`` (as JSON) and the named tensors' bytes, in name order."""
+    import torch
+
+    h = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    for name, tensor in sorted(tensors.items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

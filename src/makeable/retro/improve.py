@@ -341,7 +341,7 @@ def improve(
     identity = {
         "model": start.name,
         "model_params": start.params,
-        "model_digest": model_digest(start),
+        "model_digest": start.digest(),
         "stock": st.name,
         "n_targets": len(targets),
         "targets_digest": hashlib.sha256("\n".join(targets).encode()).hexdigest(),
@@ -351,7 +351,7 @@ def improve(
         "batch_size": batch_size,
         "routes": routes,
         "min_probability": min_probability,
-        "augment_forward": model_digest(fwd) if fwd is not None else None,
+        "augment_forward": fwd.digest() if fwd is not None else None,
         "replay_fraction": replay_fraction,
         "n_replay_pool": len(replay),
         "seed": seed,
@@ -443,17 +443,6 @@ def improve(
 
 
 # ---------------------------------------------------------------------- helpers
-def model_digest(model: SingleStepModel) -> str:
-    """A SHA-256 of the model's name, parameters and tensors (what it would save)."""
-    import torch
-
-    h = hashlib.sha256(json.dumps([model.name, model.params], sort_keys=True).encode())
-    for name, tensor in sorted(model._tensors().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
 def _model_dir(out: Path, iteration: int) -> Path:
     return out / ITERATIONS_DIR / str(iteration) / "model"
 

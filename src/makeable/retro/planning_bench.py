@@ -12,7 +12,8 @@ plans every target with :func:`makeable.retro.planning.plan_many` and writes, in
 
 Running the same command on the same folder resumes: targets already in ``results.csv`` are
 skipped and the new ones appended. A folder holding results of different search settings is
-refused.
+refused; the single-step model and a learned value model are identified by digests of their
+weights, so one retrained into the same folder is refused too.
 
 Target sets: a file with one SMILES a line, or a name: ``paroutes_n1`` is
 ``$MAKEABLE_DATA/planning/paroutes/n1-targets.txt`` (the 10,000 PaRoutes set-n1 targets).
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 TARGET_SETS = {"paroutes_n1": "planning/paroutes/n1-targets.txt"}
 """Named target sets: their file relative to the data folder."""
+
+DIGESTS = ("model_digest", "value_digest")
+"""What identifies the models' weights in ``config.json``, beside their names or folders."""
 
 RESULT_FIELDS = [
     "target",
@@ -156,7 +160,12 @@ def run_planning_bench(
         "stock": stock.name if isinstance(stock, Stock) else str(stock),
         "search": settings.to_dict(),
         "model_params": m.params,
+        "model_digest": m.digest(),
     }
+    if settings.value_model is not None:
+        from makeable.retro.value import load_value_model
+
+        config["value_digest"] = load_value_model(settings.value_model).digest()
     _check_config(out / "config.json", config)
     record = dict(
         config,
@@ -206,11 +215,14 @@ def run_planning_bench(
 def _check_config(path: Path, config: dict[str, Any]) -> None:
     if not path.is_file():
         return
+    recorded = json.loads(path.read_text())
     refuse_other_settings(
-        json.loads(path.read_text()),
+        recorded,
         config,
         holds=f"{path.parent} holds planning results",
         hint="use another --out folder, or the same settings to resume",
+        # folders made before the digests were recorded are known by the model's name or path
+        ignore=[key for key in DIGESTS if key not in recorded],
     )
 
 

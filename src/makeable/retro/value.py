@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from makeable.retro.base import weights_digest
 from makeable.retro.routes import Route
 from makeable.retro.template_mlp import SparseFingerprints, TemplateNet
 
@@ -271,6 +272,10 @@ class ValueModel:
             out["lower_bounds_met"] = float((pred[hard] >= examples.cost[hard]).mean())
         return out
 
+    def digest(self) -> str:
+        """A SHA-256 of the configuration and weights (see ``SingleStepModel.digest``)."""
+        return weights_digest(self.config, self.net.state_dict())
+
     # ------------------------------------------------------------------ saving
     def save(self, folder: str | Path, record: Mapping[str, Any] | None = None) -> Path:
         from safetensors.torch import save_file
@@ -309,10 +314,15 @@ class ValueModel:
         return model
 
 
-@lru_cache(maxsize=4)
-def load_value_model(folder: str) -> ValueModel:
+def load_value_model(folder: str | Path) -> ValueModel:
     """:meth:`ValueModel.load`, once per folder and process (every search of a benchmark
-    uses the same one)."""
+    uses the same one) unless its weights file changed since."""
+    weights = Path(folder) / WEIGHTS_FILE
+    return _load_once(str(folder), weights.stat().st_mtime_ns if weights.is_file() else None)
+
+
+@lru_cache(maxsize=4)
+def _load_once(folder: str, stamp: int | None) -> ValueModel:
     return ValueModel.load(folder)
 
 

@@ -92,7 +92,12 @@ class RoutePlanner:
 
     def identity(self) -> dict[str, Any]:
         """What decides the planning results (compared with ``routes/config.json``)."""
-        return {"model": self.model_ref, "stock": self.stock_ref, "search": self.settings.to_dict()}
+        return {
+            "model": self.model_ref,
+            "model_digest": self.model.digest(),  # a model retrained into the same folder
+            "stock": self.stock_ref,
+            "search": self.settings.to_dict(),
+        }
 
 
 def search_settings(config: DesignConfig) -> SearchSettings:
