@@ -8,6 +8,16 @@ from makeable.chem.molecule import parse_smiles
 
 __all__ = ["mol_png", "mol_svg"]
 
+BOND_PX = 18
+"""Bond length in pixels: every molecule is drawn at the same scale (a small building block is
+not blown up beside a large target); one too large for its box is shrunk to fit."""
+
+
+def _draw(drawer: rdMolDraw2D.MolDraw2D, mol: object) -> None:
+    drawer.drawOptions().fixedBondLength = BOND_PX
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    drawer.FinishDrawing()
+
 
 def mol_svg(smiles: str, size: tuple[int, int] = (220, 180)) -> str:
     """An inline SVG drawing of a molecule, transparent (empty string if it cannot be
@@ -17,8 +27,7 @@ def mol_svg(smiles: str, size: tuple[int, int] = (220, 180)) -> str:
         return ""
     drawer = rdMolDraw2D.MolDraw2DSVG(*size)
     drawer.drawOptions().clearBackground = False
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
-    drawer.FinishDrawing()
+    _draw(drawer, mol)
     svg = drawer.GetDrawingText()
     return svg[svg.index("<svg") :]  # drop the XML prolog to inline it
 
@@ -29,6 +38,5 @@ def mol_png(smiles: str, size: tuple[int, int]) -> bytes | None:
     if mol is None:
         return None
     drawer = rdMolDraw2D.MolDraw2DCairo(*size)
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
-    drawer.FinishDrawing()
+    _draw(drawer, mol)
     return bytes(drawer.GetDrawingText())
