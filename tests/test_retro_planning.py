@@ -179,8 +179,13 @@ def test_cli_retro_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     folder, stock_file = _write_toy(tmp_path)
     common = ["--stock", str(stock_file), "--model", str(folder), "--max-calls", "20"]
     assert main(["retro", "plan", TARGET, *common]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "solved" in text and "best route: 2 reaction(s)" in text and "[stock]" in text
+    calls = int(text.split(" model calls")[0].rsplit(" ", 1)[1])
+    assert f"{calls}/20" in captured.err  # the progress bar ends at the calls used
+    assert main(["retro", "plan", TARGET, *common, "--no-progress"]) == 0
+    assert "/20" not in capsys.readouterr().err
 
     out = tmp_path / "plan"
     args = ["retro", "plan", TARGET, *common, "--algorithm", "mcts", "--json", "--out", str(out)]

@@ -73,6 +73,9 @@ def add_retro_parser(rsub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the result and routes as JSON")
     p.add_argument("--out", help="folder for routes.json, route.html, route_N.svg|png, config.json")
+    p.add_argument(
+        "--no-progress", action="store_true", help="hide the progress bar (model calls used)"
+    )
     p.set_defaults(func=run_plan)
 
 
@@ -255,7 +258,7 @@ def run_plan(args: argparse.Namespace) -> int:
     settings = _settings(args, args.stop_on_first_solution)
     stock = load_stock(args.stock)  # a missing stock file fails before the model loads
     model = load_model(args.model, _model_params(args))
-    result = plan(args.smiles, model, stock, **settings.to_dict())
+    result = plan(args.smiles, model, stock, progress=not args.no_progress, **settings.to_dict())
     if args.out:
         from makeable.retro.route_report import route_png, route_svg, write_route_html
         from makeable.retro.routes import write_routes

@@ -239,6 +239,7 @@ def plan(
     max_calls: int = 500,
     time_limit_s: float | None = None,
     top_k: int = 5,
+    progress: bool = False,
     **settings: Any,
 ) -> PlanResult:
     """Search for synthesis routes of ``target``.
@@ -251,6 +252,7 @@ def plan(
         max_calls: budget of single-step model calls.
         time_limit_s: wall-clock limit of the search (``None``: none).
         top_k: how many solved routes to return.
+        progress: show a progress bar of the model calls used.
         **settings: the other fields of :class:`SearchSettings` (``expansion_k``,
             ``max_depth``, ``stop_on_first_solution``, ``seed``, ...).
 
@@ -266,7 +268,15 @@ def plan(
         **settings,
     )
     m = model if isinstance(model, SingleStepModel) else load_model(model)
-    return _search(target, canon, m, load_stock(stock), config)
+    stock = load_stock(stock)
+    from tqdm import tqdm
+
+    with tqdm(total=max_calls, desc="searching", unit="call", disable=not progress) as bar:
+
+        def on_calls(used: int) -> None:
+            bar.update(used - bar.n)
+
+        return _search(target, canon, m, stock, config, on_calls)
 
 
 def plan_many(
@@ -369,11 +379,16 @@ def _plan_safely(
 
 # ---------------------------------------------------------------------- search
 def _search(
-    target: str, canon: str, model: SingleStepModel, stock: Stock, s: SearchSettings
+    target: str,
+    canon: str,
+    model: SingleStepModel,
+    stock: Stock,
+    s: SearchSettings,
+    on_calls: Callable[[int], None] | None = None,
 ) -> PlanResult:
     model.prepare_for_stock(stock)  # one-time set-up (RetCL: embed the stock), not timed
     t0 = time.perf_counter()
-    out = run_search(canon, model, stock, s)
+    out = run_search(canon, model, stock, s, on_calls)
     return PlanResult(
         target=target,
         canonical=canon,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
@@ -74,10 +74,17 @@ def _syntheseus() -> SimpleNamespace:
     class BudgetedModel(BackwardReactionModel):
         """Asks the wrapped model about at most ``max_calls`` molecules in all."""
 
-        def __init__(self, model: SingleStepModel, max_calls: int, **kwargs: Any) -> None:
+        def __init__(
+            self,
+            model: SingleStepModel,
+            max_calls: int,
+            on_calls: Callable[[int], None] | None = None,
+            **kwargs: Any,
+        ) -> None:
             super().__init__(**kwargs)
             self.inner = to_syntheseus(model, use_cache=False)
             self.max_calls = max_calls
+            self.on_calls = on_calls
             self.used = 0
 
         def _get_reactions(self, inputs: list[Any], num_results: int) -> list[Sequence[Any]]:
@@ -86,6 +93,8 @@ def _syntheseus() -> SimpleNamespace:
             out: list[Sequence[Any]] = []
             if allowed:
                 out.extend(self.inner(inputs[:allowed], num_results=num_results))
+                if self.on_calls is not None:
+                    self.on_calls(self.used)
             return out + [[] for _ in inputs[allowed:]]
 
         def get_parameters(self) -> list[Any]:
@@ -173,12 +182,18 @@ def _step_cost(reaction: Any) -> float:
     return -math.log(min(0.999, max(MIN_PROBABILITY, float(p))))
 
 
-def build_algorithm(model: SingleStepModel, stock: Stock, s: SearchSettings) -> Any:
+def build_algorithm(
+    model: SingleStepModel,
+    stock: Stock,
+    s: SearchSettings,
+    on_calls: Callable[[int], None] | None = None,
+) -> Any:
     """A ready syntheseus search algorithm: Retro*-0 or MolSet MCTS with syntheseus's
-    defaults, the budgeted and cached model, and the stock as its inventory."""
+    defaults, the budgeted and cached model, and the stock as its inventory. ``on_calls``
+    is told the calls used so far after each batch of model calls (for a progress bar)."""
     syn = _syntheseus()
     backward = syn.BudgetedModel(
-        model, s.max_calls, use_cache=True, default_num_results=s.expansion_k
+        model, s.max_calls, on_calls, use_cache=True, default_num_results=s.expansion_k
     )
     has_probability = model.score_merge == "sum"
     common: dict[str, Any] = {
@@ -218,11 +233,15 @@ def build_algorithm(model: SingleStepModel, stock: Stock, s: SearchSettings) -> 
 
 
 def run_search(
-    canon: str, model: SingleStepModel, stock: Stock, s: SearchSettings
+    canon: str,
+    model: SingleStepModel,
+    stock: Stock,
+    s: SearchSettings,
+    on_calls: Callable[[int], None] | None = None,
 ) -> SearchOutcome:
     """Search for routes of the canonical SMILES ``canon`` under the settings ``s``."""
     syn = _syntheseus()
-    alg = build_algorithm(model, stock, s)
+    alg = build_algorithm(model, stock, s, on_calls)
     graph, _ = alg.run_from_mol(syn.SynMolecule(canon))
     calls = int(alg.reaction_model.used)
     solved = bool(graph.root_node.has_solution)
