@@ -1,16 +1,25 @@
-"""Result tables as CSV: one reader, one writer and one appender for every benchmark.
+"""Result files: CSV tables and JSON lines, one reader and one appender each for every job.
 
 Rows are dicts; the writer and the appender take the column order and write only those keys
 (missing ones as empty cells). The appender writes the header when it creates the file, so a
-benchmark can append a row per finished job and resume from the rows already there.
+benchmark can append a row per finished job and resume from the rows already there. A row cut
+off by a killed process (no line ending) is not read, and the next append replaces it, so the
+job it records is simply done again. JSON-lines files (routes, plans, logs) follow the same rule:
+:func:`read_jsonl` reads complete lines, :func:`open_append` drops a cut-off last line first.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import json
+import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
 
 
 def read_csv(path: Path, *, missing_ok: bool = False) -> list[dict[str, str]]:
@@ -18,7 +27,11 @@ def read_csv(path: Path, *, missing_ok: bool = False) -> list[dict[str, str]]:
     if missing_ok and not path.is_file():
         return []
     with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+        text = fh.read()
+    complete = text[: text.rfind("\n") + 1]
+    if complete != text:
+        log.warning("%s: ignoring a cut-off last row (an interrupted write)", path)
+    return list(csv.DictReader(io.StringIO(complete, newline="")))
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
@@ -35,6 +48,8 @@ def append_csv(path: Path, columns: Sequence[str], row: Mapping[str, Any]) -> No
     An existing file keeps its own header: the row is written under those columns (so a table
     begun by an older version, with fewer columns, stays aligned when a run resumes).
     """
+    if path.is_file():
+        _drop_cut_off_line(path)
     new = not path.is_file() or path.stat().st_size == 0
     if not new:
         with open(path, newline="") as fh:
@@ -45,3 +60,43 @@ def append_csv(path: Path, columns: Sequence[str], row: Mapping[str, Any]) -> No
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def read_jsonl(path: Path, *, missing_ok: bool = False) -> list[Any]:
+    """The JSON values of a JSON-lines file, one a line; a cut-off last line (no line ending)
+    and unreadable lines are skipped with a warning."""
+    if missing_ok and not path.is_file():
+        return []
+    text = path.read_text()
+    complete, rest = text[: text.rfind("\n") + 1], text[text.rfind("\n") + 1 :]
+    if rest.strip():
+        log.warning("%s: ignoring a cut-off last line (an interrupted write)", path)
+    out = []
+    for n, line in enumerate(complete.splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("%s: skipping unreadable line %d", path, n)
+    return out
+
+
+def open_append(path: Path) -> IO[str]:
+    """``open(path, "a")`` after dropping a cut-off last line, so new lines start clean."""
+    if path.is_file():
+        _drop_cut_off_line(path)
+    return open(path, "a")
+
+
+def _drop_cut_off_line(path: Path) -> None:
+    """Truncate a last line that lacks its line ending (cut off by a killed process)."""
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        data = fh.read()
+        fh.truncate(data.rfind(b"\n") + 1)

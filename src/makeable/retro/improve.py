@@ -70,6 +70,7 @@ import numpy as np
 
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction, canonical_unmapped
+from makeable.results_csv import open_append, read_jsonl
 from makeable.retro.base import (
     CONFIG_FILE,
     FineTuningNotSupportedError,
@@ -422,7 +423,7 @@ def improve(
             "seconds": round(time.perf_counter() - t0, 2),
             "model": str(_model_dir(out, it).relative_to(out)),
         }
-        with (out / LOG_FILE).open("a") as fh:
+        with open_append(out / LOG_FILE) as fh:
             fh.write(json.dumps(entry) + "\n")
         log.info(
             "iteration %d: solved %d/%d, %d reactions collected (%d used with %d replay), "
@@ -449,14 +450,8 @@ def _model_dir(out: Path, iteration: int) -> Path:
 
 def read_log(out_dir: str | Path) -> list[dict[str, Any]]:
     """The entries of ``improve_log.jsonl`` (the last one of each iteration), in order."""
-    path = Path(out_dir) / LOG_FILE
-    if not path.is_file():
-        return []
-    entries: dict[int, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            entries[int(entry["iteration"])] = entry
+    lines = read_jsonl(Path(out_dir) / LOG_FILE, missing_ok=True)
+    entries = {int(e["iteration"]): e for e in lines}
     return [entries[i] for i in sorted(entries)]
 
 
@@ -502,17 +497,15 @@ def _plan(
     """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "plans.jsonl"
-    stored: dict[str, PlanResult] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                data = json.loads(line)
-                stored[data["target"]] = _result_from_dict(data, settings)
+    stored = {
+        data["target"]: _result_from_dict(data, settings)
+        for data in read_jsonl(path, missing_ok=True)
+    }
     todo = [t for t in targets if t not in stored]
     if stored:
         log.info("resuming planning: %d of %d targets done", len(targets) - len(todo), len(targets))
     if todo:
-        with path.open("a") as fh:
+        with open_append(path) as fh:
 
             def append(result: PlanResult) -> None:
                 fh.write(json.dumps(_result_to_dict(result)) + "\n")

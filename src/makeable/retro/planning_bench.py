@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.data.molecules import read_smiles_file
-from makeable.results_csv import append_csv, read_csv
+from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.stock import Stock, planning_data_file
@@ -185,7 +185,7 @@ def run_planning_bench(
         log.info(
             "resuming: %d of %d targets already planned", len(targets) - len(todo), len(targets)
         )
-    with (out / "routes.jsonl").open("a") as routes_fh:
+    with open_append(out / "routes.jsonl") as routes_fh:
 
         def append(result: PlanResult) -> None:
             append_csv(results_path, RESULT_FIELDS, result.row())

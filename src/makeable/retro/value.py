@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from makeable.results_csv import read_jsonl
 from makeable.retro.base import weights_digest
 from makeable.retro.routes import Route
 from makeable.retro.template_mlp import SparseFingerprints, TemplateNet
@@ -140,11 +141,7 @@ def read_plans(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         if not files or not all(f.is_file() for f in files):
             raise FileNotFoundError(f"no plans.jsonl at {path}")
         for file in files:
-            for line in file.read_text().splitlines():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    log.warning("%s: skipping an unreadable line", file)
+            records.extend(read_jsonl(file))
     return records
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from makeable.chem.draw import mol_svg
 from makeable.registry import UnknownNameError
-from makeable.results_csv import append_csv, read_csv
+from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.route_report import route_svg
@@ -257,7 +257,7 @@ def plan_top_routes(
         log.info("routes: %d of %d molecules already planned", len(top) - len(todo), len(top))
     start = time.perf_counter()
     if todo:
-        with lines_path.open("a") as lines_fh:
+        with open_append(lines_path) as lines_fh:
 
             def append(result: PlanResult) -> None:
                 target = _target(result, rank[result.target], score[result.target])
@@ -336,16 +336,10 @@ def _check_identity(folder: Path, planner: RoutePlanner) -> None:
 def _read_routes(path: Path) -> dict[str, tuple[Route, ...]]:
     """The routes of ``routes.jsonl`` by molecule (a later line wins; a torn last line is
     skipped)."""
-    out: dict[str, tuple[Route, ...]] = {}
-    if not path.is_file():
-        return out
-    for line in path.read_text().splitlines():
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        out[item["smiles"]] = tuple(Route.from_dict(r) for r in item["routes"])
-    return out
+    return {
+        item["smiles"]: tuple(Route.from_dict(r) for r in item["routes"])
+        for item in read_jsonl(path, missing_ok=True)
+    }
 
 
 def _read_results(path: Path, routes: dict[str, tuple[Route, ...]]) -> list[TargetRoutes]:

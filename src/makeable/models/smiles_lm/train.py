@@ -41,6 +41,7 @@ from makeable.chem.molecule import canonical_smiles
 from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
+from makeable.results_csv import open_append
 from makeable.settings import refuse_other_settings
 
 log = logging.getLogger(__name__)
@@ -341,7 +342,7 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
                         **_evaluate(model, valid_ids, config, step),
                         "train_s": train_s,
                     }
-                    with open(out / "train_log.jsonl", "a") as fh:
+                    with open_append(out / "train_log.jsonl") as fh:
                         fh.write(json.dumps(record) + "\n")
                     log.info(
                         "step %d: valid NLL %.3f/mol %.4f/token, sample validity %.3f",
