@@ -277,6 +277,20 @@ def test_sample_is_fixed_and_keeps_order() -> None:
     assert a == [t for t in targets if t in set(a)] and len(a) == 10
     assert a != sample_targets(targets, 10, seed=1)
     assert sample_targets(targets, 100) == targets
+    with pytest.raises(ValueError, match="at least 1"):
+        sample_targets(targets, 0)
+
+
+@pytest.mark.parametrize("flag", ["--sample", "--limit"])
+def test_cli_sample_and_limit_must_be_positive(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from makeable.cli.main import main
+
+    args = ["bench", "planning", "--targets", "t.smi", "--stock", "s.smi", "--model", "m"]
+    with pytest.raises(SystemExit):  # not "the whole target set", as 0 used to mean
+        main([*args, "--out", "o", flag, "0"])
+    assert "must be at least 1" in capsys.readouterr().err
 
 
 def test_named_target_set_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,6 +58,10 @@ def test_load_stock_names_files_and_errors(tmp_path: Path, monkeypatch: pytest.M
     empty.write_text("\n# nothing\n")
     with pytest.raises(ValueError, match="no molecule"):
         Stock.from_file(empty)
+    garbage = tmp_path / "garbage.smi"
+    garbage.write_text("C1CC\nnot_a_smiles\n")  # lines, but no molecule RDKit can read
+    with pytest.raises(ValueError, match="none of its 2 lines"):
+        Stock.from_file(garbage)
     monkeypatch.setenv("MAKEABLE_DATA", str(tmp_path))
     monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="planning/paroutes/n1-stock.txt"):

@@ -21,12 +21,15 @@ def _chain(n: int) -> str:
     return "C" * n + "O"
 
 
-def _record(target: str, reactions: int, p: float = 0.5) -> dict:
-    """A solved plan whose route makes ``target`` in ``reactions`` linear steps."""
+def _record(target: str, reactions: int, p: float | None = 0.5) -> dict:
+    """A solved plan whose route makes ``target`` in ``reactions`` linear steps (``p=None``:
+    steps without a probability, as a RetCL search records them)."""
     node = MolNode(_chain(1), True)
     for i in range(reactions):
         smiles = target if i == reactions - 1 else "C" * (i + 2) + "N"
-        step = ReactionNode(f"{node.smiles}>>{smiles}", (node,), {"probability": p})
+        step = ReactionNode(
+            f"{node.smiles}>>{smiles}", (node,), {} if p is None else {"probability": p}
+        )
         node = MolNode(smiles, False, step)
     return {"canonical": target, "solved": True, "routes": [Route(node).to_dict()]}
 
@@ -49,6 +52,10 @@ def test_value_examples_counts_reactions_and_bounds_unsolved() -> None:
     assert ex.step_cost == pytest.approx((3 * np.log(2) + np.log(4)) / 4)
     with pytest.raises(ValueError, match="no solved route"):
         value_examples(plans[2:])
+    # steps without a probability cost 1 each, as in the search (not 0: a value of 0 is Retro*-0)
+    assert value_examples([_record("CCCCO", 2, p=None)]).step_cost == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="probability 1"):
+        value_examples([_record("CCCCO", 2, p=1.0)])
 
 
 def test_value_model_learns_ranks_and_round_trips(tmp_path: Path) -> None:

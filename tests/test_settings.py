@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from makeable.runs.config import ConfigError
-from makeable.settings import describe_diff, refuse_other_settings, settings_diff
+from makeable.settings import (
+    describe_diff,
+    read_settings,
+    refuse_other_settings,
+    settings_diff,
+    write_settings,
+)
 
 
 def test_settings_diff_compares_as_written() -> None:
@@ -28,3 +34,16 @@ def test_refuse_other_settings_names_the_keys() -> None:
             {"lr": 1e-3}, {"lr": 1e-4}, holds="RUN holds a run", error=ConfigError
         )
     assert describe_diff({"lr": (0.001, 0.0001)}) == "lr: 0.001 → 0.0001"
+
+
+def test_settings_files_are_written_whole_and_read_with_a_clear_error(tmp_path):
+    path = tmp_path / "config.json"
+    write_settings(path, {"model": "m", "search": {"max_calls": (1, 2)}})
+    assert read_settings(path) == {"model": "m", "search": {"max_calls": [1, 2]}}
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # no temporary left
+    path.write_text('{"model": "m", "sea')  # cut off, e.g. by hand
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        read_settings(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not hold a JSON object"):
+        read_settings(path)

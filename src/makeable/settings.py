@@ -4,16 +4,51 @@ Every resumable job (design runs, benchmarks, prior training, self-improvement, 
 planning after a run) records the settings that decide its results beside them and, when the
 same folder is used again, compares: resuming with other values would mix two settings in one
 table. Values are compared as they are written (after a JSON round trip), so a tuple given
-now equals the list read back.
+now equals the list read back. The settings files themselves are written atomically
+(:func:`write_settings`), so a kill never leaves half a file; one that is unreadable anyway
+(edited by hand) gets an error naming it (:func:`read_settings`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["describe_diff", "refuse_other_settings", "settings_diff"]
+__all__ = [
+    "describe_diff",
+    "read_settings",
+    "refuse_other_settings",
+    "settings_diff",
+    "write_settings",
+]
+
+
+def write_settings(path: Path, data: Mapping[str, Any], indent: int = 2) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (a temporary file, then a rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=indent, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """The JSON object of a settings file.
+
+    Raises:
+        ValueError: the file is not a JSON object (the message names it).
+    """
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path} is not valid JSON ({exc}); restore it, or move it away to start the folder "
+            "again"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a JSON object of settings")
+    return data
 
 
 def _as_written(value: Any) -> Any:

@@ -107,9 +107,11 @@ def add_improve_parser(rsub: Any) -> None:
         action="store_true",
         help="keep searching after the first solution (default: stop there)",
     )
-    p.add_argument("--sample", type=int, help="a fixed sample of N targets (after --exclude)")
+    p.add_argument(
+        "--sample", type=_at_least_one, help="a fixed sample of N targets (after --exclude)"
+    )
     p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
-    p.add_argument("--limit", type=int, help="first N targets only (after --sample)")
+    p.add_argument("--limit", type=_at_least_one, help="first N targets only (after --sample)")
     p.add_argument("--iterations", type=int, default=1, help="plan/fine-tune rounds (default 1)")
     p.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs per round (3)")
     p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (1e-4)")
@@ -212,9 +214,9 @@ def add_bench_parser(bench_sub: Any) -> None:
         action="store_true",
         help="keep searching after the first solution (default: stop there, as Retro* does)",
     )
-    p.add_argument("--sample", type=int, help="plan a fixed sample of N targets")
+    p.add_argument("--sample", type=_at_least_one, help="plan a fixed sample of N targets")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
-    p.add_argument("--limit", type=int, help="first N targets only (after --sample)")
+    p.add_argument("--limit", type=_at_least_one, help="first N targets only (after --sample)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--out", required=True)
@@ -333,10 +335,10 @@ def run_bench(args: argparse.Namespace) -> int:
 
     targets = load_targets(args.targets)
     source = str(args.targets)
-    if args.sample:
+    if args.sample is not None:
         targets = sample_targets(targets, args.sample, args.sample_seed)
         source += f" (sample {args.sample}, seed {args.sample_seed})"
-    if args.limit:
+    if args.limit is not None:
         targets = targets[: args.limit]
         source += f" (first {args.limit})"
     settings = _settings(args, not args.full_budget)
@@ -366,9 +368,9 @@ def run_improve(args: argparse.Namespace) -> int:
         before = len(targets)
         targets = drop_targets(targets, load_targets(path))
         print(f"--exclude {path}: dropped {before - len(targets)} target(s)", file=sys.stderr)
-    if args.sample:
+    if args.sample is not None:
         targets = sample_targets(targets, args.sample, args.sample_seed)
-    if args.limit:
+    if args.limit is not None:
         targets = targets[: args.limit]
     replay: Any = ()
     if args.replay_fraction:
@@ -400,3 +402,14 @@ def run_improve(args: argparse.Namespace) -> int:
         return 2
     print((Path(args.out) / "summary.md").read_text())
     return 0
+
+
+def _at_least_one(text: str) -> int:
+    """argparse type of ``--sample`` / ``--limit``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

@@ -52,7 +52,7 @@ def uspto50k_dir() -> Path:
         raise FileNotFoundError(
             f"USPTO-50k is not available: expected the folder {where}{USPTO50K_RELPATH} with "
             f"{', '.join(_FILES.values())} and {MHN_FILE}; set MAKEABLE_DATA to a data "
-            "folder that holds it (the build machines' ../shared/data does)"
+            "folder that holds it (see docs/benchmarks/uspto50k.md for the files and sources)"
         )
     return folder
 

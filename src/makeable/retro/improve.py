@@ -81,7 +81,7 @@ from makeable.retro.base import (
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
-from makeable.settings import refuse_other_settings
+from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 if TYPE_CHECKING:  # torch is imported when a model loads, not with this module
     from makeable.retro.template_mlp import TemplateMLP
@@ -365,7 +365,7 @@ def improve(
         "iterations": iterations,
         "jobs": jobs,
     }
-    (out / SETTINGS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    write_settings(out / SETTINGS_FILE, record)
     (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
 
     done = finished_iterations(out)
@@ -475,7 +475,7 @@ def _check_settings(out: Path, identity: dict[str, Any]) -> None:
             )
         return
     refuse_other_settings(
-        json.loads(path.read_text()),
+        read_settings(path),
         identity,
         holds=f"{out} holds a self-improvement run",
         defaults=SETTINGS_ADDED,

@@ -47,7 +47,7 @@ from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.stock import Stock, planning_data_file
-from makeable.settings import refuse_other_settings
+from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ def sample_targets(targets: Sequence[str], n: int, seed: int = 0) -> list[str]:
     The choice depends only on the targets and the seed (not on library versions or on the
     order of the file); the chosen targets keep their order in ``targets``.
     """
+    if n < 1:
+        raise ValueError(f"a sample needs at least 1 target, got {n}")
     if n >= len(targets):
         return list(targets)
 
@@ -175,7 +177,7 @@ def run_planning_bench(
         cpu_count=os.cpu_count(),
         versions=versions(),
     )
-    (out / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_settings(out / "config.json", record)
     (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
 
     results_path = out / "results.csv"
@@ -215,7 +217,7 @@ def run_planning_bench(
 def _check_config(path: Path, config: dict[str, Any]) -> None:
     if not path.is_file():
         return
-    recorded = json.loads(path.read_text())
+    recorded = read_settings(path)
     refuse_other_settings(
         recorded,
         config,

@@ -77,8 +77,9 @@ def planning_data_file(relpath: str, what: str) -> Path:
     root = data_dir()
     where = f"{root}/" if root is not None else "$MAKEABLE_DATA/"
     raise FileNotFoundError(
-        f"{what} is not available: expected the file {where}{relpath}; set MAKEABLE_DATA to a "
-        "data folder that holds it (the build machines' ../shared/data does)"
+        f"{what} is not available: expected the file {where}{relpath} (or the same path under "
+        f"{cache_dir()}); set MAKEABLE_DATA to a data folder that holds it, or pass a file of "
+        "your own (one SMILES or InChIKey a line)"
     )
 
 
@@ -152,7 +153,12 @@ class Stock:
                 (keys if INCHIKEY.match(first) else smiles).append(first)
         if not smiles and not keys:
             raise ValueError(f"stock file {path} holds no molecule")
-        return cls(smiles, keys, name=name or str(path))
+        stock = cls(smiles, keys, name=name or str(path))
+        if len(stock) == 0:  # every line unreadable: every search would fail
+            raise ValueError(
+                f"stock file {path}: none of its {len(smiles)} lines is a valid SMILES or InChIKey"
+            )
+        return stock
 
     @property
     def kind(self) -> str:

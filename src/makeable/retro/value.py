@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,7 +44,7 @@ from torch import nn
 
 from makeable.results_csv import read_jsonl
 from makeable.retro.base import weights_digest
-from makeable.retro.routes import Route
+from makeable.retro.routes import MIN_PROBABILITY, Route
 from makeable.retro.template_mlp import SparseFingerprints, TemplateNet
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,13 @@ def value_examples(
         if route.root.reaction is None:  # bought: nothing to learn
             continue
         target_reactions.append(route.n_reactions)
-        route_cost += route.cost
+        # the search's cost of a step: -log p, or 1 for a model without probabilities (RetCL)
+        route_cost += sum(
+            1.0
+            if rxn.probability is None
+            else -math.log(min(1.0, max(MIN_PROBABILITY, rxn.probability)))
+            for _, rxn in route.reactions()
+        )
         for node in route.molecules():
             if node.reaction is None:
                 continue
@@ -116,6 +123,9 @@ def value_examples(
                 solved[node.smiles] = (n, group)
     if not target_reactions:
         raise ValueError("no solved route in the plans: nothing to learn a value from")
+    step_cost = route_cost / sum(target_reactions)
+    if step_cost <= 0:
+        raise ValueError("every route step has probability 1: no step cost to scale the value by")
     bound = float(np.quantile(target_reactions, unsolved_quantile))
     hard = {s: g for s, g in unsolved.items() if s not in solved}
     return ValueExamples(
@@ -123,7 +133,7 @@ def value_examples(
         np.asarray([n for n, _ in solved.values()] + [bound] * len(hard), np.float32),
         np.asarray([False] * len(solved) + [True] * len(hard)),
         np.asarray([g for _, g in solved.values()] + list(hard.values()), np.int64),
-        step_cost=route_cost / sum(target_reactions),
+        step_cost=step_cost,
     )
 
 

@@ -48,7 +48,7 @@ from makeable.retro.route_report import route_svg
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
 from makeable.runs.config import ConfigError, DesignConfig
-from makeable.settings import settings_diff
+from makeable.settings import read_settings, settings_diff, write_settings
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def plan_top_routes(
         "stock_size": len(planner.stock),
         "jobs": planner.jobs,
     }
-    (folder / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_settings(folder / "config.json", record)
 
     rank = {smiles: i for i, (smiles, _) in enumerate(top, start=1)}
     score = dict(top)
@@ -326,7 +326,7 @@ def _check_identity(folder: Path, planner: RoutePlanner) -> None:
     path = folder / "config.json"
     if not path.is_file():
         return
-    if not settings_diff(json.loads(path.read_text()), planner.identity()):
+    if not settings_diff(read_settings(path), planner.identity()):
         return
     log.warning("routes: model, stock or search settings changed; planning every molecule again")
     for name in ("results.csv", "routes.jsonl", "routes.json"):

@@ -42,7 +42,7 @@ from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
 from makeable.results_csv import open_append
-from makeable.settings import refuse_other_settings
+from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 log = logging.getLogger(__name__)
 
@@ -247,12 +247,12 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
     cfg_path = out / "train_config.json"
     if cfg_path.is_file():
         refuse_other_settings(
-            json.loads(cfg_path.read_text()),
+            read_settings(cfg_path),
             asdict(config),
             holds=f"{out} holds a training run",
             ignore=RESUME_FREE,
         )
-    cfg_path.write_text(json.dumps(asdict(config), indent=1) + "\n")
+    write_settings(cfg_path, asdict(config), indent=1)
 
     smiles, source = load_training_smiles(config.data)
     train, valid = split_data(smiles, config)
