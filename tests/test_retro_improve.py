@@ -4,6 +4,7 @@ saves a loadable model and resumes; the CLI; clear errors for models that cannot
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -272,6 +273,34 @@ def test_improve_collects_logs_saves_and_resumes(
         improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=other)
     with pytest.raises(ValueError, match="must differ"):
         improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=tiny_folder)
+
+
+def test_improve_resumes_after_a_cut_off_line_and_knows_its_value_model(
+    tiny_folder: Path, stock: Stock, tmp_path: Path
+) -> None:
+    from makeable.retro.value import ValueModel
+
+    value = tmp_path / "value"
+    ValueModel().save(value)
+    settings = dataclasses.replace(SETTINGS, value_model=str(value))
+    out = tmp_path / "improved"
+    kwargs = {"out_dir": out, "epochs": 2, "lr": 1e-2}
+    improve(tiny_folder, stock, TARGETS, settings, **kwargs)
+    # killed while writing iteration 1's log line, and earlier mid-plan: the command resumes
+    plans = out / "iterations/1/plans.jsonl"
+    lines = plans.read_text().splitlines()
+    plans.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
+    log = out / "improve_log.jsonl"
+    log.write_text(log.read_text()[:30])
+    assert finished_iterations(out) == []
+    improve(tiny_folder, stock, TARGETS, settings, **kwargs)
+    assert finished_iterations(out) == [1] and log.read_text().count("\n") == 1
+    replanned = [json.loads(x)["target"] for x in plans.read_text().splitlines()]
+    assert sorted(replanned) == sorted(TARGETS)  # the cut-off plan was done again, once
+    # a value model retrained into the same folder is another search
+    ValueModel().save(value)
+    with pytest.raises(ValueError, match="other settings.*value_digest"):
+        improve(tiny_folder, stock, TARGETS, settings, **kwargs)
 
 
 def test_improve_with_replay_and_all_routes(

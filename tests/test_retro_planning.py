@@ -192,6 +192,7 @@ def test_cli_retro_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["solved"] and data["calls"] <= 20 and data["routes"][0]["type"] == "mol"
+    assert data["settings"]["algorithm"] == "mcts" and data["settings"]["max_calls"] == 20
     assert Route.from_dict(data["routes"][0]) == best_known_route()
     routes = json.loads((out / "routes.json").read_text())
     assert Route.from_dict(routes[0]) == best_known_route()

@@ -92,6 +92,10 @@ def test_value_model_learns_ranks_and_round_trips(tmp_path: Path) -> None:
     fresh = ValueModel()
     fresh.save(folder)  # retrained into the same folder: not the cached one
     assert load_value_model(folder).digest() == fresh.digest() != model.digest()
+    with pytest.raises(ValueError, match="val_fraction"):
+        ValueModel().fit(ex, val_fraction=1.0)
+    two = value_examples([_record("CCCO", 1), _record("CCCCO", 2)])
+    assert ValueModel().fit(two, epochs=1, val_fraction=0.9)["n_val_targets"] == 1  # one trains
     with pytest.raises(FileNotFoundError, match="no value model"):
         ValueModel.load(tmp_path)
     (tmp_path / "other").mkdir()

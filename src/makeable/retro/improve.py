@@ -81,6 +81,7 @@ from makeable.retro.base import (
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
+from makeable.retro.value import value_digest
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 if TYPE_CHECKING:  # torch is imported when a model loads, not with this module
@@ -353,6 +354,7 @@ def improve(
         "routes": routes,
         "min_probability": min_probability,
         "augment_forward": fwd.digest() if fwd is not None else None,
+        "value_digest": value_digest(settings.value_model),
         "replay_fraction": replay_fraction,
         "n_replay_pool": len(replay),
         "seed": seed,
@@ -474,11 +476,14 @@ def _check_settings(out: Path, identity: dict[str, Any]) -> None:
                 "use another output folder"
             )
         return
+    recorded = read_settings(path)
     refuse_other_settings(
-        read_settings(path),
+        recorded,
         identity,
         holds=f"{out} holds a self-improvement run",
         defaults=SETTINGS_ADDED,
+        # runs made before it was recorded are known by the value model's folder
+        ignore=[] if "value_digest" in recorded else ["value_digest"],
     )
 
 

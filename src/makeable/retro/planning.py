@@ -151,6 +151,7 @@ class PlanResult:
             converting its answers for syntheseus (makeable's only overhead on the search);
             the rest of ``seconds`` is syntheseus's search and route extraction.
         error: why the target could not be planned (``plan_many`` only; ``plan`` raises).
+        settings: the search settings used (:meth:`SearchSettings.to_dict`), in ``to_dict``.
     """
 
     target: str
@@ -208,6 +209,7 @@ class PlanResult:
                 {"score": r.score, "cost": r.cost, "n_reactions": r.n_reactions, "depth": r.depth}
                 for r in self.routes
             ],
+            settings=self.settings,
         )
         return out
 

@@ -47,6 +47,7 @@ from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.stock import Stock, planning_data_file
+from makeable.retro.value import value_digest
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def run_planning_bench(
     """
     out.mkdir(parents=True, exist_ok=True)
     m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
-    config = {
+    config: dict[str, Any] = {
         "benchmark": "planning",
         "model": model.name if isinstance(model, SingleStepModel) else str(model),
         "stock": stock.name if isinstance(stock, Stock) else str(stock),
@@ -165,9 +166,7 @@ def run_planning_bench(
         "model_digest": m.digest(),
     }
     if settings.value_model is not None:
-        from makeable.retro.value import load_value_model
-
-        config["value_digest"] = load_value_model(settings.value_model).digest()
+        config["value_digest"] = value_digest(settings.value_model)
     _check_config(out / "config.json", config)
     record = dict(
         config,

@@ -214,11 +214,14 @@ class ValueModel:
         validation loss is kept. Returns the training record."""
         if len(examples) == 0:
             raise ValueError("no examples to train the value model on")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.config["step_cost"] = examples.step_cost
         gen = np.random.default_rng(seed)
         torch.manual_seed(seed)
         groups = np.unique(examples.group)
-        n_val = int(round(val_fraction * len(groups))) if len(groups) > 1 else 0
+        # at least one target's molecules stay for training
+        n_val = min(int(round(val_fraction * len(groups))), len(groups) - 1)
         val_groups = set(gen.choice(groups, size=n_val, replace=False).tolist())
         is_val = np.array([g in val_groups for g in examples.group])
         train, val = examples.subset(~is_val), examples.subset(is_val)
@@ -326,6 +329,12 @@ def load_value_model(folder: str | Path) -> ValueModel:
     uses the same one) unless its weights file changed since."""
     weights = Path(folder) / WEIGHTS_FILE
     return _load_once(str(folder), weights.stat().st_mtime_ns if weights.is_file() else None)
+
+
+def value_digest(folder: str | Path | None) -> str | None:
+    """The digest of the value model in ``folder`` (``None`` for none: Retro*-0), as results
+    folders record it."""
+    return None if folder is None else load_value_model(folder).digest()
 
 
 @lru_cache(maxsize=4)
