@@ -57,7 +57,8 @@ def add_retro_parser(rsub: Any) -> None:
         description="Search for synthesis routes of SMILES with Retro* or MCTS (syntheseus) "
         "and a single-step model, under a budget of model calls. Prints a summary and the best "
         "route; --json prints the routes in PaRoutes format; --out writes routes.json, "
-        "route.html, one SVG and PNG picture per route, config.json and versions.json.",
+        "result.json, route.html, one SVG and PNG picture per route, config.json and "
+        "versions.json.",
     )
     p.add_argument("smiles", help="target SMILES")
     _add_search_flags(p, top_k=5)
@@ -72,7 +73,11 @@ def add_retro_parser(rsub: Any) -> None:
         help="search even if the target is in stock (else it is solved by buying it)",
     )
     p.add_argument("--json", action="store_true", help="print the result and routes as JSON")
-    p.add_argument("--out", help="folder for routes.json, route.html, route_N.svg|png, config.json")
+    p.add_argument(
+        "--out",
+        help="folder for routes.json, result.json, route.html, route_N.svg|png, config.json, "
+        "versions.json",
+    )
     p.add_argument(
         "--no-progress", action="store_true", help="hide the progress bar (model calls used)"
     )
@@ -286,7 +291,8 @@ def run_plan(args: argparse.Namespace) -> int:
             (out / f"route_{rank}.svg").write_text(route_svg(route))
             route_png(route, out / f"route_{rank}.png")
         print(
-            f"wrote {out}/routes.json, route.html, route_*.svg|png (one per route), config.json",
+            f"wrote {out}/routes.json, result.json, route.html, route_*.svg|png (one per "
+            "route), config.json, versions.json",
             file=sys.stderr,
         )
     if args.json:
