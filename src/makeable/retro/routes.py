@@ -34,6 +34,15 @@ from typing import Any
 MIN_PROBABILITY = 1e-10
 """Probabilities are clipped to at least this before taking logarithms."""
 
+
+def search_step_cost(probability: float | None) -> float:
+    """What a reaction costs in Retro*'s search and in route ranking: ``-log p`` with ``p``
+    clipped to ``[1e-10, 0.999]`` as syntheseus does, or 1 for a model without probabilities."""
+    if probability is None:
+        return 1.0
+    return -math.log(min(0.999, max(MIN_PROBABILITY, float(probability))))
+
+
 _MOL_KEYS = ("type", "smiles", "in_stock", "children")
 _RXN_KEYS = ("type", "smiles", "metadata", "children")
 

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from makeable.retro.base import SingleStepModel
-from makeable.retro.routes import MIN_PROBABILITY, MolNode, Route
+from makeable.retro.routes import MolNode, Route, search_step_cost
 from makeable.retro.stock import Stock
 
 if TYPE_CHECKING:
@@ -175,11 +175,8 @@ def _syntheseus() -> SimpleNamespace:
 
 
 def _step_cost(reaction: Any) -> float:
-    """A reaction's route cost: ``-log p`` (p clipped as syntheseus does), else 1."""
-    p = reaction.metadata.get("probability")
-    if p is None:
-        return 1.0
-    return -math.log(min(0.999, max(MIN_PROBABILITY, float(p))))
+    """A syntheseus reaction's route cost (:func:`makeable.retro.routes.search_step_cost`)."""
+    return search_step_cost(reaction.metadata.get("probability"))
 
 
 def build_algorithm(

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,7 +43,7 @@ from torch import nn
 
 from makeable.results_csv import read_jsonl
 from makeable.retro.base import weights_digest
-from makeable.retro.routes import MIN_PROBABILITY, Route
+from makeable.retro.routes import Route, search_step_cost
 from makeable.retro.template_mlp import SparseFingerprints, TemplateNet
 
 log = logging.getLogger(__name__)
@@ -108,12 +107,7 @@ def value_examples(
             continue
         target_reactions.append(route.n_reactions)
         # the search's cost of a step: -log p, or 1 for a model without probabilities (RetCL)
-        route_cost += sum(
-            1.0
-            if rxn.probability is None
-            else -math.log(min(1.0, max(MIN_PROBABILITY, rxn.probability)))
-            for _, rxn in route.reactions()
-        )
+        route_cost += sum(search_step_cost(rxn.probability) for _, rxn in route.reactions())
         for node in route.molecules():
             if node.reaction is None:
                 continue
@@ -123,9 +117,7 @@ def value_examples(
                 solved[node.smiles] = (n, group)
     if not target_reactions:
         raise ValueError("no solved route in the plans: nothing to learn a value from")
-    step_cost = route_cost / sum(target_reactions)
-    if step_cost <= 0:
-        raise ValueError("every route step has probability 1: no step cost to scale the value by")
+    step_cost = route_cost / sum(target_reactions)  # > 0: a step costs at least -log 0.999
     bound = float(np.quantile(target_reactions, unsolved_quantile))
     hard = {s: g for s, g in unsolved.items() if s not in solved}
     return ValueExamples(
