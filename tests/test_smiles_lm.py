@@ -160,7 +160,7 @@ def test_imitation_step_weights_repeats_like_the_repeated_batch():
     with torch.no_grad():
         for p in reference.parameters():
             p -= 0.1 * p.grad
-    assert loss == pytest.approx(float(expected), rel=1e-6)
+    assert loss == pytest.approx(float(expected.detach()), rel=1e-6)
     for a, b in zip(model.parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
