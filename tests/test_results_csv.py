@@ -59,3 +59,10 @@ def test_json_lines_skip_a_cut_off_line_and_appends_start_clean(tmp_path):
         fh.write('{"target": "CCN"}\n')
     assert path.read_text().splitlines() == ['{"target": "CCO"}', "not json", '{"target": "CCN"}']
     assert read_jsonl(path) == [{"target": "CCO"}, {"target": "CCN"}]
+
+    # a complete last line that only lacks its line ending (written by hand) is kept
+    path.write_text('{"target": "CCO"}\n{"target": "CCC"}')
+    assert read_jsonl(path) == [{"target": "CCO"}, {"target": "CCC"}]
+    with open_append(path) as fh:
+        fh.write('{"target": "CCN"}\n')
+    assert [x["target"] for x in read_jsonl(path)] == ["CCO", "CCC", "CCN"]

@@ -15,7 +15,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,8 +69,6 @@ def read_jsonl(path: Path, *, missing_ok: bool = False) -> list[Any]:
         return []
     text = path.read_text()
     complete, rest = text[: text.rfind("\n") + 1], text[text.rfind("\n") + 1 :]
-    if rest.strip():
-        log.warning("%s: ignoring a cut-off last line (an interrupted write)", path)
     out = []
     for n, line in enumerate(complete.splitlines(), start=1):
         if line.strip():
@@ -78,18 +76,32 @@ def read_jsonl(path: Path, *, missing_ok: bool = False) -> list[Any]:
                 out.append(json.loads(line))
             except json.JSONDecodeError:
                 log.warning("%s: skipping unreadable line %d", path, n)
+    if rest.strip():
+        if _is_json(rest):  # complete, only its line ending is missing (e.g. written by hand)
+            out.append(json.loads(rest))
+        else:
+            log.warning("%s: ignoring a cut-off last line (an interrupted write)", path)
     return out
 
 
 def open_append(path: Path) -> IO[str]:
     """``open(path, "a")`` after dropping a cut-off last line, so new lines start clean."""
     if path.is_file():
-        _drop_cut_off_line(path)
+        _drop_cut_off_line(path, keep=_is_json)
     return open(path, "a")
 
 
-def _drop_cut_off_line(path: Path) -> None:
-    """Truncate a last line that lacks its line ending (cut off by a killed process)."""
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _drop_cut_off_line(path: Path, keep: Callable[[str], bool] | None = None) -> None:
+    """Truncate a last line that lacks its line ending (cut off by a killed process); one
+    that ``keep`` accepts as complete gets its line ending instead."""
     with open(path, "rb+") as fh:
         size = fh.seek(0, os.SEEK_END)
         if size == 0:
@@ -99,4 +111,8 @@ def _drop_cut_off_line(path: Path) -> None:
             return
         fh.seek(0)
         data = fh.read()
-        fh.truncate(data.rfind(b"\n") + 1)
+        cut = data.rfind(b"\n") + 1
+        if keep is not None and keep(data[cut:].decode(errors="replace")):
+            fh.write(b"\n")
+        else:
+            fh.truncate(cut)
