@@ -72,6 +72,10 @@ def test_route_structure_and_scores() -> None:
     assert bought.n_reactions == 0 and bought.depth == 0 and bought.solved and bought.score == 1.0
     unsolved = Route(MolNode("CCN", False, ReactionNode("", (MolNode("CC=O"), MolNode("N", True)))))
     assert not unsolved.solved and unsolved.score == 1.0  # no probabilities recorded
+    # reports say so instead of showing 1.0 as a "product of step probabilities"
+    assert route.score_text() == "score 0.4 (product of step probabilities)"
+    assert unsolved.score_text().startswith("no step probabilities")
+    assert bought.score_text() == "score 1 (product of step probabilities)"
     text = route.to_text()
     assert "p=0.5" in text and "CC(=O)Cl [stock]" in text
     assert "[not in stock]" in unsolved.to_text()

@@ -269,7 +269,7 @@ def write_route_html(
         name = "Best route" if rank == 1 else f"Route {rank}"
         parts.append(
             f"<div class='route'><h2>{name}</h2><p>{route.n_reactions} reaction(s), "
-            f"length {route.depth}, score {route.score:.4g} (product of step probabilities), "
+            f"length {route.depth}, {route.score_text()}, "
             f"{'solved' if route.solved else 'not solved'}</p>"
         )
         parts.append(route_svg(route))

@@ -215,6 +215,13 @@ class Route:
         """Product of the step probabilities, ``exp(-cost)``: in ``[0, 1]``, higher is better."""
         return math.exp(-self.cost)
 
+    def score_text(self, digits: int = 4) -> str:
+        """The score for people: says what it is, and that there is none when no step has a
+        probability (a model such as RetCL; such routes are ranked by their reactions)."""
+        if self.n_reactions and all(rxn.probability is None for _, rxn in self.reactions()):
+            return "no step probabilities (ranked by number of reactions)"
+        return f"score {self.score:.{digits}g} (product of step probabilities)"
+
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
         """The route as an AiZynthFinder / PaRoutes dictionary (JSON-ready)."""

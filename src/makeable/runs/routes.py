@@ -421,7 +421,7 @@ def routes_section(summary: RoutesSummary) -> str:
         if best is not None:
             detail = (
                 f"<div><p>Best route: {best.n_reactions} reaction(s), length {best.depth}, "
-                f"score {best.score:.3g} (product of step probabilities)</p>"
+                f"{best.score_text(3)}</p>"
                 f"{route_svg(best)}</div>"
             )
         elif t.error:
