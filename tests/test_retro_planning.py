@@ -382,3 +382,23 @@ def test_the_model_is_prepared_for_the_stock_before_searching(stock: Stock) -> N
     model = Preparing()
     result = plan(TARGET, model, stock, max_calls=50)
     assert result.solved and model.prepared == ("toy", 0) and model.calls > 0
+
+
+def test_summary_gives_the_solved_rate_at_smaller_budgets(tmp_path: Path) -> None:
+    from makeable.retro.planning_bench import summarise, write_summary
+
+    rows = [
+        {"solved": "1", "calls": "40", "seconds": "1", "first_solution_calls": "5"},
+        {"solved": "1", "calls": "120", "seconds": "2", "first_solution_calls": "120"},
+        {"solved": "0", "calls": "500", "seconds": "9", "first_solution_calls": ""},
+    ]
+    for r in rows:
+        r.update(first_solution_s="", route_length="1" if r["solved"] == "1" else "", error="")
+    summary = summarise(rows)
+    assert summary["solved_within"] == {10: 1, 50: 1, 100: 1, 200: 2, 500: 2}
+    config = {"model": "m", "stock": "s", "search": {"algorithm": "retro_star", "max_calls": 200}}
+    config["search"].update(time_limit_s=None, stop_on_first_solution=True)
+    write_summary(tmp_path / "summary.md", summary, config)
+    text = (tmp_path / "summary.md").read_text()
+    assert "| solved within 100 calls | 1 (33.3 %) |" in text
+    assert "within 200 calls" not in text  # the run's own budget is the solved row

@@ -7,7 +7,8 @@ plans every target with :func:`makeable.retro.planning.plan_many` and writes, in
 * ``results.csv``: one row per target (``target, solved, calls, seconds, route_length``, ...),
   appended as each target finishes;
 * ``routes.jsonl``: per target, its solved routes in PaRoutes format (one JSON object a line);
-* ``summary.md``: solved rate, mean calls and seconds per solved target, the configuration;
+* ``summary.md``: solved rate (also within 10, 50, 100, 200 calls), mean calls and seconds per
+  solved target, the configuration;
 * ``targets.txt``: the targets of this run (after ``--sample`` / ``--limit``).
 
 Running the same command on the same folder resumes: targets already in ``results.csv`` are
@@ -54,6 +55,11 @@ log = logging.getLogger(__name__)
 
 TARGET_SETS = {"paroutes_n1": "planning/paroutes/n1-targets.txt"}
 """Named target sets: their file relative to the data folder."""
+
+BUDGETS = (10, 50, 100, 200, 500)
+"""Smaller budgets the summary reports too: a search stopped after ``c`` calls solves exactly
+the targets first solved within ``c`` (the search's course does not depend on its budget), so
+one run at 500 calls gives the solved rate at every smaller budget."""
 
 DIGESTS = ("model_digest", "value_digest")
 """What identifies the models' weights in ``config.json``, beside their names or folders."""
@@ -254,6 +260,10 @@ def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
         "model_share": _share(rows, "model_s"),
         "adapter_share": _share(rows, "adapter_s"),
         "n_errors": errors,
+        "solved_within": {
+            budget: sum(1 for r in solved if float(r["first_solution_calls"] or "inf") <= budget)
+            for budget in BUDGETS
+        },
     }
 
 
@@ -303,6 +313,11 @@ def write_summary(path: Path, summary: dict[str, Any], config: dict[str, Any]) -
         f"| share of time in makeable's syntheseus adapter "
         f"| {_pct(summary.get('adapter_share'))} |",
         f"| targets with errors | {summary['n_errors']} |",
+        *(
+            f"| solved within {budget} calls | {n} ({_pct(n / summary['n_targets'])}) |"
+            for budget, n in summary["solved_within"].items()
+            if budget < search["max_calls"] and summary["n_targets"]
+        ),
         "",
         "## Configuration",
         "",
