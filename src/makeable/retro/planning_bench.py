@@ -58,8 +58,8 @@ TARGET_SETS = {"paroutes_n1": "planning/paroutes/n1-targets.txt"}
 
 BUDGETS = (10, 50, 100, 200, 500)
 """Smaller budgets the summary reports too: a search stopped after ``c`` calls solves exactly
-the targets first solved within ``c`` (the search's course does not depend on its budget), so
-one run at 500 calls gives the solved rate at every smaller budget."""
+the targets first solved within ``c`` (without a time limit, the search's course does not depend
+on its call budget), so one run at 500 calls gives the solved rate at every smaller budget."""
 
 DIGESTS = ("model_digest", "value_digest")
 """What identifies the models' weights in ``config.json``, beside their names or folders."""
