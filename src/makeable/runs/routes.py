@@ -36,6 +36,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,16 @@ class RoutePlanner:
     stock_ref: str
     jobs: int = 1
 
+    @cached_property
+    def model_digest(self) -> str:
+        """The model's digest as loaded (before a search prepares it for the stock)."""
+        return self.model.digest()
+
     def identity(self) -> dict[str, Any]:
         """What decides the planning results (compared with ``routes/config.json``)."""
         return {
             "model": self.model_ref,
-            "model_digest": self.model.digest(),  # a model retrained into the same folder
+            "model_digest": self.model_digest,  # a model retrained into the same folder
             "stock": self.stock_ref,
             "search": self.settings.to_dict(),
         }
