@@ -25,6 +25,9 @@ def test_settings_diff_compares_as_written() -> None:
     # ignored keys may differ; ``keys`` picks what is compared (here: the recorded keys)
     assert settings_diff(recorded, {"b": "y"}, ignore=["b"]) == {}
     assert settings_diff(recorded, {"a": [1, 2], "b": "x"}, keys=recorded) == {"c": (3, None)}
+    # ``if_recorded`` keys count once recorded (an older record identified the run otherwise)
+    assert settings_diff(recorded, {"b": "x", "d": "digest"}, if_recorded=["d"]) == {}
+    assert settings_diff(recorded, {"c": 4}, if_recorded=["c"]) == {"c": (3, 4)}
 
 
 def test_refuse_other_settings_names_the_keys() -> None:

@@ -62,6 +62,7 @@ def settings_diff(
     keys: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
     defaults: Mapping[str, Any] | None = None,
+    if_recorded: Iterable[str] = (),
 ) -> dict[str, tuple[Any, Any]]:
     """The settings that differ, as ``{key: (recorded, current)}``.
 
@@ -72,9 +73,11 @@ def settings_diff(
         ignore: keys that may differ (e.g. how many epochs to train on resuming).
         defaults: the value of a key that an older record lacks (a setting added since, whose
             default keeps the old behaviour); without one, a missing key reads as ``None``.
+        if_recorded: keys compared only when the record holds them (something recorded since,
+            such as a model's digest, that older records identified otherwise).
     """
     defaults = defaults or {}
-    skip = set(ignore)
+    skip = set(ignore) | {key for key in if_recorded if key not in recorded}
     diff: dict[str, tuple[Any, Any]] = {}
     for key in current if keys is None else keys:
         if key in skip:
@@ -106,7 +109,7 @@ def refuse_other_settings(
         holds: what the folder holds, for the message (e.g. ``"RUN holds planning results"``).
         hint: what to do instead.
         error: the exception type (a ``ValueError`` subclass for the CLI to report it).
-        compare: ``keys``, ``ignore``, ``defaults`` of :func:`settings_diff`.
+        compare: ``keys``, ``ignore``, ``defaults``, ``if_recorded`` of :func:`settings_diff`.
     """
     diff = settings_diff(recorded, current, **compare)
     if diff:

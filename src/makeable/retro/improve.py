@@ -476,14 +476,13 @@ def _check_settings(out: Path, identity: dict[str, Any]) -> None:
                 "use another output folder"
             )
         return
-    recorded = read_settings(path)
     refuse_other_settings(
-        recorded,
+        read_settings(path),
         identity,
         holds=f"{out} holds a self-improvement run",
         defaults=SETTINGS_ADDED,
         # runs made before it was recorded are known by the value model's folder
-        ignore=[] if "value_digest" in recorded else ["value_digest"],
+        if_recorded=["value_digest"],
     )
 
 

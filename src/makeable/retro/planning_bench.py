@@ -222,14 +222,13 @@ def run_planning_bench(
 def _check_config(path: Path, config: dict[str, Any]) -> None:
     if not path.is_file():
         return
-    recorded = read_settings(path)
     refuse_other_settings(
-        recorded,
+        read_settings(path),
         config,
         holds=f"{path.parent} holds planning results",
         hint="use another --out folder, or the same settings to resume",
         # folders made before the digests were recorded are known by the model's name or path
-        ignore=[key for key in DIGESTS if key not in recorded],
+        if_recorded=DIGESTS,
     )
 
 
