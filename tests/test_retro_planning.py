@@ -402,3 +402,110 @@ def test_summary_gives_the_solved_rate_at_smaller_budgets(tmp_path: Path) -> Non
     text = (tmp_path / "summary.md").read_text()
     assert "| solved within 100 calls | 1 (33.3 %) |" in text
     assert "within 200 calls" not in text  # the run's own budget is the solved row
+
+
+# ---------------------------------------------------------------------- reaction filter
+FORWARD: dict[tuple[str, ...], str] = {
+    tuple(sorted(("CC(=O)O", AMINE))): TARGET,  # acetylation with the acid: confirmed
+    (NITRO,): AMINE,  # the reduction: confirmed
+    tuple(sorted(("CC(=O)Cl", AMINE))): "CC(=O)Nc1ccccc1",  # the toy disagrees: rejected
+}
+
+
+class ForwardToy(SingleStepModel):
+    """A forward reaction model that knows the products of :data:`FORWARD` (nothing else).
+    Counts the reactant sets it is asked about."""
+
+    name = "planning_forward_toy"
+    direction = "forward"
+
+    def __init__(self, max_templates: int = 50) -> None:
+        super().__init__(max_templates=max_templates)
+        self.asked = 0
+
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        self.asked += len(products)
+        out = []
+        for m in products:
+            made = FORWARD.get(tuple(sorted(m.smiles.split("."))))
+            out.append([ReactantSet((made,), 1.0)] if made else [])
+        return out
+
+
+if "planning_forward_toy" not in MODELS:
+    MODELS.add("planning_forward_toy", ForwardToy)
+
+
+@pytest.mark.parametrize("algorithm", ["retro_star", "mcts"])
+def test_reaction_filter_drops_the_steps_it_does_not_confirm(
+    algorithm: str, stock: Stock, tmp_path: Path
+) -> None:
+    from makeable.retro.reaction_filter import load_reaction_filter
+
+    ForwardToy().save(tmp_path / "forward")
+    forward = str(tmp_path / "forward")
+    check = load_reaction_filter(forward)
+    assert check.forward.params["max_templates"] == 10  # the filter's setting, not the saved 50
+    assert check(TARGET, [("CC(=O)O", AMINE), ("CC(=O)Cl", AMINE)]) == [True, False]
+
+    unfiltered = plan(TARGET, PlanningToy(), stock, algorithm=algorithm, max_calls=30, top_k=5)
+    assert unfiltered.best == best_known_route()  # through the acid chloride
+    model = PlanningToy()
+    result = plan(
+        TARGET,
+        model,
+        stock,
+        algorithm=algorithm,
+        max_calls=30,
+        top_k=5,
+        reaction_filter=forward,
+    )
+    assert result.solved and result.calls == model.calls <= 30
+    assert result.settings["reaction_filter"] == forward
+    for route in result.routes:  # only confirmed steps: the acid, never the acid chloride
+        leaves = {m.smiles for m in route.leaves()}
+        assert leaves == {"CC(=O)O", NITRO}
+    # a molecule none of whose proposals pass has nothing to expand: the search ends at once
+    dead = plan(
+        UNSOLVABLE, PlanningToy(), stock, algorithm=algorithm, max_calls=30, reaction_filter=forward
+    )
+    assert not dead.solved and dead.calls == 1
+
+
+def test_reaction_filter_must_be_a_forward_model(stock: Stock, tmp_path: Path) -> None:
+    from makeable.retro.reaction_filter import load_reaction_filter
+
+    PlanningToy().save(tmp_path / "retro")
+    with pytest.raises(ValueError, match="forward"):
+        load_reaction_filter(str(tmp_path / "retro"))
+    with pytest.raises(KeyError, match="unknown single-step model"):  # neither name nor folder
+        load_reaction_filter(str(tmp_path / "missing"))
+
+
+def test_cli_bench_planning_records_the_reaction_filter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from makeable.cli.main import main
+
+    folder, stock_file = _write_toy(tmp_path)
+    ForwardToy().save(tmp_path / "forward")
+    targets = tmp_path / "targets.smi"
+    targets.write_text(f"{TARGET}\n{UNSOLVABLE}\n")
+    out = tmp_path / "bench"
+    args = ["bench", "planning", "--targets", str(targets), "--stock", str(stock_file)]
+    args += ["--model", str(folder), "--max-calls", "10", "--no-progress", "--out", str(out)]
+    assert main([*args, "--reaction-filter", str(tmp_path / "forward")]) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [(r["solved"], r["calls"]) for r in rows] == [("1", rows[0]["calls"]), ("0", "1")]
+    config = json.loads((out / "config.json").read_text())
+    assert config["search"]["reaction_filter"] == str(tmp_path / "forward")
+    assert config["filter_digest"] == ForwardToy(max_templates=10).digest()  # as it filters
+    # without the filter, the folder's results are another run's
+    assert main(args) == 2
+    assert "other settings" in capsys.readouterr().err
+    # a retro model is not a filter: refused before anything is planned
+    assert main([*args, "--reaction-filter", str(folder), "--out", str(tmp_path / "x")]) == 2
+    assert "forward" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

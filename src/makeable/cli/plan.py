@@ -47,6 +47,13 @@ def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
         help="Retro* value function: a folder made by `makeable retro train-value` "
         "(default: none, Retro*-0)",
     )
+    p.add_argument(
+        "--reaction-filter",
+        metavar="FORWARD",
+        help="keep only the proposed steps from which this forward reaction model (name or "
+        "folder, e.g. from `makeable retro train template_mlp_forward`) gives back the product "
+        "among its 5 best outcomes (default: no filter)",
+    )
 
 
 def add_retro_parser(rsub: Any) -> None:
@@ -242,6 +249,7 @@ def _settings(args: argparse.Namespace, stop: bool) -> Any:
         stop_on_first_solution=stop,
         seed=args.seed,
         value_model=_value_model(args),
+        reaction_filter=_reaction_filter(args),
     )
 
 
@@ -253,6 +261,16 @@ def _value_model(args: argparse.Namespace) -> str | None:
 
     load_value_model(str(args.value_model))  # FileNotFoundError / ValueError: clear message
     return str(args.value_model)
+
+
+def _reaction_filter(args: argparse.Namespace) -> str | None:
+    """The --reaction-filter model, loaded (and so checked) before any search starts."""
+    if not getattr(args, "reaction_filter", None):
+        return None
+    from makeable.retro.reaction_filter import load_reaction_filter
+
+    load_reaction_filter(str(args.reaction_filter))  # FileNotFoundError / ValueError: clear
+    return str(args.reaction_filter)
 
 
 def run_plan(args: argparse.Namespace) -> int:

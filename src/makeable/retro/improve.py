@@ -79,6 +79,7 @@ from makeable.retro.base import (
     load_model,
 )
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.retro.reaction_filter import filter_digest
 from makeable.retro.routes import Route
 from makeable.retro.stock import Stock, load_stock
 from makeable.retro.value import value_digest
@@ -355,6 +356,7 @@ def improve(
         "min_probability": min_probability,
         "augment_forward": fwd.digest() if fwd is not None else None,
         "value_digest": value_digest(settings.value_model),
+        "filter_digest": filter_digest(settings.reaction_filter),
         "replay_fraction": replay_fraction,
         "n_replay_pool": len(replay),
         "seed": seed,
@@ -481,8 +483,8 @@ def _check_settings(out: Path, identity: dict[str, Any]) -> None:
         identity,
         holds=f"{out} holds a self-improvement run",
         defaults=SETTINGS_ADDED,
-        # runs made before it was recorded are known by the value model's folder
-        if_recorded=["value_digest"],
+        # runs made before they were recorded are known by the models' folders (in "search")
+        if_recorded=["value_digest", "filter_digest"],
     )
 
 

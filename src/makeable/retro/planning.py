@@ -85,6 +85,9 @@ class SearchSettings:
             new model call (nothing left worth expanding).
         value_model: folder of a learned Retro* value function
             (:mod:`makeable.retro.value`); ``None``: Retro*-0 (value 0).
+        reaction_filter: a forward reaction model (registered name or saved folder) that
+            must give back the product of every proposed step, or the step is dropped
+            (:mod:`makeable.retro.reaction_filter`); ``None``: no filter.
     """
 
     algorithm: str = "retro_star"
@@ -98,6 +101,7 @@ class SearchSettings:
     expand_stock_target: bool = False
     max_idle_iterations: int = 2000
     value_model: str | None = None
+    reaction_filter: str | None = None
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -129,8 +133,9 @@ class SearchSettings:
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        if out["value_model"] is None:  # as results folders made before the option hold it
-            del out["value_model"]
+        for key in ("value_model", "reaction_filter"):
+            if out[key] is None:  # as results folders made before the option hold it
+                del out[key]
         return out
 
 

@@ -13,8 +13,8 @@ plans every target with :func:`makeable.retro.planning.plan_many` and writes, in
 
 Running the same command on the same folder resumes: targets already in ``results.csv`` are
 skipped and the new ones appended. A folder holding results of different search settings is
-refused; the single-step model and a learned value model are identified by digests of their
-weights, so one retrained into the same folder is refused too.
+refused; the single-step model, a learned value model and a reaction filter's forward model are
+identified by digests of their weights, so one retrained into the same folder is refused too.
 
 Target sets: a file with one SMILES a line, or a name: ``paroutes_n1`` is
 ``$MAKEABLE_DATA/planning/paroutes/n1-targets.txt`` (the 10,000 PaRoutes set-n1 targets).
@@ -47,6 +47,7 @@ from makeable.data.molecules import read_smiles_file
 from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.retro.reaction_filter import filter_digest
 from makeable.retro.stock import Stock, planning_data_file
 from makeable.retro.value import value_digest
 from makeable.settings import read_settings, refuse_other_settings, write_settings
@@ -61,7 +62,7 @@ BUDGETS = (10, 50, 100, 200, 500)
 the targets first solved within ``c`` (without a time limit, the search's course does not depend
 on its call budget), so one run at 500 calls gives the solved rate at every smaller budget."""
 
-DIGESTS = ("model_digest", "value_digest")
+DIGESTS = ("model_digest", "value_digest", "filter_digest")
 """What identifies the models' weights in ``config.json``, beside their names or folders."""
 
 RESULT_FIELDS = [
@@ -173,6 +174,8 @@ def run_planning_bench(
     }
     if settings.value_model is not None:
         config["value_digest"] = value_digest(settings.value_model)
+    if settings.reaction_filter is not None:
+        config["filter_digest"] = filter_digest(settings.reaction_filter)
     _check_config(out / "config.json", config)
     record = dict(
         config,

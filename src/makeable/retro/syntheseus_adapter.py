@@ -12,12 +12,13 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from makeable.retro.base import SingleStepModel
+from makeable.retro.base import Prediction, SingleStepModel
 
 INSTALL_HINT = "pip install syntheseus==0.9.0 (or: pip install 'makeable[retro]')"
 
@@ -55,18 +56,28 @@ def _adapter_class() -> type:
 
         ``model_seconds`` accumulates the time spent in the makeable model's ``predict`` and
         ``adapter_seconds`` the time spent converting its answers to syntheseus reactions:
-        the only overhead makeable adds to a syntheseus search.
+        the only overhead makeable adds to a syntheseus search. A ``reaction_filter``
+        (:mod:`makeable.retro.reaction_filter`) drops the proposals it rejects; its time
+        counts as the model's.
         """
 
-        def __init__(self, model: SingleStepModel, **kwargs: Any) -> None:
+        def __init__(
+            self,
+            model: SingleStepModel,
+            reaction_filter: ReactionCheck | None = None,
+            **kwargs: Any,
+        ) -> None:
             super().__init__(**kwargs)
             self.model = model
+            self.reaction_filter = reaction_filter
             self.model_seconds = 0.0
             self.adapter_seconds = 0.0
 
         def _get_reactions(self, inputs: list[Any], num_results: int) -> list[Sequence[Any]]:
             t0 = time.perf_counter()
             preds = self.model.predict([m.smiles for m in inputs], k=num_results)
+            if self.reaction_filter is not None:
+                preds = [_keep_passing(p, self.reaction_filter) for p in preds]
             t1 = time.perf_counter()
             self.model_seconds += t1 - t0
             is_prob = self.model.score_merge == "sum"
@@ -97,15 +108,33 @@ def _adapter_class() -> type:
     return MakeableBackwardModel
 
 
-def to_syntheseus(model: SingleStepModel, **kwargs: Any) -> Any:
+ReactionCheck = Callable[[str, Sequence[Iterable[str]]], list[bool]]
+"""(product, reactant sets) → whether each set is kept (e.g. a
+:class:`makeable.retro.reaction_filter.ReactionFilter`)."""
+
+
+def _keep_passing(pred: Prediction, check: ReactionCheck) -> Prediction:
+    sets = pred.reactant_sets
+    if not sets or pred.canonical is None:
+        return pred
+    keep = check(pred.canonical, [rs.reactants for rs in sets])
+    return dataclasses.replace(
+        pred, reactant_sets=tuple(rs for rs, ok in zip(sets, keep, strict=True) if ok)
+    )
+
+
+def to_syntheseus(
+    model: SingleStepModel, reaction_filter: ReactionCheck | None = None, **kwargs: Any
+) -> Any:
     """Wrap ``model`` as a ``syntheseus.BackwardReactionModel``.
 
     Args:
         model: any trained single-step model.
+        reaction_filter: keeps only the proposals it passes (default: all).
         **kwargs: passed to ``BackwardReactionModel`` (``use_cache``,
             ``default_num_results``, ...).
 
     Raises:
         ImportError: syntheseus is not installed (the message says what to install).
     """
-    return _adapter_class()(model, **kwargs)
+    return _adapter_class()(model, reaction_filter, **kwargs)

@@ -79,10 +79,16 @@ def _syntheseus() -> SimpleNamespace:
             model: SingleStepModel,
             max_calls: int,
             on_calls: Callable[[int], None] | None = None,
+            reaction_filter: str | None = None,
             **kwargs: Any,
         ) -> None:
             super().__init__(**kwargs)
-            self.inner = to_syntheseus(model, use_cache=False)
+            check = None
+            if reaction_filter is not None:
+                from makeable.retro.reaction_filter import load_reaction_filter
+
+                check = load_reaction_filter(reaction_filter)
+            self.inner = to_syntheseus(model, check, use_cache=False)
             self.max_calls = max_calls
             self.on_calls = on_calls
             self.used = 0
@@ -186,11 +192,17 @@ def build_algorithm(
     on_calls: Callable[[int], None] | None = None,
 ) -> Any:
     """A ready syntheseus search algorithm: Retro*-0 or MolSet MCTS with syntheseus's
-    defaults, the budgeted and cached model, and the stock as its inventory. ``on_calls``
+    defaults, the budgeted and cached model (behind the settings' reaction filter, if any),
+    and the stock as its inventory. ``on_calls``
     is told the calls used so far after each batch of model calls (for a progress bar)."""
     syn = _syntheseus()
     backward = syn.BudgetedModel(
-        model, s.max_calls, on_calls, use_cache=True, default_num_results=s.expansion_k
+        model,
+        s.max_calls,
+        on_calls,
+        s.reaction_filter,
+        use_cache=True,
+        default_num_results=s.expansion_k,
     )
     has_probability = model.score_merge == "sum"
     common: dict[str, Any] = {
