@@ -29,6 +29,7 @@ from makeable.retro.improve import (
     improve,
     read_log,
 )
+from makeable.retro.metrics import round_trip
 from makeable.retro.planning import SearchSettings, plan
 from makeable.retro.retcl import RetCL
 from makeable.retro.stock import Stock
@@ -507,3 +508,27 @@ def test_round_trip_passes_real_reactions_and_fails_wrong_ones(
     flags = [p["round_trip"] for p in record["predictions"]]
     assert flags[0] is True and len(flags) == len(record["predictions"])
     assert main([*args, "--round-trip", str(retro)]) == 2  # not a forward model
+
+
+def test_improve_learns_only_filtered_steps_and_knows_its_filter(
+    tiny_folder: Path, tiny_forward: ForwardTemplateMLP, stock: Stock, tmp_path: Path
+) -> None:
+    forward = tiny_forward.save(tmp_path / "forward")
+    settings = dataclasses.replace(SETTINGS, reaction_filter=str(forward))
+    out = tmp_path / "filtered"
+    improve(tiny_folder, stock, TARGETS, settings, out_dir=out, epochs=2)
+    [entry] = read_log(out)
+    assert entry["solved"] >= 1
+    learned = [
+        Reaction.from_smiles(row["reaction"])
+        for row in csv.DictReader((out / "iterations/1/reactions.csv").open())
+    ]
+    assert learned and set(learned) <= EXPECTED  # real steps only, each confirmed forward
+    for reaction in learned:
+        reactants = [m.smiles for m in reaction.reactants]
+        assert round_trip(tiny_forward, reaction.product.smiles, [reactants], k=5) == [True]
+    recorded = json.loads((out / "improve.json").read_text())
+    assert recorded["search"]["reaction_filter"] == str(forward)
+    assert recorded["filter_digest"] is not None
+    with pytest.raises(ValueError, match="other settings.*reaction_filter"):
+        improve(tiny_folder, stock, TARGETS, SETTINGS, out_dir=out, epochs=2)
