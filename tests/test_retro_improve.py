@@ -157,6 +157,20 @@ def test_retcl_fine_tuning_learns_a_reaction() -> None:
     assert model.training["fine_tuning"] == [record]
 
 
+def test_improve_learns_retcl_steps_through_stock_molecules_with_workers(
+    stock: Stock, tmp_path: Path
+) -> None:
+    # the worker processes add the stock to RetCL's candidates before searching; the process
+    # that fine-tunes must choose from the same set, or the steps through stock molecules
+    # outside the training candidates are skipped (they were, with --jobs 2)
+    model = RetCL(dim=16, n_layers=1, seed=0)
+    model.set_candidates(DISTRACTORS)
+    assert not set(STOCK) <= set(model.candidates)
+    out = tmp_path / "retcl"
+    improve(model, stock, TARGETS[:2], SETTINGS, out_dir=out, epochs=1, jobs=2)
+    assert set(STOCK) <= set(load_model(out).candidates)  # type: ignore[attr-defined]
+
+
 def test_models_without_fine_tuning_say_so(stock: Stock, tmp_path: Path) -> None:
     model = NoFineTuning()
     assert not model.supports_fine_tuning

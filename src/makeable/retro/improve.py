@@ -397,6 +397,9 @@ def improve(
         learned = [*reactions, *augmented]
         extra = _replay_sample(replay, len(learned), replay_fraction, seed + it)
         t1 = time.perf_counter()
+        # what the workers' searches chose from (RetCL: the stock joins the candidates), so
+        # that this process can learn every step they found, whatever --jobs was
+        current.prepare_for_stock(st)
         fine = current.fine_tune(
             [*learned, *extra],
             epochs=epochs,
