@@ -237,3 +237,17 @@ def test_bench_uspto50k_writes_results(
         )
         == 2
     )
+
+
+def test_hard_negatives_mined_for_some_rows_equal_those_of_all() -> None:
+    from makeable.retro.retcl_train import mine_neighbours
+
+    keys = torch.nn.functional.normalize(
+        torch.randn(300, 8, generator=torch.Generator().manual_seed(0)), dim=1
+    )
+    full = mine_neighbours(keys, 3, chunk=64)
+    assert all(i not in full[i] for i in range(300))  # never a candidate itself
+    rows = [5, 250, 5, 77]
+    part = mine_neighbours(keys, 3, chunk=2, rows=rows)
+    assert (part[rows] == full[rows]).all()
+    assert not part[[0, 1, 100]].any()  # rows not asked for are left empty

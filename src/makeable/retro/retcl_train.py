@@ -49,14 +49,22 @@ def _examples(reactions: Sequence[Reaction]) -> list[Example]:
 
 
 @torch.no_grad()
-def mine_neighbours(keys: torch.Tensor, n: int, chunk: int = 2048) -> np.ndarray:
-    """Indices ``(C, n)`` of each candidate's ``n`` nearest other candidates (cosine)."""
+def mine_neighbours(
+    keys: torch.Tensor, n: int, chunk: int = 2048, rows: Sequence[int] | None = None
+) -> np.ndarray:
+    """Indices ``(C, n)`` of each candidate's ``n`` nearest other candidates (cosine).
+
+    ``rows``: mine only these candidates (the reactants of the reactions being learned; the
+    other rows stay 0), which is what fine-tuning on a few hundred route reactions needs
+    instead of all pairs of tens of thousands of candidates.
+    """
+    which = np.arange(len(keys)) if rows is None else np.unique(np.asarray(rows, np.int64))
     out = np.zeros((len(keys), n), dtype=np.int64)
-    for start in range(0, len(keys), chunk):
-        sims = keys[start : start + chunk] @ keys.T
-        rows = torch.arange(sims.shape[0])
-        sims[rows, rows + start] = float("-inf")
-        out[start : start + chunk] = sims.topk(n, dim=1).indices.numpy()
+    for start in range(0, len(which), chunk):
+        part = torch.from_numpy(which[start : start + chunk])
+        sims = keys[part] @ keys.T
+        sims[torch.arange(len(part)), part] = float("-inf")
+        out[part.numpy()] = sims.topk(n, dim=1).indices.numpy()
     return out
 
 
@@ -332,11 +340,12 @@ def fine_tune_retcl(
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         opts = _optimisers(model, lr)
+        used = [model.candidate_index[r] for _, reactants, _ in examples for r in reactants]
         for epoch in range(epochs):
             neighbours = None
             if p["hard_negatives"] > 0:
                 model.refresh_candidates(progress=progress)
-                neighbours = mine_neighbours(model.cand_keys, p["hard_negatives"])
+                neighbours = mine_neighbours(model.cand_keys, p["hard_negatives"], rows=used)
             desc = f"retcl fine-tuning {epoch + 1}/{epochs}"
             loss, _ = _run_epoch(
                 model, examples, opts, (), neighbours, rng, batch_size, desc, progress
