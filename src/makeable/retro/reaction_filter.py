@@ -62,7 +62,9 @@ def load_reaction_filter(name_or_path: str) -> ReactionFilter:
     process (every search of a benchmark uses the same one).
 
     Raises:
-        FileNotFoundError: no such model (the message says which command makes it).
+        FileNotFoundError: a registered name without trained weights (the message says which
+            command makes them).
+        makeable.registry.UnknownNameError: neither a saved folder nor a registered name.
         ValueError: the model is not a forward reaction model.
     """
     return _load_once(str(name_or_path))
