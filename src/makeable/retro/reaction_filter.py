@@ -77,7 +77,8 @@ def filter_digest(name_or_path: str | None) -> str | None:
 
 @lru_cache(maxsize=2)
 def _load_once(name_or_path: str) -> ReactionFilter:
-    model = load_model(name_or_path, direction="forward")  # a retro model fails here, clearly
-    if model.params.get("max_templates", FORWARD_TEMPLATES) != FORWARD_TEMPLATES:
+    try:
         model = load_model(name_or_path, {"max_templates": FORWARD_TEMPLATES}, "forward")
+    except TypeError:  # no max_templates: not a Template-MLP; a retro model is refused here
+        model = load_model(name_or_path, direction="forward")
     return ReactionFilter(model)
