@@ -14,6 +14,7 @@ import torch
 
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction
+from makeable.data.stocks import Stock
 from makeable.retro.base import (
     MODELS,
     FineTuningNotSupportedError,
@@ -32,7 +33,6 @@ from makeable.retro.improve import (
 from makeable.retro.metrics import round_trip
 from makeable.retro.planning import SearchSettings, plan
 from makeable.retro.retcl import RetCL
-from makeable.retro.stock import Stock
 from makeable.retro.template_mlp import ForwardTemplateMLP, TemplateMLP
 from makeable.retro.templates import apply_template, forward_template
 from tests.retro_toys import DISTRACTORS, MAPPED, reactions

@@ -119,7 +119,7 @@ def test_retcl_learns_and_round_trips(tmp_path: Path) -> None:
 def test_retcl_adds_the_planning_stock_to_its_candidates(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from makeable.retro.stock import Stock, inchikey
+    from makeable.data.stocks import Stock, inchikey
 
     rxns = reactions()
     candidates = sorted({m.smiles for r in rxns for m in r.reactants})

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from makeable.chem.molecule import Molecule
+from makeable.data.stocks import Stock
 from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
 from makeable.retro.planning import (
     InvalidTargetError,
@@ -20,7 +21,6 @@ from makeable.retro.planning import (
     plan_many,
 )
 from makeable.retro.routes import MolNode, ReactionNode, Route
-from makeable.retro.stock import Stock
 
 pytest.importorskip("syntheseus")
 
@@ -340,7 +340,7 @@ class TiesToy(SingleStepModel):
 TIES_SCRIPT = """
 import json
 from makeable.retro.planning import plan
-from makeable.retro.stock import Stock
+from makeable.data.stocks import Stock
 from tests.test_retro_planning import TiesToy
 for algorithm in ("retro_star", "mcts"):
     model = TiesToy()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from makeable.chem.molecule import Molecule
+from makeable.data.stocks import STOCKS, Stock, inchikey, load_stock
 from makeable.registry import UnknownNameError
-from makeable.retro.stock import STOCKS, Stock, inchikey, load_stock
 
 BOUGHT = ["CCO", "c1ccccc1O", "CC(=O)Cl", "N[C@@H](C)C(=O)O"]
 
@@ -72,7 +72,9 @@ def test_syntheseus_inventory() -> None:
     pytest.importorskip("syntheseus")
     from syntheseus import Molecule as SynMolecule
 
-    inventory = Stock(BOUGHT).to_syntheseus()
+    from makeable.retro.syntheseus_search import _syntheseus
+
+    inventory = _syntheseus().StockInventory(Stock(BOUGHT))
     assert inventory.is_purchasable(SynMolecule("OCC"))
     assert not inventory.is_purchasable(SynMolecule("CCN"))
     mol = SynMolecule("Oc1ccccc1")
@@ -85,3 +87,86 @@ def test_paroutes_stocks(data_dir: Path) -> None:
     assert stock.kind == "inchikey" and len(stock) > 13000
     assert "O=C(n1ccnc1)n1ccnc1" in stock  # carbonyldiimidazole, a leaf of the fixture routes
     assert "CC(C)(C)c1ccc2occ(CC(=O)Nc3ccccc3F)c2c1" not in stock
+
+
+# ---------------------------------------------------------------- verdicts and prices
+def test_shipped_building_blocks_need_no_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from makeable.data import stocks
+
+    monkeypatch.setenv("MAKEABLE_DATA", str(tmp_path))
+    monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path))
+    stocks._load_named.cache_clear()
+    stock = load_stock("building_blocks")
+    assert stock.exact and len(stock) == 23_575
+    assert "Brc1ccccc1" in stock and stock.status("c1ccc(Br)cc1") == "verified"
+    assert stock.status("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC[Si](C)(C)Cl") == "missing"
+    assert stocks.DEFAULT_STOCK == "building_blocks"
+
+
+def test_csv_stock_with_prices(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_text("id,SMILES,price\na,OCC,12.5\nb,c1ccccc1O,\nc,CC(=O)O,3\n")
+    stock = load_stock(path)
+    assert len(stock) == 3 and stock.has_prices
+    assert stock.price("CCO") == 12.5 and stock.price("Oc1ccccc1") is None
+    assert stock.price("CC(O)=O") == 3.0 and stock.price("CCN") is None
+
+
+def test_csv_stock_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("smiles,price\nCCO,1\nCCN,cheap\n")
+    with pytest.raises(ValueError, match="line 3: price 'cheap'"):
+        load_stock(bad)
+    nomol = tmp_path / "nomol.csv"
+    nomol.write_text("name,price\nethanol,1\n")
+    with pytest.raises(ValueError, match="'smiles' or 'inchikey' column"):
+        load_stock(nomol)
+
+
+def test_union_status_and_price() -> None:
+    from makeable.data.stocks import MISSING, UNVERIFIED, VERIFIED, StockUnion
+
+    class Probable(Stock):
+        exact = False
+
+    priced = Stock(["CCO"], prices={"OCC": 2.0}, name="priced")
+    union = StockUnion([priced, Probable(["CCN", "CCO"], name="maybe")])
+    assert not union.exact and union.name == "priced+maybe"
+    assert union.status("CCO") == VERIFIED  # an exact part holds it
+    assert union.status("NCC") == UNVERIFIED  # only the probabilistic part
+    assert union.status("CCC") == MISSING and "CCC" not in union
+    assert union.price("CCO") == 2.0 and union.price("CCN") is None
+    assert union.describe().count("exact") == 1
+
+
+def test_plus_joins_named_stocks_and_files(tmp_path: Path) -> None:
+    path = tmp_path / "mine.smi"
+    path.write_text("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC[Si](C)(C)Cl\n")
+    union = load_stock(f"building_blocks+{path}")
+    assert union.exact and "Brc1ccccc1" in union
+    assert union.status("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC[Si](C)(C)Cl") == "verified"
+
+
+def test_route_checked_against_a_stock_marks_every_leaf() -> None:
+    from makeable.data.stocks import StockUnion
+    from makeable.retro.routes import MolNode, ReactionNode, Route
+
+    class Probable(Stock):
+        exact = False
+
+    leaves = (MolNode("CCO"), MolNode("CC(=O)O"), MolNode("CCCl"))
+    route = Route(MolNode("CCOC(C)=O", reaction=ReactionNode("x>>y", leaves)))
+    stock = StockUnion(
+        [Stock(["CCO", "CC(=O)O"], prices={"CCO": 1.0, "CC(=O)O": 2.5}), Probable(["CCCl"])]
+    )
+    checked = route.checked(stock)
+    assert [m.status for m in checked.leaves()] == ["verified", "verified", "unverified"]
+    assert checked.solved and not checked.makeable and checked.price is None
+    assert [m.smiles for m in checked.unverified_leaves()] == ["CCCl"]
+    two = Route(MolNode("CCOC(C)=O", reaction=ReactionNode("x>>y", leaves[:2]))).checked(stock)
+    assert two.makeable and two.price == 3.5
+    again = Route.from_dict(two.to_dict())  # the verdict and prices survive the JSON form
+    assert again.makeable and again.price == 3.5
+    assert "[unverified" in checked.to_text()

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from makeable.data.stocks import Stock
 from makeable.retro.planning import SearchSettings, plan
 from makeable.retro.routes import MolNode, ReactionNode, Route
-from makeable.retro.stock import Stock
 from makeable.retro.value import ValueModel, load_value_model, read_plans, value_examples
 
 pytest.importorskip("syntheseus")

@@ -274,10 +274,10 @@ def _reaction_filter(args: argparse.Namespace) -> str | None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    from makeable.data.stocks import load_stock
     from makeable.retro.base import load_model
     from makeable.retro.planning import canonical_target, plan
     from makeable.retro.planning_bench import versions
-    from makeable.retro.stock import load_stock
 
     canonical_target(args.smiles)  # fail fast, before the model and stock load
     settings = _settings(args, args.stop_on_first_solution)

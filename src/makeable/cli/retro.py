@@ -137,7 +137,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     if args.stock:
-        from makeable.retro.stock import load_stock
+        from makeable.data.stocks import load_stock
 
         model.prepare_for_stock(load_stock(args.stock))
     classes = [args.reaction_class] * len(args.smiles) if args.reaction_class else None

@@ -35,7 +35,7 @@ from makeable.registry import Registry
 from makeable.retro.templates import canonical_outcome
 
 if TYPE_CHECKING:
-    from makeable.retro.stock import Stock
+    from makeable.data.stocks import Stock
 
 log = logging.getLogger(__name__)
 

@@ -70,6 +70,7 @@ import numpy as np
 
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction, canonical_unmapped
+from makeable.data.stocks import Stock, load_stock
 from makeable.results_csv import open_append, read_jsonl
 from makeable.retro.base import (
     CONFIG_FILE,
@@ -81,7 +82,6 @@ from makeable.retro.base import (
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.reaction_filter import filter_digest
 from makeable.retro.routes import Route
-from makeable.retro.stock import Stock, load_stock
 from makeable.retro.value import value_digest
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 

@@ -15,7 +15,8 @@ The budget is counted in single-step model calls: one call is one *new* molecule
 (repeats are served from a cache and are free) and the model is never asked for more than
 ``max_calls`` molecules, not even by MCTS, which expands every molecule of a state at once.
 A wall-clock ``time_limit_s`` can cap the search too. The result holds whether the target
-was solved (a route whose starting materials are all in stock), the calls and seconds used,
+was solved (a *makeable* route: every starting material held by an exact stock; routes only
+through Bloom-filter leaves are reported as *unverified*), the calls and seconds used,
 when the first solution appeared, and the ``top_k`` cheapest solved routes.
 
 :func:`plan_many` plans a list of targets, optionally in parallel worker processes that each
@@ -42,10 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.reaction import canonical_unmapped
+from makeable.data.stocks import Stock, load_stock
 from makeable.oracle.executor import Executor, InProcessExecutor, ProcessPoolExecutorBackend
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.routes import Route
-from makeable.retro.stock import Stock, load_stock
 from makeable.retro.syntheseus_search import run_search
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,11 @@ class PlanResult:
 
     Attributes:
         target: the target as given; ``canonical`` its canonical SMILES (``None`` if invalid).
-        solved: a route whose starting materials are all in stock was found.
+        solved: a *makeable* route was found: every starting material is held by an exact
+            stock (with a Bloom-filter stock, leaves it alone accepts are unverified and do
+            not count).
+        unverified: routes were found, but each needs a starting material only a
+            probabilistic stock (a Bloom filter) accepts; ``solved`` is then false.
         calls: single-step model calls used (new molecules expanded).
         seconds: wall-clock seconds, search and route extraction.
         routes: up to ``top_k`` solved routes, cheapest (most probable) first.
@@ -173,6 +178,17 @@ class PlanResult:
     adapter_s: float = 0.0
     error: str | None = None
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
+    unverified: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """``makeable``, ``unverified`` (routes only through Bloom-filter leaves),
+        ``not solved`` or ``error``."""
+        if self.error:
+            return "error"
+        if self.solved:
+            return "makeable"
+        return "unverified" if self.unverified else "not solved"
 
     @property
     def best(self) -> Route | None:
@@ -185,6 +201,7 @@ class PlanResult:
         return {
             "target": self.target,
             "solved": int(self.solved),
+            "unverified": int(self.unverified),
             "calls": self.calls,
             "seconds": round(self.seconds, 3),
             "route_length": best.depth if best else "",
@@ -206,12 +223,21 @@ class PlanResult:
             canonical=self.canonical,
             algorithm=self.algorithm,
             solved=self.solved,
+            unverified=self.unverified,
+            verdict=self.verdict,
             first_solution_calls=self.first_solution_calls,
             first_solution_s=self.first_solution_s,
             error=self.error,
             routes=[r.to_dict() for r in self.routes],
             route_scores=[
-                {"score": r.score, "cost": r.cost, "n_reactions": r.n_reactions, "depth": r.depth}
+                {
+                    "score": r.score,
+                    "cost": r.cost,
+                    "n_reactions": r.n_reactions,
+                    "depth": r.depth,
+                    "makeable": r.makeable,
+                    "price": r.price,
+                }
                 for r in self.routes
             ],
             settings=self.settings,
@@ -401,6 +427,7 @@ def _search(
         canonical=canon,
         algorithm=s.algorithm,
         solved=out.solved,
+        unverified=out.unverified,
         calls=out.calls,
         seconds=time.perf_counter() - t0,
         routes=out.routes,

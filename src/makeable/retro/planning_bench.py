@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from makeable.data.molecules import read_smiles_file
+from makeable.data.stocks import Stock, planning_data_file
 from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.reaction_filter import filter_digest
-from makeable.retro.stock import Stock, planning_data_file
 from makeable.retro.value import value_digest
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 

@@ -33,9 +33,9 @@ from torch import nn
 
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction
+from makeable.data.stocks import Stock
 from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
 from makeable.retro.gnn import GraphBatch, GraphEncoder, MolGraph, mol_graph
-from makeable.retro.stock import Stock
 
 log = logging.getLogger(__name__)
 

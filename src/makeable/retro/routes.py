@@ -1,14 +1,18 @@
 """Synthesis routes: frozen trees of molecules and reactions, in the PaRoutes JSON format.
 
 A :class:`Route` is a tree whose root is the target :class:`MolNode`. A molecule is either a
-leaf (a starting material, ``in_stock`` when it can be bought) or is made by exactly one
-:class:`ReactionNode`, whose children are the molecules it consumes. Identity is chemical: two
+leaf (a starting material, ``in_stock`` when the search's stock accepts it) or is made by
+exactly one :class:`ReactionNode`, whose children are the molecules it consumes. A leaf also
+records whether an *exact* stock holds it (``verified``; see :mod:`makeable.data.stocks`): a
+stock may be probabilistic (a Bloom filter), so :attr:`Route.makeable`, the verdict, asks for
+every leaf verified, while :attr:`Route.solved` only says the search's stock accepted them. Identity is chemical: two
 routes are equal when they make the same molecules from the same reactants, whatever the
 order of the reactants, the reaction SMILES text (atom maps, templates) or the metadata.
 
 The JSON form is the AiZynthFinder / PaRoutes route dictionary::
 
-    {"type": "mol", "smiles": "...", "in_stock": false, "children": [
+    {"type": "mol", "smiles": "...", "in_stock": false, "children": [   # "verified" and
+                                                                         # "price" on leaves
         {"type": "reaction", "smiles": "reactants>>product", "metadata": {...},
          "children": [{"type": "mol", ...}, ...]}]}
 
@@ -26,10 +30,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from makeable.data.stocks import VERIFIED, Stock
 
 MIN_PROBABILITY = 1e-10
 """Probabilities are clipped to at least this before taking logarithms."""
@@ -43,7 +49,7 @@ def search_step_cost(probability: float | None) -> float:
     return -math.log(min(0.999, max(MIN_PROBABILITY, float(probability))))
 
 
-_MOL_KEYS = ("type", "smiles", "in_stock", "children")
+_MOL_KEYS = ("type", "smiles", "in_stock", "verified", "children")
 _RXN_KEYS = ("type", "smiles", "metadata", "children")
 
 
@@ -106,15 +112,37 @@ class MolNode:
     Args:
         smiles: the molecule (canonical for routes found by makeable; as written in the file
             for routes read from one).
-        in_stock: whether the molecule can be bought.
+        in_stock: whether the search's stock accepts the molecule (it may be a Bloom filter).
         reaction: the reaction that makes it, ``None`` for a starting material.
-        extra: other keys of the JSON dictionary, written back unchanged.
+        extra: other keys of the JSON dictionary, written back unchanged (a leaf's
+            ``price`` when its stock has one).
+        verified: for a leaf, whether an exact stock holds it; ``None`` when not checked
+            (a route read from a file that does not say).
     """
 
     smiles: str
     in_stock: bool = False
     reaction: ReactionNode | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    verified: bool | None = None
+
+    @property
+    def status(self) -> str:
+        """A leaf's stock status for people: ``verified``, ``unverified`` (only a
+        probabilistic stock accepts it), ``unchecked`` (in stock, never checked against an
+        exact one), ``missing``; ``made`` for a molecule a reaction of the route makes."""
+        if self.reaction is not None:
+            return "made"
+        if not self.in_stock:
+            return "missing"
+        if self.verified is None:
+            return "unchecked"
+        return "verified" if self.verified else "unverified"
+
+    @property
+    def price(self) -> float | None:
+        value = self.extra.get("price")
+        return float(value) if isinstance(value, int | float) else None
 
     @property
     def is_leaf(self) -> bool:
@@ -195,8 +223,41 @@ class Route:
 
     @property
     def solved(self) -> bool:
-        """Whether every starting material is in stock."""
+        """Whether the search's stock accepted every starting material (possibly a Bloom
+        filter's false positive: :attr:`makeable` is the verdict)."""
         return all(m.in_stock for m in self.leaves())
+
+    @property
+    def makeable(self) -> bool:
+        """The verdict: every starting material is held by an exact stock (verified)."""
+        return all(m.in_stock and m.verified is True for m in self.leaves())
+
+    def unverified_leaves(self) -> list[MolNode]:
+        """Starting materials only a probabilistic stock accepted."""
+        return [m for m in self.leaves() if m.in_stock and m.verified is False]
+
+    @property
+    def price(self) -> float | None:
+        """The sum of the starting materials' prices, ``None`` unless every one has a price."""
+        prices = [m.price for m in self.leaves()]
+        if not prices or any(p is None for p in prices):
+            return None
+        return float(sum(p for p in prices if p is not None))
+
+    def checked(self, stock: Stock) -> Route:
+        """This route with every starting material checked against ``stock``: ``in_stock``,
+        ``verified`` and ``price`` set from it (the one rule behind every verdict)."""
+
+        def walk(node: MolNode) -> MolNode:
+            if node.reaction is None:
+                return _leaf(node.smiles, stock, node.extra)
+            rxn = node.reaction
+            sub = ReactionNode(
+                rxn.smiles, tuple(walk(m) for m in rxn.reactants), rxn.metadata, rxn.extra
+            )
+            return MolNode(node.smiles, node.smiles in stock, sub, node.extra, None)
+
+        return Route(walk(self.root), self.metadata)
 
     # ------------------------------------------------------------------ scores
     @property
@@ -246,7 +307,7 @@ class Route:
         lines: list[str] = []
 
         def walk(node: MolNode, indent: str) -> None:
-            flag = " [stock]" if node.in_stock else ("" if node.reaction else " [not in stock]")
+            flag = "" if node.reaction else _TEXT_FLAGS[node.status]
             lines.append(f"{indent}{node.smiles}{flag}")
             rxn = node.reaction
             if rxn is None:
@@ -268,7 +329,7 @@ class Route:
     def from_syntheseus(
         cls,
         route: Any,
-        in_stock: Callable[[str], bool] | None = None,
+        stock: Stock | None = None,
         **metadata: Any,
     ) -> Route:
         """Convert a syntheseus route (a ``SynthesisGraph`` of reactions) to a :class:`Route`.
@@ -276,14 +337,12 @@ class Route:
         Args:
             route: a ``syntheseus.search.graph.route.SynthesisGraph``, e.g. from
                 ``AndOrGraph.to_synthesis_graph(nodes)``.
-            in_stock: decides the stock flag of each molecule from its SMILES (default: the
-                ``is_purchasable`` metadata that the search's inventory set).
+            stock: the stock the leaves are checked against (:meth:`checked`); default: the
+                ``is_purchasable`` metadata that the search's inventory set, unverified.
             **metadata: route-level metadata.
         """
 
         def stocked(mol: Any) -> bool:
-            if in_stock is not None:
-                return bool(in_stock(mol.smiles))
             return bool(mol.metadata.get("is_purchasable", False))
 
         def build(rxn: Any, seen: frozenset[Any]) -> ReactionNode:
@@ -301,7 +360,31 @@ class Route:
         root_rxn = route.root_node
         product = root_rxn.product
         root = MolNode(product.smiles, stocked(product), build(root_rxn, frozenset()))
-        return cls(root, dict(metadata))
+        out = cls(root, dict(metadata))
+        return out.checked(stock) if stock is not None else out
+
+
+_TEXT_FLAGS = {
+    "verified": " [stock]",
+    "unverified": " [unverified: Bloom filter only]",
+    "unchecked": " [stock, unchecked]",
+    "missing": " [not in stock]",
+}
+
+
+def _leaf(smiles: str, stock: Stock, extra: Mapping[str, Any] | None = None) -> MolNode:
+    """A starting material checked against ``stock``."""
+    status = stock.status(smiles)
+    price = stock.price(smiles) if status != "missing" else None
+    extra = {k: v for k, v in (extra or {}).items() if k != "price"}
+    if price is not None:
+        extra["price"] = price
+    return MolNode(smiles, status != "missing", None, extra, status == VERIFIED)
+
+
+def bought_route(smiles: str, stock: Stock, **metadata: Any) -> Route:
+    """The route of a target that is itself bought (no reaction), checked against ``stock``."""
+    return Route(_leaf(smiles, stock), dict(metadata))
 
 
 def _plain(value: Any) -> Any:
@@ -322,6 +405,8 @@ def _plain(value: Any) -> Any:
 
 def _mol_to_dict(node: MolNode) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "mol", "smiles": node.smiles, "in_stock": node.in_stock}
+    if node.verified is not None:
+        out["verified"] = node.verified
     out.update(node.extra)
     if node.reaction is not None:
         rxn = node.reaction
@@ -345,7 +430,9 @@ def _mol_from_dict(data: Mapping[str, Any], where: str) -> MolNode:
         raise RouteFormatError(f"{where}: molecule {smiles} is made by {len(children)} reactions")
     reaction = _rxn_from_dict(children[0], f"{where} > {smiles}") if children else None
     extra = {k: v for k, v in data.items() if k not in _MOL_KEYS}
-    return MolNode(smiles, bool(data.get("in_stock", False)), reaction, extra)
+    verified = data.get("verified")
+    verified = bool(verified) if isinstance(verified, bool) and reaction is None else None
+    return MolNode(smiles, bool(data.get("in_stock", False)), reaction, extra, verified)
 
 
 def _rxn_from_dict(data: Mapping[str, Any], where: str) -> ReactionNode:

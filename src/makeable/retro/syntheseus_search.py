@@ -22,9 +22,9 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from makeable.data.stocks import Stock
 from makeable.retro.base import SingleStepModel
-from makeable.retro.routes import MolNode, Route, search_step_cost
-from makeable.retro.stock import Stock
+from makeable.retro.routes import Route, bought_route, search_step_cost
 
 if TYPE_CHECKING:
     from makeable.retro.planning import SearchSettings
@@ -34,6 +34,8 @@ CREATED = "makeable_created"
 
 ROUTE_EXTRACTION_S = 10.0
 """At most this many seconds are spent extracting the top-k routes from a search graph."""
+UNVERIFIED_LOOKAHEAD = 5
+"""With a probabilistic stock, routes looked at per route kept (to find makeable ones)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class SearchOutcome:
     first_solution_s: float | None
     model_s: float = 0.0
     adapter_s: float = 0.0
+    unverified: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -61,6 +64,7 @@ def _syntheseus() -> SimpleNamespace:
     from syntheseus.search.analysis.route_extraction import iter_routes_cost_order
     from syntheseus.search.analysis.solution_time import get_first_solution_time
     from syntheseus.search.graph.and_or import AndNode, AndOrGraph
+    from syntheseus.search.mol_inventory import BaseMolInventory
     from syntheseus.search.node_evaluation.base import NoCacheNodeEvaluator
     from syntheseus.search.node_evaluation.common import (
         ConstantNodeEvaluator,
@@ -162,7 +166,17 @@ def _syntheseus() -> SimpleNamespace:
                 self._idle += 1
             return self._idle > self.max_idle_iterations or bool(super().should_stop_search(graph))
 
+    class StockInventory(BaseMolInventory):
+        """A syntheseus molecule inventory backed by a makeable :class:`Stock`."""
+
+        def __init__(self, stock: Stock) -> None:
+            self.stock = stock
+
+        def is_purchasable(self, mol: Any) -> bool:
+            return mol.smiles in self.stock
+
     return SimpleNamespace(
+        StockInventory=StockInventory,
         BudgetedModel=BudgetedModel,
         IdleStoppingMCTS=IdleStoppingMCTS,
         LearnedValue=LearnedValue,
@@ -207,7 +221,7 @@ def build_algorithm(
     has_probability = model.score_merge == "sum"
     common: dict[str, Any] = {
         "reaction_model": backward,
-        "mol_inventory": stock.to_syntheseus(),
+        "mol_inventory": syn.StockInventory(stock),
         "limit_reaction_model_calls": s.max_calls,
         "time_limit_s": s.time_limit_s if s.time_limit_s is not None else math.inf,
         "max_expansion_depth": s.graph_depth,
@@ -265,9 +279,13 @@ def run_search(
             node.data["analysis_time"] = (node.creation_time - root_time).total_seconds()
         first_s = float(syn.get_first_solution_time(graph))
     routes = extract_routes(graph, s.top_k, stock, s.algorithm) if solved else ()
+    # the search ends routes wherever the stock says "held"; with an exact stock that is the
+    # verdict, with a Bloom filter only a route whose leaves an exact stock holds is makeable
+    makeable = solved if stock.exact else any(r.makeable for r in routes)
     inner = alg.reaction_model.inner
     return SearchOutcome(
-        solved=solved,
+        solved=makeable,
+        unverified=solved and not makeable,
         calls=calls,
         n_nodes=len(graph),
         routes=routes,
@@ -279,7 +297,13 @@ def run_search(
 
 
 def extract_routes(graph: Any, top_k: int, stock: Stock, algorithm: str) -> tuple[Route, ...]:
-    """The ``top_k`` cheapest solved routes of a search graph (cost: sum of -log p)."""
+    """The ``top_k`` cheapest solved routes of a search graph (cost: sum of -log p), their
+    leaves checked against ``stock``.
+
+    With a probabilistic stock, a solved route may need a leaf only a Bloom filter accepts
+    (unverified); the search looks at up to :data:`UNVERIFIED_LOOKAHEAD` times more routes
+    and puts the makeable ones (every leaf verified) first, in cost order.
+    """
     syn = _syntheseus()
     is_andor = isinstance(graph, syn.AndOrGraph)
     for node in graph.nodes():
@@ -292,16 +316,20 @@ def extract_routes(graph: Any, top_k: int, stock: Stock, algorithm: str) -> tupl
             cost = _step_cost(edge["reaction"]) if edge is not None else 0.0
         node.data["route_cost"] = cost
     routes: list[Route] = []
-    for rank, nodes in enumerate(
-        syn.iter_routes_cost_order(graph, max_routes=top_k, max_time_s=ROUTE_EXTRACTION_S),
-        start=1,
+    max_routes = top_k if stock.exact else top_k * UNVERIFIED_LOOKAHEAD
+    for nodes in syn.iter_routes_cost_order(
+        graph, max_routes=max_routes, max_time_s=ROUTE_EXTRACTION_S
     ):
-        meta = {"algorithm": algorithm, "rank": rank}
+        meta = {"algorithm": algorithm}
         if len(nodes) == 1:  # the target itself is bought
             root = graph.root_node
             smiles = root.mol.smiles if is_andor else next(iter(root.mols)).smiles
-            routes.append(Route(MolNode(smiles, smiles in stock), meta))
+            routes.append(bought_route(smiles, stock, **meta))
             continue
         synthesis = graph.to_synthesis_graph(nodes)
-        routes.append(Route.from_syntheseus(synthesis, stock.__contains__, **meta))
-    return tuple(routes)
+        routes.append(Route.from_syntheseus(synthesis, stock, **meta))
+    routes.sort(key=lambda r: not r.makeable)  # stable: cost order within each group
+    return tuple(
+        Route(r.root, {**r.metadata, "rank": rank})
+        for rank, r in enumerate(routes[:top_k], start=1)
+    )

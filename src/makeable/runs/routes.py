@@ -41,13 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.draw import mol_svg
+from makeable.data.stocks import Stock, load_stock
 from makeable.registry import UnknownNameError
 from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.route_report import route_svg
 from makeable.retro.routes import Route
-from makeable.retro.stock import Stock, load_stock
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.settings import read_settings, settings_diff, write_settings
 
