@@ -279,7 +279,8 @@ class Stock:
 
     def describe(self) -> str:
         """One line for people: name, size and whether its answers are exact."""
-        return f"{self.name} ({len(self):,} molecules, exact)"
+        how = "exact" if self.exact else "probabilistic: membership may be a false positive"
+        return f"{self.name} ({len(self):,} molecules, {how})"
 
     def __repr__(self) -> str:
         return f"Stock({self.name!r}, {len(self)} molecules, {self.kind})"

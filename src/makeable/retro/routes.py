@@ -5,9 +5,10 @@ leaf (a starting material, ``in_stock`` when the search's stock accepts it) or i
 exactly one :class:`ReactionNode`, whose children are the molecules it consumes. A leaf also
 records whether an *exact* stock holds it (``verified``; see :mod:`makeable.data.stocks`): a
 stock may be probabilistic (a Bloom filter), so :attr:`Route.makeable`, the verdict, asks for
-every leaf verified, while :attr:`Route.solved` only says the search's stock accepted them. Identity is chemical: two
-routes are equal when they make the same molecules from the same reactants, whatever the
-order of the reactants, the reaction SMILES text (atom maps, templates) or the metadata.
+every leaf verified, while :attr:`Route.solved` only says the search's stock accepted them.
+Identity is chemical: two routes are equal when they make the same molecules from the same
+reactants, whatever the order of the reactants, the reaction SMILES text (atom maps,
+templates) or the metadata.
 
 The JSON form is the AiZynthFinder / PaRoutes route dictionary::
 
