@@ -20,6 +20,7 @@ import pytest
 from rdkit import Chem
 
 from makeable.chem.molecule import Molecule
+from makeable.data.stocks import Stock
 from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
 from makeable.retro.routes import Route, read_route_lists
 from makeable.runs.config import ConfigError, DesignConfig, write_yaml
@@ -227,7 +228,7 @@ def test_invalid_and_failing_molecules_do_not_crash(
 def test_missing_stock_or_model_fails_before_any_oracle_call(
     toy_files: tuple[Path, Path, Path], tmp_path: Path
 ):
-    from makeable.retro import stock
+    from makeable.data import stocks as stock
 
     stock._load_named.cache_clear()  # forget a PaRoutes stock loaded by another test
     with pytest.raises(ConfigError, match="--route-stock FILE"):
@@ -254,7 +255,7 @@ def test_route_settings_round_trip_and_are_resume_free(tmp_path: Path):
     defaults = DesignConfig(objective="qed")
     assert (defaults.plan_routes, defaults.route_stock, defaults.route_model) == (
         0,
-        "paroutes_n1",
+        "building_blocks",
         "template_mlp",
     )
     assert (defaults.route_max_calls, defaults.route_jobs) == (100, 1)
@@ -282,4 +283,70 @@ def test_cli_route_flags_parse_into_the_config():
     plain = config_from_args(
         build_parser().parse_args(["design", "--objective", "qed", "--out", "r"])
     )
-    assert plain.plan_routes == 0 and plain.route_stock == "paroutes_n1"
+    assert plain.plan_routes == 0 and plain.route_stock == "building_blocks"
+
+
+class ProbableStock(Stock):
+    """A probabilistic stock (answers as a Bloom filter does) of the given molecules."""
+
+    exact = False
+
+
+def test_bloom_only_leaves_are_unverified_never_makeable(
+    toy_files: tuple[Path, Path, Path], tmp_path: Path
+):
+    """Phenacetin's route needs phenetidine, which only the probabilistic part holds."""
+    import dataclasses
+
+    from makeable.data.stocks import StockUnion
+    from makeable.runs.routes import load_planner, plan_top_routes, routes_section
+
+    planner = load_planner(config(toy_files))
+    union = StockUnion([Stock(STOCK[:1], name="exact"), ProbableStock(STOCK[1:], name="maybe")])
+    planner = dataclasses.replace(planner, stock=union, stock_ref="exact+maybe")
+    summary = plan_top_routes(tmp_path, [(PHENACETIN, 2.0), (DECANOL, 1.0)], planner)
+    assert [t.verdict for t in summary.targets] == ["unverified", "not solved"]
+    assert summary.n_solved == 0 and summary.share == 0.0 and summary.n_unverified == 1
+    assert summary.metrics()["unverified"] == 1 and summary.metrics()["stock_exact"] is False
+    table = rows(tmp_path)
+    assert [(r["solved"], r["unverified"]) for r in table] == [("0", "1"), ("0", "0")]
+    leaves = {m.smiles: m.status for m in summary.targets[0].routes[0].leaves()}
+    assert leaves == {canon(STOCK[0]): "verified", canon(STOCK[1]): "unverified"}
+    page = routes_section(summary)
+    assert "Makeable share: 0 of the top 2" in page and "1 more have routes only" in page
+    assert "unverified (Bloom)" in page
+
+
+def test_a_constructed_route_is_checked_not_planned(
+    toy_files: tuple[Path, Path, Path], tmp_path: Path
+):
+    from makeable.runs.routes import load_planner, plan_top_routes, routes_section
+
+    planner = load_planner(config(toy_files))
+
+    def built(leaves: list[str]) -> dict[str, object]:
+        return {
+            "type": "mol",
+            "smiles": DECANOL,
+            "in_stock": False,
+            "children": [
+                {
+                    "type": "reaction",
+                    "smiles": ".".join(leaves) + ">>" + DECANOL,
+                    "children": [{"type": "mol", "smiles": s, "in_stock": True} for s in leaves],
+                }
+            ],
+        }
+
+    good = {DECANOL: built(STOCK)}  # not real chemistry: the verdict checks the leaves only
+    summary = plan_top_routes(tmp_path / "a", [(DECANOL, 1.0)], planner, constructed=good)
+    (target,) = summary.targets
+    assert target.solved and target.source == "constructed" and target.calls == 0
+    assert DECANOL not in RouteToy.asked and summary.n_constructed == 1
+    assert rows(tmp_path / "a")[0]["source"] == "constructed"
+    assert "built by the optimizer" in routes_section(summary)
+    # a constructed route with a leaf the stock lacks is not taken on trust: planned instead
+    bad = {DECANOL: built([STOCK[0], "CCCCCCCCCCCCCCCCCCCCCCCC"])}
+    summary = plan_top_routes(tmp_path / "b", [(DECANOL, 1.0)], planner, constructed=bad)
+    assert not summary.targets[0].solved and summary.targets[0].source == "planned"
+    assert DECANOL in RouteToy.asked

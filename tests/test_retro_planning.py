@@ -181,7 +181,7 @@ def test_cli_retro_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["retro", "plan", TARGET, *common]) == 0
     captured = capsys.readouterr()
     text = captured.out
-    assert "solved" in text and "best route: 2 reaction(s)" in text and "[stock]" in text
+    assert ": makeable" in text and "best route: 2 reaction(s)" in text and "[stock]" in text
     calls = int(text.split(" model calls")[0].rsplit(" ", 1)[1])
     assert f"{calls}/20" in captured.err  # the progress bar ends at the calls used
     assert main(["retro", "plan", TARGET, *common, "--no-progress"]) == 0

@@ -171,9 +171,12 @@ def test_from_syntheseus_synthesis_graph() -> None:
     below = rxn(["O=[N+]([O-])c1ccc(O)cc1"], "Nc1ccc(O)cc1", 0.8)
     graph = SynthesisGraph(top)
     graph._graph.add_edge(top, below)
-    stock = {"CC(=O)Cl", "O=[N+]([O-])c1ccc(O)cc1"}
-    route = Route.from_syntheseus(graph, stock.__contains__, rank=1)
+    from makeable.data.stocks import Stock
+
+    stock = Stock(["CC(=O)Cl", "O=[N+]([O-])c1ccc(O)cc1"])
+    route = Route.from_syntheseus(graph, stock, rank=1)
     assert route == Route.from_dict(PARACETAMOL) and route.metadata["rank"] == 1
+    assert route.makeable and {m.status for m in route.leaves()} == {"verified"}
     assert route.score == pytest.approx(0.4)
     assert json.dumps(route.to_dict())
 

@@ -18,11 +18,17 @@ ALGORITHMS = ("retro_star", "mcts")  # = makeable.retro.planning.ALGORITHMS (no 
 def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
     p.add_argument(
         "--stock",
-        required=True,
-        help="named stock (paroutes_n1, paroutes_n1_inchikey, zinc_instock) "
-        "or a file of SMILES/InChIKeys",
+        default="building_blocks",
+        help="where routes may end: a named stock (building_blocks, shipped, the default; "
+        "paroutes_n1, paroutes_n1_inchikey; zinc_instock, a Bloom filter whose leaves stay "
+        "unverified), a file (SMILES/InChIKeys a line, or CSV with smiles and price columns), "
+        "or several joined by + (building_blocks+zinc_instock)",
     )
-    p.add_argument("--model", required=True, help="registered name or saved model folder")
+    p.add_argument(
+        "--model",
+        default="template_mlp",
+        help="registered name or saved model folder (default template_mlp, shipped)",
+    )
     p.add_argument(
         "--model-param",
         action="append",
@@ -303,7 +309,7 @@ def run_plan(args: argparse.Namespace) -> int:
         (out / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
         summary = {k: v for k, v in result.to_dict().items() if k not in ("routes",)}
         (out / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
-        info = {"model": args.model, "stock": f"{args.stock} ({len(stock)} molecules)"}
+        info = {"model": args.model, "stock": stock.describe()}
         write_route_html(result, out / "route.html", info)
         for rank, route in enumerate(result.routes, start=1):  # pictures for slides and papers
             (out / f"route_{rank}.svg").write_text(route_svg(route))
@@ -316,13 +322,18 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    status = "solved" if result.solved else "not solved"
-    if result.best is not None and result.best.n_reactions == 0:
+    status = result.verdict
+    if result.best is not None and result.best.n_reactions == 0 and result.solved:
         status += " (the target is in stock; --expand-stock-target searches anyway)"
     print(
-        f"{result.canonical}: {status} with {result.algorithm}, {result.calls} model calls, "
-        f"{result.seconds:.1f} s, {len(result.routes)} route(s)"
+        f"{result.canonical}: {status} ({result.algorithm}, {result.calls} model calls, "
+        f"{result.seconds:.1f} s, {len(result.routes)} route(s))"
     )
+    if result.unverified:
+        print(
+            "unverified: every route found needs a starting material that only a Bloom filter "
+            "accepts; such a filter calls some molecules it lacks purchasable"
+        )
     if result.first_solution_calls is not None:
         print(
             f"first solution after {result.first_solution_calls} calls "
@@ -330,9 +341,11 @@ def run_plan(args: argparse.Namespace) -> int:
         )
     best = result.best
     if best is not None:
+        from makeable.retro.route_report import route_verdict
+
         print(
             f"\nbest route: {best.n_reactions} reaction(s), length {best.depth}, "
-            f"score {best.score:.4g}\n"
+            f"score {best.score:.4g}, {route_verdict(best)}\n"
         )
         print(best.to_text())
     return 0

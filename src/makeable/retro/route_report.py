@@ -24,7 +24,29 @@ from makeable.retro.routes import MolNode, Route
 
 BOX_W, BOX_H = 180, 150
 COL_GAP, ROW_GAP, MARGIN = 110, 24, 12
-_COLOURS = {"stock": "#2e7d32", "missing": "#c62828", "inner": "#78909c", "target": "#1565c0"}
+_COLOURS = {
+    "verified": "#2e7d32",
+    "unchecked": "#2e7d32",
+    "unverified": "#e65100",
+    "missing": "#c62828",
+    "inner": "#78909c",
+    "target": "#1565c0",
+}
+_LEAF_LABELS = {
+    "verified": "in stock (verified)",
+    "unchecked": "in stock",
+    "unverified": "unverified (Bloom)",
+    "missing": "not in stock",
+}
+"""What a starting material's box says, by :attr:`MolNode.status`."""
+
+
+def leaf_label(node: MolNode) -> str:
+    """A starting material's stock status for people, with its price when known."""
+    label = _LEAF_LABELS[node.status]
+    return f"{label} · {node.price:g}" if node.price is not None else label
+
+
 _ids = itertools.count()
 
 _STYLE = """
@@ -85,12 +107,10 @@ def _layout(route: Route) -> _Layout:
             colour, label = _COLOURS["target"], "target"
         elif node.reaction is not None:
             colour, label = _COLOURS["inner"], ""
-        elif node.in_stock:
-            colour, label = _COLOURS["stock"], "in stock"
         else:
-            colour, label = _COLOURS["missing"], "not in stock"
+            colour, label = _COLOURS[node.status], leaf_label(node)
         if node is route.root and node.reaction is None:
-            label = "in stock" if node.in_stock else "not in stock"
+            label = leaf_label(node)
         boxes.append(_Box(node, MARGIN + col * (BOX_W + COL_GAP), y, colour, label))
     return _Layout(
         boxes,
@@ -231,6 +251,21 @@ def _steps_table(route: Route) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def route_verdict(route: Route) -> str:
+    """``makeable`` (every leaf verified), ``unverified`` or ``not solved``, with the
+    route's price when every leaf has one."""
+    if route.makeable:
+        text = "makeable (every starting material in an exact stock)"
+    elif route.solved:
+        n = len(route.unverified_leaves())
+        leaves = f"{n} starting material{'' if n == 1 else 's'}"
+        text = f"unverified ({leaves} only a Bloom filter accepts)"
+    else:
+        text = "not solved"
+    price = route.price
+    return f"{text}, starting materials cost {price:g}" if price is not None else text
+
+
 def write_route_html(
     result: PlanResult, path: str | Path, info: Mapping[str, Any] | None = None
 ) -> Path:
@@ -244,7 +279,7 @@ def write_route_html(
     path = Path(path)
     summary: dict[str, Any] = {
         "target": result.canonical or result.target,
-        "solved": result.solved,
+        "verdict": result.verdict,
         "algorithm": result.algorithm,
         "model calls": result.calls,
         "seconds": result.seconds,
@@ -265,12 +300,17 @@ def write_route_html(
         parts.append(f"<p class='none'>{html.escape(result.error)}</p>")
     if not result.routes:
         parts.append("<p class='none'>No solved route was found within the budget.</p>")
+    elif result.unverified:
+        parts.append(
+            "<p class='none'>Every route found needs a starting material that only a Bloom "
+            "filter accepts (marked <i>unverified</i>): the filter calls some molecules it "
+            "does not hold purchasable, so these routes are candidates, not a verdict.</p>"
+        )
     for rank, route in enumerate(result.routes, start=1):
         name = "Best route" if rank == 1 else f"Route {rank}"
         parts.append(
             f"<div class='route'><h2>{name}</h2><p>{route.n_reactions} reaction(s), "
-            f"length {route.depth}, {route.score_text()}, "
-            f"{'solved' if route.solved else 'not solved'}</p>"
+            f"length {route.depth}, {route.score_text()}, {route_verdict(route)}</p>"
         )
         parts.append(route_svg(route))
         parts.append(_steps_table(route))

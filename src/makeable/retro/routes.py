@@ -368,7 +368,7 @@ class Route:
 _TEXT_FLAGS = {
     "verified": " [stock]",
     "unverified": " [unverified: Bloom filter only]",
-    "unchecked": " [stock, unchecked]",
+    "unchecked": " [stock]",
     "missing": " [not in stock]",
 }
 

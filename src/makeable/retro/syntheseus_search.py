@@ -22,7 +22,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from makeable.data.stocks import Stock
+from makeable.data.stocks import UNVERIFIED, Stock
 from makeable.retro.base import SingleStepModel
 from makeable.retro.routes import Route, bought_route, search_step_cost
 
@@ -204,11 +204,13 @@ def build_algorithm(
     stock: Stock,
     s: SearchSettings,
     on_calls: Callable[[int], None] | None = None,
+    target: str = "",
 ) -> Any:
     """A ready syntheseus search algorithm: Retro*-0 or MolSet MCTS with syntheseus's
     defaults, the budgeted and cached model (behind the settings' reaction filter, if any),
-    and the stock as its inventory. ``on_calls``
-    is told the calls used so far after each batch of model calls (for a progress bar)."""
+    and the stock as its inventory. ``on_calls`` is told the calls used so far after each
+    batch of model calls (for a progress bar). A ``target`` that only a probabilistic stock
+    accepts is searched as if it were not in stock."""
     syn = _syntheseus()
     backward = syn.BudgetedModel(
         model,
@@ -227,7 +229,8 @@ def build_algorithm(
         "max_expansion_depth": s.graph_depth,
         "prevent_repeat_mol_in_trees": True,
         "stop_on_first_solution": s.stop_on_first_solution,
-        "expand_purchasable_target": s.expand_stock_target,
+        "expand_purchasable_target": s.expand_stock_target
+        or (bool(target) and stock.status(target) == UNVERIFIED),
         "random_state": random.Random(s.seed),
     }
     if s.algorithm == "retro_star":
@@ -264,7 +267,7 @@ def run_search(
 ) -> SearchOutcome:
     """Search for routes of the canonical SMILES ``canon`` under the settings ``s``."""
     syn = _syntheseus()
-    alg = build_algorithm(model, stock, s, on_calls)
+    alg = build_algorithm(model, stock, s, on_calls, target=canon)
     graph, _ = alg.run_from_mol(syn.SynMolecule(canon))
     calls = int(alg.reaction_model.used)
     solved = bool(graph.root_node.has_solution)

@@ -5,8 +5,12 @@ plans the K best molecules of the run (the order of ``top.csv``) with Retro* and
 single-step model (:func:`makeable.retro.planning.plan_many`) down to a stock, and writes:
 
 * ``routes/results.csv``: one row per molecule, best first: ``rank, smiles, score`` (the
-  objective's), ``solved``, ``calls`` (single-step model calls), ``seconds``,
-  ``route_length`` (of the best route), ``n_reactions``, ``route_score``, ``error``;
+  objective's), ``solved`` (makeable: a route whose every starting material an exact stock
+  holds), ``unverified`` (routes found, but each needs a starting material only a Bloom
+  filter accepts), ``source`` (``planned``, or ``constructed`` for a route the optimizer
+  built the molecule by), ``calls`` (single-step model calls), ``seconds``,
+  ``route_length`` (of the best route), ``n_reactions``, ``route_score``, ``price`` (of the
+  best route's starting materials, when the stock has prices), ``error``;
 * ``routes/routes.json``: per molecule (same order), its solved routes, best first, as a
   list of AiZynthFinder / PaRoutes route dictionaries (an empty list when unsolved);
   :func:`makeable.retro.routes.read_route_lists` reads it;
@@ -14,8 +18,11 @@ single-step model (:func:`makeable.retro.planning.plan_many`) down to a stock, a
   each molecule finishes (the resume record that ``routes.json`` is made from);
 * ``routes/config.json``: model, stock and search settings.
 
-The *makeable share* is the fraction of the K molecules that are solved (a route whose
-starting materials are all in stock was found within the call budget).
+The *makeable share* is the fraction of the K molecules that are makeable: a route whose
+starting materials are all held by an exact stock was found within the call budget, or the
+optimizer built the molecule from the stock (:meth:`makeable.optimizers.Optimizer.
+constructed_route`, checked against the same stock; such a molecule is not planned).
+Molecules whose routes all need a Bloom-filter leaf are counted apart, as *unverified*.
 
 Resume: a molecule already in ``results.csv`` is not planned again, so a run interrupted
 while planning plans only the missing molecules when re-run. Rows and route lines are
@@ -28,13 +35,14 @@ oracle budget.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,8 +54,8 @@ from makeable.registry import UnknownNameError
 from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
-from makeable.retro.route_report import route_svg
-from makeable.retro.routes import Route
+from makeable.retro.route_report import route_svg, route_verdict
+from makeable.retro.routes import Route, RouteFormatError
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.settings import read_settings, settings_diff, write_settings
 
@@ -62,11 +70,14 @@ RESULT_FIELDS = [
     "smiles",
     "score",
     "solved",
+    "unverified",
+    "source",
     "calls",
     "seconds",
     "route_length",
     "n_reactions",
     "route_score",
+    "price",
     "error",
 ]
 
@@ -125,7 +136,7 @@ def load_planner(config: DesignConfig) -> RoutePlanner:
         stock = load_stock(config.route_stock)
     except (FileNotFoundError, UnknownNameError, ValueError) as exc:
         raise ConfigError(
-            f"--plan-routes needs a stock of purchasable molecules (none is shipped): {exc}; "
+            f"--plan-routes needs a stock of purchasable molecules: {exc}; "
             "or pass --route-stock FILE (one SMILES or InChIKey a line)"
         ) from exc
     try:
@@ -152,11 +163,13 @@ class TargetRoutes:
         rank: its rank in the run (1 = best score).
         smiles: the molecule (canonical SMILES, as in ``run.db``).
         score: its objective score.
-        solved: a route from the stock was found.
+        solved: makeable: a route whose starting materials an exact stock holds.
         calls: single-step model calls spent on it.
         seconds: wall-clock seconds of its search.
         routes: its solved routes, best first.
         error: why it could not be planned (empty if it could).
+        unverified: routes were found, but each needs a leaf only a Bloom filter accepts.
+        source: ``planned`` (by the search) or ``constructed`` (the optimizer's own route).
     """
 
     rank: int
@@ -167,6 +180,16 @@ class TargetRoutes:
     seconds: float
     routes: tuple[Route, ...] = ()
     error: str = ""
+    unverified: bool = False
+    source: str = "planned"
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "error"
+        if self.solved:
+            return "makeable"
+        return "unverified" if self.unverified else "not solved"
 
     @property
     def best(self) -> Route | None:
@@ -180,11 +203,14 @@ class TargetRoutes:
             "smiles": self.smiles,
             "score": repr(self.score),
             "solved": int(self.solved),
+            "unverified": int(self.unverified),
+            "source": self.source,
             "calls": self.calls,
             "seconds": round(self.seconds, 3),
             "route_length": best.depth if best else "",
             "n_reactions": best.n_reactions if best else "",
             "route_score": round(best.score, 6) if best else "",
+            "price": best.price if best and best.price is not None else "",
             "error": self.error,
         }
 
@@ -210,17 +236,29 @@ class RoutesSummary:
         return sum(t.solved for t in self.targets)
 
     @property
+    def n_unverified(self) -> int:
+        return sum(t.unverified for t in self.targets)
+
+    @property
+    def n_constructed(self) -> int:
+        return sum(t.solved and t.source == "constructed" for t in self.targets)
+
+    @property
     def share(self) -> float:
-        """The makeable share: solved molecules over planned molecules (0 if none)."""
+        """The makeable share: makeable molecules over planned molecules (0 if none)."""
         return self.n_solved / len(self.targets) if self.targets else 0.0
 
     def metrics(self) -> dict[str, Any]:
-        """The ``routes`` entry of ``metrics.json``."""
+        """The ``routes`` entry of ``metrics.json``: ``solved`` and ``share`` count makeable
+        molecules only (verified leaves); ``unverified`` those with Bloom-filter leaves."""
         return {
             "k": len(self.targets),
             "solved": self.n_solved,
             "share": self.share,
+            "unverified": self.n_unverified,
+            "constructed": self.n_constructed,
             "stock": self.planner.stock_ref,
+            "stock_exact": self.planner.stock.exact,
             "model": self.planner.model_ref,
             "max_calls": self.planner.settings.max_calls,
         }
@@ -231,6 +269,7 @@ def plan_top_routes(
     top: Sequence[tuple[str, float]],
     planner: RoutePlanner,
     progress: bool = False,
+    constructed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RoutesSummary:
     """Plan routes for the run's best molecules, resuming what ``out/routes`` holds.
 
@@ -239,6 +278,9 @@ def plan_top_routes(
         top: ``(smiles, score)`` of the molecules to plan, best first.
         planner: the model, stock and search settings.
         progress: show a progress bar.
+        constructed: routes the optimizer built molecules by (PaRoutes dictionaries, by
+            canonical SMILES); a molecule whose route is makeable against the planner's
+            stock is not planned.
 
     Returns:
         The outcome of every molecule of ``top``, in that order.
@@ -258,6 +300,12 @@ def plan_top_routes(
     rank = {smiles: i for i, (smiles, _) in enumerate(top, start=1)}
     score = dict(top)
     done = {t.smiles: t for t in _read_results(results_path, _read_routes(lines_path))}
+    for smiles, _ in top:
+        built = _constructed(smiles, (constructed or {}).get(smiles), planner.stock)
+        if built is not None and smiles not in done:
+            done[smiles] = TargetRoutes(
+                rank[smiles], smiles, score[smiles], True, 0, 0.0, (built,), source="constructed"
+            )
     todo = [smiles for smiles, _ in top if smiles not in done]
     if len(todo) < len(top):
         log.info("routes: %d of %d molecules already planned", len(top) - len(todo), len(top))
@@ -289,14 +337,33 @@ def plan_top_routes(
     _write_final(folder, targets)
     summary = RoutesSummary(targets, planner, len(todo), seconds)
     log.info(
-        "routes: %d of %d molecules makeable from stock %s (%d planned now, %.1f s)",
+        "routes: %d of %d molecules makeable from stock %s (%d planned now, %.1f s)%s",
         summary.n_solved,
         len(targets),
         planner.stock_ref,
         len(todo),
         seconds,
+        f"; {summary.n_unverified} more only through Bloom-filter leaves (unverified)"
+        if summary.n_unverified
+        else "",
     )
     return summary
+
+
+def _constructed(smiles: str, data: Mapping[str, Any] | None, stock: Stock) -> Route | None:
+    """The optimizer's route for ``smiles`` checked against ``stock``, if it is makeable."""
+    if data is None:
+        return None
+    try:
+        route = Route.from_dict(data, source="constructed").checked(stock)
+    except RouteFormatError:
+        log.warning("routes: the optimizer's route of %s is not a valid route; planning it", smiles)
+        return None
+    return route if route.makeable and route.target == smiles else None
+
+
+def _replace(target: TargetRoutes, **changes: Any) -> TargetRoutes:
+    return dataclasses.replace(target, **changes)
 
 
 def _target(result: PlanResult, rank: int, score: float) -> TargetRoutes:
@@ -309,22 +376,14 @@ def _target(result: PlanResult, rank: int, score: float) -> TargetRoutes:
         seconds=result.seconds,
         routes=result.routes,
         error=result.error or "",
+        unverified=result.unverified,
     )
 
 
 def _reranked(target: TargetRoutes, rank: int, score: float) -> TargetRoutes:
     if target.rank == rank and target.score == score:
         return target
-    return TargetRoutes(
-        rank,
-        target.smiles,
-        score,
-        target.solved,
-        target.calls,
-        target.seconds,
-        target.routes,
-        target.error,
-    )
+    return _replace(target, rank=rank, score=score)
 
 
 def _check_identity(folder: Path, planner: RoutePlanner) -> None:
@@ -363,6 +422,8 @@ def _read_results(path: Path, routes: dict[str, tuple[Route, ...]]) -> list[Targ
                     seconds=float(row["seconds"]),
                     routes=routes.get(row["smiles"], ()),
                     error=row["error"] or "",
+                    unverified=row.get("unverified") == "1",
+                    source=row.get("source") or "planned",
                 )
             )
         except (KeyError, TypeError, ValueError):
@@ -399,35 +460,55 @@ def _write_final(folder: Path, targets: Sequence[TargetRoutes]) -> None:
 def routes_section(summary: RoutesSummary) -> str:
     """The "Synthesis routes" section of ``report.html``.
 
-    The makeable share, then per molecule its picture, objective score, whether it is solved,
-    and its best route drawn as a tree.
+    The makeable share (verified leaves only; unverified molecules counted apart), then per
+    molecule its picture, objective score, verdict, and its best route drawn as a tree with
+    each starting material's stock status.
     """
     planner = summary.planner
     n, k = summary.n_solved, len(summary.targets)
     parts = [
         "<h2>Synthesis routes</h2>",
         f'<p class="share">Makeable share: {n} of the top {k} molecules '
-        f"({100 * summary.share:.0f} %) have a route from stock "
-        f"<b>{html.escape(planner.stock_ref)}</b> ({len(planner.stock)} molecules).</p>",
+        f"({100 * summary.share:.0f} %) have a route whose every starting material is in "
+        f"stock <b>{html.escape(planner.stock_ref)}</b>: {html.escape(planner.stock.describe())}."
+        "</p>",
+    ]
+    if summary.n_unverified:
+        parts.append(
+            f'<p class="unverified">{summary.n_unverified} more have routes only through '
+            "starting materials that a Bloom filter alone accepts (<i>unverified</i>: such a "
+            "filter calls some molecules it does not hold purchasable); they are not counted."
+            "</p>"
+        )
+    if summary.n_constructed:
+        parts.append(
+            f"<p>{summary.n_constructed} of the makeable molecules carry the route the "
+            "optimizer built them by (checked against the same stock, not planned).</p>"
+        )
+    parts.append(
         f"<p>Retro* search with the single-step model <b>{html.escape(planner.model_ref)}</b>, "
         f"at most {planner.settings.max_calls} model calls per molecule; routes in "
         '<a href="routes/routes.json">routes/routes.json</a>, one row per molecule in '
-        '<a href="routes/results.csv">routes/results.csv</a>.</p>',
-    ]
+        '<a href="routes/results.csv">routes/results.csv</a>.</p>'
+    )
     for t in summary.targets:
-        status = "solved" if t.solved else "not solved"
+        status = t.verdict
+        how = (
+            "built by the optimizer"
+            if t.source == "constructed"
+            else f"{t.calls} model call{'' if t.calls == 1 else 's'} · {t.seconds:.1f} s"
+        )
         card = (
             f'<div class="card">{mol_svg(t.smiles)}<div class="score">#{t.rank} · '
             f'score {t.score:.4f} · <span class="{status.replace(" ", "-")}">{status}</span>'
-            f"</div><div>{t.calls} model call{'' if t.calls == 1 else 's'} · "
-            f"{t.seconds:.1f} s</div>"
+            f"</div><div>{how}</div>"
             f'<div class="smi">{html.escape(t.smiles)}</div></div>'
         )
         best = t.best
         if best is not None:
             detail = (
                 f"<div><p>Best route: {best.n_reactions} reaction(s), length {best.depth}, "
-                f"{best.score_text(3)}</p>"
+                f"{best.score_text(3)}; {route_verdict(best)}</p>"
                 f"{route_svg(best)}</div>"
             )
         elif t.error:
