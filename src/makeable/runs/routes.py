@@ -301,7 +301,7 @@ def plan_top_routes(
     score = dict(top)
     done = {t.smiles: t for t in _read_results(results_path, _read_routes(lines_path))}
     for smiles, _ in top:
-        built = _constructed(smiles, (constructed or {}).get(smiles), planner.stock)
+        built = check_constructed(smiles, (constructed or {}).get(smiles), planner.stock)
         if built is not None and smiles not in done:
             done[smiles] = TargetRoutes(
                 rank[smiles], smiles, score[smiles], True, 0, 0.0, (built,), source="constructed"
@@ -350,7 +350,7 @@ def plan_top_routes(
     return summary
 
 
-def _constructed(smiles: str, data: Mapping[str, Any] | None, stock: Stock) -> Route | None:
+def check_constructed(smiles: str, data: Mapping[str, Any] | None, stock: Stock) -> Route | None:
     """The optimizer's route for ``smiles`` checked against ``stock``, if it is makeable."""
     if data is None:
         return None

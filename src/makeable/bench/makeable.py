@@ -1,0 +1,264 @@
+"""Makeable PMO: the 23 PMO tasks, scored as PMO scores them and by what can be made.
+
+``makeable bench makeable --optimizer NAME [--synthesis score|plan] --out DIR`` runs every
+(task, seed) as an ordinary, resumable design run (``DIR/runs/<task>_s<seed>/``), then judges
+its molecules with one fixed verdict (:data:`VERDICT_SETTINGS`): Retro* with the shipped
+Template-MLP (its 50 most probable templates per call), down to the shipped exact stock
+``building_blocks``, at most 50 single-step calls per molecule, ending at the first makeable
+route — the settings the learned ``synth_score`` was trained to predict. A molecule the
+optimizer built from the stock (:meth:`makeable.optimizers.Optimizer.constructed_route`)
+is makeable when every leaf of that route is in the same stock, without planning.
+
+Per run (a row of ``results.csv``):
+
+* ``auc_top10``: PMO's AUC of the running top-10 mean over call order (budget-normalised),
+  on the *objective's* score (for a ``--synthesis`` run, the score before the synthesis term,
+  from ``synthesis/plans.jsonl``);
+* ``makeable_top10_share``, ``makeable_top100_share``: the share of the 10 and 100 best
+  molecules by objective score that are makeable (verdict above);
+* ``makeable_auc_top10``: the same AUC computed on scores where every molecule that is not
+  known to be makeable scores 0, i.e. the running top-10 of makeable molecules, padded with
+  zeros while fewer than 10 are known. Only the 100 best molecules (and every molecule with
+  a constructed route) are judged, so for an optimizer without constructed routes this is a
+  lower bound: a makeable molecule that was in the running top 10 early in the run but is
+  not among the final 100 best counts 0.
+
+The verdicts live in ``DIR/runs/<run>/makeable/routes/`` (the design-run routes format,
+resumable: a molecule judged before is not planned again).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from makeable.bench.jobs import DesignJob, JobRun
+from makeable.bench.pmo import PMO_TASKS
+from makeable.oracle.metrics import auc_top_k
+from makeable.oracle.store import RunStore
+from makeable.results_csv import read_csv, read_jsonl, write_csv
+from makeable.retro.planning import SearchSettings
+from makeable.runs.config import DesignConfig, versions, write_yaml
+
+log = logging.getLogger(__name__)
+
+VERDICT_SETTINGS = SearchSettings(
+    algorithm="retro_star", max_calls=50, top_k=1, stop_on_first_solution=True
+)
+"""The search behind every verdict of the benchmark."""
+VERDICT_MODEL = "template_mlp"
+VERDICT_MODEL_PARAMS = {"max_templates": 50}
+VERDICT_STOCK = "building_blocks"
+JUDGED = 100
+"""The best molecules (by objective score) judged per run."""
+
+RESULT_COLUMNS = (
+    "task",
+    "seed",
+    "auc_top10",
+    "makeable_top10_share",
+    "makeable_top100_share",
+    "makeable_auc_top10",
+    "top1",
+    "n_calls",
+    "n_constructed",
+    "planned_calls",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def verdict_planner() -> Any:
+    """The model, stock and search of the verdicts (loaded once per process)."""
+    from makeable.data.stocks import load_stock
+    from makeable.retro.base import load_model
+    from makeable.runs.routes import RoutePlanner
+
+    return RoutePlanner(
+        model=load_model(VERDICT_MODEL, dict(VERDICT_MODEL_PARAMS)),
+        stock=load_stock(VERDICT_STOCK),
+        settings=VERDICT_SETTINGS,
+        model_ref=VERDICT_MODEL,
+        stock_ref=VERDICT_STOCK,
+    )
+
+
+def objective_scores(run_dir: Path) -> tuple[list[str], list[float]]:
+    """The counted molecules in call order and their objective scores (before a synthesis
+    term, which ``synthesis/plans.jsonl`` records beside the combined score)."""
+    from makeable.synthesis.in_loop import PLANS
+
+    with RunStore(run_dir / "run.db") as store:
+        calls = store.calls()
+    raw = {r["smiles"]: float(r["score"]) for r in read_jsonl(run_dir / PLANS, missing_ok=True)}
+    return [c.smiles for c in calls], [raw.get(c.smiles, c.score) for c in calls]
+
+
+def judge_run(task: str, seed: int, budget: int, run_dir: Path) -> dict[str, Any]:
+    """One ``results.csv`` row: plan the run's best molecules and compute the metrics."""
+    from makeable.runs.design import read_constructed_routes
+    from makeable.runs.routes import check_constructed, plan_top_routes
+
+    smiles, scores = objective_scores(run_dir)
+    order = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+    top = [(smiles[i], scores[i]) for i in order[:JUDGED]]
+    constructed = read_constructed_routes(run_dir)
+    summary = plan_top_routes(run_dir / "makeable", top, verdict_planner(), constructed=constructed)
+    makeable = {t.smiles for t in summary.targets if t.solved}
+    stock = verdict_planner().stock
+    for s, data in constructed.items():  # every molecule the optimizer built, not only the top
+        if s not in makeable and check_constructed(s, data, stock) is not None:
+            makeable.add(s)
+    masked = [score if s in makeable else 0.0 for s, score in zip(smiles, scores, strict=True)]
+    best = [s for s, _ in top]
+    return {
+        "task": task,
+        "seed": seed,
+        "auc_top10": auc_top_k(scores, 10, budget),
+        "makeable_top10_share": _share(best[:10], makeable),
+        "makeable_top100_share": _share(best, makeable),
+        "makeable_auc_top10": auc_top_k(masked, 10, budget),
+        "top1": max(scores) if scores else 0.0,
+        "n_calls": len(scores),
+        "n_constructed": len(constructed),
+        "planned_calls": sum(t.calls for t in summary.targets),
+    }
+
+
+def _share(molecules: Sequence[str], makeable: set[str]) -> float:
+    return sum(m in makeable for m in molecules) / len(molecules) if molecules else 0.0
+
+
+def run_makeable_pmo(
+    optimizer: str,
+    seeds: Sequence[int],
+    budget: int,
+    out: Path,
+    tasks: Sequence[str] = PMO_TASKS,
+    jobs: int = 1,
+    optimizer_params: dict[str, Any] | None = None,
+    synthesis: str = "none",
+    synthesis_params: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Run and judge every (task, seed); write ``results.csv`` and ``summary.md`` into ``out``.
+
+    Raises:
+        ValueError: an unknown task.
+    """
+    from makeable.objectives import objective_names
+
+    unknown = [t for t in tasks if t not in objective_names()]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    params = dict(sorted((optimizer_params or {}).items()))
+    write_yaml(
+        out / "bench.yaml",
+        {
+            "benchmark": "makeable_pmo",
+            "optimizer": optimizer,
+            "optimizer_params": params,
+            "synthesis": synthesis,
+            "synthesis_params": dict(synthesis_params or {}),
+            "seeds": list(seeds),
+            "budget": budget,
+            "tasks": list(tasks),
+            "verdict": {
+                "model": VERDICT_MODEL,
+                "model_params": VERDICT_MODEL_PARAMS,
+                "stock": VERDICT_STOCK,
+                "search": VERDICT_SETTINGS.to_dict(),
+                "judged": JUDGED,
+            },
+            "versions": versions(),
+        },
+    )
+    job_list = [
+        DesignJob(
+            labels=(),
+            run_dir=out / "runs" / f"{t}_s{s}",
+            config=DesignConfig(
+                objective=t,
+                optimizer=optimizer,
+                budget=budget,
+                seed=s,
+                optimizer_params=params,
+                synthesis=synthesis,
+                synthesis_params=dict(synthesis_params or {}),
+            ),
+            pool=(),
+            score=functools.partial(judge_run, t, s, budget),
+        )
+        for t in tasks
+        for s in seeds
+    ]
+    done = {(r["task"], int(r["seed"])): r for r in read_csv(out / "results.csv", missing_ok=True)}
+    rows: list[dict[str, Any]] = []
+    runs = JobRun(job_list, jobs, progress=progress, desc=f"makeable PMO: {optimizer}")
+    for row in runs:
+        rows.append(row)
+        done[(row["task"], int(row["seed"]))] = row
+        log.info(
+            "%s seed %s: auc_top10 %.3f, makeable top-10 %.1f, makeable auc %.3f",
+            row["task"],
+            row["seed"],
+            row["auc_top10"],
+            row["makeable_top10_share"],
+            row["makeable_auc_top10"],
+        )
+        write_results(out, optimizer, synthesis, list(done.values()), budget)
+    runs.raise_failures()
+    return rows
+
+
+def write_results(
+    out: Path, optimizer: str, synthesis: str, rows: list[dict[str, Any]], budget: int
+) -> None:
+    write_csv(out / "results.csv", RESULT_COLUMNS, rows)
+    (out / "summary.md").write_text(summary_markdown(optimizer, synthesis, rows, budget))
+
+
+def summary_markdown(
+    optimizer: str, synthesis: str, rows: Sequence[dict[str, Any]], budget: int
+) -> str:
+    """Per-task means over seeds and the sums / averages over tasks."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_task.setdefault(str(row["task"]), []).append(row)
+    keys = ("auc_top10", "makeable_top10_share", "makeable_top100_share", "makeable_auc_top10")
+    name = optimizer + (f" + synthesis {synthesis}" if synthesis != "none" else "")
+    lines = [
+        f"# Makeable PMO: {name}, budget {budget}",
+        "",
+        "| task | seeds | AUC top-10 | makeable top-10 | makeable top-100 | makeable AUC top-10 |",
+        "|---|---|---|---|---|---|",
+    ]
+    means: dict[str, list[float]] = {k: [] for k in keys}
+    for task in sorted(by_task):
+        task_rows = by_task[task]
+        m = {k: statistics.fmean(float(r[k]) for r in task_rows) for k in keys}
+        for k in keys:
+            means[k].append(m[k])
+        lines.append(
+            f"| {task} | {len(task_rows)} | {m['auc_top10']:.3f} | "
+            f"{m['makeable_top10_share']:.2f} | {m['makeable_top100_share']:.2f} | "
+            f"{m['makeable_auc_top10']:.3f} |"
+        )
+    if by_task:
+        lines.append(
+            f"| **sum / mean over {len(by_task)} tasks** | | **{sum(means['auc_top10']):.3f}** | "
+            f"**{statistics.fmean(means['makeable_top10_share']):.2f}** | "
+            f"**{statistics.fmean(means['makeable_top100_share']):.2f}** | "
+            f"**{sum(means['makeable_auc_top10']):.3f}** |"
+        )
+    lines += [
+        "",
+        "Verdicts: Retro* with template_mlp (max_templates=50), stock building_blocks, 50 "
+        f"single-step calls per molecule, the {JUDGED} best molecules per run (and every "
+        "molecule the optimizer built) judged; see makeable.bench.makeable.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,79 @@
+"""``makeable bench makeable``: the PMO metrics beside the verified makeable share, from
+ordinary design runs judged by one planner (here a toy one, so the test is fast)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from rdkit import Chem
+
+from makeable.chem.molecule import Molecule
+from makeable.data.stocks import Stock
+from makeable.retro.base import ReactantSet, SingleStepModel
+
+pytest.importorskip("syntheseus")
+
+
+class ChainToy(SingleStepModel):
+    """Proposes, for a molecule with a nitrogen, ethylamine + the molecule without it (an
+    exact-stock leaf only for the few molecules listed below); nothing for the others."""
+
+    name = "bench_makeable_toy"
+    score_merge = "sum"
+    asked: list[str] = []
+
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        ChainToy.asked.extend(m.smiles for m in products)
+        return [[ReactantSet(("CCN", "CCO"), 0.9)] if "N" in m.smiles else [] for m in products]
+
+
+def test_rows_shares_and_masked_auc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from makeable.bench import makeable as bench
+    from makeable.oracle.metrics import auc_top_k
+    from makeable.retro.planning import SearchSettings
+    from makeable.runs.routes import RoutePlanner
+
+    planner = RoutePlanner(
+        model=ChainToy(),
+        stock=Stock(["CCN", "CCO"], name="toy"),
+        settings=SearchSettings(max_calls=2, top_k=1, stop_on_first_solution=True),
+        model_ref="toy",
+        stock_ref="toy",
+    )
+    monkeypatch.setattr(bench, "verdict_planner", lambda: planner)
+    monkeypatch.setattr(bench, "JUDGED", 20)
+    out = tmp_path / "bench"
+    rows = bench.run_makeable_pmo("graph_ga", [0], 60, out, tasks=["qed"])
+    (row,) = rows
+    smiles, scores = bench.objective_scores(out / "runs" / "qed_s0")
+    assert row["auc_top10"] == pytest.approx(auc_top_k(scores, 10, 60))
+    best = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+    with_n = ["N" in Chem.MolToSmiles(Chem.MolFromSmiles(smiles[i])) for i in best[:20]]
+    # every molecule with a nitrogen has the toy route, the others none
+    assert row["makeable_top10_share"] == pytest.approx(sum(with_n[:10]) / 10)
+    assert row["makeable_top100_share"] == pytest.approx(sum(with_n) / 20)
+    masked = [
+        s if "N" in m and i in best[:20] else 0.0
+        for i, (m, s) in enumerate(zip(smiles, scores, strict=True))
+    ]
+    assert row["makeable_auc_top10"] == pytest.approx(auc_top_k(masked, 10, 60))
+    assert row["makeable_auc_top10"] <= row["auc_top10"]
+    with (out / "results.csv").open() as fh:
+        header = next(csv.reader(fh))
+    assert header[:6] == [
+        "task",
+        "seed",
+        "auc_top10",
+        "makeable_top10_share",
+        "makeable_top100_share",
+        "makeable_auc_top10",
+    ]
+    assert "makeable top-10" in (out / "summary.md").read_text()
+    # resumed: nothing planned again
+    ChainToy.asked.clear()
+    again = bench.run_makeable_pmo("graph_ga", [0], 60, out, tasks=["qed"])
+    assert ChainToy.asked == [] and again == rows
