@@ -4,7 +4,9 @@
   ``sascorer`` module that ships in RDKit's ``Contrib/SA_Score`` (loaded once, lazily);
 * :func:`penalized_logp`: TDC's ``logp`` oracle, the JT-VAE *normalised* penalized logP;
 * :func:`crippen_logp`: Wildman-Crippen logP;
-* :func:`qed`: Bickerton's quantitative estimate of drug-likeness (RDKit).
+* :func:`qed`: Bickerton's quantitative estimate of drug-likeness (RDKit);
+* :func:`basic_properties`: the few numbers a chemist reads first (MW, cLogP, HBD, HBA, TPSA,
+  rotatable bonds, QED, SA), for reports and result tables.
 
 References:
     Ertl & Schuffenhauer, J. Cheminform. 1:8 (2009).
@@ -22,7 +24,9 @@ from types import ModuleType
 
 import networkx as nx
 from rdkit import Chem, RDConfig
-from rdkit.Chem import QED, Crippen
+from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
+
+from makeable.chem.molecule import InvalidSmilesError, parse_smiles
 
 # JT-VAE normalisation of penalized logP (means and standard deviations over ZINC250k).
 LOGP_MEAN = 2.4570953396190123
@@ -145,7 +149,38 @@ def penalized_logp(mol: Chem.Mol) -> float:
     )
 
 
+def basic_properties(smiles: str) -> dict[str, float]:
+    """The properties a chemist reads first, keyed by short lower-case names.
+
+    Args:
+        smiles: a SMILES string.
+
+    Returns:
+        ``mw`` (average molecular weight, g/mol), ``clogp`` (:func:`crippen_logp`), ``hbd`` and
+        ``hba`` (Lipinski hydrogen-bond donors and acceptors), ``tpsa`` (topological polar
+        surface area, Å²), ``rotatable_bonds``, ``qed`` (:func:`qed`) and ``sa``
+        (:func:`sa_score`).
+
+    Raises:
+        InvalidSmilesError: RDKit cannot parse ``smiles``.
+    """
+    mol = parse_smiles(smiles)
+    if mol is None:
+        raise InvalidSmilesError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
+    return {
+        "mw": float(Descriptors.MolWt(mol)),
+        "clogp": crippen_logp(mol),
+        "hbd": rdMolDescriptors.CalcNumLipinskiHBD(mol),
+        "hba": rdMolDescriptors.CalcNumLipinskiHBA(mol),
+        "tpsa": float(rdMolDescriptors.CalcTPSA(mol)),
+        "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds(mol),
+        "qed": qed(mol),
+        "sa": sa_score(mol),
+    }
+
+
 __all__ = [
+    "basic_properties",
     "crippen_logp",
     "largest_cycle_basis_ring",
     "penalized_logp",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from rdkit import Chem, RDLogger
+from rdkit.Chem.MolStandardize import rdMolStandardize
 
 
 class InvalidSmilesError(ValueError):
@@ -38,6 +40,35 @@ def canonical_smiles(smiles: str) -> str | None:
     if mol is None:
         return None
     return Chem.MolToSmiles(mol)
+
+
+@functools.cache
+def _uncharger() -> rdMolStandardize.Uncharger:
+    return rdMolStandardize.Uncharger()  # compiles its SMARTS: build once
+
+
+def neutralize(smiles: str) -> str:
+    """The neutral form of a molecule, as canonical SMILES.
+
+    Adds or removes hydrogens to cancel formal charges where it can (RDKit's
+    ``rdMolStandardize.Uncharger``): protonated amines (``C[NH3+]``) lose the proton,
+    carboxylates and alkoxides gain one. Charges that no hydrogen can cancel stay: quaternary
+    ammonium, and the +/- pairs of nitro groups and N-oxides.
+
+    Args:
+        smiles: a SMILES string.
+
+    Returns:
+        The canonical SMILES of the neutralised molecule.
+
+    Raises:
+        InvalidSmilesError: RDKit cannot parse ``smiles``.
+    """
+    mol = parse_smiles(smiles)
+    if mol is None:
+        raise InvalidSmilesError(f"invalid SMILES {smiles!r}: RDKit could not parse it")
+    with quiet_rdkit():
+        return Chem.MolToSmiles(_uncharger().uncharge(mol))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--pool", help="initial molecules: 'zinc250k' (default) or a SMILES file")
     p.add_argument("--executor", choices=["inprocess", "process"], help="oracle scoring backend")
     p.add_argument("--workers", type=int, help="worker processes for --executor process")
+    p.add_argument(
+        "--filters",
+        nargs="+",
+        metavar="NAME",
+        help="structural-alert filter sets (`makeable list filters`): a molecule failing one "
+        "scores 0 and costs no oracle call, like an invalid SMILES (default: none)",
+    )
     routes = p.add_argument_group(
         "synthesis routes",
         "after the run, plan routes for its best molecules (no oracle calls); writes "
@@ -71,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> DesignConfig:
         "pool": args.pool,
         "executor": args.executor,
         "n_workers": args.workers,
+        "filters": args.filters,
         "plan_routes": args.plan_routes,
         "route_stock": args.route_stock,
         "route_model": args.route_model,

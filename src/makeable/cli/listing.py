@@ -1,4 +1,4 @@
-"""``makeable list``: the registered objectives, optimizers and executors."""
+"""``makeable list``: the registered objectives, optimizers, executors and filter sets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("list", help="list registered objectives, optimizers or executors")
-    p.add_argument("what", choices=["objectives", "optimizers", "executors"])
+    p = sub.add_parser(
+        "list", help="list registered objectives, optimizers, executors or filter sets"
+    )
+    p.add_argument("what", choices=["objectives", "optimizers", "executors", "filters"])
     p.set_defaults(func=run)
 
 
@@ -17,6 +19,11 @@ def run(args: argparse.Namespace) -> int:
         from makeable.objectives import objective_names
 
         names = objective_names()
+    elif args.what == "filters":
+        from makeable.chem.filters import filter_set_names, get_filter_set
+
+        width = max(map(len, filter_set_names()))
+        names = [f"{n:<{width}}  {get_filter_set(n).about}" for n in filter_set_names()]
     elif args.what == "optimizers":
         from makeable.optimizers import optimizer_names
 

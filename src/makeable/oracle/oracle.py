@@ -3,7 +3,9 @@
 Counting follows the PMO benchmark (Gao et al. 2022, wenhao-gao/mol_opt): a *call* is the first
 evaluation of a unique canonical molecule. Repeats return the cached score and cost nothing;
 invalid or empty SMILES score 0, are flagged invalid and cost nothing; the budget is never
-exceeded (molecules beyond it are returned unscored with score 0).
+exceeded (molecules beyond it are returned unscored with score 0). An optional ``accept``
+predicate (e.g. structural-alert filters, :func:`makeable.chem.filters.passes`) turns molecules
+away as if they were invalid: score 0, flagged invalid, free and never recorded.
 
 Resume by replay: when the run store already holds calls (an interrupted run), the oracle
 serves them back in order, without re-scoring or re-counting, to an optimizer restarted with the
@@ -65,6 +67,9 @@ class Oracle:
         store: where counted calls are recorded (``None``: memory only).
         executor: how batches are scored (default: in-process).
         on_calls: called with the number of new counted calls after each batch (progress bars).
+        accept: ``f(canonical_smiles) -> bool``; a molecule it rejects is treated exactly as an
+            invalid SMILES (default: accept every valid one). It must give the same answer
+            every time, so that a resumed run replays the same calls.
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class Oracle:
         store: RunStore | None = None,
         executor: Executor | None = None,
         on_calls: Callable[[Oracle, int], None] | None = None,
+        accept: Callable[[str], bool] | None = None,
     ) -> None:
         if budget < 1:
             raise ValueError(f"budget must be a positive number of calls, not {budget}")
@@ -82,6 +88,7 @@ class Oracle:
         self.store = store
         self.executor = executor or InProcessExecutor()
         self.on_calls = on_calls
+        self.accept = accept
         self._cache: dict[str, tuple[float, bool]] = {}
         self._order: list[str] = []  # canonical SMILES by call index (0-based here)
         self._canon: dict[str, str | None] = {}
@@ -129,10 +136,13 @@ class Oracle:
 
     # -- scoring -------------------------------------------------------------------------
     def canonical(self, smiles: str) -> str | None:
+        """The molecule's identity, or ``None`` if it is invalid or ``accept`` rejects it."""
         try:
             return self._canon[smiles]
         except KeyError:
             canon = self.objective.canonical(smiles)
+            if canon is not None and self.accept is not None and not self.accept(canon):
+                canon = None
             self._canon[smiles] = canon
             return canon
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import yaml
 
+from makeable.chem.filters import FILTER_SETS
 from makeable.settings import refuse_other_settings
 
 if TYPE_CHECKING:
@@ -90,9 +91,13 @@ class DesignConfig(RunConfig):
         seed: the run's seed (runs are deterministic for a seed).
         optimizer_params: hyper-parameters passed to the optimizer.
         objective_params: parameters passed to the objective.
-        pool: ``zinc250k`` (full set when available, else the shipped sample) or a SMILES file.
+        pool: ``zinc250k`` (full set when available, else the shipped sample; its protonated
+            forms neutralised) or a SMILES file (used as written).
         executor: ``inprocess`` or ``process`` (oracle scoring backend).
         n_workers: workers for the ``process`` executor (default: all cores).
+        filters: structural-alert filter sets (``makeable list filters``); a molecule that
+            fails one is treated as an invalid SMILES: score 0, free, never recorded. Empty
+            (default): off.
         top_k: molecules written to ``top.csv`` / ``top.sdf`` and shown in the report.
         plan_routes: after the run, plan synthesis routes for this many of the best molecules
             (``RUN/routes/``, a report section, ``metrics.json["routes"]``); 0 (default) is
@@ -118,6 +123,7 @@ class DesignConfig(RunConfig):
     pool: str = "zinc250k"
     executor: str = "inprocess"
     n_workers: int | None = None
+    filters: list[str] = field(default_factory=list)
     top_k: int = 100
     plan_routes: int = 0
     route_stock: str = "paroutes_n1"
@@ -144,6 +150,10 @@ class DesignConfig(RunConfig):
             raise ConfigError(f"budget must be a positive integer, not {self.budget!r}")
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, not {self.seed!r}")
+        if not isinstance(self.filters, list) or not all(isinstance(n, str) for n in self.filters):
+            raise ConfigError(f"filters must be a list of filter set names, not {self.filters!r}")
+        for name in self.filters:
+            FILTER_SETS.factory(name)  # an unknown name fails here, listing the valid ones
         if self.top_k < 1:
             raise ConfigError("top_k must be at least 1")
         for name, least in (("plan_routes", 0), ("route_max_calls", 1), ("route_jobs", 1)):

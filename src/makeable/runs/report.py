@@ -9,8 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from makeable.chem.descriptors import basic_properties
 from makeable.chem.draw import mol_svg
+from makeable.chem.filters import alerts
 from makeable.oracle.store import CallRecord
+from makeable.runs.outputs import ALERT_SETS
 
 
 def plot_scores(calls: Sequence[CallRecord], path: Path, title: str) -> None:
@@ -51,6 +54,25 @@ def _table(items: dict[str, Any]) -> str:
     )
 
 
+def _card(rank: int, call: CallRecord) -> str:
+    """A best molecule: drawing, score, basic properties and its alerts as warning labels."""
+    p = basic_properties(call.smiles)
+    props = (
+        f"MW {p['mw']:.0f} · cLogP {p['clogp']:.2f} · HBD/HBA {p['hbd']:.0f}/{p['hba']:.0f} · "
+        f"QED {p['qed']:.2f} · SA {p['sa']:.1f}"
+    )
+    found = alerts(call.smiles, ALERT_SETS)
+    labels = "".join(f'<span class="alert">{html.escape(str(a))}</span>' for a in found)
+    return (
+        f'<div class="card">{mol_svg(call.smiles)}<div class="score">#{rank} · '
+        f"score {call.score:.4f} · call {call.idx}</div>"
+        f'<div class="props">{props}</div>'
+        f'<div class="smi">{html.escape(call.smiles)}</div>'
+        + (f'<div class="alerts">{labels}</div>' if labels else "")
+        + "</div>"
+    )
+
+
 def write_report(
     out: Path,
     config: Any,
@@ -60,15 +82,14 @@ def write_report(
     n_show: int = 30,
     extra_sections: Sequence[str] = (),
 ) -> Path:
-    """Write ``report.html`` (and ``score_vs_calls.png``) into the run folder ``out``."""
+    """Write ``report.html`` (and ``score_vs_calls.png``) into the run folder ``out``.
+
+    Each of the ``n_show`` best molecules shows its basic properties and, as warning labels,
+    the rules of :data:`~makeable.runs.outputs.ALERT_SETS` it triggers.
+    """
     plot_scores(calls, out / "score_vs_calls.png", f"{config.optimizer} on {config.objective}")
     best = sorted(calls, key=lambda c: c.score, reverse=True)[:n_show]
-    cards = "\n".join(
-        f'<div class="card">{mol_svg(c.smiles)}<div class="score">#{rank} · '
-        f"score {c.score:.4f} · call {c.idx}</div>"
-        f'<div class="smi">{html.escape(c.smiles)}</div></div>'
-        for rank, c in enumerate(best, 1)
-    )
+    cards = "\n".join(_card(rank, c) for rank, c in enumerate(best, 1))
     rows = _table(metrics)
     cfg = _table(config.to_dict())
     n_generations = sum(1 for _, kind, _ in events if kind == "generation")
@@ -82,6 +103,10 @@ th, td {{ text-align: left; padding: 2px 12px; border-bottom: 1px solid #ddd; }}
 .card {{ border: 1px solid #ccc; border-radius: 6px; padding: 6px; width: 230px; }}
 .score {{ font-weight: bold; font-size: 0.9em; }}
 .smi {{ font-family: monospace; font-size: 0.7em; word-break: break-all; color: #555; }}
+.props {{ font-size: 0.75em; margin: 2px 0; }}
+.alerts {{ margin-top: 3px; }}
+.alert {{ display: inline-block; font-size: 0.7em; background: #fff3e0; color: #e65100;
+  border: 1px solid #ffb74d; border-radius: 3px; padding: 0 4px; margin: 1px 2px 0 0; }}
 .route-row {{ display: flex; gap: 16px; align-items: flex-start; overflow-x: auto;
   border-top: 1px solid #ddd; padding: 8px 0; }}
 .share {{ font-size: 1.2em; font-weight: bold; }}
