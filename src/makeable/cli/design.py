@@ -44,8 +44,9 @@ def add_parser(sub: Any) -> None:
     routes.add_argument(
         "--route-stock",
         metavar="NAME|FILE",
-        help="purchasable molecules: a named stock (default paroutes_n1, needs $MAKEABLE_DATA) "
-        "or a file with one SMILES or InChIKey a line",
+        help="where routes may end: a named stock (default building_blocks, shipped), a file "
+        "(SMILES/InChIKey a line, or CSV with smiles and price columns), or several joined "
+        "by + (building_blocks+zinc_instock: Bloom-filter leaves stay unverified)",
     )
     routes.add_argument(
         "--route-model",
@@ -60,6 +61,24 @@ def add_parser(sub: Any) -> None:
     )
     routes.add_argument(
         "--route-jobs", type=int, metavar="J", help="worker processes for planning (default 1)"
+    )
+    synth = p.add_argument_group(
+        "synthesizability in the loop",
+        "combine the objective with a synthesis term the optimizer sees (oracle calls are "
+        "counted as without it; planning calls are counted apart in metrics.json)",
+    )
+    synth.add_argument(
+        "--synthesis",
+        choices=["none", "score", "plan"],
+        help="score: multiply by the learned synthesizability score (fast); plan: plan every "
+        "molecule during the run, not makeable scores x penalty (default none)",
+    )
+    synth.add_argument(
+        "--synthesis-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="synthesis setting: weight, score (score mode); stock, model, max_calls (20), "
+        "penalty (0), length_weight (0) (plan mode)",
     )
     p.add_argument("--out", required=True, help="run folder (created, or resumed)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -86,6 +105,13 @@ def config_from_args(args: argparse.Namespace) -> DesignConfig:
         "route_jobs": args.route_jobs,
     }
     data.update({k: v for k, v in flags.items() if v is not None})
+    if args.synthesis is not None:
+        data["synthesis"] = args.synthesis
+    if args.synthesis_param:
+        data["synthesis_params"] = {
+            **data.get("synthesis_params", {}),
+            **parse_params(args.synthesis_param),
+        }
     if args.param:
         data["optimizer_params"] = {**data.get("optimizer_params", {}), **parse_params(args.param)}
     if "objective" not in data:
@@ -105,8 +131,13 @@ def run(args: argparse.Namespace) -> int:
     if routes:
         print(
             f"makeable: {routes['solved']} of the top {routes['k']} molecules "
-            f"({100 * routes['share']:.0f} %) have a route from stock {routes['stock']}; "
-            f"routes: {result.out_dir / 'routes'}"
+            f"({100 * routes['share']:.0f} %) have a route whose every starting material is in "
+            f"stock {routes['stock']}; routes: {result.out_dir / 'routes'}"
         )
+        if routes.get("unverified"):
+            print(
+                f"unverified: {routes['unverified']} more have routes only through starting "
+                "materials a Bloom filter alone accepts (not counted as makeable)"
+            )
     print(f"report: {result.out_dir / 'report.html'}")
     return 0

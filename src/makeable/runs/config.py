@@ -102,16 +102,22 @@ class DesignConfig(RunConfig):
         plan_routes: after the run, plan synthesis routes for this many of the best molecules
             (``RUN/routes/``, a report section, ``metrics.json["routes"]``); 0 (default) is
             off. Planning uses no oracle calls.
-        route_stock: purchasable molecules where routes may end: a named stock or a file
-            with one SMILES or InChIKey a line. The default ``paroutes_n1`` (13k PaRoutes
-            starting materials) is a file of the data folder, not shipped: without
-            ``$MAKEABLE_DATA`` the run stops before its first oracle call and asks for one.
+        route_stock: purchasable molecules where routes may end: a named stock, a file (one
+            SMILES or InChIKey a line, or CSV with ``smiles`` and ``price`` columns), or
+            several joined by ``+``. The default ``building_blocks`` (23,575 molecules, exact)
+            ships with the package (:mod:`makeable.data.stocks`).
         route_model: single-step model, a registered name (``template_mlp`` ships trained
             weights) or a saved model folder.
         route_max_calls: single-step model calls per molecule (Retro* search). 100 because a
             call of the shipped ``template_mlp`` takes about 0.5 s of one CPU core, so a
             molecule costs at most about a minute (the Retro* benchmark's 500 would be ~5).
         route_jobs: worker processes for planning (one molecule per worker at a time).
+        synthesis: the synthesis term of the score (:mod:`makeable.synthesis.in_loop`):
+            ``none`` (default), ``score`` (× the learned synthesizability score) or ``plan``
+            (every molecule planned during the run; not makeable: × ``penalty``).
+        synthesis_params: its settings (:class:`makeable.synthesis.in_loop.SynthesisParams`:
+            ``score``, ``weight``; ``stock``, ``model``, ``max_calls``, ``penalty``,
+            ``length_weight``).
     """
 
     objective: str
@@ -126,10 +132,12 @@ class DesignConfig(RunConfig):
     filters: list[str] = field(default_factory=list)
     top_k: int = 100
     plan_routes: int = 0
-    route_stock: str = "paroutes_n1"
+    route_stock: str = "building_blocks"
     route_model: str = "template_mlp"
     route_max_calls: int = 100
     route_jobs: int = 1
+    synthesis: str = "none"
+    synthesis_params: dict[str, Any] = field(default_factory=dict)
 
     REQUIRED = "objective"
     # fields that do not change which molecules a run proposes (so may differ on resume)
@@ -160,6 +168,14 @@ class DesignConfig(RunConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ConfigError(f"{name} must be an integer >= {least}, not {value!r}")
+        if self.synthesis not in ("none", "score", "plan"):
+            raise ConfigError(f"synthesis must be one of none, score, plan; not {self.synthesis!r}")
+        if not isinstance(self.synthesis_params, dict):
+            raise ConfigError(f"synthesis_params must be a mapping, not {self.synthesis_params!r}")
+        if self.synthesis == "plan" and self.executor == "process":
+            raise ConfigError(
+                "--synthesis plan plans in the oracle's process: use --executor inprocess"
+            )
         for name in ("route_stock", "route_model"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -31,11 +32,13 @@ from makeable.data.molecules import (
     zinc250k_source,
 )
 from makeable.objectives import get_objective
-from makeable.optimizers import DesignContext, get_optimizer
+from makeable.optimizers import DesignContext, Optimizer, get_optimizer
 from makeable.oracle.executor import EXECUTORS, Executor
 from makeable.oracle.metrics import pmo_metrics
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
+from makeable.registry import UnknownNameError
+from makeable.results_csv import read_jsonl
 from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
 from makeable.runs.outputs import write_top_molecules
 from makeable.runs.report import write_report
@@ -120,6 +123,15 @@ def run_design(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     objective = get_objective(config.objective, **config.objective_params)
+    if config.synthesis != "none":
+        from makeable.synthesis.in_loop import synthesis_objective  # loads a model: only then
+
+        try:
+            objective = synthesis_objective(
+                objective, config.synthesis, config.synthesis_params, out
+            )
+        except (ValueError, FileNotFoundError, UnknownNameError) as exc:
+            raise ConfigError(f"--synthesis {config.synthesis}: {exc}") from exc
     optimizer = get_optimizer(config.optimizer, **config.optimizer_params)
     planner = _route_planner(config)  # a missing stock or model fails before any oracle call
     pool, pool_source = load_pool(config.pool)
@@ -166,6 +178,9 @@ def run_design(
                     oracle.evaluate([r.smiles for r in store.calls()])
         finally:
             bar.close()
+            close = getattr(objective, "close", None)
+            if close is not None:
+                close()
             if own_executor:
                 executor.close()
         wall_s = time.perf_counter() - start
@@ -181,9 +196,38 @@ def run_design(
                 }
             )
             store.set_meta("sessions", sessions)
+            write_constructed_routes(out, optimizer, [r.smiles for r in store.calls()])
         # the optimizer is done: a run interrupted while planning routes resumes without replay
         store.set_meta("finished_budget", config.budget)
         return finish_run(out, store, config, pool_source, planner=planner, progress=progress)
+
+
+CONSTRUCTED_ROUTES = "constructed_routes.jsonl"
+"""Run-folder file: the routes an optimizer built its molecules by, one JSON line each."""
+
+
+def write_constructed_routes(out: Path, optimizer: Optimizer, smiles: Sequence[str]) -> None:
+    """Write ``CONSTRUCTED_ROUTES`` for the counted molecules the optimizer built by synthesis
+    (nothing for an optimizer that builds none). Rewritten atomically after each session;
+    a resumed run replays its optimizer, which builds the same routes again."""
+    lines = []
+    for s in smiles:
+        route = getattr(optimizer, "constructed_route", lambda _: None)(s)
+        if route is not None:
+            lines.append(json.dumps({"smiles": s, "route": route}) + "\n")
+    if not lines:
+        return
+    tmp = out / f".{CONSTRUCTED_ROUTES}.tmp"
+    tmp.write_text("".join(lines))
+    os.replace(tmp, out / CONSTRUCTED_ROUTES)
+
+
+def read_constructed_routes(out: Path) -> dict[str, Any]:
+    """The routes of ``CONSTRUCTED_ROUTES`` by canonical SMILES (empty when there is none)."""
+    return {
+        item["smiles"]: item["route"]
+        for item in read_jsonl(out / CONSTRUCTED_ROUTES, missing_ok=True)
+    }
 
 
 def _route_planner(config: DesignConfig) -> RoutePlanner | None:
@@ -225,6 +269,10 @@ def finish_run(
     reference = zinc250k_novelty_reference()
     metrics: dict[str, Any] = dict(pmo_metrics(smiles, scores, config.budget, reference=reference))
     metrics["pool"] = pool_source
+    if config.synthesis != "none":
+        from makeable.synthesis.in_loop import synthesis_summary
+
+        metrics["synthesis"] = {"mode": config.synthesis, **(synthesis_summary(out) or {})}
     ranked = sorted(range(len(calls)), key=lambda i: scores[i], reverse=True)
     order = ranked[: config.top_k]
     top = [(smiles[i], scores[i]) for i in order]
@@ -242,7 +290,9 @@ def finish_run(
 
         planner = planner or load_planner(config)
         targets = [(smiles[i], scores[i]) for i in ranked[: config.plan_routes]]
-        summary = plan_top_routes(out, targets, planner, progress=progress)
+        summary = plan_top_routes(
+            out, targets, planner, progress=progress, constructed=read_constructed_routes(out)
+        )
         metrics["routes"] = summary.metrics()
         payload = {**summary.metrics(), "planned": summary.n_planned, "seconds": summary.seconds}
         store.add_event(store.n_calls(), "routes", payload)

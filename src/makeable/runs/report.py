@@ -110,8 +110,9 @@ th, td {{ text-align: left; padding: 2px 12px; border-bottom: 1px solid #ddd; }}
 .route-row {{ display: flex; gap: 16px; align-items: flex-start; overflow-x: auto;
   border-top: 1px solid #ddd; padding: 8px 0; }}
 .share {{ font-size: 1.2em; font-weight: bold; }}
-.solved {{ color: #2e7d32; }}
-.not-solved {{ color: #c62828; }}
+.solved, .makeable {{ color: #2e7d32; }}
+.not-solved, .error {{ color: #c62828; }}
+.unverified {{ color: #e65100; }}
 </style></head><body>
 <h1>{html.escape(config.optimizer)} on {html.escape(config.objective)}</h1>
 <p>{len(calls)} counted oracle calls of a budget of {config.budget}; {n_generations} rounds.</p>
