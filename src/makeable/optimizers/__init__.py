@@ -14,6 +14,7 @@ _BUILTIN_MODULES = (
     "makeable.optimizers.reinvent",
     "makeable.optimizers.lstm_hc",
     "makeable.optimizers.genetic_gfn",
+    "makeable.optimizers.synthesis_ga",
 )
 
 

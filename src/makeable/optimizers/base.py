@@ -81,6 +81,13 @@ class Optimizer(ABC):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         """The algorithm: call ``oracle`` on batches of SMILES; stop when ``oracle.finished``."""
 
+    def constructed_route(self, smiles: str) -> dict[str, Any] | None:
+        """The route by which the optimizer built ``smiles`` (a PaRoutes / AiZynthFinder JSON
+        route dictionary), for optimizers that build molecules by synthesis; ``None`` for the
+        others and for molecules it did not build. ``smiles`` is canonical, as in ``run.db``;
+        ask after :meth:`optimize` has returned."""
+        return None
+
     def params(self) -> dict[str, Any]:
         """Hyper-parameters, as recorded in the run's config."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
