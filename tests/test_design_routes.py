@@ -10,6 +10,7 @@ solved) and decan-1-ol (11, not solved).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -296,8 +297,6 @@ def test_bloom_only_leaves_are_unverified_never_makeable(
     toy_files: tuple[Path, Path, Path], tmp_path: Path
 ):
     """Phenacetin's route needs phenetidine, which only the probabilistic part holds."""
-    import dataclasses
-
     from makeable.data.stocks import StockUnion
     from makeable.runs.routes import load_planner, plan_top_routes, routes_section
 
@@ -320,33 +319,52 @@ def test_bloom_only_leaves_are_unverified_never_makeable(
 def test_a_constructed_route_is_checked_not_planned(
     toy_files: tuple[Path, Path, Path], tmp_path: Path
 ):
+    """An optimizer's route counts when its leaves are in the stock and each reaction, re-run
+    with its recorded template, gives back its product; otherwise the molecule is planned."""
+    from makeable.chem.synthesis import load_templates, template_products
+    from makeable.data.stocks import Stock
     from makeable.runs.routes import load_planner, plan_top_routes, routes_section
 
-    planner = load_planner(config(toy_files))
+    acid, amine = canon("OC(=O)c1ccccc1"), canon("NCc1ccccc1")
+    smarts = load_templates()[56].smarts  # amide coupling
+    (amide,) = template_products(smarts, [acid, amine])
 
-    def built(leaves: list[str]) -> dict[str, object]:
+    def built(leaves: list[str], template: str | None = smarts) -> dict[str, object]:
         return {
             "type": "mol",
-            "smiles": DECANOL,
+            "smiles": amide,
             "in_stock": False,
             "children": [
                 {
                     "type": "reaction",
-                    "smiles": ".".join(leaves) + ">>" + DECANOL,
+                    "smiles": ".".join(leaves) + ">>" + amide,
+                    "metadata": {"template": template} if template else {},
                     "children": [{"type": "mol", "smiles": s, "in_stock": True} for s in leaves],
                 }
             ],
         }
 
-    good = {DECANOL: built(STOCK)}  # not real chemistry: the verdict checks the leaves only
-    summary = plan_top_routes(tmp_path / "a", [(DECANOL, 1.0)], planner, constructed=good)
+    planner = load_planner(config(toy_files))
+    planner = dataclasses.replace(planner, stock=Stock([acid, amine, "CC(=O)Cl"]))
+    summary = plan_top_routes(
+        tmp_path / "a", [(amide, 1.0)], planner, constructed={amide: built([acid, amine])}
+    )
     (target,) = summary.targets
     assert target.solved and target.source == "constructed" and target.calls == 0
-    assert DECANOL not in RouteToy.asked and summary.n_constructed == 1
+    assert amide not in RouteToy.asked and summary.n_constructed == 1
     assert rows(tmp_path / "a")[0]["source"] == "constructed"
     assert "built by the optimizer" in routes_section(summary)
-    # a constructed route with a leaf the stock lacks is not taken on trust: planned instead
-    bad = {DECANOL: built([STOCK[0], "CCCCCCCCCCCCCCCCCCCCCCCC"])}
-    summary = plan_top_routes(tmp_path / "b", [(DECANOL, 1.0)], planner, constructed=bad)
-    assert not summary.targets[0].solved and summary.targets[0].source == "planned"
-    assert DECANOL in RouteToy.asked
+    # not taken on trust: a leaf the stock lacks, a reaction that does not give the product,
+    # or no template: each molecule is planned instead
+    for i, data in enumerate(
+        [
+            built([acid, canon("NCc1ccccc1C")]),
+            built(["CC(=O)Cl", amine]),
+            built([acid, amine], template=None),
+        ]
+    ):
+        RouteToy.asked.clear()
+        summary = plan_top_routes(
+            tmp_path / f"b{i}", [(amide, 1.0)], planner, constructed={amide: data}
+        )
+        assert summary.targets[0].source == "planned" and amide in RouteToy.asked

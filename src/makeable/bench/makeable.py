@@ -197,6 +197,10 @@ def run_makeable_pmo(
         for s in seeds
     ]
     done = {(r["task"], int(r["seed"])): r for r in read_csv(out / "results.csv", missing_ok=True)}
+    # a row whose run folder is gone (results carried over from another machine) stands
+    job_list = [
+        j for j in job_list if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
+    ]
     rows: list[dict[str, Any]] = []
     runs = JobRun(job_list, jobs, progress=progress, desc=f"makeable PMO: {optimizer}")
     for row in runs:

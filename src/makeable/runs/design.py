@@ -212,7 +212,7 @@ def write_constructed_routes(out: Path, optimizer: Optimizer, smiles: Sequence[s
     a resumed run replays its optimizer, which builds the same routes again."""
     lines = []
     for s in smiles:
-        route = getattr(optimizer, "constructed_route", lambda _: None)(s)
+        route = optimizer.constructed_route(s)
         if route is not None:
             lines.append(json.dumps({"smiles": s, "route": route}) + "\n")
     if not lines:

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.draw import mol_svg
+from makeable.chem.synthesis import replay_route
 from makeable.data.stocks import Stock, load_stock
 from makeable.registry import UnknownNameError
 from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl
@@ -268,6 +269,7 @@ def plan_top_routes(
     out: Path,
     top: Sequence[tuple[str, float]],
     planner: RoutePlanner,
+    *,
     progress: bool = False,
     constructed: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RoutesSummary:
@@ -351,7 +353,10 @@ def plan_top_routes(
 
 
 def check_constructed(smiles: str, data: Mapping[str, Any] | None, stock: Stock) -> Route | None:
-    """The optimizer's route for ``smiles`` checked against ``stock``, if it is makeable."""
+    """The optimizer's route for ``smiles``, if it stands: every reaction, re-applied with
+    its recorded forward template, gives back its product
+    (:func:`makeable.chem.synthesis.replay_route`), and every leaf is in ``stock`` (exact:
+    verified). ``None`` otherwise (the molecule is then planned like any other)."""
     if data is None:
         return None
     try:
@@ -359,7 +364,13 @@ def check_constructed(smiles: str, data: Mapping[str, Any] | None, stock: Stock)
     except RouteFormatError:
         log.warning("routes: the optimizer's route of %s is not a valid route; planning it", smiles)
         return None
-    return route if route.makeable and route.target == smiles else None
+    if not route.makeable or route.target != smiles:
+        return None
+    problems = replay_route(data)
+    if problems:
+        log.warning("routes: the optimizer's route of %s does not replay (%s)", smiles, problems[0])
+        return None
+    return route
 
 
 def _replace(target: TargetRoutes, **changes: Any) -> TargetRoutes:
