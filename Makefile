@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/makeable design --objective osimertinib_mpo --optimizer graph_ga --budget 1500 --seed 0 --out demo_run
-	@echo "Open demo_run/report.html to see the molecules found."
+	$(BIN)/makeable design --objective osimertinib_mpo --optimizer synthesis_ga --budget 1500 --seed 0 --plan-routes 10 --out demo_run
+	@echo "Open demo_run/report.html to see the molecules found and the routes that make them."
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

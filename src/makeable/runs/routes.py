@@ -302,15 +302,20 @@ def plan_top_routes(
     rank = {smiles: i for i, (smiles, _) in enumerate(top, start=1)}
     score = dict(top)
     done = {t.smiles: t for t in _read_results(results_path, _read_routes(lines_path))}
+    judged = sum(smiles in done for smiles, _ in top)
+    if judged:
+        log.info("routes: %d of %d molecules already judged", judged, len(top))
+    n_built = 0
     for smiles, _ in top:
         built = check_constructed(smiles, (constructed or {}).get(smiles), planner.stock)
         if built is not None and smiles not in done:
+            n_built += 1
             done[smiles] = TargetRoutes(
                 rank[smiles], smiles, score[smiles], True, 0, 0.0, (built,), source="constructed"
             )
+    if n_built:
+        log.info("routes: %d molecules carry the optimizer's route (checked, not planned)", n_built)
     todo = [smiles for smiles, _ in top if smiles not in done]
-    if len(todo) < len(top):
-        log.info("routes: %d of %d molecules already planned", len(top) - len(todo), len(top))
     start = time.perf_counter()
     if todo:
         with open_append(lines_path) as lines_fh:
