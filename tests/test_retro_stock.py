@@ -170,3 +170,17 @@ def test_route_checked_against_a_stock_marks_every_leaf() -> None:
     again = Route.from_dict(two.to_dict())  # the verdict and prices survive the JSON form
     assert again.makeable and again.price == 3.5
     assert "[unverified" in checked.to_text()
+
+
+def test_shipped_stock_is_rebuilt_from_the_data_folder(data_dir: Path, tmp_path: Path) -> None:
+    import gzip
+
+    from makeable.data.stocks import SHIPPED_FILES, build_building_blocks
+
+    out = tmp_path / "bb.csv.gz"
+    assert build_building_blocks(data_dir, out) == 23_575
+    shipped = (
+        Path(__file__).parents[1] / "src/makeable/resources" / SHIPPED_FILES["building_blocks"]
+    )
+    with gzip.open(out, "rt") as a, gzip.open(shipped, "rt") as b:
+        assert a.read() == b.read()

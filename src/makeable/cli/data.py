@@ -23,6 +23,14 @@ def add_parser(sub: Any) -> None:
     n.add_argument("--out", required=True, help="npz file to write")
     n.set_defaults(func=build_novelty_ref)
 
+    b = dsub.add_parser(
+        "build-stock",
+        help="make the shipped building_blocks stock from the data folder (maintainers)",
+    )
+    b.add_argument("data_folder", help="the data folder (with planning/ and synthesis/)")
+    b.add_argument("--out", required=True, help="csv.gz file to write")
+    b.set_defaults(func=build_stock)
+
     c = sub.add_parser(
         "convert-oracles",
         help="convert the PMO DRD2/JNK3/GSK3B pickles into safe npz arrays (maintainers, once)",
@@ -59,4 +67,12 @@ def build_novelty_ref(args: argparse.Namespace) -> int:
     from makeable.data.molecules import build_novelty_reference, zinc250k
 
     print(build_novelty_reference(Path(args.out), zinc250k(require_full=True)))
+    return 0
+
+
+def build_stock(args: argparse.Namespace) -> int:
+    from makeable.data.stocks import build_building_blocks
+
+    n = build_building_blocks(Path(args.data_folder), Path(args.out))
+    print(f"{args.out}: {n} building blocks")
     return 0

@@ -467,6 +467,49 @@ class StockUnion(Stock):
         return f"StockUnion({', '.join(repr(p) for p in self.parts)})"
 
 
+BUILDING_BLOCK_SOURCES = (
+    ("paroutes_n1", "planning/paroutes/n1-stock.txt"),
+    ("rxnflow_zinc", "synthesis/building_blocks/bb_zincfrag_10k_rxnflow.smi.gz"),
+    ("rgfn", "synthesis/building_blocks/rgfn_Fragments_NoDocking.csv"),
+    ("rgfn", "synthesis/building_blocks/rgfn_Fragments_Docking.csv"),
+)
+"""The files of the data folder the shipped ``building_blocks`` stock is made from."""
+
+
+def build_building_blocks(data_folder: Path, out: Path) -> int:
+    """Make the shipped stock file (maintainers): canonical SMILES of every source file,
+    duplicates merged (``source`` lists each origin), sorted; returns the molecule count.
+
+    Raises:
+        FileNotFoundError: a source file is missing from ``data_folder``.
+    """
+    rows: dict[str, dict[str, str]] = {}
+    for source, rel in BUILDING_BLOCK_SOURCES:
+        path = data_folder / rel
+        if not path.is_file():
+            raise FileNotFoundError(f"building-block source missing: {path}")
+        opener: Any = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", newline="") as fh:
+            if path.suffix == ".csv":
+                entries = [(r["Fragment"], "") for r in csv.DictReader(fh)]
+            else:
+                entries = [(f[0], f[1] if len(f) > 1 else "") for f in map(str.split, fh) if f]
+        for smiles, ident in entries:
+            canon = _canonical(smiles)
+            if canon is None:
+                continue
+            row = rows.setdefault(canon, {"smiles": canon, "id": "", "source": source})
+            if source not in row["source"].split(";"):
+                row["source"] += ";" + source
+            row["id"] = row["id"] or ident
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out, "wt", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["smiles", "id", "source"])
+        writer.writeheader()
+        writer.writerows(rows[k] for k in sorted(rows))
+    return len(rows)
+
+
 STOCKS: Registry[Stock] = Registry("stock")
 """Named stocks (shipped, files of the data folder, and the molbloom filter), by short name."""
 
