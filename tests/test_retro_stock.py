@@ -184,3 +184,12 @@ def test_shipped_stock_is_rebuilt_from_the_data_folder(data_dir: Path, tmp_path:
     )
     with gzip.open(out, "rt") as a, gzip.open(shipped, "rt") as b:
         assert a.read() == b.read()
+
+
+def test_cli_list_stocks(capsys: pytest.CaptureFixture[str]) -> None:
+    from makeable.cli.main import main
+
+    assert main(["list", "stocks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == STOCKS.names()
+    assert "probabilistic" in next(line for line in lines if line.startswith("zinc_instock"))

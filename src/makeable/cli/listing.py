@@ -1,4 +1,5 @@
-"""``makeable list``: the registered objectives, optimizers, executors and filter sets."""
+"""``makeable list``: the registered objectives, optimizers, executors, filter sets and
+stocks."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "list", help="list registered objectives, optimizers, executors or filter sets"
+        "list", help="list registered objectives, optimizers, executors, filter sets or stocks"
     )
-    p.add_argument("what", choices=["objectives", "optimizers", "executors", "filters"])
+    p.add_argument("what", choices=["objectives", "optimizers", "executors", "filters", "stocks"])
     p.set_defaults(func=run)
 
 
@@ -24,6 +25,11 @@ def run(args: argparse.Namespace) -> int:
 
         width = max(map(len, filter_set_names()))
         names = [f"{n:<{width}}  {get_filter_set(n).about}" for n in filter_set_names()]
+    elif args.what == "stocks":
+        from makeable.data.stocks import STOCK_ABOUT, STOCKS
+
+        width = max(map(len, STOCKS.names()))
+        names = [f"{n:<{width}}  {STOCK_ABOUT.get(n, '')}".rstrip() for n in STOCKS.names()]
     elif args.what == "optimizers":
         from makeable.optimizers import optimizer_names
 

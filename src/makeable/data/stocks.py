@@ -510,6 +510,16 @@ def build_building_blocks(data_folder: Path, out: Path) -> int:
     return len(rows)
 
 
+STOCK_ABOUT = {
+    "building_blocks": "shipped, exact, 23,575 building blocks (PaRoutes n1 stock + RxnFlow ZINC "
+    "fragments + RGFN fragments); the default",
+    "paroutes_n1": "exact, 13,432 PaRoutes n1 starting materials (SMILES; the data folder)",
+    "paroutes_n1_inchikey": "exact, the 2022 PaRoutes n1 stock as InChIKeys (the data folder)",
+    "zinc_instock": "probabilistic: molbloom's ZINC20 in-stock Bloom filter (9.2 M; ~7 % false "
+    "positives): leaves stay unverified",
+}
+"""One line per named stock, for ``makeable list stocks``."""
+
 STOCKS: Registry[Stock] = Registry("stock")
 """Named stocks (shipped, files of the data folder, and the molbloom filter), by short name."""
 
