@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 from makeable import __version__
 from makeable.bench.jobs import JobsFailedError
-from makeable.cli import bench, data, design, listing, prior, retro, score, seq
+from makeable.cli import bench, data, design, listing, prior, retro, score, seq, synth
 from makeable.oracle.store import RunInUseError
 from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
 
-SUBCOMMANDS = (design, score, bench, data, listing, seq, retro, prior)
+SUBCOMMANDS = (design, score, bench, data, listing, seq, retro, prior, synth)
 
 
 def build_parser() -> argparse.ArgumentParser:

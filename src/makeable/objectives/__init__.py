@@ -16,6 +16,7 @@ _BUILTIN_MODULES = (
     "makeable.objectives.pmo",
     "makeable.objectives.bioactivity",
     "makeable.objectives.guacamol",
+    "makeable.objectives.synthesizability",
 )
 _loaded = False
 

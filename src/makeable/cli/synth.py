@@ -1,0 +1,136 @@
+"""``makeable synth``: label molecules with the planner, train and use the learned
+synthesizability score ``synth_score``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "synth",
+        help="learned synthesizability: label molecules with the planner, train, score",
+        description="A fast classifier of the planner's verdicts (RAscore-style), used as the "
+        "objective synth_score.",
+    )
+    ssub = p.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
+
+    label = ssub.add_parser(
+        "label",
+        help="plan molecules and append one label row each to OUT/labels.csv",
+        description="Plans each molecule with Retro*, the shipped template_mlp (50 templates "
+        "per call) and the shipped stock building_blocks, stopping at the first solution, and "
+        "appends its verdict to OUT/labels.csv as it finishes. The molecules are shuffled with "
+        "--seed (a larger --limit with the same seed extends the same order). Running the same "
+        "command again resumes: labelled molecules are skipped; other settings are refused.",
+    )
+    label.add_argument("molecules", help="SMILES file, one a line (first field; .gz allowed)")
+    label.add_argument("--out", required=True, help="labelling folder (created, or resumed)")
+    label.add_argument(
+        "--max-calls", type=int, default=50, help="single-step calls per molecule (50)"
+    )
+    label.add_argument("--jobs", type=_at_least_one, default=1, help="worker processes (1)")
+    label.add_argument("--limit", type=_at_least_one, help="label the first N after shuffling")
+    label.add_argument("--seed", type=int, default=0, help="seed of the shuffle (0)")
+    label.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    label.set_defaults(func=run_label)
+
+    train = ssub.add_parser(
+        "train",
+        help="train the classifier on a labelling folder; write the model and metrics.json",
+        description="Splits the labelled molecules (validation and test 10 %% each), trains an "
+        "MLP on Morgan count fingerprints with early stopping on validation ROC-AUC, saves "
+        "model.safetensors + config.json to --out and the held-out test ROC-AUC, PR-AUC, set "
+        "sizes and class balance to OUT/metrics.json.",
+    )
+    train.add_argument("labels", help="labelling folder (from `makeable synth label`)")
+    train.add_argument("--out", required=True, help="model folder (created; files replaced)")
+    train.add_argument("--split", choices=("scaffold", "random"), default="scaffold")
+    train.add_argument("--hidden", default="64", help="hidden layer sizes, comma-separated (64)")
+    train.add_argument("--epochs", type=_at_least_one, default=200, help="most epochs (200)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.set_defaults(func=run_train)
+
+    score = ssub.add_parser(
+        "score",
+        help="P(solved) for each line of a SMILES file",
+        description="Writes smiles,synth_score,valid per input line (an invalid line scores 0).",
+    )
+    score.add_argument("input", help="SMILES file, one a line ('-' for standard input)")
+    score.add_argument("--model", help="model folder (default: the shipped model)")
+    score.add_argument("--out", default="-", help="CSV to write ('-': standard output)")
+    score.set_defaults(func=run_score)
+
+
+def run_label(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from makeable.synthesis.labels import (
+        LABEL_SETTINGS,
+        label_molecules,
+        read_molecules,
+        sample_molecules,
+    )
+
+    smiles = sample_molecules(read_molecules(args.molecules), args.limit, args.seed)
+    settings = dataclasses.replace(LABEL_SETTINGS, max_calls=args.max_calls)
+    summary = label_molecules(smiles, args.out, settings, args.jobs, progress=not args.no_progress)
+    n = summary["n_labelled"]
+    print(
+        f"{n} of {len(smiles)} molecules labelled in {args.out}/labels.csv "
+        f"({summary['n_planned']} planned now): {summary['n_solved']} solved "
+        f"({100 * summary['n_solved'] / max(1, n):.1f} %), {summary['n_errors']} errors, "
+        f"{summary['mean_seconds'] or 0:.2f} s of search per molecule"
+    )
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from makeable.synthesis.train import TrainSettings, train_synth_model
+
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(","))
+    except ValueError:
+        raise ValueError(f"--hidden takes sizes like 64 or 128,32, not {args.hidden!r}") from None
+    settings = TrainSettings(
+        split=args.split, hidden=hidden, max_epochs=args.epochs, seed=args.seed
+    )
+    metrics = train_synth_model(args.labels, args.out, settings, progress=not args.no_progress)
+    shown = {k: v for k, v in metrics.items() if k not in ("val_roc_auc_by_epoch", "settings")}
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from makeable.cli.score import read_lines
+    from makeable.objectives.synthesizability import SynthScore
+
+    if args.input != "-" and not Path(args.input).is_file():
+        raise FileNotFoundError(f"input file {args.input!r} does not exist")
+    objective = SynthScore(args.model)  # a bad model folder fails here, in one line
+    smiles = read_lines(args.input)
+    scores = objective(smiles)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["smiles", "synth_score", "valid"])
+    for smi, value, valid in zip(smiles, scores.values, scores.valid, strict=True):
+        writer.writerow([smi, f"{value:.6f}", int(valid)])
+    if args.out == "-":
+        sys.stdout.write(buffer.getvalue())
+    else:
+        Path(args.out).write_text(buffer.getvalue())
+    return 0

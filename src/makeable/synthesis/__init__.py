@@ -1,0 +1,10 @@
+"""Learned synthesizability: the planner's own verdicts, distilled into a fast classifier.
+
+* :mod:`makeable.synthesis.labels`: plan molecules under fixed settings and append one label
+  row per molecule (resumable after a kill);
+* :mod:`makeable.synthesis.train`: train the small MLP on those labels (torch), test it on
+  held-out molecules and save it for the numpy objective ``synth_score``
+  (:mod:`makeable.objectives.synthesizability`);
+* :mod:`makeable.synthesis.in_loop`: the learned score or the planner's verdict inside the
+  design loop (``makeable design --synthesis score|plan``).
+"""

@@ -1,0 +1,392 @@
+"""Train the synthesizability classifier on planner labels, test it, save it for numpy.
+
+:func:`train_synth_model` reads a labelling folder (:mod:`makeable.synthesis.labels`; rows
+with an error or an unparseable SMILES are left out), splits the molecules into training,
+validation and test sets, trains a small MLP (torch; binary cross-entropy, Adam) on the
+features of :func:`makeable.objectives.synthesizability.featurize`, keeps the epoch with the
+best validation ROC-AUC (stopping after ``patience`` epochs without a better one), saves it
+(:func:`save_synth_model`: ``model.safetensors`` + ``config.json``, never a pickle) and
+scores the held-out test set *with the saved model*, through the numpy objective's own code,
+into ``metrics.json``: ROC-AUC, PR-AUC (average precision; a random ranking scores the
+positive share), the sizes and the class balance of each set.
+
+Splits (``split``):
+
+* ``random``: molecules shuffled with the seed;
+* ``scaffold``: molecules grouped by Bemis-Murcko scaffold, whole groups assigned to one set
+  (a test molecule's scaffold is never seen in training), as in Chemprop's balanced scaffold
+  split: groups larger than half the test set go to training, the others in seeded random
+  order fill validation, then test, then training.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rdkit import Chem
+from rdkit.Chem.Scaffolds import MurckoScaffold
+from safetensors.numpy import save_file
+from torch import nn
+
+from makeable.chem.molecule import parse_smiles, quiet_rdkit
+from makeable.objectives.synthesizability import (
+    CONFIG,
+    FEATURE_KIND,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    WEIGHTS,
+    SynthScoreModel,
+    featurize,
+    read_model_files,
+)
+from makeable.results_csv import read_csv
+from makeable.settings import read_settings
+from makeable.synthesis.labels import CONFIG as LABELS_CONFIG
+from makeable.synthesis.labels import LABELS
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("scaffold", "random")
+METRICS = "metrics.json"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How the classifier is trained.
+
+    Args:
+        split: ``"scaffold"`` or ``"random"`` (module docstring).
+        val_fraction, test_fraction: shares of the molecules for validation and test.
+        hidden: hidden layer sizes of the MLP.
+        dropout: dropout after each hidden layer (training only).
+        lr, weight_decay: Adam's learning rate and L2 weight decay.
+        batch_size: molecules per step.
+        max_epochs: the most epochs.
+        patience: stop after this many epochs without a better validation ROC-AUC.
+        radius, n_bits: the Morgan fingerprint (:func:`featurize`).
+        storage_dtype: how the weights are stored (``float16`` halves the file; the saved
+            model is what the test metrics measure).
+        seed: seed of the split, the initial weights and the batch order.
+    """
+
+    split: str = "scaffold"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    hidden: tuple[int, ...] = (64,)
+    dropout: float = 0.3
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    max_epochs: int = 200
+    patience: int = 20
+    radius: int = 2
+    n_bits: int = 2048
+    storage_dtype: str = "float16"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose one of: {', '.join(SPLITS)}")
+        if not 0 < self.val_fraction < 1 or not 0 < self.test_fraction < 1:
+            raise ValueError("val_fraction and test_fraction must lie between 0 and 1")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must leave molecules to train on")
+        if self.storage_dtype not in ("float16", "float32"):
+            raise ValueError(f"storage_dtype must be float16 or float32, not {self.storage_dtype}")
+
+
+# ---------------------------------------------------------------------- data
+def load_labels(labels_dir: str | Path) -> tuple[list[Chem.Mol], np.ndarray, dict[str, Any]]:
+    """The labelled molecules of a labelling folder: molecules, labels (1 = solved) and the
+    folder's ``config.json``. Rows with an error or an unparseable SMILES are left out.
+
+    Raises:
+        FileNotFoundError: the folder has no ``labels.csv``.
+        ValueError: it holds no usable row.
+    """
+    folder = Path(labels_dir)
+    if not (folder / LABELS).is_file():
+        raise FileNotFoundError(
+            f"{folder / LABELS} not found: label molecules first (`makeable synth label`)"
+        )
+    config = read_settings(folder / LABELS_CONFIG) if (folder / LABELS_CONFIG).is_file() else {}
+    mols, labels = [], []
+    with quiet_rdkit():
+        for row in read_csv(folder / LABELS):
+            mol = None if row["error"] else parse_smiles(row["smiles"])
+            if mol is not None:
+                mols.append(mol)
+                labels.append(row["solved"] == "1")
+    if not mols:
+        raise ValueError(f"{folder / LABELS} holds no usable labelled molecule")
+    return mols, np.array(labels, dtype=bool), config
+
+
+def _scaffold(mol: Chem.Mol) -> str:
+    try:
+        return str(MurckoScaffold.MurckoScaffoldSmiles(mol=mol))
+    except ValueError:  # RDKit cannot make one: the molecule is its own group
+        return Chem.MolToSmiles(mol)
+
+
+def split_indices(
+    mols: Sequence[Chem.Mol], settings: TrainSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the training, validation and test molecules (module docstring)."""
+    n = len(mols)
+    n_val = max(1, round(settings.val_fraction * n))
+    n_test = max(1, round(settings.test_fraction * n))
+    rng = random.Random(settings.seed)
+    if settings.split == "random":
+        order = list(range(n))
+        rng.shuffle(order)
+        groups = [[i] for i in order]
+    else:
+        by_scaffold: dict[str, list[int]] = {}
+        for i, mol in enumerate(mols):
+            by_scaffold.setdefault(_scaffold(mol), []).append(i)
+        big = [g for g in by_scaffold.values() if len(g) > n_test / 2]
+        small = [g for g in by_scaffold.values() if len(g) <= n_test / 2]
+        rng.shuffle(small)
+        groups = small + big  # the big groups come last: they fill training
+    val: list[int] = []
+    test: list[int] = []
+    train: list[int] = []
+    for group in groups:
+        if len(val) + len(group) <= n_val:
+            val += group
+        elif len(test) + len(group) <= n_test:
+            test += group
+        else:
+            train += group
+    return np.array(sorted(train)), np.array(sorted(val)), np.array(sorted(test))
+
+
+# ---------------------------------------------------------------------- metrics
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (the Mann-Whitney U statistic, ties counted half);
+    NaN when one class is absent."""
+    y = np.asarray(labels, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    start = 0
+    for end in np.append(np.flatnonzero(np.diff(sorted_s)) + 1, len(s)):
+        ranks[order[start:end]] = (start + end + 1) / 2  # average rank of a tie, 1-based
+        start = end
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve as average precision, ``Σ (R_k - R_{k-1}) P_k``
+    over the distinct score thresholds (scikit-learn's definition); NaN without positives."""
+    y = np.asarray(labels, dtype=bool)
+    if not y.any():
+        return float("nan")
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = y[order], s[order]
+    last = np.append(np.flatnonzero(np.diff(s)), len(s) - 1)  # end of each tie group
+    tp = np.cumsum(y)[last]
+    precision = tp / (last + 1)
+    recall = tp / y.sum()
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+
+
+# ---------------------------------------------------------------------- model
+def build_network(n_bits: int, hidden: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
+    """The MLP: ``Linear → ReLU → Dropout`` per hidden layer, then ``Linear`` to one logit."""
+    layers: list[nn.Module] = []
+    size = n_bits
+    for width in hidden:
+        layers += [nn.Linear(size, width), nn.ReLU(), nn.Dropout(dropout)]
+        size = width
+    layers.append(nn.Linear(size, 1))
+    return nn.Sequential(*layers)
+
+
+def _linears(net: nn.Sequential) -> list[nn.Linear]:
+    return [layer for layer in net if isinstance(layer, nn.Linear)]
+
+
+def save_synth_model(
+    net: nn.Sequential,
+    out: str | Path,
+    settings: TrainSettings,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``net`` into ``out`` (created): ``model.safetensors`` + ``config.json``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for i, linear in enumerate(_linears(net)):
+        tensors[f"layers.{i}.weight"] = linear.weight.detach().cpu().numpy()
+        tensors[f"layers.{i}.bias"] = linear.bias.detach().cpu().numpy()
+    dtype = np.dtype(settings.storage_dtype)
+    save_file(
+        {k: np.ascontiguousarray(v, dtype=dtype) for k, v in tensors.items()}, str(folder / WEIGHTS)
+    )
+    config = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "features": {"kind": FEATURE_KIND, "radius": settings.radius, "n_bits": settings.n_bits},
+        "hidden": list(settings.hidden),
+        "output": "sigmoid: P(the planner solves the molecule)",
+        **(metadata or {}),
+    }
+    (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    return folder
+
+
+def load_torch_network(folder: str | Path) -> nn.Sequential:
+    """The saved MLP as a torch network (eval mode, float32): the same weights the numpy
+    objective computes with."""
+    config, tensors = read_model_files(folder)
+    net = build_network(int(config["features"]["n_bits"]), [int(h) for h in config["hidden"]])
+    with torch.no_grad():
+        for i, linear in enumerate(_linears(net)):
+            linear.weight.copy_(torch.from_numpy(tensors[f"layers.{i}.weight"].astype(np.float32)))
+            linear.bias.copy_(torch.from_numpy(tensors[f"layers.{i}.bias"].astype(np.float32)))
+    return net.eval()
+
+
+def _predict(net: nn.Sequential, x: torch.Tensor) -> np.ndarray:
+    net.eval()
+    with torch.no_grad():
+        return torch.sigmoid(net(x)[:, 0]).numpy().astype(np.float64)
+
+
+def _balance(y: np.ndarray) -> dict[str, Any]:
+    return {
+        "n": len(y),
+        "n_solved": int(y.sum()),
+        "solved_share": float(y.mean()) if len(y) else None,
+    }
+
+
+def train_synth_model(
+    labels_dir: str | Path,
+    out: str | Path,
+    settings: TrainSettings | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train on a labelling folder, save the model to ``out`` and write ``out/metrics.json``.
+
+    Args:
+        labels_dir: a folder written by :func:`makeable.synthesis.labels.label_molecules`.
+        out: the model folder (created; files replaced).
+        settings: training settings (default :class:`TrainSettings`).
+        progress: show a progress bar over epochs.
+
+    Returns:
+        The metrics (what ``metrics.json`` holds).
+
+    Raises:
+        FileNotFoundError: no ``labels.csv`` in ``labels_dir``.
+        ValueError: no usable rows, or a set without both classes.
+    """
+    from tqdm import tqdm
+
+    settings = settings or TrainSettings()
+    t0 = time.perf_counter()
+    mols, y, label_config = load_labels(labels_dir)
+    train, val, test = split_indices(mols, settings)
+    for name, idx in (("training", train), ("validation", val), ("test", test)):
+        if len(set(y[idx].tolist())) < 2:
+            raise ValueError(
+                f"the {name} set ({len(idx)} molecules) lacks solved or unsolved ones: "
+                f"label more molecules ({len(y)} usable, {int(y.sum())} solved)"
+            )
+    x = torch.from_numpy(featurize(mols, settings.radius, settings.n_bits))
+    target = torch.from_numpy(y.astype(np.float32))
+    torch.manual_seed(settings.seed)
+    net = build_network(settings.n_bits, settings.hidden, settings.dropout)
+    optimizer = torch.optim.Adam(
+        net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    loss_fn = nn.BCEWithLogitsLoss()
+    generator = torch.Generator().manual_seed(settings.seed)
+    train_t = torch.from_numpy(train)
+    best_auc, best_epoch, best_state = -1.0, 0, None
+    history = []
+    bar = tqdm(
+        range(1, settings.max_epochs + 1), desc="training", unit="epoch", disable=not progress
+    )
+    for epoch in bar:
+        net.train()
+        perm = train_t[torch.randperm(len(train_t), generator=generator)]
+        for start in range(0, len(perm), settings.batch_size):
+            batch = perm[start : start + settings.batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(net(x[batch])[:, 0], target[batch])
+            loss.backward()
+            optimizer.step()
+        val_auc = roc_auc(y[val], _predict(net, x[val]))
+        history.append(round(val_auc, 5))
+        if val_auc > best_auc:
+            best_auc, best_epoch = val_auc, epoch
+            best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        bar.set_postfix(val_auc=f"{val_auc:.3f}", best=f"{best_auc:.3f}@{best_epoch}")
+        if epoch - best_epoch >= settings.patience:
+            break
+    bar.close()
+    assert best_state is not None  # at least one epoch ran
+    net.load_state_dict(best_state)
+    train_s = time.perf_counter() - t0
+
+    metadata = {
+        "trained_on": {
+            "labels": str(labels_dir),
+            "n_molecules": len(y),
+            "labelling": {
+                k: v for k, v in label_config.items() if k not in ("jobs", "cpu_count", "versions")
+            },
+        },
+        "training": asdict(settings),
+    }
+    folder = save_synth_model(net, out, settings, metadata)
+    saved = SynthScoreModel(*read_model_files(folder))  # test what was saved, in numpy
+    test_scores = saved.predict_features(x[test].numpy())
+    metrics = {
+        "split": settings.split,
+        "test_roc_auc": roc_auc(y[test], test_scores),
+        "test_pr_auc": average_precision(y[test], test_scores),
+        "best_val_roc_auc": best_auc,
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": len(test),
+        "balance": {
+            "all": _balance(y),
+            "train": _balance(y[train]),
+            "val": _balance(y[val]),
+            "test": _balance(y[test]),
+        },
+        "train_s": round(train_s, 1),
+        "val_roc_auc_by_epoch": history,
+        "labels": str(labels_dir),
+        "settings": asdict(settings),
+    }
+    (folder / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info(
+        "test ROC-AUC %.3f, PR-AUC %.3f (%s split, %d test molecules)",
+        metrics["test_roc_auc"],
+        metrics["test_pr_auc"],
+        settings.split,
+        len(test),
+    )
+    return metrics
