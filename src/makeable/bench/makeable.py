@@ -36,13 +36,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.bench.jobs import DesignJob, JobRun
-from makeable.bench.pmo import PMO_TASKS
+from makeable.bench.jobs import JobRun
+from makeable.bench.pmo import PMO_TASKS, pmo_jobs
 from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
 from makeable.results_csv import read_csv, read_jsonl, write_csv
 from makeable.retro.planning import SearchSettings
-from makeable.runs.config import DesignConfig, versions, write_yaml
+from makeable.runs.config import versions, write_yaml
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def objective_scores(run_dir: Path) -> tuple[list[str], list[float]]:
     return [c.smiles for c in calls], [raw.get(c.smiles, c.score) for c in calls]
 
 
-def judge_run(task: str, seed: int, budget: int, run_dir: Path) -> dict[str, Any]:
+def judge_run(budget: int, task: str, seed: int, run_dir: Path) -> dict[str, Any]:
     """One ``results.csv`` row: plan the run's best molecules and compute the metrics."""
     from makeable.runs.design import read_constructed_routes
     from makeable.runs.routes import check_constructed, plan_top_routes
@@ -177,25 +177,17 @@ def run_makeable_pmo(
             "versions": versions(),
         },
     )
-    job_list = [
-        DesignJob(
-            labels=(),
-            run_dir=out / "runs" / f"{t}_s{s}",
-            config=DesignConfig(
-                objective=t,
-                optimizer=optimizer,
-                budget=budget,
-                seed=s,
-                optimizer_params=params,
-                synthesis=synthesis,
-                synthesis_params=dict(synthesis_params or {}),
-            ),
-            pool=(),
-            score=functools.partial(judge_run, t, s, budget),
-        )
-        for t in tasks
-        for s in seeds
-    ]
+    job_list = pmo_jobs(
+        optimizer,
+        seeds,
+        budget,
+        out,
+        tasks,
+        params,
+        functools.partial(judge_run, budget),
+        synthesis=synthesis,
+        synthesis_params=dict(synthesis_params or {}),
+    )
     done = {(r["task"], int(r["seed"])): r for r in read_csv(out / "results.csv", missing_ok=True)}
     # a row whose run folder is gone (results carried over from another machine) stands
     job_list = [

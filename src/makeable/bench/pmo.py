@@ -11,7 +11,7 @@ import functools
 import json
 import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,23 +123,7 @@ def run_pmo(
             "versions": versions(),
         },
     )
-    jobs_list = [
-        DesignJob(
-            labels=(),
-            run_dir=out / "runs" / f"{t}_s{s}",
-            config=DesignConfig(
-                objective=t,
-                optimizer=optimizer,
-                budget=budget,
-                seed=s,
-                optimizer_params=dict(params),
-            ),
-            pool=(),
-            score=functools.partial(collect_row, t, s),
-        )
-        for t in tasks
-        for s in seeds
-    ]
+    jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
     rows: list[dict[str, Any]] = []
     runs = JobRun(jobs_list, jobs)
     for i, row in enumerate(runs, 1):
@@ -148,6 +132,38 @@ def run_pmo(
     write_results(out, optimizer, rows, budget)
     runs.raise_failures()
     return rows
+
+
+def pmo_jobs(
+    optimizer: str,
+    seeds: Sequence[int],
+    budget: int,
+    out: Path,
+    tasks: Sequence[str],
+    optimizer_params: dict[str, Any],
+    score: Callable[..., dict[str, Any]],
+    **config: Any,
+) -> list[DesignJob]:
+    """One design job per (task, seed) in ``out/runs/<task>_s<seed>/``; ``score(task, seed,
+    run_dir)`` makes its results row; ``config`` holds further :class:`DesignConfig` fields."""
+    return [
+        DesignJob(
+            labels=(),
+            run_dir=out / "runs" / f"{t}_s{s}",
+            config=DesignConfig(
+                objective=t,
+                optimizer=optimizer,
+                budget=budget,
+                seed=s,
+                optimizer_params=dict(optimizer_params),
+                **config,
+            ),
+            pool=(),
+            score=functools.partial(score, t, s),
+        )
+        for t in tasks
+        for s in seeds
+    ]
 
 
 def _progress(i: int, n: int, row: dict[str, Any]) -> None:

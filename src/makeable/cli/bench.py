@@ -22,13 +22,7 @@ def add_parser(sub: Any) -> None:
         description="Runs every task and seed as a resumable design run under OUT/runs/, then "
         "writes OUT/results.csv and OUT/summary.md.",
     )
-    pmo.add_argument("--optimizer", required=True)
-    pmo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    pmo.add_argument("--budget", type=int, default=10000)
-    pmo.add_argument("--tasks", nargs="+", help="subset of the 23 tasks (default: all)")
-    pmo.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
-    pmo.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    pmo.add_argument("--out", required=True)
+    _add_pmo_args(pmo)
     pmo.set_defaults(func=run_pmo)
     mk = bsub.add_parser(
         "makeable",
@@ -38,17 +32,11 @@ def add_parser(sub: Any) -> None:
         "building_blocks, 50 calls) and writes OUT/results.csv (auc_top10, "
         "makeable_top10_share, makeable_top100_share, makeable_auc_top10) and OUT/summary.md.",
     )
-    mk.add_argument("--optimizer", required=True)
-    mk.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    mk.add_argument("--budget", type=int, default=10000)
-    mk.add_argument("--tasks", nargs="+", help="subset of the 23 tasks (default: all)")
-    mk.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
+    _add_pmo_args(mk)
     mk.add_argument("--synthesis", choices=["none", "score", "plan"], default="none")
     mk.add_argument(
         "--synthesis-param", action="append", metavar="KEY=VALUE", help="synthesis setting"
     )
-    mk.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    mk.add_argument("--out", required=True)
     mk.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     mk.set_defaults(func=run_makeable)
     add_design_bench_parsers(bsub)
@@ -62,6 +50,17 @@ def add_parser(sub: Any) -> None:
     )
     table.add_argument("results", nargs="+", metavar="NAME=CSV", help="optimizer=results.csv")
     table.set_defaults(func=pmo_table)
+
+
+def _add_pmo_args(p: argparse.ArgumentParser) -> None:
+    """The flags every PMO-task benchmark takes."""
+    p.add_argument("--optimizer", required=True)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--budget", type=int, default=10000)
+    p.add_argument("--tasks", nargs="+", help="subset of the 23 tasks (default: all)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--out", required=True)
 
 
 def run_pmo(args: argparse.Namespace) -> int:
