@@ -522,9 +522,14 @@ def routes_section(summary: RoutesSummary) -> str:
         )
         best = t.best
         if best is not None:
+            how = (
+                "the optimizer's own forward reactions, each replayed from its template"
+                if t.source == "constructed"
+                else best.score_text(3)
+            )
             detail = (
                 f"<div><p>Best route: {best.n_reactions} reaction(s), length {best.depth}, "
-                f"{best.score_text(3)}; {route_verdict(best)}</p>"
+                f"{how}; {route_verdict(best)}</p>"
                 f"{route_svg(best)}</div>"
             )
         elif t.error:
