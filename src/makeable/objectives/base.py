@@ -100,6 +100,11 @@ class Objective(ABC):
     def _score(self, mols: Sequence[Any]) -> np.ndarray:
         """Score parsed items (RDKit molecules by default). Returns floats, shape ``(n,)``."""
 
+    def close(self) -> None:
+        """Release what the objective holds open (files); called when a run's scoring ends.
+        Nothing by default."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 

@@ -178,9 +178,7 @@ def run_design(
                     oracle.evaluate([r.smiles for r in store.calls()])
         finally:
             bar.close()
-            close = getattr(objective, "close", None)
-            if close is not None:
-                close()
+            objective.close()
             if own_executor:
                 executor.close()
         wall_s = time.perf_counter() - start
