@@ -182,13 +182,8 @@ class PlanResult:
 
     @property
     def verdict(self) -> str:
-        """``makeable``, ``unverified`` (routes only through Bloom-filter leaves),
-        ``not solved`` or ``error``."""
-        if self.error:
-            return "error"
-        if self.solved:
-            return "makeable"
-        return "unverified" if self.unverified else "not solved"
+        """:func:`verdict` of this result."""
+        return verdict(self.solved, self.unverified, self.error)
 
     @property
     def best(self) -> Route | None:
@@ -243,6 +238,16 @@ class PlanResult:
             settings=self.settings,
         )
         return out
+
+
+def verdict(solved: bool, unverified: bool, error: str | None) -> str:
+    """The verdict on a molecule for people: ``makeable``, ``unverified`` (routes only through
+    Bloom-filter leaves), ``not solved`` or ``error``."""
+    if error:
+        return "error"
+    if solved:
+        return "makeable"
+    return "unverified" if unverified else "not solved"
 
 
 def _blank(value: float | None, digits: int | None = None) -> Any:

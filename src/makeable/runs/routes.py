@@ -54,7 +54,7 @@ from makeable.data.stocks import Stock, load_stock
 from makeable.registry import UnknownNameError
 from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl
 from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.retro.planning import PlanResult, SearchSettings, plan_many, verdict
 from makeable.retro.route_report import route_svg, route_verdict
 from makeable.retro.routes import Route, RouteFormatError
 from makeable.runs.config import ConfigError, DesignConfig
@@ -186,11 +186,7 @@ class TargetRoutes:
 
     @property
     def verdict(self) -> str:
-        if self.error:
-            return "error"
-        if self.solved:
-            return "makeable"
-        return "unverified" if self.unverified else "not solved"
+        return verdict(self.solved, self.unverified, self.error)
 
     @property
     def best(self) -> Route | None:
@@ -307,8 +303,10 @@ def plan_top_routes(
         log.info("routes: %d of %d molecules already judged", judged, len(top))
     n_built = 0
     for smiles, _ in top:
+        if smiles in done:
+            continue
         built = check_constructed(smiles, (constructed or {}).get(smiles), planner.stock)
-        if built is not None and smiles not in done:
+        if built is not None:
             n_built += 1
             done[smiles] = TargetRoutes(
                 rank[smiles], smiles, score[smiles], True, 0, 0.0, (built,), source="constructed"
@@ -378,10 +376,6 @@ def check_constructed(smiles: str, data: Mapping[str, Any] | None, stock: Stock)
     return route
 
 
-def _replace(target: TargetRoutes, **changes: Any) -> TargetRoutes:
-    return dataclasses.replace(target, **changes)
-
-
 def _target(result: PlanResult, rank: int, score: float) -> TargetRoutes:
     return TargetRoutes(
         rank=rank,
@@ -399,7 +393,7 @@ def _target(result: PlanResult, rank: int, score: float) -> TargetRoutes:
 def _reranked(target: TargetRoutes, rank: int, score: float) -> TargetRoutes:
     if target.rank == rank and target.score == score:
         return target
-    return _replace(target, rank=rank, score=score)
+    return dataclasses.replace(target, rank=rank, score=score)
 
 
 def _check_identity(folder: Path, planner: RoutePlanner) -> None:
