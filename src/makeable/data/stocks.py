@@ -173,6 +173,7 @@ class Stock:
         for key, price in (prices or {}).items():
             key = key if INCHIKEY.match(key) else (_canonical(key) or key)
             self._prices[key] = float(price)
+        self._priced_by_inchikey = any(INCHIKEY.match(k) for k in self._prices)
         self._memo: dict[str, bool] = {}
 
     @classmethod
@@ -258,7 +259,7 @@ class Stock:
             return None
         if canon in self._prices:
             return self._prices[canon]
-        key = inchikey(canon) if any(INCHIKEY.match(k) for k in self._prices) else None
+        key = inchikey(canon) if self._priced_by_inchikey else None
         return self._prices.get(key) if key else None
 
     @property

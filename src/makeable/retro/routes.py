@@ -383,11 +383,6 @@ def _leaf(smiles: str, stock: Stock, extra: Mapping[str, Any] | None = None) -> 
     return MolNode(smiles, status != "missing", None, extra, status == VERIFIED)
 
 
-def bought_route(smiles: str, stock: Stock, **metadata: Any) -> Route:
-    """The route of a target that is itself bought (no reaction), checked against ``stock``."""
-    return Route(_leaf(smiles, stock), dict(metadata))
-
-
 def _plain(value: Any) -> Any:
     """A JSON-ready copy of a metadata value (numbers, strings, lists, dicts)."""
     if isinstance(value, bool | int | str) or value is None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from makeable.data.stocks import UNVERIFIED, Stock
 from makeable.retro.base import SingleStepModel
-from makeable.retro.routes import Route, bought_route, search_step_cost
+from makeable.retro.routes import MolNode, Route, search_step_cost
 
 if TYPE_CHECKING:
     from makeable.retro.planning import SearchSettings
@@ -327,7 +327,7 @@ def extract_routes(graph: Any, top_k: int, stock: Stock, algorithm: str) -> tupl
         if len(nodes) == 1:  # the target itself is bought
             root = graph.root_node
             smiles = root.mol.smiles if is_andor else next(iter(root.mols)).smiles
-            routes.append(bought_route(smiles, stock, **meta))
+            routes.append(Route(MolNode(smiles), meta).checked(stock))
             continue
         synthesis = graph.to_synthesis_graph(nodes)
         routes.append(Route.from_syntheseus(synthesis, stock, **meta))
