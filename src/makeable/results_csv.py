@@ -22,6 +22,15 @@ from typing import IO, Any
 log = logging.getLogger(__name__)
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file beside it, then a rename, so a
+    reader never sees half a file (whole-file rewrites: final tables, settings)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
 def read_csv(path: Path, *, missing_ok: bool = False) -> list[dict[str, str]]:
     """The rows of a CSV file with a header; ``[]`` for a missing file if ``missing_ok``."""
     if missing_ok and not path.is_file():

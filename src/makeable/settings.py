@@ -12,10 +12,11 @@ now equals the list read back. The settings files themselves are written atomica
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from makeable.results_csv import replace_text
 
 __all__ = [
     "describe_diff",
@@ -28,9 +29,7 @@ __all__ = [
 
 def write_settings(path: Path, data: Mapping[str, Any], indent: int = 2) -> None:
     """Write ``data`` as JSON to ``path`` atomically (a temporary file, then a rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=indent, default=str) + "\n")
-    os.replace(tmp, path)
+    replace_text(path, json.dumps(data, indent=indent, default=str) + "\n")
 
 
 def read_settings(path: Path) -> dict[str, Any]:

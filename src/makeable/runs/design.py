@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from makeable.oracle.metrics import pmo_metrics
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.registry import UnknownNameError
-from makeable.results_csv import read_jsonl
+from makeable.results_csv import read_jsonl, replace_text
 from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
 from makeable.runs.outputs import write_top_molecules
 from makeable.runs.report import write_report
@@ -215,9 +214,7 @@ def write_constructed_routes(out: Path, optimizer: Optimizer, smiles: Sequence[s
             lines.append(json.dumps({"smiles": s, "route": route}) + "\n")
     if not lines:
         return
-    tmp = out / f".{CONSTRUCTED_ROUTES}.tmp"
-    tmp.write_text("".join(lines))
-    os.replace(tmp, out / CONSTRUCTED_ROUTES)
+    replace_text(out / CONSTRUCTED_ROUTES, "".join(lines))
 
 
 def read_constructed_routes(out: Path) -> dict[str, Any]:

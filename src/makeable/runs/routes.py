@@ -40,7 +40,6 @@ import html
 import io
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from makeable.chem.draw import mol_svg
 from makeable.chem.synthesis import replay_route
 from makeable.data.stocks import Stock, load_stock
 from makeable.registry import UnknownNameError
-from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl
+from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl, replace_text
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many, verdict
 from makeable.retro.route_report import route_svg, route_verdict
@@ -445,10 +444,7 @@ def _write_final(folder: Path, targets: Sequence[TargetRoutes]) -> None:
     """Rewrite ``results.csv``, ``routes.jsonl`` and ``routes.json`` in rank order, atomically."""
 
     def replace(name: str, text: str) -> None:
-        tmp = folder / f".{name}.tmp"
-        with tmp.open("w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, folder / name)
+        replace_text(folder / name, text)
 
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=RESULT_FIELDS)
