@@ -178,7 +178,9 @@ def test_ring_crossover_without_rings_returns_molecule_or_none() -> None:
     children = [crossover(a, b, rng) for _ in range(30)]
     made = [Chem.MolToSmiles(c) for c in children if c is not None]
     assert made, "acyclic parents still cross over through non-ring cuts"
-    assert all(Chem.MolFromSmiles(s).GetRingInfo().NumRings() == 0 for s in made)
+    # GetSymmSSSR perceives rings itself: reading a cached RingInfo once raised "RingInfo not
+    # initialized" on CI (RDKit 2026.09.1) for a freshly parsed molecule; not reproducible here.
+    assert all(len(Chem.GetSymmSSSR(Chem.MolFromSmiles(s))) == 0 for s in made)
 
 
 def test_mating_pool_follows_scores(parents: list[Chem.Mol]) -> None:

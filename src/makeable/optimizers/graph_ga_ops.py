@@ -178,7 +178,7 @@ def _with_rings(mol: Chem.Mol) -> Chem.Mol:
 
 def _ring_ok(mol: Chem.Mol) -> bool:
     """No ring allenes, no rings larger than 6, no double bonds inside 3- or 4-rings."""
-    ring_info = mol.GetRingInfo()
+    ring_info = _with_rings(mol).GetRingInfo()
     if ring_info.NumRings() == 0:
         return True
     if max(len(ring) for ring in ring_info.AtomRings()) > 6:
