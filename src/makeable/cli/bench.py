@@ -11,6 +11,7 @@ from makeable.cli.params import parse_params
 from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
 from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
+from makeable.synthesis import MODES as SYNTHESIS_MODES
 
 
 def add_parser(sub: Any) -> None:
@@ -33,7 +34,7 @@ def add_parser(sub: Any) -> None:
         "makeable_top10_share, makeable_top100_share, makeable_auc_top10) and OUT/summary.md.",
     )
     _add_pmo_args(mk)
-    mk.add_argument("--synthesis", choices=["none", "score", "plan"], default="none")
+    mk.add_argument("--synthesis", choices=SYNTHESIS_MODES, default="none")
     mk.add_argument(
         "--synthesis-param", action="append", metavar="KEY=VALUE", help="synthesis setting"
     )

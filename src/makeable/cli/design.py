@@ -8,6 +8,7 @@ from typing import Any
 
 from makeable.cli.params import parse_params
 from makeable.runs.config import ConfigError, DesignConfig
+from makeable.synthesis import MODES as SYNTHESIS_MODES
 
 
 def add_parser(sub: Any) -> None:
@@ -69,7 +70,7 @@ def add_parser(sub: Any) -> None:
     )
     synth.add_argument(
         "--synthesis",
-        choices=["none", "score", "plan"],
+        choices=SYNTHESIS_MODES,
         help="score: multiply by the learned synthesizability score (fast); plan: plan every "
         "molecule during the run, not makeable scores x penalty (default none)",
     )

@@ -14,6 +14,7 @@ import yaml
 
 from makeable.chem.filters import FILTER_SETS
 from makeable.settings import refuse_other_settings
+from makeable.synthesis import MODES as SYNTHESIS_MODES
 
 if TYPE_CHECKING:
     from makeable.oracle.store import RunStore
@@ -168,8 +169,10 @@ class DesignConfig(RunConfig):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ConfigError(f"{name} must be an integer >= {least}, not {value!r}")
-        if self.synthesis not in ("none", "score", "plan"):
-            raise ConfigError(f"synthesis must be one of none, score, plan; not {self.synthesis!r}")
+        if self.synthesis not in SYNTHESIS_MODES:
+            raise ConfigError(
+                f"synthesis must be one of {', '.join(SYNTHESIS_MODES)}; not {self.synthesis!r}"
+            )
         if not isinstance(self.synthesis_params, dict):
             raise ConfigError(f"synthesis_params must be a mapping, not {self.synthesis_params!r}")
         if self.synthesis == "plan" and self.executor == "process":

@@ -8,3 +8,7 @@
 * :mod:`makeable.synthesis.in_loop`: the learned score or the planner's verdict inside the
   design loop (``makeable design --synthesis score|plan``).
 """
+
+MODES = ("none", "score", "plan")
+"""Values of ``DesignConfig.synthesis`` (and of ``--synthesis``): off, the learned score, the
+planner's verdict."""

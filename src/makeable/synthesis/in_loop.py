@@ -50,11 +50,9 @@ from makeable.objectives.base import Objective
 from makeable.results_csv import open_append, read_jsonl
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.synthesis import MODES
 
 log = logging.getLogger(__name__)
-
-MODES = ("none", "score", "plan")
-"""Values of ``DesignConfig.synthesis``."""
 
 PLANS = "synthesis/plans.jsonl"
 """Run-folder file: one JSON line per molecule planned (or scored) in the loop."""
