@@ -13,8 +13,33 @@ def add_parser(sub: Any) -> None:
     f = dsub.add_parser("fetch", help="download a data set into the cache (or --dest)")
     f.add_argument("name", help="data set name, e.g. zinc250k")
     f.add_argument("--dest", help="data folder to write into (default: the user cache)")
-    f.add_argument("--url", help="override the download URL (a mirror)")
+    f.add_argument("--url", help="override the download URL (a mirror, or a local file's path)")
     f.set_defaults(func=fetch)
+
+    s = dsub.add_parser(
+        "fetch-stock",
+        help="download a building-block catalogue (sha256 verified) and keep it as a named stock",
+        description="Downloads SOURCE, checks its sha256, converts it into an exact stock "
+        "(canonical SMILES, duplicates merged keeping the lowest price, unreadable lines "
+        "counted and skipped) and writes it to <user cache>/stocks/NAME.csv.gz with NAME.json "
+        "(url, sha256, date, counts) beside it. Then --stock NAME, --route-stock NAME and "
+        "`makeable list stocks` find it.",
+    )
+    s.add_argument(
+        "source",
+        help="the catalogue's URL, or a local file (a path or a file:// URL): one SMILES or "
+        "InChIKey a line, or CSV/TSV with a header; .gz allowed",
+    )
+    s.add_argument(
+        "--sha256", required=True, help="the file's sha256 (hex), checked before it is used"
+    )
+    s.add_argument("--name", required=True, help="the stock's name (letters, digits, '_' and '-')")
+    s.add_argument(
+        "--smiles-column",
+        help="a table's molecule column (default: 'smiles' or 'inchikey', any case)",
+    )
+    s.add_argument("--price-column", help="a table's price column (default: 'price' if present)")
+    s.set_defaults(func=fetch_stock)
 
     n = dsub.add_parser(
         "build-novelty-ref",
@@ -52,6 +77,28 @@ def fetch(args: argparse.Namespace) -> int:
     root = Path(args.dest) if args.dest else cache_dir()
     path = download(remote, root / remote.relpath, url=args.url)
     print(f"{remote.name}: {path} ({remote.licence}; {remote.source})")
+    return 0
+
+
+def fetch_stock(args: argparse.Namespace) -> int:
+    from makeable.data.catalogue import fetch_stock as fetch
+
+    info = fetch(
+        args.source,
+        args.sha256,
+        args.name,
+        smiles_column=args.smiles_column,
+        price_column=args.price_column,
+    )
+    bad_prices = f", {info['bad_prices']:,} prices unreadable (kept unpriced)"
+    print(
+        f"{info['name']}: {info['molecules']:,} molecules ({info['priced']:,} priced) from "
+        f"{info['lines']:,} lines; {info['invalid']:,} invalid lines skipped, "
+        f"{info['duplicates']:,} duplicates merged{bad_prices if info['bad_prices'] else ''}"
+    )
+    for lineno, text in info["invalid_examples"]:
+        print(f"  invalid, line {lineno}: {text}")
+    print(f"{info['path']}: use it as --stock {info['name']} or --route-stock {info['name']}")
     return 0
 
 

@@ -26,10 +26,10 @@ def run(args: argparse.Namespace) -> int:
         width = max(map(len, filter_set_names()))
         names = [f"{n:<{width}}  {get_filter_set(n).about}" for n in filter_set_names()]
     elif args.what == "stocks":
-        from makeable.data.stocks import STOCK_ABOUT, STOCKS
+        from makeable.data.stocks import STOCKS, stock_about
 
         width = max(map(len, STOCKS.names()))
-        names = [f"{n:<{width}}  {STOCK_ABOUT.get(n, '')}".rstrip() for n in STOCKS.names()]
+        names = [f"{n:<{width}}  {stock_about(n)}".rstrip() for n in STOCKS.names()]
     elif args.what == "optimizers":
         from makeable.optimizers import optimizer_names
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from makeable import __version__
 from makeable.bench.jobs import JobsFailedError
 from makeable.cli import bench, data, design, listing, prior, retro, score, seq, synth
+from makeable.data.download import ChecksumError, DownloadError
 from makeable.oracle.store import RunInUseError
 from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         TypeError,
         RunInUseError,
         JobsFailedError,
+        ChecksumError,
+        DownloadError,
     ) as exc:
         print(f"makeable: error: {exc}", file=sys.stderr)
         return 2

@@ -35,7 +35,10 @@ Named stocks (:data:`STOCKS`, :func:`load_stock`):
 * ``paroutes_n1_inchikey``: ``planning/paroutes/aizynth_n1_stock_inchikey.txt``, the 2022
   AiZynthFinder-format version of that stock (InChIKeys);
 * ``zinc_instock``: the ZINC20 in-stock catalogue (9,227,726 molecules) as the Bloom filter
-  ``zinc-instock-mini`` bundled with the PyPI package ``molbloom`` (probabilistic).
+  ``zinc-instock-mini`` bundled with the PyPI package ``molbloom`` (probabilistic);
+* user catalogues: ``makeable data fetch-stock SOURCE --sha256 HEX --name NAME``
+  (:mod:`makeable.data.catalogue`) writes ``<user cache>/stocks/NAME.csv.gz`` (exact) and
+  ``NAME.json`` (its URL, sha256, date and counts); :data:`STOCKS` finds them there by name.
 
 The Bloom filter answers "in stock" for about 7% of the molecules it does not hold
 (measured: 1,364 of 20,000 random valid molecules of 35-89 heavy atoms, 6.8%). A search looks
@@ -60,11 +63,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -147,6 +151,8 @@ class Stock:
         inchikeys: molecules as standard InChIKeys.
         name: a label for reports (the stock's name or file).
         prices: price per molecule, keyed by SMILES (canonicalised here) or InChIKey.
+        canonical: the SMILES (and price keys) are canonical already, written by makeable with
+            the RDKit in use (a user catalogue): they are taken as they are, not parsed again.
 
     ``molecule in stock`` accepts a SMILES string or anything with a ``smiles`` attribute
     (a makeable or syntheseus ``Molecule``).
@@ -161,9 +167,12 @@ class Stock:
         inchikeys: Iterable[str] = (),
         name: str = "",
         prices: Mapping[str, float] | None = None,
+        canonical: bool = False,
     ) -> None:
         self.name = name
-        canon = [_canonical(s) for s in smiles]
+        canon = (
+            [s.strip() or None for s in smiles] if canonical else [_canonical(s) for s in smiles]
+        )
         self._smiles = frozenset(c for c in canon if c)
         self._inchikeys = frozenset(k.strip() for k in inchikeys if k.strip())
         self.n_invalid = sum(c is None for c in canon)
@@ -171,19 +180,20 @@ class Stock:
             log.warning("stock %s: skipped %d unparseable SMILES", name or "", self.n_invalid)
         self._prices: dict[str, float] = {}
         for key, price in (prices or {}).items():
-            key = key if INCHIKEY.match(key) else (_canonical(key) or key)
+            key = key if canonical or INCHIKEY.match(key) else (_canonical(key) or key)
             self._prices[key] = float(price)
         self._priced_by_inchikey = any(INCHIKEY.match(k) for k in self._prices)
         self._memo: dict[str, bool] = {}
 
     @classmethod
-    def from_file(cls, path: str | Path, name: str | None = None) -> Stock:
+    def from_file(cls, path: str | Path, name: str | None = None, canonical: bool = False) -> Stock:
         """Read a stock file (``.gz`` allowed).
 
         Either one molecule a line (InChIKey, or SMILES as the first whitespace-separated
         field; empty lines, ``#`` comments and a ``smiles`` / ``inchikey`` header skipped), or
         a CSV file (``.csv``, ``.csv.gz``) whose header names a ``smiles`` or ``inchikey``
-        column and optionally a ``price`` column.
+        column and optionally a ``price`` column. ``canonical``: the file's SMILES are
+        canonical for the RDKit in use (see :class:`Stock`).
 
         Raises:
             FileNotFoundError: no such file.
@@ -203,7 +213,7 @@ class Stock:
         smiles, keys, prices = _read_csv(text, path) if is_csv else (*_read_lines(text), {})
         if not smiles and not keys:
             raise ValueError(f"stock file {path} holds no molecule")
-        stock = cls(smiles, keys, name=name or str(path), prices=prices)
+        stock = cls(smiles, keys, name=name or str(path), prices=prices, canonical=canonical)
         if len(stock) == 0:  # every line unreadable: every search would fail
             raise ValueError(
                 f"stock file {path}: none of its {len(smiles)} lines is a valid SMILES or InChIKey"
@@ -511,6 +521,67 @@ def build_building_blocks(data_folder: Path, out: Path) -> int:
     return len(rows)
 
 
+USER_STOCK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+"""What a user catalogue may be called: letters, digits, ``_`` and ``-`` (no path, ``.`` or
+``+``, so that a name never reads as a file or a union)."""
+
+
+def user_stock_dir() -> Path:
+    """Where user catalogues live: ``<user cache>/stocks`` (``makeable data fetch-stock``)."""
+    return cache_dir() / "stocks"
+
+
+def user_stock_file(name: str) -> Path | None:
+    """The user catalogue ``name`` (``<user cache>/stocks/NAME.csv.gz``), ``None`` if absent."""
+    if not USER_STOCK_NAME.match(name):
+        return None
+    path = user_stock_dir() / f"{name}.csv.gz"
+    return path if path.is_file() else None
+
+
+def user_stock_names() -> list[str]:
+    """The user catalogues in the cache, sorted."""
+    folder = user_stock_dir()
+    if not folder.is_dir():
+        return []
+    names = (p.name.removesuffix(".csv.gz") for p in folder.glob("*.csv.gz"))
+    return sorted(n for n in names if USER_STOCK_NAME.match(n))
+
+
+def user_stock_info(name: str) -> dict[str, Any]:
+    """The record beside a user catalogue (``NAME.json``: url, sha256, date, counts); an empty
+    dict when there is none or it cannot be read."""
+    try:
+        info = json.loads((user_stock_dir() / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def load_user_stock(name: str) -> Stock:
+    """A user catalogue, by name (kept while its file is unchanged).
+
+    Raises:
+        FileNotFoundError: no such catalogue in the user cache.
+    """
+    path = user_stock_file(name)
+    if path is None:
+        raise FileNotFoundError(
+            f"no user catalogue {name!r} in {user_stock_dir()} (makeable data fetch-stock)"
+        )
+    st = path.stat()  # a fetch replaces the file: a new inode
+    return _load_user_file(str(path), (st.st_ino, st.st_mtime_ns, st.st_size), name)
+
+
+@lru_cache(maxsize=4)
+def _load_user_file(path: str, version: tuple[int, int, int], name: str) -> Stock:
+    from rdkit import rdBase
+
+    # written canonical by this RDKit: no need to parse every molecule again
+    canonical = user_stock_info(name).get("rdkit") == rdBase.rdkitVersion
+    return Stock.from_file(path, name=name, canonical=canonical)
+
+
 STOCK_ABOUT = {
     "building_blocks": "shipped, exact, 23,575 building blocks (PaRoutes n1 stock + RxnFlow ZINC "
     "fragments + RGFN fragments); the default",
@@ -521,8 +592,47 @@ STOCK_ABOUT = {
 }
 """One line per named stock, for ``makeable list stocks``."""
 
-STOCKS: Registry[Stock] = Registry("stock")
-"""Named stocks (shipped, files of the data folder, and the molbloom filter), by short name."""
+
+def stock_about(name: str) -> str:
+    """One line about a named stock, for ``makeable list stocks``."""
+    if name in STOCK_ABOUT:
+        return STOCK_ABOUT[name]
+    if user_stock_file(name) is None:
+        return ""
+    info = user_stock_info(name)
+    if not info:
+        return "user catalogue, exact (no record of its source)"
+    priced = f", {info['priced']:,} priced" if info.get("priced") else ""
+    return (
+        f"user catalogue from {info.get('url', '?')}, exact, {info.get('molecules', 0):,} "
+        f"molecules{priced}, fetched {str(info.get('fetched', '?'))[:10]}"
+    )
+
+
+class StockRegistry(Registry[Stock]):
+    """The named stocks: those registered in code, then the user catalogues of the user cache
+    (looked up on every call: a fetch, or another ``$MAKEABLE_CACHE``, changes them). A
+    registered name wins over a user catalogue of the same name."""
+
+    def builtin(self, name: object) -> bool:
+        """Whether ``name`` is registered in code (not a user catalogue)."""
+        return super().__contains__(name)
+
+    def names(self) -> list[str]:
+        return sorted({*super().names(), *user_stock_names()})
+
+    def __contains__(self, name: object) -> bool:
+        return self.builtin(name) or (isinstance(name, str) and user_stock_file(name) is not None)
+
+    def factory(self, name: str) -> Callable[..., Stock]:
+        if not self.builtin(name) and user_stock_file(name) is not None:
+            return partial(load_user_stock, name)
+        return super().factory(name)
+
+
+STOCKS: StockRegistry = StockRegistry("stock")
+"""Named stocks (shipped, files of the data folder, the molbloom filter, and the user
+catalogues of the user cache), by short name."""
 
 
 def _named(name: str) -> None:
