@@ -36,8 +36,17 @@ def shared_cache(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------- templates and trees
+def test_shipped_template_sets_parse():
+    sizes = {name: len(load_templates(name)) for name in ("hb_edited", "real", "hb_real")}
+    assert sizes == {"hb_edited": 71, "real": 109, "hb_real": 180}
+    default = load_templates()
+    assert [t.smarts for t in default] == [
+        t.smarts for name in ("hb_edited", "real") for t in load_templates(name)
+    ]  # the default (hb_real) is the two files in order, so hb_edited's indices hold
+
+
 def test_shipped_templates_parse_and_couple_an_acid_and_an_amine():
-    templates = load_templates()
+    templates = load_templates("hb_edited")
     assert len(templates) == 71
     assert sorted(t.n_slots for t in templates) == [1] * 13 + [2] * 58
     coupling = [
@@ -201,6 +210,8 @@ def test_parameters_are_used_and_the_pool_is_not():
         ({"population_size": 0}, "population_size must be an integer >= 1, got 0"),
         ({"max_reactions": 1.5}, "max_reactions must be an integer >= 1"),
         ({"mutation_rate": 1.5}, r"mutation_rate must be a probability in \[0, 1\]"),
+        ({"focus": -0.1}, r"focus must be a probability in \[0, 1\]"),
+        ({"focus_top": 0}, "focus_top must be an integer >= 1, got 0"),
         ({"templates": "nope"}, "unknown template set 'nope'"),
         ({"stock": "nope"}, "unknown stock 'nope'"),
     ],
@@ -219,3 +230,18 @@ def test_a_stock_without_reactive_building_blocks_is_refused(tmp_path):
     path.write_text("C\nCC\n")
     with pytest.raises(ValueError, match="no building block fits any reactant"):
         synthesis_space(str(path), "hb_edited")
+
+
+def test_block_focus_ranks_blocks_by_what_scored_well():
+    from makeable.optimizers.synthesis_ga import BlockFocus
+
+    blocks = ["Oc1ccccc1", "CCCCC", "NCCO", "Oc1ccc(Cl)cc1"]
+    focus = BlockFocus(blocks)
+    phenols = ["Oc1ccc(CC)cc1", "Oc1ccccc1CCN", "Oc1ccc(OC)cc1C", "COc1ccc(O)cc1"]
+    others = ["CCCCCC", "CCCCCCCN", "NCCOCC", "CCCC(C)CO"]
+    focus.add(phenols, [1.0] * 4)
+    focus.add(others, [0.0] * 4)
+    assert focus.n == 8
+    utility = focus.utilities()
+    assert utility.shape == (4,)
+    assert min(utility[0], utility[3]) > max(utility[1], utility[2])

@@ -80,10 +80,14 @@ from makeable.chem.molecule import canonical_smiles, parse_smiles, quiet_rdkit
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_SETS = {"hb_edited": "templates_hb_edited_rxnflow.txt"}
-"""Template sets shipped in ``makeable/resources/synthesis``: name → file."""
+TEMPLATE_SETS: dict[str, tuple[str, ...]] = {
+    "hb_edited": ("templates_hb_edited_rxnflow.txt",),
+    "real": ("templates_real109_rxnflow.txt",),
+    "hb_real": ("templates_hb_edited_rxnflow.txt", "templates_real109_rxnflow.txt"),
+}
+"""Template sets shipped in ``makeable/resources/synthesis``: name → its files, read in order."""
 
-DEFAULT_TEMPLATE_SET = "hb_edited"
+DEFAULT_TEMPLATE_SET = "hb_real"
 
 Slot = tuple[int, int]
 """A reactant slot: (template index, reactant position in the template)."""
@@ -184,8 +188,9 @@ def load_templates(name_or_path: str | Path = DEFAULT_TEMPLATE_SET) -> TemplateS
     """
     name = str(name_or_path)
     if name in TEMPLATE_SETS:
-        ref = resources.files("makeable.resources").joinpath("synthesis", TEMPLATE_SETS[name])
-        return parse_templates(ref.read_text(), name)
+        folder = resources.files("makeable.resources").joinpath("synthesis")
+        text = "\n".join(folder.joinpath(file).read_text() for file in TEMPLATE_SETS[name])
+        return parse_templates(text, name)
     path = Path(name_or_path)
     if not path.is_file():
         raise ValueError(

@@ -2,8 +2,8 @@
 
 Each individual is a :class:`~makeable.chem.synthesis.SynthesisTree`: building blocks of an
 exact stock (default ``building_blocks``, 23,575 purchasable molecules) joined by forward
-reaction templates (default ``hb_edited``, 71 Hartenfeller-Button reactions; see
-:mod:`makeable.chem.synthesis` for why), at most ``max_reactions`` reactions. The molecule
+reaction templates (default ``hb_real``, 180 reactions: 71 Hartenfeller-Button + 109 Enamine
+REAL; see :mod:`makeable.chem.synthesis` for why), at most ``max_reactions`` reactions. The molecule
 scored is the tree's product, so every proposal comes with its route by construction:
 :meth:`SynthesisGA.constructed_route` returns it (PaRoutes JSON) for every molecule the run
 proposed, the shortest tree found for it. The initial molecule pool (ZINC250k) is not used:
@@ -27,6 +27,13 @@ Operators (after SynGA, Lo et al. 2025, on trees of templates as in SynNet):
   slot; *grow*: a random template the product fits, its other slots filled with random
   building blocks; *shrink*: keep one reactant subtree of the last reaction; *replace* a
   subtree by a random building block of its slot, grown by one reaction half of the time.
+
+Block focus (after SynGA's building-block filter, here learned online from the run's own
+scores): after each generation a ridge regression of the scores on the products' folded
+ECFP4 bits (1024 bits) is refitted, and every building block gets the utility ``w . x`` of
+its own bits. Then a building block drawn for a slot (grow, replace, random trees) is, with
+probability ``focus``, one of that slot's ``focus_top`` blocks of highest utility, else any
+block of the slot. ``focus=0`` turns it off.
 
 After an operator changes a subtree, the reactions above it are re-run (a child whose
 reaction no longer applies is dropped). All randomness comes from ``ctx.rng``, so a run
@@ -55,8 +62,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rdkit import DataStructs
 
-from makeable.chem.molecule import canonical_smiles
+from makeable.chem.fingerprints import morgan_bits
+from makeable.chem.molecule import canonical_smiles, parse_smiles
 from makeable.chem.synthesis import (
     DEFAULT_TEMPLATE_SET,
     TEMPLATE_SETS,
@@ -76,6 +85,72 @@ MUTATIONS: dict[str, float] = {"swap": 0.4, "grow": 0.25, "shrink": 0.1, "replac
 
 MAX_TRIES = 10
 """Draws per child before giving up on it (a failed operator or an already proposed molecule)."""
+
+FOCUS_BITS = 1024
+"""Folded ECFP4 length of the block-focus regression."""
+
+FOCUS_MIN_SCORED = 100
+"""Molecules scored before the block focus is used."""
+
+
+class BlockFocus:
+    """Online ridge regression of scores on ECFP4 bits, read out on building blocks.
+
+    Args:
+        building_blocks: the SMILES whose utilities are wanted (in index order).
+        ridge: the L2 penalty.
+
+    The sufficient statistics (``X'X``, ``X'y``, sums) are accumulated, so a refit costs one
+    ``1024 x 1024`` solve whatever the number of molecules scored.
+    """
+
+    def __init__(self, building_blocks: list[str], ridge: float = 1.0) -> None:
+        self.ridge = ridge
+        # The blocks' on-bits as CSR (bit indices, row starts): utilities are sums of weights.
+        rows = [np.flatnonzero(row) for row in _bit_matrix(building_blocks)]
+        self._bits = np.concatenate([*rows, np.zeros(0, dtype=np.int64)])
+        self._starts = np.cumsum([0, *(len(r) for r in rows)])[:-1]
+        self._empty = np.array([len(r) == 0 for r in rows])
+        self._xtx = np.zeros((FOCUS_BITS, FOCUS_BITS))
+        self._xty = np.zeros(FOCUS_BITS)
+        self._sx = np.zeros(FOCUS_BITS)
+        self._sy = 0.0
+        self._syy = 0.0
+        self.n = 0
+
+    def add(self, smiles: list[str], scores: list[float]) -> None:
+        """Record scored molecules."""
+        if not smiles:
+            return
+        x = _bit_matrix(smiles).astype(np.float64)
+        y = np.asarray(scores, dtype=np.float64)
+        self._xtx += x.T @ x
+        self._xty += x.T @ y
+        self._sx += x.sum(axis=0)
+        self._sy += float(y.sum())
+        self.n += len(y)
+
+    def utilities(self) -> np.ndarray:
+        """``w . x`` for every building block, ``w`` fitted on the centred data."""
+        n = max(self.n, 1)
+        mx, my = self._sx / n, self._sy / n
+        cov = self._xtx - n * np.outer(mx, mx) + self.ridge * np.eye(FOCUS_BITS)
+        w = np.linalg.solve(cov, self._xty - n * mx * my)
+        # A trailing 0 keeps every row start a valid index (an empty last row); reduceat gives
+        # an empty row the next row's first weight, so empty rows are zeroed.
+        sums = np.add.reduceat(np.append(w[self._bits], 0.0), self._starts)
+        sums[self._empty] = 0.0
+        return np.asarray(sums)
+
+
+def _bit_matrix(smiles: list[str]) -> np.ndarray:
+    """Rows of folded ECFP4 bits (uint8; an unparsable SMILES gives zeros)."""
+    out = np.zeros((len(smiles), FOCUS_BITS), dtype=np.uint8)
+    for i, smi in enumerate(smiles):
+        mol = parse_smiles(smi)
+        if mol is not None:
+            DataStructs.ConvertToNumpyArray(morgan_bits(mol, n_bits=FOCUS_BITS), out[i])
+    return out
 
 
 @functools.lru_cache(maxsize=2)
@@ -114,8 +189,12 @@ class SynthesisGA(Optimizer):
             building blocks in the same slot (20).
         patience: generations without improvement of the top-100 mean before stopping (5,
             as Graph GA); 0 disables early stopping.
+        focus: probability that a building block drawn for a slot comes from the block focus
+            (0.5); 0 turns the focus off.
+        focus_top: how many of a slot's highest-utility blocks the focus draws from (50).
         stock: the building blocks: a stock name or a file (``building_blocks``).
-        templates: the forward templates: a shipped set (``hb_edited``) or a file of
+        templates: the forward templates: a shipped set (``hb_real``, ``hb_edited``,
+            ``real``) or a file of
             reaction SMARTS.
 
     Raises:
@@ -134,6 +213,8 @@ class SynthesisGA(Optimizer):
         max_reactions: int = 3,
         neighbours: int = 20,
         patience: int = 5,
+        focus: float = 0.5,
+        focus_top: int = 50,
         stock: str = DEFAULT_STOCK,
         templates: str = DEFAULT_TEMPLATE_SET,
     ) -> None:
@@ -144,10 +225,15 @@ class SynthesisGA(Optimizer):
             ("max_reactions", max_reactions, 1),
             ("neighbours", neighbours, 1),
             ("patience", patience, 0),
+            ("focus_top", focus_top, 1),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
-        for key, rate in (("crossover_rate", crossover_rate), ("mutation_rate", mutation_rate)):
+        for key, rate in (
+            ("crossover_rate", crossover_rate),
+            ("mutation_rate", mutation_rate),
+            ("focus", focus),
+        ):
             if not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{key} must be a probability in [0, 1], got {rate!r}")
         if templates not in TEMPLATE_SETS and not Path(templates).is_file():
@@ -168,11 +254,16 @@ class SynthesisGA(Optimizer):
         self.max_reactions = max_reactions
         self.neighbours = neighbours
         self.patience = patience
+        self.focus = float(focus)
+        self.focus_top = focus_top
         self.stock = stock
         self.templates = templates
         self._routes: dict[str, SynthesisTree] = {}
         self._space: SynthesisSpace | None = None
         self._starters: list[int] = []  # templates whose every slot fits a building block
+        self._focus: BlockFocus | None = None
+        self._utilities: np.ndarray | None = None  # None until the focus is in use
+        self._top: dict[Slot, np.ndarray] = {}  # per slot, its focus_top blocks (this generation)
 
     # ------------------------------------------------------------------ the route hook
     def constructed_route(self, smiles: str) -> dict[str, Any] | None:
@@ -202,13 +293,17 @@ class SynthesisGA(Optimizer):
                     "for every reactant: nothing can be built"
                 )
             population = self._initial_population(rng)
+            self._focus = BlockFocus(space.building_blocks) if self.focus > 0 else None
+            self._utilities, self._top = None, {}
         scores = list(oracle([t.smiles for t in population]))
+        self._learn(population, scores, ctx)
         stalled, guard, generation = 0, StallGuard(), 0
         while not oracle.finished:
             old_score = oracle.top_mean(100) if oracle.n_calls > 100 else 0.0
             with ctx.proposing():
                 children = self._offspring(population, scores, rng)
             child_scores = list(oracle([t.smiles for t in children]))
+            self._learn(children, child_scores, ctx)
             population, scores = self._survivors([*population, *children], [*scores, *child_scores])
             generation += 1
             ctx.log_event(
@@ -230,6 +325,15 @@ class SynthesisGA(Optimizer):
                     stalled = 0
             if guard.stalled(oracle):
                 return
+
+    def _learn(self, trees: list[SynthesisTree], scores: list[float], ctx: DesignContext) -> None:
+        """Refit the block focus on the newly scored molecules."""
+        if self._focus is None:
+            return
+        with ctx.proposing():
+            self._focus.add([t.smiles for t in trees], scores)
+            if self._focus.n >= FOCUS_MIN_SCORED:
+                self._utilities, self._top = self._focus.utilities(), {}
 
     def _initial_population(self, rng: random.Random) -> list[SynthesisTree]:
         population: list[SynthesisTree] = []
@@ -295,6 +399,12 @@ class SynthesisGA(Optimizer):
 
     def _block(self, slot: Slot, rng: random.Random) -> SynthesisTree:
         fits = self.space.blocks(slot)
+        if self._utilities is not None and rng.random() < self.focus:
+            top = self._top.get(slot)
+            if top is None:
+                order = np.argsort(-self._utilities[fits], kind="stable")
+                top = self._top[slot] = fits[order[: self.focus_top]]
+            fits = top
         return SynthesisTree(self.space.building_blocks[int(fits[rng.randrange(len(fits))])])
 
     def _random_tree(self, n_reactions: int, rng: random.Random) -> SynthesisTree | None:
