@@ -128,3 +128,27 @@ def test_pharmacophore_2d_is_rdkit_gobbi(smiles: str) -> None:
     got = fingerprints.pharmacophore_2d(mol)
     assert got.GetNumBits() == expected.GetNumBits()
     assert list(got.GetOnBits()) == list(expected.GetOnBits())
+
+
+def test_size_limit_for_scoring_and_prediction() -> None:
+    from makeable.chem.molecule import (
+        MAX_HEAVY_ATOMS,
+        MAX_SMILES_LENGTH,
+        canonical_smiles,
+        parse_smiles,
+        too_large,
+    )
+
+    huge = "C" * 2_000_000  # refused by its length, before RDKit parses it
+    assert parse_smiles(huge, limit_size=True) is None
+    assert too_large(huge) == f"too large: 2000000 characters > {MAX_SMILES_LENGTH}"
+    chain = "C" * (MAX_HEAVY_ATOMS + 1)
+    assert parse_smiles(chain) is not None and parse_smiles(chain, limit_size=True) is None
+    assert canonical_smiles(chain, limit_size=True) is None
+    assert too_large(chain) == f"too large: {MAX_HEAVY_ATOMS + 1} heavy atoms > {MAX_HEAVY_ATOMS}"
+    assert canonical_smiles("C" * MAX_HEAVY_ATOMS, limit_size=True) == "C" * MAX_HEAVY_ATOMS
+    padded = " " * 2 * MAX_SMILES_LENGTH + "CCO"  # surrounding whitespace does not count
+    assert canonical_smiles(padded, limit_size=True) == "CCO" and too_large(padded) is None
+    assert too_large("not a smiles") is None and too_large("CCO") is None
+    for smiles in MOLS:  # drug-like molecules are far below both limits
+        assert canonical_smiles(smiles, limit_size=True) == canonical_smiles(smiles)

@@ -37,6 +37,18 @@ def test_invalid_and_empty_smiles_score_zero_and_cost_nothing(toy_objective):
     assert result.smiles[:3] == [None, None, None]
 
 
+def test_too_large_molecules_are_invalid_and_cost_nothing(toy_objective):
+    from makeable.chem.molecule import MAX_HEAVY_ATOMS
+
+    big = ["C" * (MAX_HEAVY_ATOMS + 1), "C" * 5_000, "C" * 2_000_000]
+    assert not toy_objective(big).valid.any()
+    oracle = Oracle(toy_objective, budget=10)
+    result = oracle.evaluate([*big, "C" * MAX_HEAVY_ATOMS])
+    assert oracle.n_calls == 1
+    assert list(result.valid) == [False, False, False, True]
+    assert list(result.scores) == [0.0, 0.0, 0.0, float(MAX_HEAVY_ATOMS)]
+
+
 def test_budget_is_never_exceeded(toy_objective):
     oracle = Oracle(toy_objective, budget=3)
     result = oracle.evaluate(ZINC_FEW)

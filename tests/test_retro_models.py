@@ -55,6 +55,14 @@ def test_predict_contract() -> None:
         ToyModel().predict(["CCN"], classes=[1])
 
 
+def test_too_large_products_are_invalid_and_never_reach_the_model() -> None:
+    preds = ToyModel().predict(["C" * 151, "C" * 3_000, "CCN"], k=5)
+    assert [p.valid for p in preds] == [False, False, True]
+    assert preds[0].error == "too large: 151 heavy atoms > 150" and not preds[0].reactant_sets
+    assert preds[1].error == "too large: 3000 characters > 1000"
+    assert ToyModel().predict(["C1CC"])[0].error == "invalid SMILES: RDKit cannot parse"
+
+
 def _top1(model: SingleStepModel, rxns: list, classes: list | None = None) -> float:
     preds = model.predict([r.product.smiles for r in rxns], k=1, classes=classes)
     ranks = [
@@ -189,6 +197,9 @@ def test_cli_predict(
     assert "<svg" in html.read_text()
     assert main(["retro", "predict", "C1CC", "--model", str(folder)]) == 2
     assert "invalid product SMILES" in capsys.readouterr().err
+    assert main(["retro", "predict", "C" * 3_000, "--model", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "too large: 3000 characters > 1000" in err and len(err) < 200
     assert main(["retro", "predict", "CCO", "--model", "no_such_model"]) == 2
 
 

@@ -26,20 +26,72 @@ def quiet_rdkit() -> Iterator[None]:
         RDLogger.EnableLog("rdApp.*")
 
 
-def parse_smiles(smiles: str) -> Chem.Mol | None:
-    """Parse a SMILES string; ``None`` for empty, whitespace-only or unparseable input."""
+MAX_SMILES_LENGTH = 1_000
+"""The longest SMILES (characters, surrounding whitespace aside) that is scored or predicted."""
+
+MAX_HEAVY_ATOMS = 150
+"""The most heavy atoms of a molecule that is scored or predicted."""
+
+
+def parse_smiles(smiles: str, *, limit_size: bool = False) -> Chem.Mol | None:
+    """Parse a SMILES string; ``None`` for empty, whitespace-only or unparseable input.
+
+    Args:
+        smiles: a SMILES string (surrounding whitespace is ignored).
+        limit_size: also ``None`` for a molecule too large to score or predict: a SMILES longer
+            than :data:`MAX_SMILES_LENGTH` characters (checked before parsing, which would
+            take time and memory in proportion) or a molecule of more than
+            :data:`MAX_HEAVY_ATOMS` heavy atoms. Objectives and single-step models parse
+            this way, so such input is invalid there: it scores 0 and costs no oracle call.
+            Drug-like molecules are far below both limits. :func:`too_large` says why.
+    """
     if not isinstance(smiles, str) or not smiles.strip():
         return None
+    smiles = smiles.strip()
+    if limit_size and len(smiles) > MAX_SMILES_LENGTH:
+        return None
     with quiet_rdkit():
-        return Chem.MolFromSmiles(smiles.strip())
+        mol = Chem.MolFromSmiles(smiles)
+    if limit_size and mol is not None and mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS:
+        return None
+    return mol
 
 
-def canonical_smiles(smiles: str) -> str | None:
-    """Canonical (isomeric) SMILES of ``smiles``, or ``None`` if it is invalid or empty."""
+def too_large(smiles: str) -> str | None:
+    """Why ``smiles`` is too large to score or predict (``None`` if it is not, or is invalid).
+
+    >>> too_large("C" * 200)
+    'too large: 200 heavy atoms > 150'
+    """
+    if not isinstance(smiles, str):
+        return None
+    n = len(smiles.strip())
+    if n > MAX_SMILES_LENGTH:
+        return f"too large: {n} characters > {MAX_SMILES_LENGTH}"
     mol = parse_smiles(smiles)
     if mol is None:
         return None
-    return Chem.MolToSmiles(mol)
+    if mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS:
+        return f"too large: {mol.GetNumHeavyAtoms()} heavy atoms > {MAX_HEAVY_ATOMS}"
+    n = len(Chem.MolToSmiles(mol))
+    if n > MAX_SMILES_LENGTH:
+        return f"too large: canonical SMILES of {n} characters > {MAX_SMILES_LENGTH}"
+    return None
+
+
+def canonical_smiles(smiles: str, *, limit_size: bool = False) -> str | None:
+    """Canonical (isomeric) SMILES of ``smiles``, or ``None`` if it is invalid or empty.
+
+    With ``limit_size`` (see :func:`parse_smiles`), also ``None`` when the molecule or its
+    canonical SMILES is too large, so that a canonical SMILES always parses again.
+    """
+    mol = parse_smiles(smiles, limit_size=limit_size)
+    if mol is None:
+        return None
+    canon = Chem.MolToSmiles(mol)
+    if limit_size and len(canon) > MAX_SMILES_LENGTH:
+        return None
+    return canon
 
 
 @functools.cache

@@ -29,12 +29,13 @@ def strip_atom_maps(mol: Chem.Mol) -> Chem.Mol:
     return mol
 
 
-def canonical_unmapped(smiles: str, stereo: bool = True) -> str | None:
+def canonical_unmapped(smiles: str, stereo: bool = True, *, limit_size: bool = False) -> str | None:
     """Canonical SMILES of ``smiles`` with atom maps removed (and stereo, if ``stereo=False``).
 
-    Returns ``None`` for an empty or unparseable SMILES.
+    Returns ``None`` for an empty or unparseable SMILES, and with ``limit_size`` for one too
+    large (see :func:`makeable.chem.molecule.parse_smiles`).
     """
-    mol = parse_smiles(smiles)
+    mol = parse_smiles(smiles, limit_size=limit_size)
     if mol is None:
         return None
     mol = strip_atom_maps(mol)

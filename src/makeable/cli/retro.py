@@ -180,11 +180,16 @@ def run_predict(args: argparse.Namespace) -> int:
             f"proposals give back their product; products with at least one: "
             f"{sum(any(ok) for ok in passed)} / {len(preds)}"
         )
-    invalid = [p.product for p in preds if not p.valid]
+    invalid = [f"{_shorten(p.product)} ({p.error})" for p in preds if not p.valid]
     if invalid:
         print(f"makeable: error: invalid product SMILES: {', '.join(invalid)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _shorten(smiles: str, n: int = 60) -> str:
+    """``smiles`` cut to ``n`` characters for a message (a product may be huge)."""
+    return smiles if len(smiles) <= n else f"{smiles[:n]}... ({len(smiles)} characters)"
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -32,7 +32,8 @@ class Scores:
 
     Attributes:
         values: float64 array, shape ``(n,)``; 0.0 where ``valid`` is False.
-        valid: bool array, shape ``(n,)``; False for unparseable/empty SMILES or a failed score.
+        valid: bool array, shape ``(n,)``; False for unparseable, empty or too large SMILES
+            or a failed score.
     """
 
     values: np.ndarray
@@ -53,12 +54,13 @@ class Objective(ABC):
     invalid_score: float = 0.0
 
     def parse(self, item: str) -> Any | None:
-        """Parse one input item; ``None`` if it is invalid (default: a SMILES string)."""
-        return parse_smiles(item)
+        """Parse one input item; ``None`` if it is invalid (default: a SMILES string; one too
+        large to score is invalid, see :func:`makeable.chem.molecule.parse_smiles`)."""
+        return parse_smiles(item, limit_size=True)
 
     def canonical(self, item: str) -> str | None:
-        """The item's identity for counting and caching; ``None`` if invalid."""
-        return canonical_smiles(item)
+        """The item's identity for counting and caching; ``None`` if invalid (or too large)."""
+        return canonical_smiles(item, limit_size=True)
 
     def __call__(self, smiles: Sequence[str]) -> Scores:
         smiles = list(smiles)

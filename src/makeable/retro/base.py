@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from makeable import __version__
-from makeable.chem.molecule import Molecule
+from makeable.chem.molecule import Molecule, too_large
 from makeable.chem.reaction import Reaction, canonical_unmapped
 from makeable.data.molecules import cache_dir
 from makeable.registry import Registry
@@ -132,8 +132,10 @@ class SingleStepModel(ABC):
                 unknown), for models with ``supports_classes``.
 
         Returns:
-            One :class:`Prediction` per input, same order. Invalid SMILES give an empty,
-            invalid-flagged prediction; they never raise.
+            One :class:`Prediction` per input, same order. Invalid SMILES, and products too
+            large to predict (:data:`makeable.chem.molecule.MAX_SMILES_LENGTH` characters,
+            :data:`~makeable.chem.molecule.MAX_HEAVY_ATOMS` heavy atoms), give an empty,
+            invalid-flagged prediction whose ``error`` says why; they never raise.
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -143,7 +145,9 @@ class SingleStepModel(ABC):
             if len(classes) != len(products):
                 raise ValueError("classes must have one entry per product")
         cls = [int(c) for c in classes] if classes is not None else [0] * len(products)
-        canon = [canonical_unmapped(p) if isinstance(p, str) else None for p in products]
+        canon = [
+            canonical_unmapped(p, limit_size=True) if isinstance(p, str) else None for p in products
+        ]
         keys = list(dict.fromkeys((c, y) for c, y in zip(canon, cls, strict=True) if c))
         results: dict[tuple[str, int], tuple[tuple[ReactantSet, ...], str | None]] = {}
         for start in range(0, len(keys), self.batch_size):
@@ -153,7 +157,8 @@ class SingleStepModel(ABC):
         out = []
         for given, c, y in zip(products, canon, cls, strict=True):
             if c is None:
-                out.append(Prediction(str(given), None, (), "invalid SMILES: RDKit cannot parse"))
+                reason = too_large(given) or "invalid SMILES: RDKit cannot parse"
+                out.append(Prediction(str(given), None, (), reason))
             else:
                 sets, error = results[(c, y)]
                 out.append(Prediction(given, c, sets, error))
