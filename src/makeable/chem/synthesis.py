@@ -20,11 +20,14 @@ Applying a template is deterministic: RDKit's products of the reactants in slot 
 sanitised and canonicalised, those with atoms RDKit cannot sanitise or with more than one
 fragment are dropped, and the first canonical SMILES in sorted order is the product.
 
-Template set. The shipped set ``hb_edited`` is RxnFlow's edited version of the
-Hartenfeller-Button reactions (``templates_hb_edited_rxnflow.txt``, 71 templates: 13
-uni- and 58 bi-molecular; SeonghwanSeo/RxnFlow @ a39c7aeb, MIT). It was chosen by
-measurement against the shipped stock ``building_blocks`` (23,575 molecules; RDKit
-2026.09.1, one core) among the sets of the shared data folder:
+Template sets. Three are shipped (:data:`TEMPLATE_SETS`; SeonghwanSeo/RxnFlow @ a39c7aeb,
+MIT, files copied unchanged): ``hb_edited``, RxnFlow's edited version of the
+Hartenfeller-Button reactions (``templates_hb_edited_rxnflow.txt``, 71 templates: 13 uni-
+and 58 bi-molecular); ``real``, RxnFlow's 109 templates of the Enamine REAL protocols
+(``templates_real109_rxnflow.txt``); and ``hb_real``, the two files in that order (180
+templates), the default. The two were chosen by measurement against the shipped stock
+``building_blocks`` (23,575 molecules; RDKit 2026.09.1, one core) among the sets of the
+shared data folder:
 
 ============================  =====  ======  ==============  ====================  ========
 set                           parse  usable  >= 10 per slot  products sanitised    matching
@@ -41,11 +44,15 @@ the SynNet set less 23 reactions that are ill-posed on purchasable building bloc
 reductive amination whose product never sanitises, a Paal-Knorr pyrrole at 51 %, Grignard,
 Wittig, homo-couplings, decarboxylative couplings) and with three Pictet-Spengler-type
 products corrected; the reactions themselves are the published, robust Hartenfeller-Button
-collection. Any other set can be given as a file (one reaction SMARTS a line).
+collection. Joining the Enamine REAL reactions, which were written for purchasable building
+blocks, raised the synthesis GA's AUC top-10 on six PMO tasks where it was weakest from
+3.393 to 3.609 (with the block focus on; docs/benchmarks/makeable.md). Any other set can be
+given as a file (one reaction SMARTS a line).
 
 Slot table. Matching 23,575 building blocks against the 129 reactant slots of ``hb_edited``
 takes about 30 s on one core (168,166 matches; RDKit's SubstructLibrary with pattern
-fingerprints was slower, 43 s, the recursive SMARTS defeat its screen); the table is cached
+fingerprints was slower, 43 s, the recursive SMARTS defeat its screen; the 340 slots of
+``hb_real`` took 77 s on a core shared with other jobs); the table is cached
 as an ``.npz`` file (no pickle) keyed by a hash of the RDKit version, the templates and the
 building blocks, and loads in milliseconds.
 
