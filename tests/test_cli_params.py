@@ -33,6 +33,12 @@ def test_pair_without_key_or_equals_is_a_clear_error(bad):
         parse_params([bad])
 
 
+@pytest.mark.parametrize("bad", ["population_size=[", "x={a: 1", "tag=!!python/name:os.system"])
+def test_value_that_is_not_yaml_is_a_clear_error(bad):
+    with pytest.raises(ConfigError, match=rf"{bad.split('=')[0]}=.*: invalid YAML value: line 1"):
+        parse_params([bad])
+
+
 def test_design_and_retro_plan_clis_pass_exponents_as_floats():
     from makeable.cli.design import config_from_args
     from makeable.cli.main import build_parser

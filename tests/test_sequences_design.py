@@ -166,6 +166,31 @@ def test_config_errors_are_clear():
         )
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("batch", True), ("rounds", 2.5), ("n_threads", False), ("seed", True), ("task_params", 3)],
+)
+def test_config_refuses_bools_and_wrong_types(field, value):
+    with pytest.raises(ConfigError, match=field):
+        SequenceDesignConfig(**{"task": TASK, field: value})
+
+
+def test_more_new_sequences_than_the_task_has_is_refused_at_once(data_dir, tmp_path, capsys):
+    """tfbind8 has 4^8 = 65,536 sequences, half of them in the starting set: a batch of 100,000
+    (which hung, looking for sequences that do not exist) or 10 rounds of 4,000 are refused
+    before any work, in one line."""
+    out = tmp_path / "run"
+    base = ["seq", "design", "--task", "tfbind8", "--optimizer", "mutation", "--out", str(out)]
+    for extra, asked in (
+        (["--batch", "100000", "--rounds", "1"], "100,000"),
+        (["--batch", "4000"], "40,000"),
+    ):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"= {asked} new sequences, but tfbind8 has only 32,768 outside its starting" in err
+        assert "Traceback" not in err and not out.exists()
+
+
 def test_cli_delta_cs_on_tfbind8(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["seq", "design", "--task", "tfbind8", "--optimizer", "delta_cs", "--rounds", "2",

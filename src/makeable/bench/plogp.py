@@ -65,7 +65,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from rdkit import Chem
 
 from makeable.bench.guacamol import distinct_scores
@@ -76,7 +75,7 @@ from makeable.chem.molecule import canonical_smiles, parse_smiles
 from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
 from makeable.results_csv import append_csv, read_csv, write_csv
-from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
+from makeable.runs.config import ConfigError, DesignConfig, read_yaml, versions, write_yaml
 from makeable.settings import refuse_other_settings
 
 log = logging.getLogger(__name__)
@@ -533,9 +532,7 @@ def _check_same_benchmark(
     """Refuse to extend ``results.csv`` rows made with other settings or start molecules."""
     if not rows:
         return
-    recorded = (
-        yaml.safe_load((out / "bench.yaml").read_text()) if (out / "bench.yaml").is_file() else {}
-    )
+    recorded = read_yaml(out / "bench.yaml") if (out / "bench.yaml").is_file() else {}
     refuse_other_settings(
         recorded,
         identity,

@@ -13,6 +13,7 @@ how interrupted runs resume (see :mod:`makeable.oracle.oracle`).
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from abc import ABC, abstractmethod
@@ -114,6 +115,45 @@ class StallGuard:
             log.warning("no new molecules for %d rounds: stopping", self._stalled)
             return True
         return False
+
+
+def require_int(name: str, value: Any, least: int) -> None:
+    """Refuse a parameter that is not an integer >= ``least`` (a ``bool`` is not one).
+
+    Raises:
+        ValueError: naming the parameter and the value given.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+
+
+def require_real(
+    name: str, value: Any, least: float | None = None, *, above: float | None = None
+) -> None:
+    """Refuse a parameter that is not a finite number, ``>= least`` and ``> above`` when given.
+
+    Raises:
+        ValueError: naming the parameter and the value given.
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and least is not None:
+        ok = value >= least
+    if ok and above is not None:
+        ok = value > above
+    if not ok:
+        bound = f" >= {least}" if least is not None else f" > {above}" if above is not None else ""
+        raise ValueError(f"{name} must be a number{bound}, got {value!r}")
+
+
+def require_probability(name: str, value: Any) -> None:
+    """Refuse a parameter that is not a probability in [0, 1].
+
+    Raises:
+        ValueError: naming the parameter and the value given.
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")

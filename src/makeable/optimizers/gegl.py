@@ -46,7 +46,15 @@ from rdkit import Chem
 
 from makeable.chem.molecule import parse_smiles
 from makeable.models.smiles_lm import DEFAULT_PRIOR
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, StallGuard
+from makeable.optimizers.base import (
+    OPTIMIZERS,
+    DesignContext,
+    Optimizer,
+    StallGuard,
+    require_int,
+    require_probability,
+    require_real,
+)
 from makeable.optimizers.graph_ga_ops import reproduce
 from makeable.oracle.oracle import Oracle
 
@@ -153,8 +161,21 @@ class GEGL(Optimizer):
         threads: int = 1,
         init_pool: int = 0,
     ) -> None:
-        if init_pool < 0:
-            raise ValueError(f"init_pool must be >= 0, got {init_pool}")
+        for key, value, least in (
+            ("apprentice_samples", apprentice_samples, 1),
+            ("expert_samples", expert_samples, 0),
+            ("queue_size", queue_size, 1),
+            ("imitation_steps", imitation_steps, 1),
+            ("imitation_batch_size", imitation_batch_size, 1),
+            ("max_len", max_len, 1),
+            ("n_rounds", n_rounds, 0),
+            ("sampling_batch_size", sampling_batch_size, 1),
+            ("threads", threads, 0),
+            ("init_pool", init_pool, 0),
+        ):
+            require_int(key, value, least)
+        require_probability("mutation_rate", mutation_rate)
+        require_real("lr", lr, above=0.0)
         self.prior = prior
         self.apprentice_samples = apprentice_samples
         self.expert_samples = expert_samples

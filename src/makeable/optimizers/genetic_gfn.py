@@ -48,7 +48,15 @@ import numpy as np
 from rdkit import Chem
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, StallGuard
+from makeable.optimizers.base import (
+    OPTIMIZERS,
+    DesignContext,
+    Optimizer,
+    StallGuard,
+    require_int,
+    require_probability,
+    require_real,
+)
 from makeable.optimizers.gegl import PriorityQueue, admissible, cached_mol, score_into
 from makeable.optimizers.graph_ga_ops import reproduce
 from makeable.oracle.oracle import Oracle
@@ -127,15 +135,25 @@ class GeneticGFN(Optimizer):
         max_len: int = 100,
         threads: int = 1,
     ) -> None:
-        for key, value in (
-            ("batch_size", batch_size),
-            ("memory_size", memory_size),
-            ("replay_batch_size", replay_batch_size),
+        for key, value, least in (
+            ("batch_size", batch_size, 1),
+            ("memory_size", memory_size, 1),
+            ("replay_steps", replay_steps, 0),
+            ("replay_batch_size", replay_batch_size, 1),
+            ("population_size", population_size, 0),
+            ("offspring_size", offspring_size, 1),
+            ("ga_generations", ga_generations, 0),
+            ("max_len", max_len, 1),
+            ("threads", threads, 0),
         ):
-            if value < 1:
-                raise ValueError(f"{key} must be >= 1, got {value}")
-        if rank_coefficient <= 0:
-            raise ValueError(f"rank_coefficient must be > 0, got {rank_coefficient}")
+            require_int(key, value, least)
+        require_real("lr", lr, above=0.0)
+        require_real("lr_z", lr_z, 0.0)
+        require_real("log_z_init", log_z_init)
+        require_real("beta", beta, above=0.0)
+        require_real("kl_coefficient", kl_coefficient, 0.0)
+        require_probability("mutation_rate", mutation_rate)
+        require_real("rank_coefficient", rank_coefficient, above=0.0)
         self.prior = prior
         self.batch_size = batch_size
         self.lr = lr

@@ -17,7 +17,14 @@ import numpy as np
 from rdkit import Chem
 
 from makeable.chem.molecule import parse_smiles
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, StallGuard
+from makeable.optimizers.base import (
+    OPTIMIZERS,
+    DesignContext,
+    Optimizer,
+    StallGuard,
+    require_int,
+    require_probability,
+)
 from makeable.optimizers.graph_ga_ops import make_mating_pool, reproduce
 from makeable.oracle.oracle import Oracle
 
@@ -55,6 +62,10 @@ class GraphGA(Optimizer):
         mutation_rate: float = 0.067,
         patience: int = 5,
     ) -> None:
+        require_int("population_size", population_size, 1)
+        require_int("offspring_size", offspring_size, 1)
+        require_probability("mutation_rate", mutation_rate)
+        require_int("patience", patience, 0)
         self.population_size = population_size
         self.offspring_size = offspring_size
         self.mutation_rate = mutation_rate

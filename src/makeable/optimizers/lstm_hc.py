@@ -21,7 +21,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, StallGuard
+from makeable.optimizers.base import (
+    OPTIMIZERS,
+    DesignContext,
+    Optimizer,
+    StallGuard,
+    require_int,
+    require_real,
+)
 from makeable.oracle.oracle import Oracle
 
 if TYPE_CHECKING:  # torch is imported when an optimizer runs, not when it is registered
@@ -60,6 +67,17 @@ class SmilesLSTMHillClimbing(Optimizer):
         n_rounds: int = 0,
         threads: int = 1,
     ) -> None:
+        for key, value, least in (
+            ("mols_to_sample", mols_to_sample, 1),
+            ("keep_top", keep_top, 1),
+            ("optimize_n_epochs", optimize_n_epochs, 0),
+            ("optimize_batch_size", optimize_batch_size, 1),
+            ("max_len", max_len, 1),
+            ("n_rounds", n_rounds, 0),
+            ("threads", threads, 0),
+        ):
+            require_int(key, value, least)
+        require_real("lr", lr, above=0.0)
         self.prior = prior
         self.mols_to_sample = mols_to_sample
         self.keep_top = keep_top

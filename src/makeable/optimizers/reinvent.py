@@ -24,7 +24,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, StallGuard
+from makeable.optimizers.base import (
+    OPTIMIZERS,
+    DesignContext,
+    Optimizer,
+    StallGuard,
+    require_int,
+    require_real,
+)
 from makeable.oracle.oracle import Oracle
 
 if TYPE_CHECKING:  # torch is imported when an optimizer runs, not when it is registered
@@ -109,6 +116,17 @@ class Reinvent(Optimizer):
         max_len: int = 100,
         threads: int = 1,
     ) -> None:
+        for key, value, least in (
+            ("batch_size", batch_size, 1),
+            ("experience_replay", experience_replay, 0),
+            ("memory_size", memory_size, 1),
+            ("max_len", max_len, 1),
+            ("threads", threads, 0),
+        ):
+            require_int(key, value, least)
+        require_real("sigma", sigma, 0.0)
+        require_real("lr", lr, above=0.0)
+        require_real("likelihood_penalty", likelihood_penalty, 0.0)
         self.prior = prior
         self.batch_size = batch_size
         self.sigma = sigma

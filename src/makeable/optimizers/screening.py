@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer
+from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, require_int
 from makeable.oracle.oracle import Oracle
 
 
@@ -19,6 +19,7 @@ class Screening(Optimizer):
     name = "screening"
 
     def __init__(self, batch_size: int = 100) -> None:
+        require_int("batch_size", batch_size, 1)
         self.batch_size = batch_size
 
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:

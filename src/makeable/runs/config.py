@@ -24,6 +24,48 @@ class ConfigError(ValueError):
     """A config file or flag is invalid (unknown key, wrong type, bad value)."""
 
 
+def is_integer(value: Any) -> bool:
+    """An ``int`` and not a ``bool`` (YAML's ``true`` is no count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line saying what is wrong in a YAML text and where (line and column, 1-based)."""
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    context = getattr(exc, "context", None)
+    text = f"{where}{problem}" + (f" ({context})" if context else "")
+    if "'\\t'" in problem:
+        text += "; indent with spaces, not tabs"
+    elif "python/" in problem:
+        text += "; makeable reads YAML safely and builds no Python object from it"
+    return text
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The YAML document of a file, read safely (``yaml.safe_load``: plain data only).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ConfigError: the file cannot be read or is not valid YAML (one line naming the file
+            and the problem with its line and column).
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {yaml_problem(exc)}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a YAML text file (not UTF-8)") from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 class RunConfig:
     """What every job config shares (a frozen dataclass subclasses it): reading from a dict or
     YAML with clear errors, writing back, and the resume check against a run folder.
@@ -50,8 +92,7 @@ class RunConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Self:
-        with open(path) as fh:
-            data = yaml.safe_load(fh) or {}
+        data = read_yaml(path) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of config keys")
         return cls.from_dict(data)
@@ -155,19 +196,33 @@ class DesignConfig(RunConfig):
     )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.budget, int) or self.budget < 1:
+        for name in ("objective", "optimizer", "pool", "executor"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{name} must be a non-empty string, not {value!r}")
+        if not is_integer(self.budget) or self.budget < 1:
             raise ConfigError(f"budget must be a positive integer, not {self.budget!r}")
-        if not isinstance(self.seed, int):
+        if not is_integer(self.seed):
             raise ConfigError(f"seed must be an integer, not {self.seed!r}")
+        for name in ("optimizer_params", "objective_params"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name} must be a mapping, not {getattr(self, name)!r}")
         if not isinstance(self.filters, list) or not all(isinstance(n, str) for n in self.filters):
             raise ConfigError(f"filters must be a list of filter set names, not {self.filters!r}")
         for name in self.filters:
             FILTER_SETS.factory(name)  # an unknown name fails here, listing the valid ones
-        if self.top_k < 1:
-            raise ConfigError("top_k must be at least 1")
-        for name, least in (("plan_routes", 0), ("route_max_calls", 1), ("route_jobs", 1)):
+        if self.n_workers is not None and (not is_integer(self.n_workers) or self.n_workers < 1):
+            raise ConfigError(
+                f"n_workers must be an integer >= 1 (or unset: all cores), not {self.n_workers!r}"
+            )
+        for name, least in (
+            ("top_k", 1),
+            ("plan_routes", 0),
+            ("route_max_calls", 1),
+            ("route_jobs", 1),
+        ):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            if not is_integer(value) or value < least:
                 raise ConfigError(f"{name} must be an integer >= {least}, not {value!r}")
         if self.synthesis not in SYNTHESIS_MODES:
             raise ConfigError(

@@ -37,7 +37,7 @@ import torch
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.runs.config import ConfigError, RunConfig, versions, write_yaml
+from makeable.runs.config import ConfigError, RunConfig, is_integer, versions, write_yaml
 from makeable.sequences.optimizers import RoundContext, get_seq_optimizer
 from makeable.sequences.proxy import ProxyConfig, ProxyEnsemble
 from makeable.sequences.report import write_sequence_report
@@ -79,12 +79,19 @@ class SequenceDesignConfig(RunConfig):
     RESUME_FREE = ("n_threads",)
 
     def __post_init__(self) -> None:
+        for name in ("task", "optimizer"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{name} must be a non-empty string, not {value!r}")
         for name in ("rounds", "batch", "n_threads"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, not {value!r}")
-        if not isinstance(self.seed, int):
+        if not is_integer(self.seed):
             raise ConfigError(f"seed must be an integer, not {self.seed!r}")
+        for name in ("optimizer_params", "task_params", "proxy_params"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name} must be a mapping, not {getattr(self, name)!r}")
         valid = {f.name for f in dataclasses.fields(ProxyConfig)}
         unknown = sorted(set(self.proxy_params) - valid)
         if unknown:
@@ -142,10 +149,11 @@ def run_sequence_design(
         progress: log one line per round at INFO level (the CLI shows them).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     task = get_task(config.task, **config.task_params)
     optimizer = get_seq_optimizer(config.optimizer, **config.optimizer_params)
     initial_seqs, initial_scores = task.initial_data()
+    check_space(config, task, initial_seqs)
+    out.mkdir(parents=True, exist_ok=True)
     store = RunStore(out / "run.db", exclusive=True)
     try:
         config.check_resume(store)
@@ -183,6 +191,26 @@ def run_sequence_design(
         writer.writerows(top)
     write_sequence_report(out, config, task, rounds, top)
     return SequenceDesignResult(out, rounds, top)
+
+
+def check_space(config: SequenceDesignConfig, task: SequenceTask, initial: list[str]) -> None:
+    """Refuse a run that asks for more new sequences than the task has.
+
+    Every oracle call scores a sequence neither in the starting set nor scored before, so
+    ``rounds x batch`` calls need that many sequences outside the starting set; asking for
+    more would leave the optimizer searching for sequences that do not exist.
+
+    Raises:
+        ConfigError: ``rounds x batch`` exceeds the sequences outside the starting set.
+    """
+    space = len(task.alphabet) ** task.length
+    fresh = space - len(set(initial))
+    if config.budget > fresh:
+        raise ConfigError(
+            f"{config.rounds} rounds x batch {config.batch} = {config.budget:,} new sequences, "
+            f"but {task.name} has only {fresh:,} outside its starting set ({len(task.alphabet)}"
+            f"^{task.length} = {space:,} in all): lower --batch or --rounds"
+        )
 
 
 def _versions() -> dict[str, str]:
