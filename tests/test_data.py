@@ -90,3 +90,45 @@ def test_shipped_novelty_reference_matches_zinc(data_dir):
     assert len(ref.hashes) == len(set(zinc))
     assert all(canonical_smiles(s) in ref for s in zinc[::997])
     assert "CCCCCCCCCCCCCCCCCCCCCCCCO" not in ref
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x1f\x8b random bytes, not a gzip stream", gzip.compress(b"garbage line\nCCO\n")],
+)
+def test_damaged_cached_zinc_is_refused_in_one_line(monkeypatch, tmp_path, capsys, content):
+    """A cached ZINC250k whose sha256 is not the published one is never used: neither bytes
+    that are no gzip (a traceback before) nor a valid gzip of something else (silently used
+    before)."""
+    from makeable.cli.main import main
+
+    monkeypatch.delenv("MAKEABLE_DATA", raising=False)
+    monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "cache" / molecules.ZINC250K.relpath
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    molecules.zinc250k.cache_clear()
+    try:
+        with pytest.raises(ChecksumError, match="makeable data fetch zinc250k`"):
+            molecules.zinc250k()
+        out = tmp_path / "run"
+        argv = ["design", "--objective", "qed", "--budget", "10", "--no-progress"]
+        assert main([*argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and f"makeable: error: {path} is not the published" in err
+        assert not out.exists()
+    finally:
+        molecules.zinc250k.cache_clear()
+
+
+def test_damaged_zinc_in_the_data_folder_names_its_dest(monkeypatch, tmp_path):
+    monkeypatch.setenv("MAKEABLE_DATA", str(tmp_path / "data"))
+    path = tmp_path / "data" / molecules.ZINC250K.relpath
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(b"CCO\n"))
+    molecules.zinc250k.cache_clear()
+    try:
+        with pytest.raises(ChecksumError, match=f"fetch zinc250k --dest {tmp_path / 'data'}`"):
+            molecules.zinc250k(require_full=True)
+    finally:
+        molecules.zinc250k.cache_clear()

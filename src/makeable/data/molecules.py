@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from makeable.data.download import RemoteFile
+from makeable.data.download import ChecksumError, RemoteFile, sha256_of
 
 ZINC250K = RemoteFile(
     name="zinc250k",
@@ -51,6 +51,23 @@ def find_file(remote: RemoteFile) -> Path | None:
     return None
 
 
+def check_local_file(remote: RemoteFile, path: Path) -> None:
+    """Refuse a local copy of ``remote`` whose sha256 is not the published one.
+
+    Raises:
+        ChecksumError: one line naming the file and how to replace it.
+    """
+    if sha256_of(path) == remote.sha256:
+        return
+    root = path.parents[len(Path(remote.relpath).parts) - 1]
+    dest = "" if root == cache_dir() else f" --dest {root}"
+    raise ChecksumError(
+        f"{path} is not the published {remote.name} (its sha256 differs: damaged, or another "
+        f"file in its place); replace it with `makeable data fetch {remote.name}{dest}`, or "
+        "delete it"
+    )
+
+
 def read_smiles_file(path: Path) -> list[str]:
     """Read one SMILES per line (first whitespace-separated field; gzip if ``.gz``)."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -64,9 +81,12 @@ def zinc250k(require_full: bool = False) -> tuple[str, ...]:
 
     Raises:
         FileNotFoundError: ``require_full`` and the full set is not available.
+        ChecksumError: the local full set is not the published file (damaged, or another
+            file in its place); it is never used.
     """
     path = find_file(ZINC250K)
     if path is not None:
+        check_local_file(ZINC250K, path)
         return tuple(read_smiles_file(path))
     if require_full:
         raise FileNotFoundError(
