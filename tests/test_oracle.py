@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from makeable.objectives.base import FunctionObjective
 from makeable.oracle import Oracle, RunStore
 from tests.conftest import ZINC_FEW
 
@@ -196,3 +197,52 @@ def test_design_refuses_a_run_folder_in_use(tmp_path, capsys):
         code = main(["design", "--objective", "qed", "--budget", "20", "--out", str(out)])
     assert code == 2 and "in use by another process" in capsys.readouterr().err
     assert main(["design", "--objective", "qed", "--budget", "20", "--out", str(out)]) == 0
+
+
+def _raises(smiles: str) -> float:
+    raise RuntimeError("the model file is missing")
+
+
+def _text(smiles: str) -> str:
+    return "high"
+
+
+def _some_fail(smiles: str) -> float:
+    if smiles == "CCO":
+        raise RuntimeError("not this one")
+    return 1.0
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (_raises, "the first failure: RuntimeError: the model file is missing"),
+        (_text, "the first failure: TypeError: mine returned str 'high', not a number"),
+        (lambda smiles: float("nan"), "the first failure: a non-finite score (nan)"),
+    ],
+)
+def test_objective_failing_on_the_whole_first_batch_is_reported_with_why(fn, reason, caplog):
+    """A run whose objective never scores used to finish with every metric 0 and no word."""
+    oracle = Oracle(FunctionObjective("mine", fn), budget=20)
+    with caplog.at_level("WARNING", logger="makeable.oracle.oracle"):
+        oracle(ZINC_FEW)
+        oracle(["CCO", "CCN"])  # warned once, after the first batch
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "objective mine failed on every molecule of the first batch (5)" in warnings[0]
+    assert reason in warnings[0]
+    assert oracle.n_calls == 7 and oracle.best_score() == 0.0  # counted, as before
+
+
+def test_no_warning_when_some_molecule_scores(toy_objective, caplog):
+    with caplog.at_level("WARNING", logger="makeable.oracle.oracle"):
+        Oracle(toy_objective, budget=20)(ZINC_FEW)
+        Oracle(FunctionObjective("some", _some_fail), budget=20)(["CCO", "CCN"])
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_scores_say_why_the_first_molecule_failed():
+    scores = FunctionObjective("some", _some_fail)(["CCN", "not smiles", "CCO", "CCO"])
+    assert list(scores.valid) == [True, False, False, False]
+    assert scores.error == "RuntimeError: not this one"
+    assert FunctionObjective("fine", lambda s: 1.0)(["CCO"]).error is None

@@ -34,10 +34,13 @@ class Scores:
         values: float64 array, shape ``(n,)``; 0.0 where ``valid`` is False.
         valid: bool array, shape ``(n,)``; False for unparseable, empty or too large SMILES
             or a failed score.
+        error: why the first molecule whose scoring failed failed (the exception, or the
+            non-finite score); ``None`` when none failed.
     """
 
     values: np.ndarray
     valid: np.ndarray
+    error: str | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -73,11 +76,12 @@ class Objective(ABC):
             if mol is not None:
                 mols.append(mol)
                 where.append(i)
+        error = None
         if mols:
-            out, ok = self._safe_score(mols)
+            out, ok, error = self._score_isolated(mols)
             values[where] = np.where(ok, out, self.invalid_score)
             valid[where] = ok
-        return Scores(values, valid)
+        return Scores(values, valid, error)
 
     def score(self, smiles: str) -> float:
         """Score one SMILES (convenience; batch calls are faster)."""
@@ -85,18 +89,25 @@ class Objective(ABC):
 
     def _safe_score(self, mols: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         """Score a batch; if the batch fails, score one by one so one bad molecule fails alone."""
+        out, ok, _ = self._score_isolated(mols)
+        return out, ok
+
+    def _score_isolated(self, mols: list[Any]) -> tuple[np.ndarray, np.ndarray, str | None]:
+        """:meth:`_safe_score`, and why the first failed molecule failed (``None``: none did)."""
         try:
             with quiet_rdkit():
                 out = np.asarray(self._score(mols), dtype=np.float64)
             if out.shape != (len(mols),):
                 raise ValueError(f"{self.name}: expected {len(mols)} scores, got shape {out.shape}")
-            return out, np.isfinite(out)
-        except Exception:  # noqa: BLE001 - isolate the failing molecule below
+            ok = np.isfinite(out)
+            return out, ok, None if ok.all() else f"a non-finite score ({out[~ok][0]})"
+        except Exception as exc:  # noqa: BLE001 - isolate the failing molecule below
             if len(mols) == 1:
                 log.debug("objective %s failed on one item", self.name, exc_info=True)
-                return np.zeros(1), np.zeros(1, dtype=bool)
-        outs, oks = zip(*(self._safe_score([m]) for m in mols), strict=True)
-        return np.concatenate(outs), np.concatenate(oks)
+                return np.zeros(1), np.zeros(1, dtype=bool), f"{type(exc).__name__}: {exc}"
+        outs, oks, errors = zip(*(self._score_isolated([m]) for m in mols), strict=True)
+        error = next((e for e in errors if e is not None), None)
+        return np.concatenate(outs), np.concatenate(oks), error
 
     @abstractmethod
     def _score(self, mols: Sequence[Any]) -> np.ndarray:
@@ -138,7 +149,15 @@ class FunctionObjective(Objective):
         )
         if self._batched:
             return np.asarray(self._fn(items), dtype=np.float64)
-        return np.array([float(self._fn(x)) for x in items], dtype=np.float64)
+        return np.array([self._number(self._fn(x)) for x in items], dtype=np.float64)
+
+    def _number(self, value: Any) -> float:
+        """The function's return value as a float; anything else fails saying what it was."""
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            kind = type(value).__name__
+            raise TypeError(f"{self.name} returned {kind} {value!r:.80}, not a number") from None
 
 
 OBJECTIVES: Registry[Objective] = Registry("objective")

@@ -96,6 +96,7 @@ class Oracle:
         self.oracle_s = 0.0  # seconds spent inside the objective (this process's runs only)
         self.replayed = 0
         self._top: list[float] = []  # min-heap of the best scores (for progress displays)
+        self._checked = False  # whether the first batch scored here was looked at
         if self._replay:
             log.info("resuming: %d recorded calls will be replayed", len(self._replay))
 
@@ -223,6 +224,18 @@ class Oracle:
                 records.append(CallRecord(self.n_calls, s, float(v), bool(ok), per_mol))
         if self.store is not None:
             self.store.add_calls(records)
+        if not self._checked:
+            self._checked = True
+            if not any(r.valid for r in records):
+                error = next((s.error for s, _ in results if s.error), None)
+                log.warning(
+                    "objective %s failed on every molecule of the first batch (%d): each "
+                    "scores 0 and still costs a call; %s. Check the objective (Ctrl-C stops "
+                    "the run; nothing counted is lost)",
+                    self.objective.name,
+                    len(records),
+                    f"the first failure: {error}" if error else "no reason was given",
+                )
         if self.on_calls is not None:
             self.on_calls(self, len(new))
 
