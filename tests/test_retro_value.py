@@ -147,3 +147,19 @@ def test_cli_train_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert config["kind"] == "retro_star_value" and config["training"]["n_records"] == 21
     assert main(["retro", "train-value", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "no plans.jsonl" in capsys.readouterr().err
+
+
+def test_damaged_value_model_files_are_one_line_errors(tmp_path: Path) -> None:
+    folder = ValueModel().save(tmp_path / "value", {})
+    good = (folder / "config.json").read_text()
+    (folder / "model.safetensors").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="model.safetensors is not a readable safetensors file"):
+        ValueModel.load(folder)
+    (folder / "config.json").write_text("{")
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        ValueModel.load(folder)
+    other = ValueModel(hidden=8).save(tmp_path / "other", {})
+    (folder / "config.json").write_text(good)
+    (folder / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    with pytest.raises(ValueError, match="model.safetensors does not fit .*config.json"):
+        ValueModel.load(folder)

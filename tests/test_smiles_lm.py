@@ -104,6 +104,22 @@ def test_save_load_gives_the_same_model(tmp_path):
     assert torch.equal(copy.log_likelihood(batch), model.log_likelihood(batch))
 
 
+def test_damaged_model_folder_is_a_one_line_error(tmp_path):
+    folder = save_model(_tiny(SmilesTokenizer.build(TRICKY)), tmp_path / "m")
+    weights = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="model.safetensors is not a readable safetensors file"):
+        load_model(folder)
+    other = save_model(_tiny(SmilesTokenizer.build(["CCO"])), tmp_path / "other")
+    (folder / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    with pytest.raises(ValueError, match="model.safetensors does not fit"):
+        load_model(folder)
+    (folder / "model.safetensors").write_bytes(weights)
+    (folder / "config.json").write_text("{")
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        load_model(folder)
+
+
 def test_sampling_respects_max_len_and_generator():
     model = _tiny(SmilesTokenizer.build(TRICKY))
     tokens, finished = model.sample_tokens(

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from makeable.cli.params import parse_params
+from makeable.cli.paths import check_output_folder
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.synthesis import MODES as SYNTHESIS_MODES
 
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from makeable.runs.design import run_design
 
     config = config_from_args(args)
+    check_output_folder(args.out, "--out")
     result = run_design(config, args.out, progress=not args.no_progress)
     summary = {k: result.metrics[k] for k in ("n_calls", "auc_top10", "top1", "top10_mean")}
     print(json.dumps(summary, indent=2))

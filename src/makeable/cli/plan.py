@@ -280,6 +280,7 @@ def _reaction_filter(args: argparse.Namespace) -> str | None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    from makeable.cli.paths import output_folder
     from makeable.data.stocks import load_stock
     from makeable.retro.base import load_model
     from makeable.retro.planning import canonical_target, plan
@@ -289,13 +290,12 @@ def run_plan(args: argparse.Namespace) -> int:
     settings = _settings(args, args.stop_on_first_solution)
     stock = load_stock(args.stock)  # a missing stock file fails before the model loads
     model = load_model(args.model, _model_params(args))
+    out = output_folder(args.out, "--out") if args.out else None  # before the search
     result = plan(args.smiles, model, stock, progress=not args.no_progress, **settings.to_dict())
-    if args.out:
+    if out is not None:
         from makeable.retro.route_report import route_png, route_svg, write_route_html
         from makeable.retro.routes import write_routes
 
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         write_routes(out / "routes.json", list(result.routes))
         config = {
             "target": args.smiles,

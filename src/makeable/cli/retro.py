@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.params import parse_params
+from makeable.cli.paths import output_file
 from makeable.cli.plan import add_improve_parser, add_train_value_parser
 from makeable.cli.plan import add_retro_parser as add_plan_parser
 
@@ -135,6 +136,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from makeable.retro.base import load_model
     from makeable.retro.report import write_html
 
+    html = output_file(args.html, "--html") if args.html else None  # before the predictions
     model = load_model(args.model)
     if args.stock:
         from makeable.data.stocks import load_stock
@@ -154,8 +156,8 @@ def run_predict(args: argparse.Namespace) -> int:
             )
             for p in preds
         ]
-    if args.html:
-        path = write_html(preds, Path(args.html), model.name)
+    if html is not None:
+        path = write_html(preds, html, model.name)
         print(f"wrote {path}", file=sys.stderr)
     if args.json:
         records = [p.to_dict() for p in preds]

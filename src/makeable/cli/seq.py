@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.params import parse_params
+from makeable.cli.paths import check_output_folder
 from makeable.runs.config import ConfigError
 
 
@@ -94,6 +95,7 @@ def run_design(args: argparse.Namespace) -> int:
     from makeable.sequences.design import run_sequence_design
 
     config = config_from_args(args)
+    check_output_folder(args.out, "--out")
     result = run_sequence_design(config, args.out, progress=True)
     last = result.rounds[-1] if result.rounds else {}
     keys = ("round", "n_calls", "max", "median_top128", "diversity", "novelty")

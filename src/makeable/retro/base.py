@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -312,18 +313,25 @@ class SingleStepModel(ABC):
                 settings (for example Template-MLP's ``max_templates``); unknown names are
                 rejected by the registry.
         """
-        from safetensors.torch import load_file
-
         folder = Path(folder)
         path = folder / CONFIG_FILE
         if not path.is_file():
             raise FileNotFoundError(f"not a saved single-step model (no {CONFIG_FILE}): {folder}")
-        config = json.loads(path.read_text())
+        config = read_json_object(path)
+        if not isinstance(config.get("model"), str) or not isinstance(config.get("params"), dict):
+            raise ValueError(f"{path} is not a single-step model's config (no model and params)")
         model = MODELS.build(config["model"], **{**config["params"], **(overrides or {})})
         model.training = dict(config.get("training", {}))
-        model._load_files(folder)
+        try:
+            model._load_files(folder)
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            raise ValueError(f"{folder}: cannot read the model's files ({exc})") from None
         weights = folder / WEIGHTS_FILE
-        model._load_tensors(load_file(str(weights)) if weights.is_file() else {})
+        tensors = read_weights(weights) if weights.is_file() else {}
+        try:
+            model._load_tensors(tensors)
+        except RuntimeError as exc:  # load_state_dict: missing, unexpected or misshapen tensors
+            raise ValueError(f"{weights} does not fit {path} ({one_line(exc)})") from None
         return model
 
 
@@ -410,6 +418,42 @@ def _load_any(name_or_path: str | Path, overrides: Mapping[str, Any] | None) -> 
         f"no trained weights for {name!r}: run `makeable retro train {name}` "
         f"(writes {default_model_dir(name)}), or pass --model a saved model folder"
     )
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (whitespace runs joined), cut at ``limit``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in a model folder's file.
+
+    Raises:
+        ValueError: the file is not valid JSON or holds no object (one line naming it).
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    return data
+
+
+def read_weights(path: Path) -> dict[str, Any]:
+    """The tensors of a ``.safetensors`` file (torch).
+
+    Raises:
+        ValueError: the file is not a readable safetensors file (one line naming it).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise ValueError(f"{path} is not a readable safetensors file ({exc})") from None
 
 
 def weights_digest(header: Any, tensors: Mapping[str, Any]) -> str:

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from makeable.results_csv import read_jsonl
-from makeable.retro.base import weights_digest
+from makeable.retro.base import one_line, read_json_object, read_weights, weights_digest
 from makeable.retro.routes import Route, search_step_cost
 from makeable.retro.template_mlp import SparseFingerprints, TemplateNet
 
@@ -298,20 +298,27 @@ class ValueModel:
             FileNotFoundError: ``folder`` holds no value model.
             ValueError: ``folder`` holds something else (e.g. a single-step model).
         """
-        from safetensors.torch import load_file
-
         folder = Path(folder)
         path = folder / CONFIG_FILE
         if not path.is_file() or not (folder / WEIGHTS_FILE).is_file():
             raise FileNotFoundError(
                 f"no value model in {folder} (expected {CONFIG_FILE}, {WEIGHTS_FILE})"
             )
-        config = json.loads(path.read_text())
+        config = read_json_object(path)
         if config.get("kind") != KIND:
             raise ValueError(f"{folder} holds no Retro* value model (kind {config.get('kind')!r})")
-        model = cls(config["n_bits"], config["radius"], config["hidden"], config["dropout"])
-        model.config["step_cost"] = float(config["step_cost"])
-        model.net.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        tensors = read_weights(folder / WEIGHTS_FILE)
+        try:
+            model = cls(config["n_bits"], config["radius"], config["hidden"], config["dropout"])
+            model.config["step_cost"] = float(config["step_cost"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path} lacks a setting or holds a wrong one ({exc!r})") from None
+        try:
+            model.net.load_state_dict(tensors)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"{folder / WEIGHTS_FILE} does not fit {path} ({one_line(exc)})"
+            ) from None
         model.net.eval()
         return model
 

@@ -120,7 +120,6 @@ def run_design(
         executor: override the configured scoring backend (an already running pool).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     objective = get_objective(config.objective, **config.objective_params)
     if config.synthesis != "none":
         from makeable.synthesis.in_loop import synthesis_objective  # loads a model: only then
@@ -134,6 +133,7 @@ def run_design(
     optimizer = get_optimizer(config.optimizer, **config.optimizer_params)
     planner = _route_planner(config)  # a missing stock or model fails before any oracle call
     pool, pool_source = load_pool(config.pool)
+    out.mkdir(parents=True, exist_ok=True)  # after every check that needs no oracle call
     with RunStore(out / "run.db", exclusive=True) as store:
         pool_source = _check_resume(store, config, pool_source)
         store.pin_params(optimizer.params(), key="optimizer_effective_params")

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
@@ -47,8 +48,18 @@ def save_model(
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a model folder."""
-    data: dict[str, Any] = json.loads((Path(folder) / CONFIG).read_text())
+    """The ``config.json`` of a model folder.
+
+    Raises:
+        ValueError: the file is not valid JSON or holds no object (one line naming it).
+    """
+    path = Path(folder) / CONFIG
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
     return data
 
 
@@ -57,7 +68,8 @@ def load_model(folder: str | Path) -> SmilesLSTM:
 
     Raises:
         PriorNotFoundError: a file is missing.
-        ValueError: unknown model class or weights that do not fit the config.
+        ValueError: unknown model class, a file that cannot be read, or weights that do not
+            fit the config (one line naming the file).
     """
     path = Path(folder)
     missing = [f for f in (WEIGHTS, VOCAB, CONFIG) if not (path / f).is_file()]
@@ -67,8 +79,25 @@ def load_model(folder: str | Path) -> SmilesLSTM:
     cls = MODEL_CLASSES.get(config.get("class", ""))
     if cls is None:
         raise ValueError(f"unknown model class {config.get('class')!r} in {path / CONFIG}")
-    model = cls(SmilesTokenizer.load(path / VOCAB), **config["args"])
-    model.load_state_dict(load_file(str(path / WEIGHTS), device="cpu"))
+    try:
+        tokenizer = SmilesTokenizer.load(path / VOCAB)
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{path / VOCAB} is not a SMILES vocabulary ({exc!r})") from None
+    try:
+        model = cls(tokenizer, **config["args"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{path / CONFIG} lacks a setting or holds a wrong one ({exc!r})"
+        ) from None
+    try:
+        tensors = load_file(str(path / WEIGHTS), device="cpu")
+    except SafetensorError as exc:
+        raise ValueError(f"{path / WEIGHTS} is not a readable safetensors file ({exc})") from None
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise ValueError(f"{path / WEIGHTS} does not fit {path / CONFIG} ({message})") from None
     model.eval()
     return model
 
