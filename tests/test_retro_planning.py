@@ -262,6 +262,15 @@ def test_cli_bench_planning_writes_and_resumes(
     assert "model_digest" in json.loads((out / "config.json").read_text())  # recorded now
     assert main(args) == 0
 
+    # a second process on the same folder is refused while the first holds it (it planned
+    # every target a second time and summary.md said "solved 0 / 6")
+    from makeable.run_folder import RunFolder
+
+    with RunFolder(out):
+        assert main(args) == 2
+    assert "in use by another process" in capsys.readouterr().err
+    assert main(args) == 0  # released: resumes
+
     sampled = tmp_path / "sampled"
     args[-1] = str(sampled)
     assert main([*args, "--sample", "2", "--sample-seed", "0"]) == 0

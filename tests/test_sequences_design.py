@@ -229,7 +229,7 @@ def test_bench_seq_writes_results(tmp_path, capsys):
 
 def test_bench_seq_goes_on_after_a_failing_run(tmp_path, monkeypatch, capsys):
     """A run that raises is reported (exit 2) after the other runs finished and were written."""
-    import makeable.sequences.bench as seq_bench
+    import makeable.bench.sequences as seq_bench
 
     original = seq_bench._run_job
 

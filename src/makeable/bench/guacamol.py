@@ -48,7 +48,8 @@ from makeable.chem.molecule import parse_smiles
 from makeable.objectives.pmo import RANOLAZINE
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.runs.config import DesignConfig, versions, write_yaml
+from makeable.run_folder import versions, write_yaml
+from makeable.runs.config import DesignConfig
 
 log = logging.getLogger(__name__)
 

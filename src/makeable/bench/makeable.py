@@ -42,7 +42,7 @@ from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
 from makeable.results_csv import read_csv, read_jsonl, write_csv
 from makeable.retro.planning import SearchSettings
-from makeable.runs.config import versions, write_yaml
+from makeable.run_folder import versions, write_yaml
 
 log = logging.getLogger(__name__)
 

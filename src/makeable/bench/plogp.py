@@ -75,7 +75,8 @@ from makeable.chem.molecule import canonical_smiles, parse_smiles
 from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
 from makeable.results_csv import append_csv, read_csv, write_csv
-from makeable.runs.config import ConfigError, DesignConfig, read_yaml, versions, write_yaml
+from makeable.run_folder import ConfigError, read_yaml, versions, write_yaml
+from makeable.runs.config import DesignConfig
 from makeable.settings import refuse_other_settings
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from typing import Any
 from makeable.bench.jobs import DesignJob, JobRun
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.runs.config import DesignConfig, versions, write_yaml
+from makeable.run_folder import versions, write_yaml
+from makeable.runs.config import DesignConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 from makeable.bench.jobs import JobRun
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.runs.config import versions, write_yaml
+from makeable.run_folder import versions, write_yaml
 
 log = logging.getLogger(__name__)
 

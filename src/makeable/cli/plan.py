@@ -284,7 +284,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from makeable.data.stocks import load_stock
     from makeable.retro.base import load_model
     from makeable.retro.planning import canonical_target, plan
-    from makeable.retro.planning_bench import versions
+    from makeable.run_folder import RunFolder
 
     canonical_target(args.smiles)  # fail fast, before the model and stock load
     settings = _settings(args, args.stop_on_first_solution)
@@ -305,8 +305,9 @@ def run_plan(args: argparse.Namespace) -> int:
             "stock_size": len(stock),
             "search": settings.to_dict(),
         }
-        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        (out / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+        RunFolder(out, lock=False).record(
+            config, config_name="config.json", extra_versions=("syntheseus", "rdchiral")
+        )
         summary = {k: v for k, v in result.to_dict().items() if k not in ("routes",)}
         (out / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
         info = {"model": args.model, "stock": stock.describe()}

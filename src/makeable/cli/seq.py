@@ -131,7 +131,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from makeable.sequences.bench import run_seq_bench
+    from makeable.bench.sequences import run_seq_bench
 
     run_seq_bench(
         args.tasks,

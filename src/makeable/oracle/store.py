@@ -18,7 +18,6 @@ two processes can never run — and count calls into — the same folder at once
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -26,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from makeable.run_folder import RunInUseError, lock_folder
 from makeable.settings import describe_diff, settings_diff
+
+__all__ = ["CallRecord", "ParamsChangedError", "RunInUseError", "RunStore"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -56,10 +58,6 @@ class CallRecord:
     eval_s: float
 
 
-class RunInUseError(RuntimeError):
-    """Another process is running a job in this run folder."""
-
-
 class ParamsChangedError(ValueError):
     """A run folder is resumed with other optimizer parameters than it was made with."""
 
@@ -78,7 +76,7 @@ class RunStore:
     def __init__(self, path: str | Path, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock_folder(self.path.parent) if exclusive else None
+        self._lock = lock_folder(self.path.parent) if exclusive else None
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -168,28 +166,3 @@ class RunStore:
         if self._lock is not None:
             self._lock.close()  # closing the file releases the lock
             self._lock = None
-
-
-def _lock_folder(folder: Path) -> Any:
-    """An open ``run.lock`` holding an exclusive advisory lock (``None`` where unsupported)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not a POSIX system: no locking
-        return None
-    fh = open(folder / "run.lock", "a+")  # noqa: SIM115 - kept open while the lock is held
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        holder = fh.read().strip()
-        fh.close()
-        who = f" (pid {holder})" if holder else ""
-        raise RunInUseError(
-            f"{folder} is in use by another process{who}: wait for it to finish, or use "
-            "another output folder"
-        ) from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh

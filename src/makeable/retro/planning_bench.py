@@ -36,11 +36,8 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import statistics
-import sys
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +48,7 @@ from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
 from makeable.retro.reaction_filter import filter_digest
 from makeable.retro.value import value_digest
-from makeable.settings import read_settings, refuse_other_settings, write_settings
+from makeable.run_folder import RunFolder, versions
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +118,6 @@ def sample_targets(targets: Sequence[str], n: int, seed: int = 0) -> list[str]:
     return [t for t in targets if t in chosen]
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python, the platform and the packages planning depends on."""
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("makeable", "rdkit", "syntheseus", "rdchiral", "torch", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 def run_planning_bench(
     targets: Sequence[str],
     model: str | Path | SingleStepModel,
@@ -164,7 +150,22 @@ def run_planning_bench(
         ValueError: ``out`` holds results made with other search settings, model, model
             parameters (e.g. ``max_templates``) or stock.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    with RunFolder(out) as folder:  # one process per folder: a second one is refused
+        return _run(folder, targets, model, stock, settings, jobs, progress, source, model_params)
+
+
+def _run(
+    folder: RunFolder,
+    targets: Sequence[str],
+    model: str | Path | SingleStepModel,
+    stock: str | Path | Stock,
+    settings: SearchSettings,
+    jobs: int,
+    progress: bool,
+    source: str,
+    model_params: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    out = folder.path
     m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
     config: dict[str, Any] = {
         "benchmark": "planning",
@@ -178,16 +179,23 @@ def run_planning_bench(
         config["value_digest"] = value_digest(settings.value_model)
     if settings.reaction_filter is not None:
         config["filter_digest"] = filter_digest(settings.reaction_filter)
-    _check_config(out / "config.json", config)
+    folder.check_settings(
+        "config.json",
+        config,
+        holds=f"{out} holds planning results",
+        hint="use another --out folder, or the same settings to resume",
+        # folders made before the digests were recorded are known by the model's name or path
+        if_recorded=DIGESTS,
+    )
     record = dict(
         config,
         targets=source,
         n_targets=len(targets),
         jobs=jobs,
         cpu_count=os.cpu_count(),
-        versions=versions(),
+        versions=versions("syntheseus", "rdchiral"),
     )
-    write_settings(out / "config.json", record)
+    folder.write_settings("config.json", record)
     (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
 
     results_path = out / "results.csv"
@@ -222,19 +230,6 @@ def run_planning_bench(
     summary = summarise(rows)
     write_summary(out / "summary.md", summary, record)
     return summary
-
-
-def _check_config(path: Path, config: dict[str, Any]) -> None:
-    if not path.is_file():
-        return
-    refuse_other_settings(
-        read_settings(path),
-        config,
-        holds=f"{path.parent} holds planning results",
-        hint="use another --out folder, or the same settings to resume",
-        # folders made before the digests were recorded are known by the model's name or path
-        if_recorded=DIGESTS,
-    )
 
 
 def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:

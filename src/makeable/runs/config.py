@@ -2,124 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
-import platform
-import sys
 from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
-
-import yaml
+from typing import Any
 
 from makeable.chem.filters import FILTER_SETS
-from makeable.settings import refuse_other_settings
+from makeable.run_folder import (
+    ConfigError,
+    RunConfig,
+    is_integer,
+    read_yaml,
+    versions,
+    write_yaml,
+    yaml_problem,
+)
 from makeable.synthesis import MODES as SYNTHESIS_MODES
 
-if TYPE_CHECKING:
-    from makeable.oracle.store import RunStore
-
-
-class ConfigError(ValueError):
-    """A config file or flag is invalid (unknown key, wrong type, bad value)."""
-
-
-def is_integer(value: Any) -> bool:
-    """An ``int`` and not a ``bool`` (YAML's ``true`` is no count)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line saying what is wrong in a YAML text and where (line and column, 1-based)."""
-    problem = getattr(exc, "problem", None)
-    if not problem:
-        return " ".join(str(exc).split())
-    mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    context = getattr(exc, "context", None)
-    text = f"{where}{problem}" + (f" ({context})" if context else "")
-    if "'\\t'" in problem:
-        text += "; indent with spaces, not tabs"
-    elif "python/" in problem:
-        text += "; makeable reads YAML safely and builds no Python object from it"
-    return text
-
-
-def read_yaml(path: str | Path) -> Any:
-    """The YAML document of a file, read safely (``yaml.safe_load``: plain data only).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ConfigError: the file cannot be read or is not valid YAML (one line naming the file
-            and the problem with its line and column).
-    """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {yaml_problem(exc)}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a YAML text file (not UTF-8)") from None
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-class RunConfig:
-    """What every job config shares (a frozen dataclass subclasses it): reading from a dict or
-    YAML with clear errors, writing back, and the resume check against a run folder.
-
-    Subclasses set ``REQUIRED`` (the key a config must give) and ``RESUME_FREE`` (fields that
-    do not change what a run proposes, so may differ when it is resumed).
-    """
-
-    REQUIRED: ClassVar[str]
-    RESUME_FREE: ClassVar[tuple[str, ...]] = ()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
-        if cls.REQUIRED not in data:
-            raise ConfigError(f"the config must give {cls.REQUIRED!r}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ConfigError(str(exc)) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> Self:
-        data = read_yaml(path) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of config keys")
-        return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
-
-    def identity(self) -> dict[str, Any]:
-        """The fields that decide the run's trajectory (compared when resuming)."""
-        return {k: v for k, v in self.to_dict().items() if k not in self.RESUME_FREE}
-
-    def check_resume(self, store: RunStore) -> None:
-        """Refuse a run folder that holds a run with another identity.
-
-        Raises:
-            ConfigError: the recorded config differs in a field of :meth:`identity`.
-        """
-        recorded = store.get_meta("config")
-        if recorded is None:
-            return
-        refuse_other_settings(
-            type(self).from_dict(recorded).identity(),
-            self.identity(),
-            holds="the run folder holds a different run,",
-            hint="use another --out, or the same settings to resume",
-            error=ConfigError,
-        )
+__all__ = [  # the run-folder names are re-exported: importers of this module keep working
+    "ConfigError",
+    "DesignConfig",
+    "RunConfig",
+    "is_integer",
+    "read_yaml",
+    "versions",
+    "write_yaml",
+    "yaml_problem",
+]
 
 
 @dataclass(frozen=True)
@@ -238,19 +145,3 @@ class DesignConfig(RunConfig):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{name} must be a non-empty string, not {value!r}")
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python, the platform and the packages a run depends on."""
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("makeable", "rdkit", "numpy", "networkx", "pyyaml", "torch"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def write_yaml(path: Path, data: dict[str, Any]) -> None:
-    with open(path, "w") as fh:
-        yaml.safe_dump(data, fh, sort_keys=False)

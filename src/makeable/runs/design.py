@@ -38,7 +38,8 @@ from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.registry import UnknownNameError
 from makeable.results_csv import read_jsonl, replace_text
-from makeable.runs.config import ConfigError, DesignConfig, versions, write_yaml
+from makeable.run_folder import RunFolder
+from makeable.runs.config import ConfigError, DesignConfig
 from makeable.runs.outputs import write_top_molecules
 from makeable.runs.report import write_report
 from makeable.runs.rounds_report import rounds_section
@@ -139,8 +140,7 @@ def run_design(
         store.pin_params(optimizer.params(), key="optimizer_effective_params")
         store.set_meta("config", config.to_dict())
         store.set_meta("pool", pool_source)
-        write_yaml(out / "config.yaml", config.to_dict())
-        (out / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+        RunFolder(out, lock=False).record(config.to_dict())  # the store holds the lock
 
         own_executor = executor is None
         if executor is None:

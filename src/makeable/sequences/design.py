@@ -21,10 +21,8 @@ the nearest starting sequence.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ import torch
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.runs.config import ConfigError, RunConfig, is_integer, versions, write_yaml
+from makeable.run_folder import ConfigError, RunConfig, RunFolder, is_integer
 from makeable.sequences.optimizers import RoundContext, get_seq_optimizer
 from makeable.sequences.proxy import ProxyConfig, ProxyEnsemble
 from makeable.sequences.report import write_sequence_report
@@ -160,8 +158,7 @@ def run_sequence_design(
         store.set_meta("config", config.to_dict())
         store.set_meta("task", task.describe())
         store.pin_params(optimizer.params())
-        write_yaml(out / "config.yaml", config.to_dict())
-        (out / "versions.json").write_text(json.dumps(_versions(), indent=2) + "\n")
+        RunFolder(out, lock=False).record(config.to_dict(), extra_versions=("viennarna",))
         oracle = Oracle(task, config.budget, store)
         start = time.perf_counter()
         resumed_from = store.n_calls()
@@ -211,15 +208,6 @@ def check_space(config: SequenceDesignConfig, task: SequenceTask, initial: list[
             f"but {task.name} has only {fresh:,} outside its starting set ({len(task.alphabet)}"
             f"^{task.length} = {space:,} in all): lower --batch or --rounds"
         )
-
-
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = versions()
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        out["viennarna"] = metadata.version("viennarna")
-    return out
 
 
 def _loop(

@@ -37,7 +37,7 @@ from makeable.data.stocks import Stock, load_stock
 from makeable.results_csv import append_csv, read_csv
 from makeable.retro.base import SingleStepModel, load_model
 from makeable.retro.planning import PlanResult, SearchSettings, plan_many
-from makeable.retro.planning_bench import versions
+from makeable.run_folder import versions
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,9 @@ def label_molecules(
             holds=f"{out} holds synthesizability labels",
             hint="use another --out folder, or the same settings to resume",
         )
-    record = dict(config, jobs=jobs, cpu_count=os.cpu_count(), versions=versions())
+    record = dict(
+        config, jobs=jobs, cpu_count=os.cpu_count(), versions=versions("syntheseus", "rdchiral")
+    )
     write_settings(out / CONFIG, record)
 
     keys = list(dict.fromkeys(_key(s) for s in smiles))
