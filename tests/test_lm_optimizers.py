@@ -141,7 +141,7 @@ def test_reinvent_regulariser_is_finite_for_certain_sequences():
 
 
 def test_rank_weights_favour_the_best_and_break_ties_by_order():
-    from makeable.optimizers.genetic_gfn import rank_weights
+    from makeable.models.toolkit import rank_weights
 
     probs = rank_weights([0.2, 0.9, 0.5, 0.5], rank_coefficient=0.25)
     # ranks 3, 0, 1, 2 (the tie in input order); weights 1 / (0.25 * 4 + rank)

@@ -41,13 +41,12 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
 from rdkit import Chem
 
 from makeable.models.smiles_lm import DEFAULT_PRIOR
+from makeable.models.toolkit import rank_weights, trajectory_balance
 from makeable.optimizers.base import (
     OPTIMIZERS,
     DesignContext,
@@ -67,25 +66,6 @@ if TYPE_CHECKING:  # torch is imported when an optimizer runs, not when it is re
     from makeable.models.smiles_lm.lstm import SmilesLSTM
 
 log = logging.getLogger(__name__)
-
-
-def rank_weights(scores: Sequence[float], rank_coefficient: float) -> np.ndarray:
-    """Rank-based sampling probabilities ``∝ 1 / (k * N + rank)``, rank 0 for the best score.
-
-    Ties are ranked in input order (a stable sort), so the weights are deterministic.
-
-    Raises:
-        ValueError: ``rank_coefficient`` is not positive or ``scores`` is empty.
-    """
-    if rank_coefficient <= 0:
-        raise ValueError(f"rank_coefficient must be > 0, got {rank_coefficient}")
-    if not len(scores):
-        raise ValueError("no scores to rank")
-    values = np.asarray(scores, dtype=np.float64)
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[np.argsort(-values, kind="stable")] = np.arange(len(values))
-    weights = 1.0 / (rank_coefficient * len(values) + ranks)
-    return weights / weights.sum()
 
 
 @OPTIMIZERS.register("genetic_gfn")
@@ -283,7 +263,7 @@ class GeneticGFN(Optimizer):
             scores = torch.tensor([v for _, v in batch], dtype=torch.float32)
             log_p = policy.log_likelihood(tokens)
             log_p_prior = torch.tensor([prior_ll[s] for s, _ in batch], dtype=torch.float32)
-            balance = (log_z + log_p - self.beta * scores) ** 2
+            balance = trajectory_balance(log_z, log_p, self.beta * scores)
             kl = log_p - log_p_prior
             loss = (counts * (balance + self.kl_coefficient * kl)).sum() / counts.sum()
             if not torch.isfinite(loss):  # never step on a non-finite loss

@@ -21,6 +21,7 @@ import torch
 from makeable.models.smiles_lm.io import clone_model, load_prior
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import TokenizeError, split_smiles
+from makeable.models.toolkit import torch_settings
 from makeable.optimizers.base import DesignContext
 from makeable.oracle.oracle import Oracle
 
@@ -57,18 +58,9 @@ def torch_session(seed: int, threads: int) -> Iterator[torch.Generator]:
     Yields a CPU generator seeded with ``seed`` for sampling. The global settings are restored
     afterwards.
     """
-    old_threads = torch.get_num_threads()
-    old_deterministic = torch.are_deterministic_algorithms_enabled()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    try:
-        yield generator
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_deterministic)
+    with torch_settings(threads):
+        torch.manual_seed(seed)
+        yield torch.Generator().manual_seed(seed)
 
 
 def fits(model: SmilesLSTM, smiles: str, max_len: int) -> bool:

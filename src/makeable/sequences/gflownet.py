@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from makeable.models.toolkit import trajectory_balance
+
 
 @dataclass
 class GFlowNetConfig:
@@ -127,7 +129,7 @@ class TrajectoryBalance:
 
     def loss(self, codes: torch.Tensor, log_reward: torch.Tensor) -> torch.Tensor:
         """Mean of ``(log Z + log P_F(x) − log R(x))²`` over the batch."""
-        return (self.policy.log_z + self.policy.log_prob(codes) - log_reward).pow(2).mean()
+        return trajectory_balance(self.policy.log_z, self.policy.log_prob(codes), log_reward).mean()
 
     def step(self, codes: torch.Tensor, log_reward: torch.Tensor) -> float:
         """One gradient step on a batch (on-policy, off-policy or mixed); returns the loss."""

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from makeable.models.toolkit import rank_weights
 from makeable.registry import Registry
 from makeable.sequences.gflownet import GFlowNetConfig, TrajectoryBalance, make_policy
-from makeable.sequences.proxy import ProxyEnsemble, rank_weights
+from makeable.sequences.proxy import ProxyEnsemble
 from makeable.sequences.tasks import SequenceTask
 
 log = logging.getLogger(__name__)

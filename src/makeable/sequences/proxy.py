@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from makeable.models.toolkit import rank_weights
+
 
 def one_hot(codes: np.ndarray, alphabet_size: int) -> torch.Tensor:
     """Integer codes, shape ``(n, L)``, to one-hot floats, shape ``(n, alphabet_size, L)``."""
@@ -66,14 +68,6 @@ class ProxyConfig:
     rank_coeff: float = 0.01
     filters: int = 32
     hidden: int = 64
-
-
-def rank_weights(y: np.ndarray, rank_coeff: float) -> np.ndarray:
-    """Sampling probabilities ``∝ 1 / (rank_coeff · N + rank)`` (rank 0 = best)."""
-    ranks = np.empty(len(y), dtype=np.float64)
-    ranks[np.argsort(-y, kind="stable")] = np.arange(len(y))
-    w = 1.0 / (rank_coeff * len(y) + ranks)
-    return w / w.sum()
 
 
 class ProxyEnsemble:

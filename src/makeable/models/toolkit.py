@@ -1,0 +1,72 @@
+"""What the generative optimizers share: rank-based sampling weights, the trajectory-balance
+residual, and the torch runtime settings of a run (threads, deterministic kernels).
+
+Used by GEGL / Genetic GFN / REINVENT / LSTM hill climbing (``optimizers/``) and by the
+sequence designers (GFlowNet, δ-CS, GFN-AL in ``sequences/``), so each idea has one home.
+
+References:
+    Tripp, Daxberger, Hernández-Lobato, "Sample-efficient optimization in the latent space of
+    deep generative models via weighted retraining", NeurIPS 2020 (rank weights).
+    Malkin et al., "Trajectory balance: improved credit assignment in GFlowNets", NeurIPS 2022.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays light
+    import torch
+
+
+def rank_weights(scores: Sequence[float] | np.ndarray, rank_coefficient: float) -> np.ndarray:
+    """Rank-based sampling probabilities ``∝ 1 / (k * N + rank)``, rank 0 for the best score.
+
+    Ties are ranked in input order (a stable sort), so the weights are deterministic.
+
+    Raises:
+        ValueError: ``rank_coefficient`` is not positive or ``scores`` is empty.
+    """
+    if rank_coefficient <= 0:
+        raise ValueError(f"rank_coefficient must be > 0, got {rank_coefficient}")
+    if not len(scores):
+        raise ValueError("no scores to rank")
+    values = np.asarray(scores, dtype=np.float64)
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[np.argsort(-values, kind="stable")] = np.arange(len(values))
+    weights = 1.0 / (rank_coefficient * len(values) + ranks)
+    return weights / weights.sum()
+
+
+def trajectory_balance(
+    log_z: torch.Tensor, log_pf: torch.Tensor, log_reward: torch.Tensor
+) -> torch.Tensor:
+    """Per-sample trajectory-balance residual ``(log Z + log P_F(x) − log R(x))²``.
+
+    For autoregressive generation the backward policy is deterministic (one parent per
+    prefix), so ``log P_B = 0`` and the trajectory is the object. Callers average it (plainly
+    or weighted) and may add their own terms (Genetic GFN's KL to the prior).
+    """
+    return (log_z + log_pf - log_reward) ** 2
+
+
+@contextmanager
+def torch_settings(threads: int = 0, deterministic: bool = True) -> Iterator[None]:
+    """Inside the block: ``threads`` CPU threads (0: leave as is) and, if ``deterministic``,
+    deterministic kernels; both are restored afterwards."""
+    import torch
+
+    old_threads = torch.get_num_threads()
+    old_deterministic = torch.are_deterministic_algorithms_enabled()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_deterministic)
