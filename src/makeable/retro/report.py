@@ -7,24 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from makeable.chem.draw import mol_svg
+from makeable.report import html_page, write_text
 from makeable.retro.base import Prediction
-
-_STYLE = """
-body{font-family:sans-serif;margin:2em;color:#222}
-.product{border-top:2px solid #888;margin-top:2em;padding-top:1em}
-.row{display:flex;align-items:center;gap:1em;border-bottom:1px solid #ddd;padding:.3em 0}
-.rank{width:7em;font-size:.9em}.smiles{font-family:monospace;font-size:.8em;color:#555}
-.error{color:#b00}
-"""
 
 
 def write_html(predictions: Sequence[Prediction], path: Path, model: str) -> Path:
     """Write the predictions of ``model`` as an HTML page with pictures; returns ``path``."""
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>makeable retro: "
-        f"{html.escape(model)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>Single-step retrosynthesis ({html.escape(model)})</h1>",
-    ]
+    parts = [f"<h1>Single-step retrosynthesis ({html.escape(model)})</h1>"]
     for pred in predictions:
         parts.append("<div class='product'>")
         parts.append(f"<h2 class='smiles'>{html.escape(pred.product)}</h2>")
@@ -41,6 +30,4 @@ def write_html(predictions: Sequence[Prediction], path: Path, model: str) -> Pat
                 f"{drawings}<div class='smiles'>{html.escape(rs.smiles)}</div></div>"
             )
         parts.append("</div>")
-    parts.append("</body></html>")
-    path.write_text("\n".join(parts))
-    return path
+    return write_text(path, html_page(f"makeable retro: {model}", parts))

@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from makeable.chem.draw import mol_png, mol_svg
+from makeable.report import cell, html_kv_table, html_page, write_text
 from makeable.retro.planning import PlanResult
 from makeable.retro.routes import MolNode, Route
 
@@ -48,15 +49,6 @@ def leaf_label(node: MolNode) -> str:
 
 
 _ids = itertools.count()
-
-_STYLE = """
-body{font-family:sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin-bottom:1em}
-th,td{text-align:left;padding:2px 12px;border-bottom:1px solid #ddd;vertical-align:top}
-.route{border-top:2px solid #888;margin-top:2em;padding-top:1em;overflow-x:auto}
-.smiles{font-family:monospace;font-size:.8em;color:#555;word-break:break-all}
-.none{color:#b00}
-"""
 
 
 @dataclass(frozen=True)
@@ -221,19 +213,6 @@ def _step_label(probability: float | None, score: float | None) -> str:
     return ""
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape("" if value is None else str(value))
-
-
-def _table(items: Mapping[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in items.items()
-    )
-    return f"<table>{rows}</table>"
-
-
 def _steps_table(route: Route) -> str:
     head = "<tr><th>#</th><th>product</th><th>reactants</th><th>p</th><th>score</th>" + (
         "<th>template</th></tr>"
@@ -245,7 +224,7 @@ def _steps_table(route: Route) -> str:
         rows.append(
             f"<tr><td>{i}</td><td class='smiles'>{html.escape(product.smiles)}</td>"
             f"<td class='smiles'>{html.escape(' + '.join(m.smiles for m in rxn.reactants))}</td>"
-            f"<td>{_fmt(rxn.probability)}</td><td>{_fmt(rxn.score)}</td>"
+            f"<td>{cell(rxn.probability, '.4g')}</td><td>{cell(rxn.score, '.4g')}</td>"
             f"<td class='smiles' title='{html.escape(template)}'>{html.escape(short)}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -290,11 +269,9 @@ def write_route_html(
     summary.update(info or {})
     title = html.escape(result.canonical or result.target)
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>makeable plan: {title}</title><style>{_STYLE}</style></head><body>",
         f"<h1>Synthesis planning</h1><p class='smiles'>{title}</p>",
         mol_svg(result.canonical or "", (300, 220)),
-        _table(summary),
+        html_kv_table(summary, ".4g"),
     ]
     if result.error:
         parts.append(f"<p class='none'>{html.escape(result.error)}</p>")
@@ -315,6 +292,5 @@ def write_route_html(
         parts.append(route_svg(route))
         parts.append(_steps_table(route))
         parts.append("</div>")
-    parts.append("</body></html>")
-    path.write_text("\n".join(parts))
-    return path
+    page = html_page(f"makeable plan: {result.canonical or result.target}", parts)
+    return write_text(path, page)

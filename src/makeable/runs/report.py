@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from makeable.chem.descriptors import basic_properties
-from makeable.chem.draw import mol_svg
 from makeable.chem.filters import alerts
 from makeable.oracle.store import CallRecord
+from makeable.report import html_kv_table, html_page, molecule_card, molecule_grid, write_text
 from makeable.runs.outputs import ALERT_SETS
 
 
@@ -40,20 +40,6 @@ def plot_scores(calls: Sequence[CallRecord], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, dict):  # e.g. the "routes" entry of the metrics
-        return ", ".join(f"{html.escape(str(k))}: {_fmt(v)}" for k, v in value.items())
-    return html.escape(str(value))
-
-
-def _table(items: dict[str, Any]) -> str:
-    return "\n".join(
-        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in items.items()
-    )
-
-
 def _card(rank: int, call: CallRecord) -> str:
     """A best molecule: drawing, score, basic properties and its alerts as warning labels."""
     p = basic_properties(call.smiles)
@@ -63,14 +49,8 @@ def _card(rank: int, call: CallRecord) -> str:
     )
     found = alerts(call.smiles, ALERT_SETS)
     labels = "".join(f'<span class="alert">{html.escape(str(a))}</span>' for a in found)
-    return (
-        f'<div class="card">{mol_svg(call.smiles)}<div class="score">#{rank} · '
-        f"score {call.score:.4f} · call {call.idx}</div>"
-        f'<div class="props">{props}</div>'
-        f'<div class="smi">{html.escape(call.smiles)}</div>'
-        + (f'<div class="alerts">{labels}</div>' if labels else "")
-        + "</div>"
-    )
+    title = f"#{rank} · score {call.score:.4f} · call {call.idx}"
+    return molecule_card(call.smiles, title, [props], labels)
 
 
 def write_report(
@@ -89,41 +69,20 @@ def write_report(
     """
     plot_scores(calls, out / "score_vs_calls.png", f"{config.optimizer} on {config.objective}")
     best = sorted(calls, key=lambda c: c.score, reverse=True)[:n_show]
-    cards = "\n".join(_card(rank, c) for rank, c in enumerate(best, 1))
-    rows = _table(metrics)
-    cfg = _table(config.to_dict())
+    cards = molecule_grid(_card(rank, c) for rank, c in enumerate(best, 1))
     n_generations = sum(1 for _, kind, _ in events if kind == "generation")
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>makeable run: {html.escape(config.objective)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1em; }}
-th, td {{ text-align: left; padding: 2px 12px; border-bottom: 1px solid #ddd; }}
-.grid {{ display: flex; flex-wrap: wrap; gap: 10px; }}
-.card {{ border: 1px solid #ccc; border-radius: 6px; padding: 6px; width: 230px; }}
-.score {{ font-weight: bold; font-size: 0.9em; }}
-.smi {{ font-family: monospace; font-size: 0.7em; word-break: break-all; color: #555; }}
-.props {{ font-size: 0.75em; margin: 2px 0; }}
-.alerts {{ margin-top: 3px; }}
-.alert {{ display: inline-block; font-size: 0.7em; background: #fff3e0; color: #e65100;
-  border: 1px solid #ffb74d; border-radius: 3px; padding: 0 4px; margin: 1px 2px 0 0; }}
-.route-row {{ display: flex; gap: 16px; align-items: flex-start; overflow-x: auto;
-  border-top: 1px solid #ddd; padding: 8px 0; }}
-.share {{ font-size: 1.2em; font-weight: bold; }}
-.solved, .makeable {{ color: #2e7d32; }}
-.not-solved, .error {{ color: #c62828; }}
-.unverified {{ color: #e65100; }}
-</style></head><body>
-<h1>{html.escape(config.optimizer)} on {html.escape(config.objective)}</h1>
-<p>{len(calls)} counted oracle calls of a budget of {config.budget}; {n_generations} rounds.</p>
-<h2>Score against oracle calls</h2>
-<img src="score_vs_calls.png" alt="score against oracle calls">
-<h2>Metrics</h2><table>{rows}</table>
-<h2>Best molecules</h2><div class="grid">{cards}</div>
-{"".join(extra_sections)}
-<h2>Configuration</h2><table>{cfg}</table>
-</body></html>
-"""
-    path = out / "report.html"
-    path.write_text(page)
-    return path
+    page = html_page(
+        f"makeable run: {config.objective}",
+        [
+            f"<h1>{html.escape(config.optimizer)} on {html.escape(config.objective)}</h1>",
+            f"<p>{len(calls)} counted oracle calls of a budget of {config.budget}; "
+            f"{n_generations} rounds.</p>",
+            "<h2>Score against oracle calls</h2>",
+            '<img src="score_vs_calls.png" alt="score against oracle calls">',
+            f"<h2>Metrics</h2>{html_kv_table(metrics)}",
+            f"<h2>Best molecules</h2>{cards}",
+            *extra_sections,
+            f"<h2>Configuration</h2>{html_kv_table(config.to_dict())}",
+        ],
+    )
+    return write_text(out / "report.html", page)
