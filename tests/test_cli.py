@@ -60,3 +60,87 @@ def test_design_from_yaml_config(tmp_path, monkeypatch):
 def test_bad_flags(tmp_path, bad, capsys):
     args = ["design", "--objective", "qed", bad, "--out", str(tmp_path / "r")]
     assert main(args) == 2
+
+
+def test_list_every_registry(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for what in ("objectives", "optimizers", "stocks", "filters", "models", "seq-tasks"):
+        assert f"\n{what} (" in f"\n{out}", what
+    for what in ("seq-optimizers", "executors", "templates"):
+        assert f"\n{what} (" in out, what
+    for name in ("qed", "graph_ga", "building_blocks", "pains_a", "template_mlp", "tfbind8"):
+        assert name in out, name
+    for name in ("delta_cs", "inprocess", "hb_real"):
+        assert name in out, name
+
+
+@pytest.mark.parametrize(
+    ("what", "names"),
+    [
+        ("models", {"retcl", "template_mlp", "template_mlp_forward"}),
+        ("seq-tasks", {"tfbind8", "aav", "rna_a"}),
+        ("seq_optimizers", {"delta_cs", "gfn_al", "adalead", "mutation"}),
+        ("executors", {"inprocess", "process"}),
+        ("templates", {"hb_edited", "real", "hb_real"}),
+        ("optimizers", {"graph_ga", "lstm-hc", "synthesis_ga"}),
+    ],
+)
+def test_list_one_registry(capsys, what, names):
+    assert main(["list", what]) == 0
+    assert names <= set(capsys.readouterr().out.split())
+
+
+def test_design_and_config_take_names_with_dash_or_underscore(tmp_path, monkeypatch, capsys):
+    """--optimizer graph-ga is graph_ga: the run records graph_ga and resumes under either."""
+    import yaml
+
+    monkeypatch.delenv("MAKEABLE_DATA", raising=False)
+    out = tmp_path / "r"
+    args = ["design", "--objective", "qed", "--budget", "30", "--out", str(out), "--no-progress"]
+    assert main([*args, "--optimizer", "graph-ga", "--param", "population_size=20"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["optimizer"] == "graph_ga"
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("objective: qed\noptimizer: graph_ga\noptimizer_params: {population_size: 20}\n")
+    assert main(["design", "--config", str(cfg), "--budget", "40", "--out", str(out)]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["budget"] == 40
+    capsys.readouterr()
+    assert main([*args, "--optimizer", "graph-gaa"]) == 2
+    assert "unknown optimizer 'graph-gaa'; choose one of: gegl, genetic_gfn, graph_ga, lstm-hc" in (
+        capsys.readouterr().err
+    )
+
+
+def test_user_error_is_one_line_and_verbose_shows_the_traceback(tmp_path, capsys):
+    args = ["design", "--objective", "qeed", "--budget", "10", "--out", str(tmp_path / "r")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("makeable: error: unknown objective 'qeed'") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    for verbose in (["-v", *args], [*args, "--verbose"]):  # before or after the subcommand
+        assert main(verbose) == 2
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and "UnknownNameError" in err
+        assert err.strip().splitlines()[-1].startswith("makeable: error: unknown objective 'qeed'")
+
+
+def test_a_bug_shows_its_traceback_with_verbose(monkeypatch, capsys):
+    """A TypeError from a bug is one line without -v, and its whole traceback with -v."""
+    from makeable.cli import listing
+
+    def broken(args):
+        return len(None)  # a bug: TypeError
+
+    monkeypatch.setattr(listing, "run", broken)
+    assert main(["list"]) == 2
+    assert capsys.readouterr().err == "makeable: error: object of type 'NoneType' has no len()\n"
+    assert main(["-v", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in broken" in err
+
+
+def test_unknown_flags_are_still_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["list", "executors", "--bogus"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

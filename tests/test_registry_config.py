@@ -145,3 +145,113 @@ def test_optimizer_parameters_are_checked_by_name(optimizer, name, value):
 )
 def test_optimizer_defaults_pass_the_checks(optimizer):
     assert get_optimizer(optimizer).params()
+
+
+# Registry names: "-" and "_" are the same character; listings and run folders keep the
+# registered spelling.
+
+
+def test_registry_reads_dash_and_underscore_alike():
+    from makeable.registry import Registry
+
+    things: Registry[str] = Registry("thing")
+    things.add("one_two", lambda: "a")
+    things.add("three-four", lambda: "b")
+    assert things.build("one-two") == "a" and things.build("one_two") == "a"
+    assert things.build("three_four") == "b" and things.build("three-four") == "b"
+    assert "one-two" in things and "three_four" in things and 5 not in things
+    assert things.names() == ["one_two", "three-four"]  # as registered
+    assert things.canonical("one-two") == "one_two"
+    assert things.canonical("three_four") == "three-four"
+    with pytest.raises(ValueError, match="registered twice"):
+        things.add("one-two", lambda: "c")
+    with pytest.raises(UnknownNameError, match="unknown thing 'five'; choose one of: one_two, "):
+        things.canonical("five")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "registered"),
+    [("graph-ga", "graph_ga"), ("graph_ga", "graph_ga"), ("lstm-hc", "lstm-hc")]
+    + [("lstm_hc", "lstm-hc"), ("genetic-gfn", "genetic_gfn"), ("synthesis-ga", "synthesis_ga")],
+)
+def test_optimizer_names_with_dash_or_underscore(spelling, registered):
+    from makeable.bench.jobs import registered_optimizer
+    from makeable.optimizers import OPTIMIZERS, optimizer_names
+
+    assert registered in optimizer_names()  # loads the built-in optimizers
+    assert OPTIMIZERS.canonical(spelling) == registered
+    assert registered_optimizer(spelling) == registered  # benchmarks record and resume by it
+    if spelling.startswith("graph"):
+        assert get_optimizer(spelling).params() == get_optimizer("graph_ga").params()
+
+
+def test_other_registries_read_either_spelling():
+    from makeable.chem.filters import get_filter_set
+    from makeable.data.stocks import load_stock
+    from makeable.oracle.executor import EXECUTORS
+    from makeable.sequences.optimizers import SEQ_OPTIMIZERS
+    from makeable.sequences.tasks import TASKS, task_names
+
+    assert (
+        get_objective("celecoxib-rediscovery").name == get_objective("celecoxib_rediscovery").name
+    )
+    assert get_filter_set("pains-a").about == get_filter_set("pains_a").about
+    assert load_stock("building-blocks").describe() == load_stock("building_blocks").describe()
+    assert SEQ_OPTIMIZERS.canonical("delta-cs") == "delta_cs"
+    assert "rna_a" in task_names() and TASKS.canonical("rna-a") == "rna_a"
+    assert EXECUTORS.canonical("inprocess") == "inprocess"
+    config = DesignConfig(objective="qed", filters=["pains-a", "basic"])
+    assert config.filters == ["pains_a", "basic"]  # recorded as registered
+    with pytest.raises(UnknownNameError, match="choose one of: bai, basic"):
+        DesignConfig(objective="qed", filters=["pains-z"])
+
+
+def test_run_records_the_registered_name_and_resumes_under_either(tmp_path):
+    """A run folder recorded with ``lstm-hc`` (the only spelling before) resumes with
+    ``lstm_hc``, and keeps recording ``lstm-hc``."""
+    import yaml
+
+    from makeable.runs.design import run_design
+    from tests.lm_toys import design
+
+    params = {"mols_to_sample": 48, "keep_top": 24, "optimize_batch_size": 24}
+    config, first = design("lstm-hc", params, 60, tmp_path / "run")
+    assert first.metrics["n_calls"] == 60
+    resumed = run_design(
+        DesignConfig(**{**config.to_dict(), "optimizer": "lstm_hc", "budget": 90}),
+        tmp_path / "run",
+        progress=False,
+    )
+    assert resumed.metrics["n_calls"] == 90
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["optimizer"] == "lstm-hc"
+    # the check itself still works, and the two spellings are no difference to it
+    with pytest.raises(
+        ConfigError, match=r"different run, made with other settings \(seed: 0 → 1\)"
+    ):
+        run_design(
+            DesignConfig(**{**config.to_dict(), "optimizer": "lstm_hc", "seed": 1}),
+            tmp_path / "run",
+            progress=False,
+        )
+
+
+def test_core_api_from_the_package_loads_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, makeable\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'rdkit', 'numpy')]\n"
+        "assert not heavy and list(sys.modules).count('makeable.runs') == 0, heavy\n"
+        "from makeable import DesignConfig, get_objective, run_design, plan, load_model\n"
+        "from makeable import load_stock\n"
+        "import makeable.runs.design, makeable.retro.planning\n"
+        "assert run_design is makeable.runs.design.run_design\n"
+        "assert plan is makeable.retro.planning.plan\n"
+        "assert all(getattr(makeable, name) is not None for name in makeable.__all__)\n"
+        "assert set(makeable.__all__) == {*makeable._API, '__version__'}\n"
+        "assert 'run_design' in dir(makeable)\n"
+        "try:\n    makeable.no_such_name\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise SystemExit('no AttributeError')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,9 @@
-"""One registry per pluggable concept, shared by the Python API, configs and the CLI."""
+"""One registry per pluggable concept, shared by the Python API, configs and the CLI.
+
+Names are looked up with ``-`` and ``_`` as the same character (``graph-ga`` is ``graph_ga``,
+``lstm_hc`` is ``lstm-hc``); :meth:`Registry.canonical` gives the spelling a name was
+registered with, the one listings show and run folders record.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,16 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+def name_key(name: str) -> str:
+    """The lookup key of a registry name: ``-`` and ``_`` are the same character."""
+    return name.replace("-", "_")
+
+
 class Registry(Generic[T]):
     """Maps short names to factories (classes or functions) that build a ``T``.
+
+    A name may be given with ``-`` or ``_`` (:func:`name_key`); :meth:`names` lists the
+    spellings the names were registered with.
 
     Example:
         >>> OBJECTIVES = Registry("objective")
@@ -27,13 +40,16 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._factories: dict[str, Callable[..., T]] = {}
+        self._factories: dict[str, Callable[..., T]] = {}  # by name_key
+        self._names: dict[str, str] = {}  # name_key → the registered spelling
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self._factories:
+            key = name_key(name)
+            if key in self._factories:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._factories[name] = factory
+            self._factories[key] = factory
+            self._names[key] = name
             return factory
 
         return decorator
@@ -42,18 +58,23 @@ class Registry(Generic[T]):
         self.register(name)(factory)
 
     def names(self) -> list[str]:
-        return sorted(self._factories)
+        return sorted(self._names.values())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._factories
+        return isinstance(name, str) and name_key(name) in self._factories
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
+    def canonical(self, name: str) -> str:
+        """The registered spelling of ``name`` (``graph-ga`` → ``graph_ga``)."""
+        self.factory(name)  # an unknown name fails here, listing the valid ones
+        return self._names.get(name_key(name), name)
+
     def factory(self, name: str) -> Callable[..., T]:
         try:
-            return self._factories[name]
-        except KeyError:
+            return self._factories[name_key(name)]
+        except (KeyError, AttributeError):  # AttributeError: not a string
             choices = ", ".join(self.names())
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; choose one of: {choices}"

@@ -42,7 +42,7 @@ from typing import Any
 
 from rdkit import Chem
 
-from makeable.bench.jobs import DesignJob, JobRun, check_optimizer
+from makeable.bench.jobs import DesignJob, JobRun, check_optimizer, registered_optimizer
 from makeable.bench.pmo import collect_row
 from makeable.chem.molecule import parse_smiles
 from makeable.objectives.pmo import RANOLAZINE
@@ -222,6 +222,7 @@ def run_guacamol(
     unknown = [t for t in names if t not in TASKS_BY_NAME]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; GuacaMol tasks: {', '.join(TASKS_BY_NAME)}")
+    optimizer = registered_optimizer(optimizer)
     params = dict(optimizer_params or {})
     opt = check_optimizer(optimizer, params)
     out.mkdir(parents=True, exist_ok=True)

@@ -129,6 +129,15 @@ class JobRun:
             )
 
 
+def registered_optimizer(name: str) -> str:
+    """The registered spelling of an optimizer name (``graph-ga`` → ``graph_ga``): a benchmark
+    records it, names its run folders by it and so resumes under either spelling."""
+    from makeable.optimizers import OPTIMIZERS, load_builtin_optimizers
+
+    load_builtin_optimizers()
+    return OPTIMIZERS.canonical(name)
+
+
 def check_optimizer(name: str, params: dict[str, Any]) -> Any:
     """Build the optimizer once, so that an unknown name or parameter fails before any run."""
     from makeable.optimizers import get_optimizer

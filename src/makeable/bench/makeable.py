@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.bench.jobs import JobRun
+from makeable.bench.jobs import JobRun, registered_optimizer
 from makeable.bench.pmo import PMO_TASKS, pmo_jobs
 from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
@@ -151,6 +151,7 @@ def run_makeable_pmo(
     """
     from makeable.objectives import objective_names
 
+    optimizer = registered_optimizer(optimizer)
     unknown = [t for t in tasks if t not in objective_names()]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")

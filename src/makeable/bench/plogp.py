@@ -68,7 +68,7 @@ import numpy as np
 from rdkit import Chem
 
 from makeable.bench.guacamol import distinct_scores
-from makeable.bench.jobs import DesignJob, JobRun, accepts, check_optimizer
+from makeable.bench.jobs import DesignJob, JobRun, accepts, check_optimizer, registered_optimizer
 from makeable.bench.pmo import collect_row
 from makeable.chem.fingerprints import bulk_tanimoto, fingerprint, morgan_bits
 from makeable.chem.molecule import canonical_smiles, parse_smiles
@@ -257,6 +257,7 @@ def run_plogp(
             optimizers that take it, unless given.
         progress: show a progress bar over the runs.
     """
+    optimizer = registered_optimizer(optimizer)
     params = dict(optimizer_params or {})
     if accepts(optimizer, "max_len"):
         params.setdefault("max_len", max_len)
@@ -455,6 +456,7 @@ def run_constrained(
     bad = [i for i, s in enumerate(starts) if canonical_smiles(s) is None]
     if bad:
         raise ValueError(f"{path}: invalid SMILES at line(s) {[i + 1 for i in bad[:10]]}")
+    optimizer = registered_optimizer(optimizer)
     params = dict(optimizer_params or {})
     if accepts(optimizer, "init_pool"):
         params.setdefault("init_pool", 1)  # GEGL seeds its queues with the start molecule

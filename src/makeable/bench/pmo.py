@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.bench.jobs import DesignJob, JobRun
+from makeable.bench.jobs import DesignJob, JobRun, registered_optimizer
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
 from makeable.run_folder import versions, write_yaml
@@ -107,6 +107,7 @@ def run_pmo(
     """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``."""
     from makeable.objectives import objective_names
 
+    optimizer = registered_optimizer(optimizer)
     unknown = [t for t in tasks if t not in objective_names()]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")

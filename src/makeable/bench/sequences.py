@@ -103,10 +103,9 @@ def run_seq_bench(
     from makeable.sequences.tasks import TASKS, load_builtin_tasks
 
     load_builtin_tasks()
-    for name in tasks:
-        TASKS.factory(name)  # unknown names fail here, with the valid ones
-    for name in optimizers:
-        SEQ_OPTIMIZERS.factory(name)
+    # unknown names fail here, with the valid ones; runs are recorded under the registered names
+    tasks = [TASKS.canonical(name) for name in tasks]
+    optimizers = [SEQ_OPTIMIZERS.canonical(name) for name in optimizers]
     out.mkdir(parents=True, exist_ok=True)
     params = tuple(sorted((optimizer_params or {}).items()))
     proxy = tuple(sorted((proxy_params or {}).items()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from makeable import __version__
@@ -24,7 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="makeable: AI-driven molecular design — design what you can make.",
     )
     parser.add_argument("--version", action="version", version=f"makeable {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log debug messages and show the full traceback of any error",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(sub)
@@ -33,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and set(extra) <= {"-v", "--verbose"}:  # also after the subcommand
+        args.verbose = True
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -41,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
+        if args.verbose:  # where it was
+            traceback.print_exc()
         print(
             "\ninterrupted: every counted call is saved; run the same command again to resume",
             file=sys.stderr,
@@ -56,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         JobsFailedError,
         ChecksumError,
         DownloadError,
-    ) as exc:
+    ) as exc:  # one line for the user; with -v also the traceback (a bug is found by it)
+        if args.verbose:
+            traceback.print_exc()
         print(f"makeable: error: {exc}", file=sys.stderr)
         return 2
 

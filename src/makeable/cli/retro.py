@@ -117,6 +117,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("makeable.retro")
     model = MODELS.build(args.model, **parse_params(args.param))
+    args.model = MODELS.canonical(args.model)  # template-mlp → template_mlp: its default folder
     train = load_uspto50k("train", args.limit)
     val = load_uspto50k("val", args.limit)
     if isinstance(model, TemplateMLP):  # retro and forward

@@ -408,8 +408,7 @@ def _load_any(name_or_path: str | Path, overrides: Mapping[str, Any] | None) -> 
     path = Path(name_or_path)
     if (path / CONFIG_FILE).is_file():
         return SingleStepModel.load(path, overrides)
-    name = str(name_or_path)
-    MODELS.factory(name)  # unknown names fail here, listing the choices
+    name = MODELS.canonical(str(name_or_path))  # unknown names fail here, listing the choices
     for folder in (shipped_model_dir(name), default_model_dir(name)):
         if folder is not None and (folder / CONFIG_FILE).is_file():
             log.info("loading %s from %s", name, folder)

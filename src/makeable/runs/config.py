@@ -116,8 +116,8 @@ class DesignConfig(RunConfig):
                 raise ConfigError(f"{name} must be a mapping, not {getattr(self, name)!r}")
         if not isinstance(self.filters, list) or not all(isinstance(n, str) for n in self.filters):
             raise ConfigError(f"filters must be a list of filter set names, not {self.filters!r}")
-        for name in self.filters:
-            FILTER_SETS.factory(name)  # an unknown name fails here, listing the valid ones
+        # an unknown name fails here, listing the valid ones; recorded as registered
+        object.__setattr__(self, "filters", [FILTER_SETS.canonical(n) for n in self.filters])
         if self.n_workers is not None and (not is_integer(self.n_workers) or self.n_workers < 1):
             raise ConfigError(
                 f"n_workers must be an integer >= 1 (or unset: all cores), not {self.n_workers!r}"

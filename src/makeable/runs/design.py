@@ -10,6 +10,7 @@ molecules already planned are not planned again.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -30,8 +31,8 @@ from makeable.data.molecules import (
     zinc250k_novelty_reference,
     zinc250k_source,
 )
-from makeable.objectives import get_objective
-from makeable.optimizers import DesignContext, Optimizer, get_optimizer
+from makeable.objectives import OBJECTIVES, get_objective
+from makeable.optimizers import OPTIMIZERS, DesignContext, Optimizer, get_optimizer
 from makeable.oracle.executor import EXECUTORS, Executor
 from makeable.oracle.metrics import pmo_metrics
 from makeable.oracle.oracle import Oracle
@@ -106,6 +107,17 @@ def _check_resume(store: RunStore, config: DesignConfig, pool_source: str) -> st
     )
 
 
+def registered_names(config: DesignConfig) -> DesignConfig:
+    """``config`` with its objective and optimizer spelled as registered (``graph-ga`` →
+    ``graph_ga``, ``lstm_hc`` → ``lstm-hc``): a run records one spelling, so it resumes
+    under either."""
+    objective = config.objective
+    if objective in OBJECTIVES:  # not a module:function
+        objective = OBJECTIVES.canonical(objective)
+    optimizer = OPTIMIZERS.canonical(config.optimizer)
+    return dataclasses.replace(config, objective=objective, optimizer=optimizer)
+
+
 def run_design(
     config: DesignConfig,
     out_dir: str | Path,
@@ -132,6 +144,7 @@ def run_design(
         except (ValueError, FileNotFoundError, UnknownNameError) as exc:
             raise ConfigError(f"--synthesis {config.synthesis}: {exc}") from exc
     optimizer = get_optimizer(config.optimizer, **config.optimizer_params)
+    config = registered_names(config)
     planner = _route_planner(config)  # a missing stock or model fails before any oracle call
     pool, pool_source = load_pool(config.pool)
     out.mkdir(parents=True, exist_ok=True)  # after every check that needs no oracle call

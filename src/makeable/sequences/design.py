@@ -36,10 +36,10 @@ from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
 from makeable.run_folder import ConfigError, RunConfig, RunFolder, is_integer
-from makeable.sequences.optimizers import RoundContext, get_seq_optimizer
+from makeable.sequences.optimizers import SEQ_OPTIMIZERS, RoundContext, get_seq_optimizer
 from makeable.sequences.proxy import ProxyConfig, ProxyEnsemble
 from makeable.sequences.report import write_sequence_report
-from makeable.sequences.tasks import SequenceTask, get_task
+from makeable.sequences.tasks import TASKS, SequenceTask, get_task
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,11 @@ def run_sequence_design(
     out = Path(out_dir)
     task = get_task(config.task, **config.task_params)
     optimizer = get_seq_optimizer(config.optimizer, **config.optimizer_params)
+    config = dataclasses.replace(  # recorded as registered: delta-cs → delta_cs
+        config,
+        task=TASKS.canonical(config.task),
+        optimizer=SEQ_OPTIMIZERS.canonical(config.optimizer),
+    )
     initial_seqs, initial_scores = task.initial_data()
     check_space(config, task, initial_seqs)
     out.mkdir(parents=True, exist_ok=True)
