@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from makeable.models.toolkit import torch_settings
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
@@ -225,11 +225,7 @@ def _loop(
     initial_scores: np.ndarray,
     progress: bool,
 ) -> None:
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(config.n_threads)
-    torch.use_deterministic_algorithms(True)
-    try:
+    with torch_settings(config.n_threads):
         seqs = list(initial_seqs)
         scores = np.asarray(initial_scores, dtype=np.float64)
         initial_codes = task.encode(seqs)
@@ -276,6 +272,3 @@ def _loop(
                 )
             if oracle.finished:
                 break
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
