@@ -58,7 +58,7 @@ DISTRACTORS = [
 
 def reactions() -> list:
     from makeable.chem.reaction import Reaction
-    from makeable.retro.templates import extract_template
+    from makeable.retro.single_step.templates import extract_template
 
     out = []
     for rxn, cls in zip(MAPPED, CLASSES, strict=True):

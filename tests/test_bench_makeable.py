@@ -11,7 +11,7 @@ from rdkit import Chem
 
 from makeable.chem.molecule import Molecule
 from makeable.data.stocks import Stock
-from makeable.retro.base import ReactantSet, SingleStepModel
+from makeable.retro.single_step.base import ReactantSet, SingleStepModel
 
 pytest.importorskip("syntheseus")
 
@@ -34,7 +34,7 @@ class ChainToy(SingleStepModel):
 def test_rows_shares_and_masked_auc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from makeable.bench import makeable as bench
     from makeable.oracle.metrics import auc_top_k
-    from makeable.retro.planning import SearchSettings
+    from makeable.retro.planning.search import SearchSettings
     from makeable.runs.routes import RoutePlanner
 
     planner = RoutePlanner(

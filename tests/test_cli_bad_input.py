@@ -119,7 +119,7 @@ def test_retro_predict_html_that_is_a_folder(tmp_path: Path, capsys: pytest.Capt
 @pytest.fixture
 def corrupt_model(tmp_path: Path) -> Path:
     """The shipped Template-MLP folder with random bytes for its weights."""
-    from makeable.retro.base import shipped_model_dir
+    from makeable.retro.single_step.base import shipped_model_dir
 
     shipped = shipped_model_dir("template_mlp")
     assert shipped is not None
@@ -143,7 +143,7 @@ def test_corrupt_model_weights_are_one_line_naming_the_file(
 def test_corrupt_model_config_and_templates(
     corrupt_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from makeable.retro.base import shipped_model_dir
+    from makeable.retro.single_step.base import shipped_model_dir
 
     shipped = shipped_model_dir("template_mlp")
     assert shipped is not None

@@ -22,8 +22,8 @@ from rdkit import Chem
 
 from makeable.chem.molecule import Molecule
 from makeable.data.stocks import Stock
-from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
-from makeable.retro.routes import Route, read_route_lists
+from makeable.retro.planning.routes import Route, read_route_lists
+from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
 from makeable.runs.config import ConfigError, DesignConfig, write_yaml
 from makeable.runs.design import run_design
 

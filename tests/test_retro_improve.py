@@ -15,14 +15,7 @@ import torch
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction
 from makeable.data.stocks import Stock
-from makeable.retro.base import (
-    MODELS,
-    FineTuningNotSupportedError,
-    ReactantSet,
-    SingleStepModel,
-    load_model,
-)
-from makeable.retro.improve import (
+from makeable.retro.planning.improve import (
     augment_forward,
     collect_reactions,
     drop_targets,
@@ -30,11 +23,18 @@ from makeable.retro.improve import (
     improve,
     read_log,
 )
-from makeable.retro.metrics import round_trip
-from makeable.retro.planning import SearchSettings, plan
-from makeable.retro.retcl import RetCL
-from makeable.retro.template_mlp import ForwardTemplateMLP, TemplateMLP
-from makeable.retro.templates import apply_template, forward_template
+from makeable.retro.planning.search import SearchSettings, plan
+from makeable.retro.single_step.base import (
+    MODELS,
+    FineTuningNotSupportedError,
+    ReactantSet,
+    SingleStepModel,
+    load_model,
+)
+from makeable.retro.single_step.metrics import round_trip
+from makeable.retro.single_step.retcl import RetCL
+from makeable.retro.single_step.template_mlp import ForwardTemplateMLP, TemplateMLP
+from makeable.retro.single_step.templates import apply_template, forward_template
 from tests.retro_toys import DISTRACTORS, MAPPED, reactions
 
 pytest.importorskip("syntheseus")
@@ -226,7 +226,7 @@ def test_drop_targets_compares_canonical_smiles() -> None:
 def test_improve_collects_logs_saves_and_resumes(
     tiny_folder: Path, stock: Stock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import makeable.retro.improve as improve_module
+    import makeable.retro.planning.improve as improve_module
 
     out = tmp_path / "improved"
     kwargs = {"out_dir": out, "epochs": 10, "lr": 1e-2}
@@ -293,7 +293,7 @@ def test_improve_collects_logs_saves_and_resumes(
 def test_improve_resumes_after_a_cut_off_line_and_knows_its_value_model(
     tiny_folder: Path, stock: Stock, tmp_path: Path
 ) -> None:
-    from makeable.retro.value import ValueModel
+    from makeable.retro.planning.value import ValueModel
 
     value = tmp_path / "value"
     ValueModel().save(value)
@@ -375,8 +375,8 @@ def test_cli_retro_improve(
 
 
 def test_route_reactions_keep_molecules_canonical() -> None:
-    from makeable.retro.improve import route_reactions
-    from makeable.retro.routes import MolNode, ReactionNode, Route
+    from makeable.retro.planning.improve import route_reactions
+    from makeable.retro.planning.routes import MolNode, ReactionNode, Route
 
     step = ReactionNode("", (MolNode("OCC", True),), {"template": "t"})
     [reaction] = route_reactions(Route(MolNode("C(=O)OCC", False, step)))
@@ -452,7 +452,7 @@ def test_improve_with_forward_augmentation(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import makeable.retro.improve as improve_module
+    import makeable.retro.planning.improve as improve_module
 
     extra = reactions()[9]  # NBS bromination: not a reaction of the toy routes
     calls: list[tuple[int, str, str]] = []
@@ -481,7 +481,7 @@ def test_improve_with_forward_augmentation(
 def test_single_step_benchmark_scores_a_forward_model_on_products(
     tiny_forward: ForwardTemplateMLP,
 ) -> None:
-    from makeable.retro.bench import _score_chunk
+    from makeable.bench.uspto50k import _score_chunk
 
     scored = _score_chunk(tiny_forward, reactions(), class_known=False)
     assert sum(rank == 1 for rank, _, _ in scored) >= 9  # the product, ranked first
@@ -499,7 +499,7 @@ def test_round_trip_passes_real_reactions_and_fails_wrong_ones(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from makeable.cli.main import main
-    from makeable.retro.metrics import round_trip
+    from makeable.retro.single_step.metrics import round_trip
 
     toys = reactions()
     weinreb = toys[8]

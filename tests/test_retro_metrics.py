@@ -6,7 +6,7 @@ import pytest
 
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import InvalidReactionError, Reaction
-from makeable.retro.metrics import (
+from makeable.retro.single_step.metrics import (
     exact_match,
     match_rank,
     reactant_key,

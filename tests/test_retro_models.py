@@ -10,10 +10,10 @@ import torch
 
 from makeable.chem.molecule import Molecule
 from makeable.retro import MODELS, ReactantSet, SingleStepModel
-from makeable.retro.base import load_model
-from makeable.retro.metrics import match_rank
-from makeable.retro.retcl import RetCL
-from makeable.retro.template_mlp import TemplateMLP
+from makeable.retro.single_step.base import load_model
+from makeable.retro.single_step.metrics import match_rank
+from makeable.retro.single_step.retcl import RetCL
+from makeable.retro.single_step.template_mlp import TemplateMLP
 from tests.retro_toys import CLASSES, DISTRACTORS, reactions
 
 torch.set_num_threads(1)
@@ -157,7 +157,7 @@ def test_syntheseus_adapter(template_mlp: TemplateMLP) -> None:
     pytest.importorskip("syntheseus")
     from syntheseus import Molecule as SynMolecule
 
-    from makeable.retro.syntheseus_adapter import to_syntheseus
+    from makeable.retro.single_step.syntheseus_adapter import to_syntheseus
 
     backward = to_syntheseus(template_mlp)
     product = reactions()[3].product.smiles
@@ -206,7 +206,7 @@ def test_cli_predict(
 def test_load_model_by_name_without_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from makeable.retro.base import load_model
+    from makeable.retro.single_step.base import load_model
 
     monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="makeable retro train retcl"):
@@ -251,7 +251,7 @@ def test_bench_uspto50k_writes_results(
 
 
 def test_hard_negatives_mined_for_some_rows_equal_those_of_all() -> None:
-    from makeable.retro.retcl_train import mine_neighbours
+    from makeable.retro.single_step.retcl_train import mine_neighbours
 
     keys = torch.nn.functional.normalize(
         torch.randn(300, 8, generator=torch.Generator().manual_seed(0)), dim=1

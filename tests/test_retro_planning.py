@@ -12,15 +12,15 @@ import torch
 
 from makeable.chem.molecule import Molecule
 from makeable.data.stocks import Stock
-from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
-from makeable.retro.planning import (
+from makeable.retro.planning.routes import MolNode, ReactionNode, Route
+from makeable.retro.planning.search import (
     InvalidTargetError,
     PlanResult,
     SearchSettings,
     plan,
     plan_many,
 )
-from makeable.retro.routes import MolNode, ReactionNode, Route
+from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
 
 pytest.importorskip("syntheseus")
 
@@ -279,7 +279,7 @@ def test_cli_bench_planning_writes_and_resumes(
 
 
 def test_sample_is_fixed_and_keeps_order() -> None:
-    from makeable.retro.planning_bench import sample_targets
+    from makeable.bench.planning import sample_targets
 
     targets = [f"C{'C' * i}O" for i in range(50)]
     a = sample_targets(targets, 10, seed=0)
@@ -304,7 +304,7 @@ def test_cli_sample_and_limit_must_be_positive(
 
 
 def test_named_target_set_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from makeable.retro.planning_bench import load_targets
+    from makeable.bench.planning import load_targets
 
     monkeypatch.setenv("MAKEABLE_DATA", str(tmp_path))
     monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path))
@@ -315,7 +315,7 @@ def test_named_target_set_without_data(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_paroutes_targets(data_dir: Path) -> None:
-    from makeable.retro.planning_bench import load_targets, sample_targets
+    from makeable.bench.planning import load_targets, sample_targets
 
     targets = load_targets("paroutes_n1")
     assert len(targets) == 10000
@@ -348,7 +348,7 @@ class TiesToy(SingleStepModel):
 
 TIES_SCRIPT = """
 import json
-from makeable.retro.planning import plan
+from makeable.retro.planning.search import plan
 from makeable.data.stocks import Stock
 from tests.test_retro_planning import TiesToy
 for algorithm in ("retro_star", "mcts"):
@@ -394,7 +394,7 @@ def test_the_model_is_prepared_for_the_stock_before_searching(stock: Stock) -> N
 
 
 def test_summary_gives_the_solved_rate_at_smaller_budgets(tmp_path: Path) -> None:
-    from makeable.retro.planning_bench import summarise, write_summary
+    from makeable.bench.planning import summarise, write_summary
 
     rows = [
         {"solved": "1", "calls": "40", "seconds": "1", "first_solution_calls": "5"},
@@ -451,7 +451,7 @@ if "planning_forward_toy" not in MODELS:
 def test_reaction_filter_drops_the_steps_it_does_not_confirm(
     algorithm: str, stock: Stock, tmp_path: Path
 ) -> None:
-    from makeable.retro.reaction_filter import load_reaction_filter
+    from makeable.retro.planning.reaction_filter import load_reaction_filter
 
     ForwardToy().save(tmp_path / "forward")
     forward = str(tmp_path / "forward")
@@ -484,7 +484,7 @@ def test_reaction_filter_drops_the_steps_it_does_not_confirm(
 
 
 def test_reaction_filter_must_be_a_forward_model(stock: Stock, tmp_path: Path) -> None:
-    from makeable.retro.reaction_filter import load_reaction_filter
+    from makeable.retro.planning.reaction_filter import load_reaction_filter
 
     PlanningToy().save(tmp_path / "retro")
     with pytest.raises(ValueError, match="forward"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from makeable.retro.routes import (
+from makeable.retro.planning.routes import (
     MolNode,
     ReactionNode,
     Route,
@@ -182,8 +182,8 @@ def test_from_syntheseus_synthesis_graph() -> None:
 
 
 def test_route_svg_and_html(tmp_path: Path) -> None:
-    from makeable.retro.planning import PlanResult
-    from makeable.retro.route_report import route_svg, write_route_html
+    from makeable.retro.planning.route_report import route_svg, write_route_html
+    from makeable.retro.planning.search import PlanResult
 
     route = Route.from_dict(PARACETAMOL)
     svg = route_svg(route)
@@ -194,7 +194,7 @@ def test_route_svg_and_html(tmp_path: Path) -> None:
     # the PNG has the SVG's size and draws the boxes in their colours (target blue, leaves green)
     from PIL import Image
 
-    from makeable.retro.route_report import route_png
+    from makeable.retro.planning.route_report import route_png
 
     png = Image.open(route_png(route, tmp_path / "route.png"))
     width, height = (int(float(svg.split(f"{k}='")[1].split("'")[0])) for k in ("width", "height"))

@@ -72,7 +72,7 @@ def test_syntheseus_inventory() -> None:
     pytest.importorskip("syntheseus")
     from syntheseus import Molecule as SynMolecule
 
-    from makeable.retro.syntheseus_search import _syntheseus
+    from makeable.retro.planning.syntheseus_search import _syntheseus
 
     inventory = _syntheseus().StockInventory(Stock(BOUGHT))
     assert inventory.is_purchasable(SynMolecule("OCC"))
@@ -151,7 +151,7 @@ def test_plus_joins_named_stocks_and_files(tmp_path: Path) -> None:
 
 def test_route_checked_against_a_stock_marks_every_leaf() -> None:
     from makeable.data.stocks import StockUnion
-    from makeable.retro.routes import MolNode, ReactionNode, Route
+    from makeable.retro.planning.routes import MolNode, ReactionNode, Route
 
     class Probable(Stock):
         exact = False

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from makeable.chem.reaction import Reaction
-from makeable.retro.metrics import exact_match
-from makeable.retro.templates import (
+from makeable.retro.single_step.metrics import exact_match
+from makeable.retro.single_step.templates import (
     apply_template,
     apply_templates,
     compile_template,
@@ -54,7 +54,7 @@ def test_apply_templates_in_order() -> None:
 
 
 def test_mhn_training_templates_apply(data_dir: Path) -> None:
-    from makeable.retro.data import load_uspto50k
+    from makeable.retro.single_step.data import load_uspto50k
 
     train = load_uspto50k("train", limit=20)
     assert all(r.metadata["template"] for r in train)

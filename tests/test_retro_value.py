@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from makeable.data.stocks import Stock
-from makeable.retro.planning import SearchSettings, plan
-from makeable.retro.routes import MolNode, ReactionNode, Route
-from makeable.retro.value import ValueModel, load_value_model, read_plans, value_examples
+from makeable.retro.planning.routes import MolNode, ReactionNode, Route
+from makeable.retro.planning.search import SearchSettings, plan
+from makeable.retro.planning.value import ValueModel, load_value_model, read_plans, value_examples
 
 pytest.importorskip("syntheseus")
 

@@ -10,7 +10,7 @@ import pytest
 
 from makeable.chem.molecule import Molecule, canonical_smiles
 from makeable.data.stocks import STOCKS, BloomStock, load_stock
-from makeable.retro.base import ReactantSet, SingleStepModel
+from makeable.retro.single_step.base import ReactantSet, SingleStepModel
 
 pytest.importorskip("molbloom")
 
@@ -94,7 +94,7 @@ def test_pickles_and_works_as_a_syntheseus_inventory() -> None:
 
     stock = pickle.loads(pickle.dumps(load_stock("zinc_instock")))
     assert "c1ccccc1Br" in stock and EXOTIC not in stock
-    from makeable.retro.syntheseus_search import _syntheseus
+    from makeable.retro.planning.syntheseus_search import _syntheseus
 
     inventory = _syntheseus().StockInventory(stock)
     assert inventory.is_purchasable(SynMolecule("Brc1ccccc1"))
@@ -121,7 +121,7 @@ def test_plan_through_zinc_instock_alone_is_never_makeable(jobs: int) -> None:
     """Every leaf a Bloom filter alone accepts is unverified: the route is found and shown,
     but the verdict is "unverified", never solved."""
     pytest.importorskip("syntheseus")
-    from makeable.retro.planning import SearchSettings, plan_many
+    from makeable.retro.planning.search import SearchSettings, plan_many
 
     settings = SearchSettings(max_calls=5)
     targets = [PARACETAMOL, EXOTIC]  # jobs=2: the named stock is loaded in worker processes
@@ -134,7 +134,7 @@ def test_plan_through_zinc_instock_alone_is_never_makeable(jobs: int) -> None:
 
 def test_a_union_with_an_exact_stock_verifies_what_it_holds() -> None:
     pytest.importorskip("syntheseus")
-    from makeable.retro.planning import plan
+    from makeable.retro.planning.search import plan
 
     # paracetamol is itself a shipped building block: bought, verified
     result = plan(PARACETAMOL, Acetylation(), "building_blocks+zinc_instock", max_calls=5)
@@ -171,7 +171,7 @@ def test_a_search_that_reaches_only_false_positives_solves_nothing(
     stock: str, algorithm: str
 ) -> None:
     pytest.importorskip("syntheseus")
-    from makeable.retro.planning import plan
+    from makeable.retro.planning.search import plan
 
     bloom = load_stock("zinc_instock")
     assert all(fp in bloom for fp in FALSE_POSITIVES)  # the filter's false positives

@@ -106,7 +106,7 @@ def test_tree_route_is_paroutes_json_and_replays():
     assert replay_route(route) == []
     reaction["children"].reverse()
     assert replay_route(route) == [f"{AMIDE}: {AMINE}.{ACID} gives nothing with its template"]
-    from makeable.retro.routes import Route
+    from makeable.retro.planning.routes import Route
 
     assert Route.from_dict(tree.to_route_dict(templates)).target == AMIDE
 

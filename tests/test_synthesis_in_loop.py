@@ -19,7 +19,7 @@ import pytest
 from rdkit import Chem
 
 from makeable.chem.molecule import Molecule
-from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.runs.design import run_design
 from makeable.synthesis.in_loop import PLANS, SynthesisParams, synthesis_summary

@@ -24,7 +24,7 @@ from makeable.objectives.synthesizability import (
     load_synth_model,
     shipped_model_dir,
 )
-from makeable.retro.planning import SearchSettings
+from makeable.retro.planning.search import SearchSettings
 from makeable.synthesis.labels import LABELS, label_molecules, read_molecules, sample_molecules
 from makeable.synthesis.train import (
     TrainSettings,

@@ -24,11 +24,11 @@ _API = {
     "run_design": "makeable.runs.design",
     "DesignResult": "makeable.runs.design",
     "load_stock": "makeable.data.stocks",
-    "load_model": "makeable.retro.base",
-    "plan": "makeable.retro.planning",
-    "plan_many": "makeable.retro.planning",
-    "SearchSettings": "makeable.retro.planning",
-    "PlanResult": "makeable.retro.planning",
+    "load_model": "makeable.retro.single_step.base",
+    "plan": "makeable.retro.planning.search",
+    "plan_many": "makeable.retro.planning.search",
+    "SearchSettings": "makeable.retro.planning.search",
+    "PlanResult": "makeable.retro.planning.search",
     "SequenceDesignConfig": "makeable.sequences.design",
     "run_sequence_design": "makeable.sequences.design",
     "get_task": "makeable.sequences.tasks",
@@ -62,8 +62,8 @@ if TYPE_CHECKING:
     from makeable.data.stocks import load_stock
     from makeable.objectives import Objective, get_objective, objective_names
     from makeable.optimizers import Optimizer, get_optimizer, optimizer_names
-    from makeable.retro.base import load_model
-    from makeable.retro.planning import PlanResult, SearchSettings, plan, plan_many
+    from makeable.retro.planning.search import PlanResult, SearchSettings, plan, plan_many
+    from makeable.retro.single_step.base import load_model
     from makeable.runs.config import DesignConfig
     from makeable.runs.design import DesignResult, run_design
     from makeable.sequences.design import SequenceDesignConfig, run_sequence_design

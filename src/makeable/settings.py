@@ -20,6 +20,7 @@ from makeable.results_csv import replace_text
 
 __all__ = [
     "describe_diff",
+    "read_json_object",
     "read_settings",
     "refuse_other_settings",
     "settings_diff",
@@ -32,22 +33,30 @@ def write_settings(path: Path, data: Mapping[str, Any], indent: int = 2) -> None
     replace_text(path, json.dumps(data, indent=indent, default=str) + "\n")
 
 
+def read_json_object(path: Path, hint: str = "") -> dict[str, Any]:
+    """The JSON object in a file (settings, a model's config).
+
+    Raises:
+        ValueError: the file is not valid JSON or holds no object (one line naming it, then
+            ``hint``).
+    """
+    suffix = f"; {hint}" if hint else ""
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}){suffix}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a JSON object{suffix}")
+    return data
+
+
 def read_settings(path: Path) -> dict[str, Any]:
     """The JSON object of a settings file.
 
     Raises:
         ValueError: the file is not a JSON object (the message names it).
     """
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{path} is not valid JSON ({exc}); restore it, or move it away to start the folder "
-            "again"
-        ) from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object of settings")
-    return data
+    return read_json_object(path, "restore it, or move it away to start the folder again")
 
 
 def _as_written(value: Any) -> Any:

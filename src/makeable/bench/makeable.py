@@ -41,7 +41,7 @@ from makeable.bench.pmo import PMO_TASKS, pmo_jobs
 from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
 from makeable.results_csv import read_csv, read_jsonl, write_csv
-from makeable.retro.planning import SearchSettings
+from makeable.retro.planning.search import SearchSettings
 from makeable.run_folder import versions, write_yaml
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ RESULT_COLUMNS = (
 def verdict_planner() -> Any:
     """The model, stock and search of the verdicts (loaded once per process)."""
     from makeable.data.stocks import load_stock
-    from makeable.retro.base import load_model
+    from makeable.retro.single_step.base import load_model
     from makeable.runs.routes import RoutePlanner
 
     return RoutePlanner(

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ALGORITHMS = ("retro_star", "mcts")  # = makeable.retro.planning.ALGORITHMS (no torch import here)
+# = makeable.retro.planning.search.ALGORITHMS (repeated: no torch import here)
+ALGORITHMS = ("retro_star", "mcts")
 
 
 def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
@@ -194,7 +195,7 @@ def add_train_value_parser(rsub: Any) -> None:
 
 
 def run_train_value(args: argparse.Namespace) -> int:
-    from makeable.retro.value import ValueModel, read_plans, value_examples
+    from makeable.retro.planning.value import ValueModel, read_plans, value_examples
 
     records = read_plans(args.plans)
     examples = value_examples(records, args.unsolved_quantile)
@@ -242,7 +243,7 @@ def add_bench_parser(bench_sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace, stop: bool) -> Any:
-    from makeable.retro.planning import SearchSettings
+    from makeable.retro.planning.search import SearchSettings
 
     return SearchSettings(
         expand_stock_target=bool(getattr(args, "expand_stock_target", False)),
@@ -263,7 +264,7 @@ def _value_model(args: argparse.Namespace) -> str | None:
     """The --value-model folder, checked before any search starts."""
     if not getattr(args, "value_model", None):
         return None
-    from makeable.retro.value import load_value_model
+    from makeable.retro.planning.value import load_value_model
 
     load_value_model(str(args.value_model))  # FileNotFoundError / ValueError: clear message
     return str(args.value_model)
@@ -273,7 +274,7 @@ def _reaction_filter(args: argparse.Namespace) -> str | None:
     """The --reaction-filter model, loaded (and so checked) before any search starts."""
     if not getattr(args, "reaction_filter", None):
         return None
-    from makeable.retro.reaction_filter import load_reaction_filter
+    from makeable.retro.planning.reaction_filter import load_reaction_filter
 
     load_reaction_filter(str(args.reaction_filter))  # FileNotFoundError / ValueError: clear
     return str(args.reaction_filter)
@@ -282,8 +283,8 @@ def _reaction_filter(args: argparse.Namespace) -> str | None:
 def run_plan(args: argparse.Namespace) -> int:
     from makeable.cli.paths import output_folder
     from makeable.data.stocks import load_stock
-    from makeable.retro.base import load_model
-    from makeable.retro.planning import canonical_target, plan
+    from makeable.retro.planning.search import canonical_target, plan
+    from makeable.retro.single_step.base import load_model
     from makeable.run_folder import RunFolder
 
     canonical_target(args.smiles)  # fail fast, before the model and stock load
@@ -293,8 +294,8 @@ def run_plan(args: argparse.Namespace) -> int:
     out = output_folder(args.out, "--out") if args.out else None  # before the search
     result = plan(args.smiles, model, stock, progress=not args.no_progress, **settings.to_dict())
     if out is not None:
-        from makeable.retro.route_report import route_png, route_svg, write_route_html
-        from makeable.retro.routes import write_routes
+        from makeable.retro.planning.route_report import route_png, route_svg, write_route_html
+        from makeable.retro.planning.routes import write_routes
 
         write_routes(out / "routes.json", list(result.routes))
         config = {
@@ -342,7 +343,7 @@ def run_plan(args: argparse.Namespace) -> int:
         )
     best = result.best
     if best is not None:
-        from makeable.retro.route_report import route_verdict
+        from makeable.retro.planning.route_report import route_verdict
 
         print(
             f"\nbest route: {best.n_reactions} reaction(s), length {best.depth}, "
@@ -363,13 +364,13 @@ def _model(args: argparse.Namespace) -> Any:
     params = _model_params(args)
     if not params:
         return args.model
-    from makeable.retro.base import load_model
+    from makeable.retro.single_step.base import load_model
 
     return load_model(args.model, params)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from makeable.retro.planning_bench import load_targets, run_planning_bench, sample_targets
+    from makeable.bench.planning import load_targets, run_planning_bench, sample_targets
 
     targets = load_targets(args.targets)
     source = str(args.targets)
@@ -397,9 +398,9 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_improve(args: argparse.Namespace) -> int:
-    from makeable.retro.base import FineTuningNotSupportedError
-    from makeable.retro.improve import drop_targets, improve
-    from makeable.retro.planning_bench import load_targets, sample_targets
+    from makeable.bench.planning import load_targets, sample_targets
+    from makeable.retro.planning.improve import drop_targets, improve
+    from makeable.retro.single_step.base import FineTuningNotSupportedError
 
     targets = load_targets(args.targets)
     for path in args.exclude or ():
@@ -412,7 +413,7 @@ def run_improve(args: argparse.Namespace) -> int:
         targets = targets[: args.limit]
     replay: Any = ()
     if args.replay_fraction:
-        from makeable.retro.data import load_uspto50k
+        from makeable.retro.single_step.data import load_uspto50k
 
         replay = load_uspto50k("train")
     try:

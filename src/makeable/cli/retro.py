@@ -111,9 +111,9 @@ def run_train(args: argparse.Namespace) -> int:
     import logging
 
     from makeable.retro import MODELS
-    from makeable.retro.base import default_model_dir
-    from makeable.retro.data import attach_mhn_templates, load_uspto50k, reactant_pool
-    from makeable.retro.template_mlp import TemplateMLP
+    from makeable.retro.single_step.base import default_model_dir
+    from makeable.retro.single_step.data import attach_mhn_templates, load_uspto50k, reactant_pool
+    from makeable.retro.single_step.template_mlp import TemplateMLP
 
     log = logging.getLogger("makeable.retro")
     model = MODELS.build(args.model, **parse_params(args.param))
@@ -134,8 +134,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from makeable.retro.base import load_model
-    from makeable.retro.report import write_html
+    from makeable.retro.single_step.base import load_model
+    from makeable.retro.single_step.report import write_html
 
     html = output_file(args.html, "--html") if args.html else None  # before the predictions
     model = load_model(args.model)
@@ -147,7 +147,7 @@ def run_predict(args: argparse.Namespace) -> int:
     preds = model.predict(args.smiles, k=args.k, classes=classes)
     passed: list[list[bool]] = [[] for _ in preds]
     if args.round_trip:
-        from makeable.retro.metrics import round_trip
+        from makeable.retro.single_step.metrics import round_trip
 
         overrides = {"max_templates": args.round_trip_templates}
         forward = load_model(args.round_trip, overrides, direction="forward")
@@ -196,7 +196,7 @@ def _shorten(smiles: str, n: int = 60) -> str:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from makeable.retro.bench import run_uspto50k
+    from makeable.bench.uspto50k import run_uspto50k
 
     if args.threads:
         import torch

@@ -13,7 +13,8 @@ of answer it gives:
 
 :meth:`Stock.status` gives one of :data:`VERIFIED`, :data:`UNVERIFIED` or :data:`MISSING`.
 A search may end a route at any molecule the stock accepts (``molecule in stock``), but a
-route is *makeable* only when every leaf is verified (:attr:`makeable.retro.routes.Route.makeable`).
+route is *makeable* only when every leaf is verified
+(:attr:`makeable.retro.planning.routes.Route.makeable`).
 
 Files: :meth:`Stock.from_file` reads one molecule a line (SMILES as the first field, or an
 InChIKey; ``.gz`` allowed) or a CSV file with a header naming a ``smiles`` or ``inchikey``

@@ -1,10 +1,14 @@
-"""Single-step retrosynthesis: reactions data, templates, models, metric and benchmark.
+"""Retrosynthesis, split by role as syntheseus is: ``single_step/`` (models that propose one
+reaction back from a product) and ``planning/`` (multi-step search down to a stock, routes,
+value functions, self-improvement). Their benchmarks live in ``makeable.bench`` (``uspto50k``,
+``planning``).
 
-Importing this package registers the models in :data:`makeable.retro.base.MODELS`.
+Importing this package registers the single-step models in
+:data:`makeable.retro.single_step.base.MODELS`.
 """
 
-from makeable.retro import retcl, template_mlp  # noqa: F401  (registers the models)
-from makeable.retro.base import (
+from makeable.retro.single_step import retcl, template_mlp  # noqa: F401  (registers the models)
+from makeable.retro.single_step.base import (
     MODELS,
     Prediction,
     ReactantSet,

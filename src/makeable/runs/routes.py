@@ -2,7 +2,7 @@
 
 With ``plan_routes = K`` (``makeable design ... --plan-routes K``), :func:`plan_top_routes`
 plans the K best molecules of the run (the order of ``top.csv``) with Retro* and a
-single-step model (:func:`makeable.retro.planning.plan_many`) down to a stock, and writes:
+single-step model (:func:`makeable.retro.planning.search.plan_many`) down to a stock, and writes:
 
 * ``routes/results.csv``: one row per molecule, best first: ``rank, smiles, score`` (the
   objective's), ``solved`` (makeable: a route whose every starting material an exact stock
@@ -13,7 +13,7 @@ single-step model (:func:`makeable.retro.planning.plan_many`) down to a stock, a
   best route's starting materials, when the stock has prices), ``error``;
 * ``routes/routes.json``: per molecule (same order), its solved routes, best first, as a
   list of AiZynthFinder / PaRoutes route dictionaries (an empty list when unsolved);
-  :func:`makeable.retro.routes.read_route_lists` reads it;
+  :func:`makeable.retro.planning.routes.read_route_lists` reads it;
 * ``routes/routes.jsonl``: the same routes, one JSON line per planned molecule, appended as
   each molecule finishes (the resume record that ``routes.json`` is made from);
 * ``routes/config.json``: model, stock and search settings.
@@ -52,10 +52,10 @@ from makeable.chem.synthesis import replay_route
 from makeable.data.stocks import Stock, load_stock
 from makeable.registry import UnknownNameError
 from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl, replace_text
-from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.planning import PlanResult, SearchSettings, plan_many, verdict
-from makeable.retro.route_report import route_svg, route_verdict
-from makeable.retro.routes import Route, RouteFormatError
+from makeable.retro.planning.route_report import route_svg, route_verdict
+from makeable.retro.planning.routes import Route, RouteFormatError
+from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many, verdict
+from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.settings import read_settings, settings_diff, write_settings
 

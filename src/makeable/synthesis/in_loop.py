@@ -48,8 +48,8 @@ from makeable.data.stocks import DEFAULT_STOCK, Stock, load_stock
 from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
 from makeable.results_csv import open_append, read_jsonl
-from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
+from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.synthesis import MODES
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Synthesizability labels: the planner's verdict on each molecule under fixed settings.
 
-:func:`label_molecules` plans every molecule with :func:`makeable.retro.planning.plan_many`
+:func:`label_molecules` plans every molecule with :func:`makeable.retro.planning.search.plan_many`
 and appends one row per molecule to ``OUT/labels.csv`` as each search finishes
 (:data:`LABEL_FIELDS`: the canonical SMILES, solved, unverified, calls, the calls to the first
 solution, seconds, the reactions of the best route, an error). Running it again on the same
@@ -35,8 +35,8 @@ from makeable.chem.reaction import canonical_unmapped
 from makeable.data.molecules import read_smiles_file
 from makeable.data.stocks import Stock, load_stock
 from makeable.results_csv import append_csv, read_csv
-from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.planning import PlanResult, SearchSettings, plan_many
+from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
+from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.run_folder import versions
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from makeable.models.smiles_lm import DEFAULT_PRIOR
 from makeable.models.smiles_lm.lstm import SmilesLSTM
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer
+from makeable.settings import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,7 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     Raises:
         ValueError: the file is not valid JSON or holds no object (one line naming it).
     """
-    path = Path(folder) / CONFIG
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return data
+    return read_json_object(Path(folder) / CONFIG)
 
 
 def load_model(folder: str | Path) -> SmilesLSTM:

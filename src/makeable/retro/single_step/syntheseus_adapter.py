@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from makeable.retro.base import Prediction, SingleStepModel
+from makeable.retro.single_step.base import Prediction, SingleStepModel
 
 INSTALL_HINT = "pip install syntheseus==0.9.0 (or: pip install 'makeable[retro]')"
 
@@ -57,7 +57,7 @@ def _adapter_class() -> type:
         ``model_seconds`` accumulates the time spent in the makeable model's ``predict`` and
         ``adapter_seconds`` the time spent converting its answers to syntheseus reactions:
         the only overhead makeable adds to a syntheseus search. A ``reaction_filter``
-        (:mod:`makeable.retro.reaction_filter`) drops the proposals it rejects; its time
+        (:mod:`makeable.retro.planning.reaction_filter`) drops the proposals it rejects; its time
         counts as the model's.
         """
 
@@ -110,7 +110,7 @@ def _adapter_class() -> type:
 
 ReactionCheck = Callable[[str, Sequence[Iterable[str]]], list[bool]]
 """(product, reactant sets) → whether each set is kept (e.g. a
-:class:`makeable.retro.reaction_filter.ReactionFilter`)."""
+:class:`makeable.retro.planning.reaction_filter.ReactionFilter`)."""
 
 
 def _keep_passing(pred: Prediction, check: ReactionCheck) -> Prediction:

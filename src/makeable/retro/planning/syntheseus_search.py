@@ -1,4 +1,4 @@
-"""The syntheseus side of :mod:`makeable.retro.planning`: algorithms, budget, route extraction.
+"""The syntheseus side of :mod:`makeable.retro.planning.search`: algorithms, budget, routes.
 
 syntheseus is imported on first use only. :func:`run_search` builds the algorithm (Retro* or
 MolSet MCTS), wraps the single-step model so that it is never asked about more than
@@ -23,11 +23,11 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from makeable.data.stocks import UNVERIFIED, Stock
-from makeable.retro.base import SingleStepModel
-from makeable.retro.routes import MolNode, Route, search_step_cost
+from makeable.retro.planning.routes import MolNode, Route, search_step_cost
+from makeable.retro.single_step.base import SingleStepModel
 
 if TYPE_CHECKING:
-    from makeable.retro.planning import SearchSettings
+    from makeable.retro.planning.search import SearchSettings
 
 CREATED = "makeable_created"
 """Node data key: the order in which the search created the node (see OrderedRetroStar)."""
@@ -40,7 +40,7 @@ UNVERIFIED_LOOKAHEAD = 5
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """What one search found (see :class:`makeable.retro.planning.PlanResult`)."""
+    """What one search found (see :class:`makeable.retro.planning.search.PlanResult`)."""
 
     solved: bool
     calls: int
@@ -73,7 +73,7 @@ def _syntheseus() -> SimpleNamespace:
         ReactionModelProbPolicy,
     )
 
-    from makeable.retro.syntheseus_adapter import to_syntheseus
+    from makeable.retro.single_step.syntheseus_adapter import to_syntheseus
 
     class BudgetedModel(BackwardReactionModel):
         """Asks the wrapped model about at most ``max_calls`` molecules in all."""
@@ -89,7 +89,7 @@ def _syntheseus() -> SimpleNamespace:
             super().__init__(**kwargs)
             check = None
             if reaction_filter is not None:
-                from makeable.retro.reaction_filter import load_reaction_filter
+                from makeable.retro.planning.reaction_filter import load_reaction_filter
 
                 check = load_reaction_filter(reaction_filter)
             self.inner = to_syntheseus(model, check, use_cache=False)
@@ -132,11 +132,12 @@ def _syntheseus() -> SimpleNamespace:
             return sorted(updated, key=lambda node: node.data.get(CREATED, math.inf))
 
     class LearnedValue(NoCacheNodeEvaluator):  # type: ignore[type-arg]
-        """Retro*'s value of an open molecule from a :class:`makeable.retro.value.ValueModel`."""
+        """Retro*'s value of an open molecule from a
+        :class:`makeable.retro.planning.value.ValueModel`."""
 
         def __init__(self, folder: str) -> None:
             super().__init__()
-            from makeable.retro.value import load_value_model
+            from makeable.retro.planning.value import load_value_model
 
             self.model = load_value_model(folder)
 
@@ -195,7 +196,8 @@ def _syntheseus() -> SimpleNamespace:
 
 
 def _step_cost(reaction: Any) -> float:
-    """A syntheseus reaction's route cost (:func:`makeable.retro.routes.search_step_cost`)."""
+    """A syntheseus reaction's route cost
+    (:func:`makeable.retro.planning.routes.search_step_cost`)."""
     return search_step_cost(reaction.metadata.get("probability"))
 
 

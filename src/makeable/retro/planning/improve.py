@@ -72,21 +72,21 @@ from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction, canonical_unmapped
 from makeable.data.stocks import Stock, load_stock
 from makeable.results_csv import open_append, read_jsonl
-from makeable.retro.base import (
+from makeable.retro.planning.reaction_filter import filter_digest
+from makeable.retro.planning.routes import Route
+from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
+from makeable.retro.planning.value import value_digest
+from makeable.retro.single_step.base import (
     CONFIG_FILE,
     FineTuningNotSupportedError,
     SingleStepModel,
     fine_tunable_models,
     load_model,
 )
-from makeable.retro.planning import PlanResult, SearchSettings, plan_many
-from makeable.retro.reaction_filter import filter_digest
-from makeable.retro.routes import Route
-from makeable.retro.value import value_digest
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 if TYPE_CHECKING:  # torch is imported when a model loads, not with this module
-    from makeable.retro.template_mlp import TemplateMLP
+    from makeable.retro.single_step.template_mlp import TemplateMLP
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def augment_forward(
         The new reactions (``metadata``: ``template``, ``target`` of the source reaction and
         ``augmented=True``), each once.
     """
-    from makeable.retro.templates import apply_template, prepare_product
+    from makeable.retro.single_step.templates import apply_template, prepare_product
 
     if forward.direction != "forward" or backward.direction != "retro":
         raise ValueError("augment_forward needs a forward model and a retro model")

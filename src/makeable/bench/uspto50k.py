@@ -4,7 +4,7 @@
 product and writes ``DIR/results.csv`` (one row: top-1/3/5/10/50 exact match with stereo, the
 same without stereo, products per second), ``DIR/predictions.csv`` (per reaction: the rank of
 the recorded reactants, the top prediction) and ``DIR/summary.md``. The metric is defined in
-:mod:`makeable.retro.metrics`.
+:mod:`makeable.retro.single_step.metrics`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from makeable.chem.reaction import Reaction
 from makeable.results_csv import write_csv
-from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.data import load_uspto50k
-from makeable.retro.metrics import TOP_KS, match_rank, top_k_accuracy
+from makeable.retro.single_step.base import SingleStepModel, load_model
+from makeable.retro.single_step.data import load_uspto50k
+from makeable.retro.single_step.metrics import TOP_KS, match_rank, top_k_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ def run_uspto50k(
     """Benchmark a model (a saved folder, a registered name or an instance) on the test split.
 
     Args:
-        model: what to evaluate; names resolve through :func:`makeable.retro.base.load_model`.
+        model: what to evaluate; names resolve through
+            :func:`makeable.retro.single_step.base.load_model`.
         out: output folder (created).
         limit: only the first ``limit`` test reactions (quick checks; not comparable).
         class_known: give the model the recorded reaction class (models that support it).

@@ -30,8 +30,8 @@ from torch import nn
 
 from makeable.chem.molecule import Molecule, parse_smiles
 from makeable.chem.reaction import Reaction
-from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
-from makeable.retro.templates import (
+from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.single_step.templates import (
     apply_template,
     forward_template,
     prepare_product,
@@ -286,7 +286,7 @@ class TemplateMLP(SingleStepModel):
         """
         from tqdm import tqdm
 
-        from makeable.retro.templates import extract_template
+        from makeable.retro.single_step.templates import extract_template
 
         if self.net is None:
             raise RuntimeError("template_mlp is not trained: call fit() or load a saved model")
@@ -467,11 +467,11 @@ class ForwardTemplateMLP(TemplateMLP):
     The Template-MLP read the other way (``direction = "forward"``): the classifier sees the
     fingerprint of the dot-joined reactants and is trained on the same retro templates of
     the same reactions; a template is applied in its forward form
-    (:func:`~makeable.retro.templates.forward_template`) to the reactants, and the outcomes
-    it returns (through :meth:`predict`, as ``ReactantSet`` values) are products. This is the
-    forward model of self-improved planning's reaction augmentation (Kim et al., ICML 2021,
-    whose forward model is likewise a template MLP); train it with ``makeable retro train
-    template_mlp_forward``. Same arguments as :class:`TemplateMLP`.
+    (:func:`~makeable.retro.single_step.templates.forward_template`) to the reactants, and the
+    outcomes it returns (through :meth:`predict`, as ``ReactantSet`` values) are products.
+    This is the forward model of self-improved planning's reaction augmentation (Kim et al.,
+    ICML 2021, whose forward model is likewise a template MLP); train it with ``makeable retro
+    train template_mlp_forward``. Same arguments as :class:`TemplateMLP`.
     """
 
     name = "template_mlp_forward"

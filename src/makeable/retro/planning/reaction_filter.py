@@ -6,11 +6,11 @@ the product's atoms by construction; a model that *chooses* reactants from a can
 expansion can "solve" a target with molecules that do not make it. Planners guard against
 this with a feasibility check of each proposed step: AiZynthFinder's *filter policy*, the
 round trip of Schwaller et al. Here the check is the round trip
-(:func:`makeable.retro.metrics.round_trip`): a proposal is kept when a forward reaction model
-(``makeable retro train template_mlp_forward``) gives back the product among its
+(:func:`makeable.retro.single_step.metrics.round_trip`): a proposal is kept when a forward
+reaction model (``makeable retro train template_mlp_forward``) gives back the product among its
 :data:`ROUND_TRIP_K` best outcomes for the proposed reactants.
 
-The search uses it through :attr:`makeable.retro.planning.SearchSettings.reaction_filter`
+The search uses it through :attr:`makeable.retro.planning.search.SearchSettings.reaction_filter`
 (``--reaction-filter FORWARD`` on ``retro plan``, ``bench planning`` and ``retro improve``):
 each expansion's proposals are filtered before the search sees them. An expansion still
 counts as one model call; the forward model's work is not counted as calls, and its time is
@@ -30,8 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.metrics import round_trip
+from makeable.retro.single_step.base import SingleStepModel, load_model
+from makeable.retro.single_step.metrics import round_trip
 
 ROUND_TRIP_K = 5
 """A proposal passes when the product is among this many best forward outcomes."""

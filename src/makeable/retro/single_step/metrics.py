@@ -22,7 +22,7 @@ from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import canonical_unmapped, split_components
 
 if TYPE_CHECKING:
-    from makeable.retro.base import SingleStepModel
+    from makeable.retro.single_step.base import SingleStepModel
 
 TOP_KS = (1, 3, 5, 10, 50)
 """The cut-offs reported for USPTO-50k."""

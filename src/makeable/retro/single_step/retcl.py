@@ -34,8 +34,8 @@ from torch import nn
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction
 from makeable.data.stocks import Stock
-from makeable.retro.base import MODELS, ReactantSet, SingleStepModel
-from makeable.retro.gnn import GraphBatch, GraphEncoder, MolGraph, mol_graph
+from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.single_step.gnn import GraphBatch, GraphEncoder, MolGraph, mol_graph
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class RetCL(SingleStepModel):
         beam: beam width of the search (at least ``k`` is used).
         forward_weight: weight of the forward check (cosine / temperature) in the final score.
         epochs, lr, train_batch_size, hard_negatives, class_dropout, eval_size, seed: training
-            settings (see :mod:`makeable.retro.retcl_train`).
+            settings (see :mod:`makeable.retro.single_step.retcl_train`).
 
     The defaults are the settings of the benchmarked model (docs/benchmarks/uspto50k.md): sized
     to train in about an hour on two CPU cores; the paper's encoder is larger.
@@ -315,7 +315,7 @@ class RetCL(SingleStepModel):
         candidates: Sequence[str] | None = None,
         **_: Any,
     ) -> None:
-        """Contrastive training; see :func:`makeable.retro.retcl_train.train_retcl`.
+        """Contrastive training; see :func:`makeable.retro.single_step.retcl_train.train_retcl`.
 
         Args:
             train: training reactions.
@@ -323,7 +323,7 @@ class RetCL(SingleStepModel):
             progress: show progress bars.
             candidates: the candidate set (default: every reactant of ``train`` and ``val``).
         """
-        from makeable.retro.retcl_train import train_retcl
+        from makeable.retro.single_step.retcl_train import train_retcl
 
         if candidates is None:
             pool = {m.smiles for r in [*train, *(val or ())] for m in r.reactants}
@@ -340,9 +340,9 @@ class RetCL(SingleStepModel):
         progress: bool = False,
     ) -> dict[str, Any]:
         """Continue the contrastive training on ``reactions`` with the same candidate set; see
-        :func:`makeable.retro.retcl_train.fine_tune_retcl` (reactions with a reactant outside
-        the candidates are skipped and counted)."""
-        from makeable.retro.retcl_train import fine_tune_retcl
+        :func:`makeable.retro.single_step.retcl_train.fine_tune_retcl` (reactions with a
+        reactant outside the candidates are skipped and counted)."""
+        from makeable.retro.single_step.retcl_train import fine_tune_retcl
 
         size = int(batch_size or self.params["train_batch_size"])
         record = fine_tune_retcl(self, reactions, epochs, lr, size, seed, progress=progress)

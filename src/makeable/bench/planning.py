@@ -1,7 +1,7 @@
 """The multi-step planning benchmark: solved rate of a target set under a call budget.
 
 ``makeable bench planning --targets paroutes_n1 --stock paroutes_n1 --model NAME --out DIR``
-plans every target with :func:`makeable.retro.planning.plan_many` and writes, into ``DIR``:
+plans every target with :func:`makeable.retro.planning.search.plan_many` and writes, into ``DIR``:
 
 * ``config.json``: the search settings, model, stock, target source and versions;
 * ``results.csv``: one row per target (``target, solved`` (makeable: leaves in an exact
@@ -44,10 +44,10 @@ from typing import Any
 from makeable.data.molecules import read_smiles_file
 from makeable.data.stocks import Stock, planning_data_file
 from makeable.results_csv import append_csv, open_append, read_csv
-from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.planning import PlanResult, SearchSettings, plan_many
-from makeable.retro.reaction_filter import filter_digest
-from makeable.retro.value import value_digest
+from makeable.retro.planning.reaction_filter import filter_digest
+from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
+from makeable.retro.planning.value import value_digest
+from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.run_folder import RunFolder, versions
 
 log = logging.getLogger(__name__)

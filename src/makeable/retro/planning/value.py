@@ -42,9 +42,10 @@ import torch
 from torch import nn
 
 from makeable.results_csv import read_jsonl
-from makeable.retro.base import one_line, read_json_object, read_weights, weights_digest
-from makeable.retro.routes import Route, search_step_cost
-from makeable.retro.template_mlp import SparseFingerprints, TemplateNet
+from makeable.retro.planning.routes import Route, search_step_cost
+from makeable.retro.single_step.base import one_line, read_weights, weights_digest
+from makeable.retro.single_step.template_mlp import SparseFingerprints, TemplateNet
+from makeable.settings import read_json_object
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from makeable.chem.draw import mol_svg
 from makeable.report import html_page, write_text
-from makeable.retro.base import Prediction
+from makeable.retro.single_step.base import Prediction
 
 
 def write_html(predictions: Sequence[Prediction], path: Path, model: str) -> Path:

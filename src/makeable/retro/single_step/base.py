@@ -8,7 +8,7 @@ product among its own reactants), ranking, and the top-k cut. A failure inside a
 product is caught and reported on that product's :class:`Prediction` only.
 
 Models that can learn from more reactions after training implement :meth:`fine_tune`, the hook
-of self-improved planning (:mod:`makeable.retro.improve`).
+of self-improved planning (:mod:`makeable.retro.planning.improve`).
 
 Saved models are a folder: ``config.json`` (registry name, class, constructor arguments,
 training record), ``model.safetensors`` (tensors) and model-specific plain files (JSON, text).
@@ -33,7 +33,8 @@ from makeable.chem.molecule import Molecule, too_large
 from makeable.chem.reaction import Reaction, canonical_unmapped
 from makeable.data.molecules import cache_dir
 from makeable.registry import Registry
-from makeable.retro.templates import canonical_outcome
+from makeable.retro.single_step.templates import canonical_outcome
+from makeable.settings import read_json_object
 
 if TYPE_CHECKING:
     from makeable.data.stocks import Stock
@@ -423,21 +424,6 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     """An exception's message on one line (whitespace runs joined), cut at ``limit``."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in a model folder's file.
-
-    Raises:
-        ValueError: the file is not valid JSON or holds no object (one line naming it).
-    """
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return data
 
 
 def read_weights(path: Path) -> dict[str, Any]:

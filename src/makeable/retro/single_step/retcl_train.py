@@ -1,4 +1,4 @@
-"""Contrastive training of :class:`makeable.retro.retcl.RetCL` with hard negative mining.
+"""Contrastive training of :class:`~makeable.retro.single_step.retcl.RetCL`, hard negatives mined.
 
 For a reaction ``R1 + R2 → P`` and every order of its reactants, the selection queries
 ``q(P)``, ``q(P) - r(R1)``, ``q(P) - r(R1) - r(R2)`` must pick ``R1``, ``R2`` and *halt*
@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from makeable.chem.reaction import Reaction
-from makeable.retro.metrics import match_rank, top_k_accuracy
+from makeable.retro.single_step.metrics import match_rank, top_k_accuracy
 
 if TYPE_CHECKING:
-    from makeable.retro.retcl import RetCL
+    from makeable.retro.single_step.retcl import RetCL
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,8 @@ def fine_tune_retcl(
         https://arxiv.org/abs/2106.04880
 
     Returns:
-        The fine-tuning record (see :meth:`makeable.retro.base.SingleStepModel.fine_tune`).
+        The fine-tuning record (see
+        :meth:`makeable.retro.single_step.base.SingleStepModel.fine_tune`).
     """
     if not model.candidates:
         raise RuntimeError("retcl has no candidate set: train it or load a saved model")

@@ -1,7 +1,7 @@
 """Multi-step synthesis planning: search for routes from a target down to a stock.
 
 :func:`plan` runs one of syntheseus's search algorithms with any makeable single-step model
-(through :func:`makeable.retro.syntheseus_adapter.to_syntheseus`) and a :class:`Stock`:
+(through :func:`makeable.retro.single_step.syntheseus_adapter.to_syntheseus`) and a :class:`Stock`:
 
 * ``retro_star``: Retro* best-first AND-OR search (Chen et al. 2020) with a zero value
   function ("Retro*-0"); a reaction costs ``-log p`` of its single-step probability (a
@@ -45,9 +45,9 @@ from typing import Any
 from makeable.chem.reaction import canonical_unmapped
 from makeable.data.stocks import Stock, load_stock
 from makeable.oracle.executor import Executor, InProcessExecutor, ProcessPoolExecutorBackend
-from makeable.retro.base import SingleStepModel, load_model
-from makeable.retro.routes import Route
-from makeable.retro.syntheseus_search import run_search
+from makeable.retro.planning.routes import Route
+from makeable.retro.planning.syntheseus_search import run_search
+from makeable.retro.single_step.base import SingleStepModel, load_model
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,10 @@ class SearchSettings:
         max_idle_iterations: MCTS also stops after this many iterations in a row without a
             new model call (nothing left worth expanding).
         value_model: folder of a learned Retro* value function
-            (:mod:`makeable.retro.value`); ``None``: Retro*-0 (value 0).
+            (:mod:`makeable.retro.planning.value`); ``None``: Retro*-0 (value 0).
         reaction_filter: a forward reaction model (registered name or saved folder) that
             must give back the product of every proposed step, or the step is dropped
-            (:mod:`makeable.retro.reaction_filter`); ``None``: no filter.
+            (:mod:`makeable.retro.planning.reaction_filter`); ``None``: no filter.
     """
 
     algorithm: str = "retro_star"

@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from makeable.chem.draw import mol_png, mol_svg
 from makeable.report import cell, html_kv_table, html_page, write_text
-from makeable.retro.planning import PlanResult
-from makeable.retro.routes import MolNode, Route
+from makeable.retro.planning.routes import MolNode, Route
+from makeable.retro.planning.search import PlanResult
 
 BOX_W, BOX_H = 180, 150
 COL_GAP, ROW_GAP, MARGIN = 110, 24, 12
