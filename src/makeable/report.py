@@ -116,12 +116,12 @@ def html_page(title: str, body: str | Sequence[str]) -> str:
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A GitHub-flavoured Markdown table (cells as given; ``|`` in a cell is escaped)."""
 
-    def text(value: Any) -> str:
-        return str(value).replace("|", "\\|")
+    def line(cells: Iterable[Any]) -> str:
+        texts = (str(value).replace("|", "\\|") for value in cells)
+        return "|" + "|".join(f" {t} " if t else " " for t in texts) + "|"
 
-    lines = ["| " + " | ".join(text(h) for h in header) + " |"]
-    lines.append("|" + "---|" * len(header))
-    lines += ["| " + " | ".join(text(v) for v in row) + " |" for row in rows]
+    lines = [line(header), "|" + "---|" * len(header)]
+    lines += [line(row) for row in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -40,6 +40,7 @@ from makeable.bench.jobs import JobRun, registered_optimizer
 from makeable.bench.pmo import PMO_TASKS, pmo_jobs
 from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
+from makeable.report import markdown_table
 from makeable.results_csv import read_csv, read_jsonl, write_csv
 from makeable.retro.planning.search import SearchSettings
 from makeable.run_folder import versions, write_yaml
@@ -228,31 +229,29 @@ def summary_markdown(
         by_task.setdefault(str(row["task"]), []).append(row)
     keys = ("auc_top10", "makeable_top10_share", "makeable_top100_share", "makeable_auc_top10")
     name = optimizer + (f" + synthesis {synthesis}" if synthesis != "none" else "")
-    lines = [
-        f"# Makeable PMO: {name}, budget {budget}",
-        "",
-        "| task | seeds | AUC top-10 | makeable top-10 | makeable top-100 | makeable AUC top-10 |",
-        "|---|---|---|---|---|---|",
-    ]
+    header = ["task", "seeds", "AUC top-10", "makeable top-10", "makeable top-100"]
+    header += ["makeable AUC top-10"]
+    table: list[list[Any]] = []
     means: dict[str, list[float]] = {k: [] for k in keys}
     for task in sorted(by_task):
         task_rows = by_task[task]
         m = {k: statistics.fmean(float(r[k]) for r in task_rows) for k in keys}
         for k in keys:
             means[k].append(m[k])
-        lines.append(
-            f"| {task} | {len(task_rows)} | {m['auc_top10']:.3f} | "
-            f"{m['makeable_top10_share']:.2f} | {m['makeable_top100_share']:.2f} | "
-            f"{m['makeable_auc_top10']:.3f} |"
+        table.append(
+            [task, len(task_rows), f"{m['auc_top10']:.3f}", f"{m['makeable_top10_share']:.2f}"]
+            + [f"{m['makeable_top100_share']:.2f}", f"{m['makeable_auc_top10']:.3f}"]
         )
     if by_task:
-        lines.append(
-            f"| **sum / mean over {len(by_task)} tasks** | | **{sum(means['auc_top10']):.3f}** | "
-            f"**{statistics.fmean(means['makeable_top10_share']):.2f}** | "
-            f"**{statistics.fmean(means['makeable_top100_share']):.2f}** | "
-            f"**{sum(means['makeable_auc_top10']):.3f}** |"
+        table.append(
+            [f"**sum / mean over {len(by_task)} tasks**", "", f"**{sum(means['auc_top10']):.3f}**"]
+            + [f"**{statistics.fmean(means[k]):.2f}**" for k in keys[1:3]]
+            + [f"**{sum(means['makeable_auc_top10']):.3f}**"]
         )
-    lines += [
+    lines = [
+        f"# Makeable PMO: {name}, budget {budget}",
+        "",
+        markdown_table(header, table).rstrip("\n"),
         "",
         "Verdicts: Retro* with template_mlp (max_templates=50), stock building_blocks, 50 "
         f"single-step calls per molecule, the {JUDGED} best molecules per run (and every "

@@ -17,6 +17,7 @@ from typing import Any
 
 from makeable.bench.jobs import DesignJob, JobRun, registered_optimizer
 from makeable.oracle.store import RunStore
+from makeable.report import markdown_table
 from makeable.results_csv import write_csv
 from makeable.run_folder import versions, write_yaml
 from makeable.runs.config import DesignConfig
@@ -202,13 +203,9 @@ def summary_markdown(optimizer: str, rows: list[dict[str, Any]], budget: int) ->
     by_task: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_task.setdefault(row["task"], []).append(row)
-    lines = [
-        f"# PMO: {optimizer}, budget {budget}",
-        "",
-        "| task | AUC top-10 (mean ± std) | top-1 | calls | wall s | oracle s | propose s |"
-        " framework s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["task", "AUC top-10 (mean ± std)", "top-1", "calls", "wall s", "oracle s"]
+    header += ["propose s", "framework s"]
+    table: list[list[str]] = []
     total = 0.0
     for task in sorted(by_task):
         task_rows = by_task[task]
@@ -220,14 +217,16 @@ def summary_markdown(optimizer: str, rows: list[dict[str, Any]], budget: int) ->
             k: statistics.fmean(float(r[k]) for r in task_rows)
             for k in ("top1", "n_calls", "wall_s", "oracle_s", "propose_s", "framework_s")
         }
-        lines.append(
-            f"| {task} | {mean:.3f} ± {std:.3f} | {m['top1']:.3f} | {m['n_calls']:.0f} | "
-            f"{m['wall_s']:.1f} | {m['oracle_s']:.1f} | {m['propose_s']:.1f} | "
-            f"{m['framework_s']:.1f} |"
+        table.append(
+            [task, f"{mean:.3f} ± {std:.3f}", f"{m['top1']:.3f}", f"{m['n_calls']:.0f}"]
+            + [f"{m[k]:.1f}" for k in ("wall_s", "oracle_s", "propose_s", "framework_s")]
         )
     n_seeds = len({r["seed"] for r in rows})
     per_seed = seed_sums(rows)
-    lines += [
+    lines = [
+        f"# PMO: {optimizer}, budget {budget}",
+        "",
+        markdown_table(header, table).rstrip("\n"),
         "",
         f"**Sum of mean AUC top-10 over {len(by_task)} tasks "
         f"({n_seeds} {'seed' if n_seeds == 1 else 'seeds'}): {total:.3f}**",

@@ -18,6 +18,7 @@ from typing import Any
 
 from makeable.bench.jobs import JobRun
 from makeable.oracle.store import RunStore
+from makeable.report import markdown_table
 from makeable.results_csv import write_csv
 from makeable.run_folder import versions, write_yaml
 
@@ -171,20 +172,27 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
         seed = row["seed"]
         if seed not in runs or int(row["round"]) >= int(runs[seed]["round"]):
             runs[seed] = row
-    lines = [
-        "| task | optimizer | seeds | round | max | median top-128 | diversity | novelty |"
-        " wall s / run |",
-        "|---|---|---|---|---|---|---|---|---|",
+    header = [
+        "task",
+        "optimizer",
+        "seeds",
+        "round",
+        "max",
+        "median top-128",
+        "diversity",
+        "novelty",
+        "wall s / run",
     ]
+    table: list[list[Any]] = []
     for (task, optimizer), runs in sorted(last.items()):
         r = list(runs.values())
 
         def col(key: str, r: list[dict[str, Any]] = r) -> list[float]:
             return [float(x[key]) for x in r]
 
-        lines.append(
-            f"| {task} | {optimizer} | {len(r)} | {r[0]['round']} | {_mean_std(col('max'))} | "
-            f"{_mean_std(col('median_top128'))} | {_mean_std(col('diversity'))} | "
-            f"{_mean_std(col('novelty'))} | {statistics.fmean(col('wall_s')):.0f} |"
+        table.append(
+            [task, optimizer, len(r), r[0]["round"]]
+            + [_mean_std(col(k)) for k in ("max", "median_top128", "diversity", "novelty")]
+            + [f"{statistics.fmean(col('wall_s')):.0f}"]
         )
-    return "\n".join(lines) + "\n"
+    return markdown_table(header, table)
