@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from makeable.cli.main import main
 
 
@@ -66,3 +68,13 @@ def test_sums_per_seed_count_only_complete_seeds():
     assert seed_sums(rows) == {0: 0.75}
     table = comparison_markdown({"a": rows, "b": rows[:1]})
     assert "| sum per seed | 0.750 | 0.500 |" in table
+
+
+def test_a_benchmark_folder_takes_one_process_at_a_time(tmp_path):
+    """Two processes on one --out would both append rows: the second is refused at once."""
+    from makeable.bench.pmo import run_pmo
+    from makeable.run_folder import RunFolder, RunInUseError
+
+    with RunFolder(tmp_path / "bench"), pytest.raises(RunInUseError, match="in use"):
+        run_pmo("graph_ga", [0], 10, tmp_path / "bench", tasks=["qed"])
+    assert not (tmp_path / "bench" / "runs").exists()  # nothing was started

@@ -48,7 +48,7 @@ from makeable.chem.molecule import parse_smiles
 from makeable.objectives.pmo import RANOLAZINE
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.run_folder import versions, write_yaml
+from makeable.run_folder import RunFolder, versions, write_yaml
 from makeable.runs.config import DesignConfig
 
 log = logging.getLogger(__name__)
@@ -225,44 +225,44 @@ def run_guacamol(
     optimizer = registered_optimizer(optimizer)
     params = dict(optimizer_params or {})
     opt = check_optimizer(optimizer, params)
-    out.mkdir(parents=True, exist_ok=True)
-    write_yaml(
-        out / "bench.yaml",
-        {
-            "benchmark": "guacamol_v2_goal_directed",
-            "optimizer": optimizer,
-            "optimizer_params": params,
-            "prior": getattr(opt, "prior", None),
-            "seeds": list(seeds),
-            "budget": budget,
-            "tasks": names,
-            "versions": versions(),
-        },
-    )
-    job_list = []
-    for name in names:
-        spec = TASKS_BY_NAME[name]
-        for seed in seeds:
-            run_dir = out / "runs" / f"{name}_s{seed}"
-            pool = spec.starting_population
-            config = DesignConfig(
-                objective=spec.objective,
-                optimizer=optimizer,
-                budget=budget,
-                seed=seed,
-                optimizer_params=params,
-                pool=str(run_dir / "pool.smi") if pool else "zinc250k",
-            )
-            score = functools.partial(_guacamol_row, task=name, seed=seed)
-            job_list.append(
-                DesignJob((("task", name), ("seed", seed)), run_dir, config, pool, score)
-            )
-    runs = JobRun(job_list, jobs, progress, f"guacamol {optimizer}")
-    rows = list(runs)
-    write_results(out, rows)
-    (out / "summary.md").write_text(summary_markdown(optimizer, rows, budget, opt))
-    runs.raise_failures()
-    return rows
+    with RunFolder(out):  # one process per benchmark folder
+        write_yaml(
+            out / "bench.yaml",
+            {
+                "benchmark": "guacamol_v2_goal_directed",
+                "optimizer": optimizer,
+                "optimizer_params": params,
+                "prior": getattr(opt, "prior", None),
+                "seeds": list(seeds),
+                "budget": budget,
+                "tasks": names,
+                "versions": versions(),
+            },
+        )
+        job_list = []
+        for name in names:
+            spec = TASKS_BY_NAME[name]
+            for seed in seeds:
+                run_dir = out / "runs" / f"{name}_s{seed}"
+                pool = spec.starting_population
+                config = DesignConfig(
+                    objective=spec.objective,
+                    optimizer=optimizer,
+                    budget=budget,
+                    seed=seed,
+                    optimizer_params=params,
+                    pool=str(run_dir / "pool.smi") if pool else "zinc250k",
+                )
+                score = functools.partial(_guacamol_row, task=name, seed=seed)
+                job_list.append(
+                    DesignJob((("task", name), ("seed", seed)), run_dir, config, pool, score)
+                )
+        runs = JobRun(job_list, jobs, progress, f"guacamol {optimizer}")
+        rows = list(runs)
+        write_results(out, rows)
+        (out / "summary.md").write_text(summary_markdown(optimizer, rows, budget, opt))
+        runs.raise_failures()
+        return rows
 
 
 def write_results(out: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -43,7 +43,7 @@ from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import read_csv, read_jsonl, write_csv
 from makeable.retro.planning.search import SearchSettings
-from makeable.run_folder import versions, write_yaml
+from makeable.run_folder import RunFolder, versions, write_yaml
 
 log = logging.getLogger(__name__)
 
@@ -156,61 +156,65 @@ def run_makeable_pmo(
     unknown = [t for t in tasks if t not in objective_names()]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")
-    out.mkdir(parents=True, exist_ok=True)
-    params = dict(sorted((optimizer_params or {}).items()))
-    write_yaml(
-        out / "bench.yaml",
-        {
-            "benchmark": "makeable_pmo",
-            "optimizer": optimizer,
-            "optimizer_params": params,
-            "synthesis": synthesis,
-            "synthesis_params": dict(synthesis_params or {}),
-            "seeds": list(seeds),
-            "budget": budget,
-            "tasks": list(tasks),
-            "verdict": {
-                "model": VERDICT_MODEL,
-                "model_params": VERDICT_MODEL_PARAMS,
-                "stock": VERDICT_STOCK,
-                "search": VERDICT_SETTINGS.to_dict(),
-                "judged": JUDGED,
+    with RunFolder(out):  # one process per benchmark folder
+        params = dict(sorted((optimizer_params or {}).items()))
+        write_yaml(
+            out / "bench.yaml",
+            {
+                "benchmark": "makeable_pmo",
+                "optimizer": optimizer,
+                "optimizer_params": params,
+                "synthesis": synthesis,
+                "synthesis_params": dict(synthesis_params or {}),
+                "seeds": list(seeds),
+                "budget": budget,
+                "tasks": list(tasks),
+                "verdict": {
+                    "model": VERDICT_MODEL,
+                    "model_params": VERDICT_MODEL_PARAMS,
+                    "stock": VERDICT_STOCK,
+                    "search": VERDICT_SETTINGS.to_dict(),
+                    "judged": JUDGED,
+                },
+                "versions": versions(),
             },
-            "versions": versions(),
-        },
-    )
-    job_list = pmo_jobs(
-        optimizer,
-        seeds,
-        budget,
-        out,
-        tasks,
-        params,
-        functools.partial(judge_run, budget),
-        synthesis=synthesis,
-        synthesis_params=dict(synthesis_params or {}),
-    )
-    done = {(r["task"], int(r["seed"])): r for r in read_csv(out / "results.csv", missing_ok=True)}
-    # a row whose run folder is gone (results carried over from another machine) stands
-    job_list = [
-        j for j in job_list if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
-    ]
-    rows: list[dict[str, Any]] = []
-    runs = JobRun(job_list, jobs, progress=progress, desc=f"makeable PMO: {optimizer}")
-    for row in runs:
-        rows.append(row)
-        done[(row["task"], int(row["seed"]))] = row
-        log.info(
-            "%s seed %s: auc_top10 %.3f, makeable top-10 %.1f, makeable auc %.3f",
-            row["task"],
-            row["seed"],
-            row["auc_top10"],
-            row["makeable_top10_share"],
-            row["makeable_auc_top10"],
         )
-        write_results(out, optimizer, synthesis, list(done.values()), budget)
-    runs.raise_failures()
-    return rows
+        job_list = pmo_jobs(
+            optimizer,
+            seeds,
+            budget,
+            out,
+            tasks,
+            params,
+            functools.partial(judge_run, budget),
+            synthesis=synthesis,
+            synthesis_params=dict(synthesis_params or {}),
+        )
+        done = {
+            (r["task"], int(r["seed"])): r for r in read_csv(out / "results.csv", missing_ok=True)
+        }
+        # a row whose run folder is gone (results carried over from another machine) stands
+        job_list = [
+            j
+            for j in job_list
+            if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
+        ]
+        rows: list[dict[str, Any]] = []
+        runs = JobRun(job_list, jobs, progress=progress, desc=f"makeable PMO: {optimizer}")
+        for row in runs:
+            rows.append(row)
+            done[(row["task"], int(row["seed"]))] = row
+            log.info(
+                "%s seed %s: auc_top10 %.3f, makeable top-10 %.1f, makeable auc %.3f",
+                row["task"],
+                row["seed"],
+                row["auc_top10"],
+                row["makeable_top10_share"],
+                row["makeable_auc_top10"],
+            )
+            write_results(out, optimizer, synthesis, list(done.values()), budget)
+        runs.raise_failures()
+        return rows
 
 
 def write_results(

@@ -75,7 +75,7 @@ from makeable.chem.molecule import canonical_smiles, parse_smiles
 from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
 from makeable.results_csv import append_csv, read_csv, write_csv
-from makeable.run_folder import ConfigError, read_yaml, versions, write_yaml
+from makeable.run_folder import ConfigError, RunFolder, read_yaml, versions, write_yaml
 from makeable.runs.config import DesignConfig
 from makeable.settings import refuse_other_settings
 
@@ -263,44 +263,44 @@ def run_plogp(
         params.setdefault("max_len", max_len)
     opt = check_optimizer(optimizer, params)
     objective_params: dict[str, Any] = {"objective": "logp", "max_len": max_len, "floor": floor}
-    out.mkdir(parents=True, exist_ok=True)
-    write_yaml(
-        out / "bench.yaml",
-        {
-            "benchmark": "penalized_logp_unconstrained",
-            "optimizer": optimizer,
-            "optimizer_params": params,
-            "prior": getattr(opt, "prior", None),
-            "objective": f"{__name__}:LengthBounded",
-            "objective_params": objective_params,
-            "seeds": list(seeds),
-            "budget": budget,
-            "versions": versions(),
-        },
-    )
-    job_list = [
-        DesignJob(
-            (("seed", seed),),
-            out / "runs" / f"plogp_s{seed}",
-            DesignConfig(
-                objective=f"{__name__}:LengthBounded",
-                optimizer=optimizer,
-                budget=budget,
-                seed=seed,
-                optimizer_params=params,
-                objective_params=objective_params,
-            ),
-            (),
-            functools.partial(_plogp_row, seed=seed),
+    with RunFolder(out):  # one process per benchmark folder
+        write_yaml(
+            out / "bench.yaml",
+            {
+                "benchmark": "penalized_logp_unconstrained",
+                "optimizer": optimizer,
+                "optimizer_params": params,
+                "prior": getattr(opt, "prior", None),
+                "objective": f"{__name__}:LengthBounded",
+                "objective_params": objective_params,
+                "seeds": list(seeds),
+                "budget": budget,
+                "versions": versions(),
+            },
         )
-        for seed in seeds
-    ]
-    runs = JobRun(job_list, jobs, progress, f"plogp {optimizer}")
-    rows = list(runs)
-    write_csv(out / "results.csv", PLOGP_COLUMNS, rows)
-    (out / "summary.md").write_text(plogp_summary(optimizer, rows, budget, max_len, floor))
-    runs.raise_failures()
-    return rows
+        job_list = [
+            DesignJob(
+                (("seed", seed),),
+                out / "runs" / f"plogp_s{seed}",
+                DesignConfig(
+                    objective=f"{__name__}:LengthBounded",
+                    optimizer=optimizer,
+                    budget=budget,
+                    seed=seed,
+                    optimizer_params=params,
+                    objective_params=objective_params,
+                ),
+                (),
+                functools.partial(_plogp_row, seed=seed),
+            )
+            for seed in seeds
+        ]
+        runs = JobRun(job_list, jobs, progress, f"plogp {optimizer}")
+        rows = list(runs)
+        write_csv(out / "results.csv", PLOGP_COLUMNS, rows)
+        (out / "summary.md").write_text(plogp_summary(optimizer, rows, budget, max_len, floor))
+        runs.raise_failures()
+        return rows
 
 
 def plogp_summary(
@@ -472,61 +472,61 @@ def run_constrained(
     results = out / "results.csv"
     rows: list[dict[str, Any]] = read_csv(results, missing_ok=True)
     _check_same_benchmark(out, identity, rows, starts)
-    out.mkdir(parents=True, exist_ok=True)
-    write_yaml(
-        out / "bench.yaml",
-        {
-            "benchmark": "penalized_logp_similarity_constrained",
-            **identity,
-            "prior": getattr(opt, "prior", None),
-            "molecules": str(path),
-            "n_molecules": len(starts),
-            "thresholds": [float(t) for t in thresholds],
-            "versions": versions(),
-        },
-    )
-    done = {_key(r["index"], r["threshold"]) for r in rows}
-    job_list = []
-    for delta in thresholds:
-        for index, start in enumerate(starts):
-            if _key(index, delta) in done:
-                continue
-            run_dir = out / "runs" / f"m{index:03d}_d{delta:g}"
-            objective_params = {
-                "start": start,
-                "threshold": float(delta),
-                "fingerprint": fingerprint,
-                "floor": floor,
-            }
-            config = DesignConfig(
-                objective=f"{__name__}:SimilarityConstrained",
-                optimizer=optimizer,
-                budget=budget,
-                seed=seed,
-                optimizer_params=params,
-                objective_params=objective_params,
-                pool=str(run_dir / "start.smi"),
-            )
-            score = functools.partial(
-                _constrained_row,
-                start=start,
-                threshold=float(delta),
-                fingerprint=fingerprint,
-                floor=floor,
-            )
-            labels = (("index", index), ("threshold", float(delta)))
-            job_list.append(DesignJob(labels, run_dir, config, (start,), score))
-    if job_list:
-        log.info("%d runs to do, %d already in %s", len(job_list), len(done), results)
-    runs = JobRun(job_list, jobs, progress, f"constrained plogp {optimizer}")
-    for row in runs:
-        append_csv(results, CONSTRAINED_COLUMNS, row)
-        rows.append(row)
-    rows.sort(key=lambda r: (float(r["threshold"]), int(r["index"])))
-    write_csv(results, CONSTRAINED_COLUMNS, rows)
-    (out / "summary.md").write_text(constrained_summary(optimizer, rows, budget, fingerprint))
-    runs.raise_failures()
-    return rows
+    with RunFolder(out):  # one process per benchmark folder
+        write_yaml(
+            out / "bench.yaml",
+            {
+                "benchmark": "penalized_logp_similarity_constrained",
+                **identity,
+                "prior": getattr(opt, "prior", None),
+                "molecules": str(path),
+                "n_molecules": len(starts),
+                "thresholds": [float(t) for t in thresholds],
+                "versions": versions(),
+            },
+        )
+        done = {_key(r["index"], r["threshold"]) for r in rows}
+        job_list = []
+        for delta in thresholds:
+            for index, start in enumerate(starts):
+                if _key(index, delta) in done:
+                    continue
+                run_dir = out / "runs" / f"m{index:03d}_d{delta:g}"
+                objective_params = {
+                    "start": start,
+                    "threshold": float(delta),
+                    "fingerprint": fingerprint,
+                    "floor": floor,
+                }
+                config = DesignConfig(
+                    objective=f"{__name__}:SimilarityConstrained",
+                    optimizer=optimizer,
+                    budget=budget,
+                    seed=seed,
+                    optimizer_params=params,
+                    objective_params=objective_params,
+                    pool=str(run_dir / "start.smi"),
+                )
+                score = functools.partial(
+                    _constrained_row,
+                    start=start,
+                    threshold=float(delta),
+                    fingerprint=fingerprint,
+                    floor=floor,
+                )
+                labels = (("index", index), ("threshold", float(delta)))
+                job_list.append(DesignJob(labels, run_dir, config, (start,), score))
+        if job_list:
+            log.info("%d runs to do, %d already in %s", len(job_list), len(done), results)
+        runs = JobRun(job_list, jobs, progress, f"constrained plogp {optimizer}")
+        for row in runs:
+            append_csv(results, CONSTRAINED_COLUMNS, row)
+            rows.append(row)
+        rows.sort(key=lambda r: (float(r["threshold"]), int(r["index"])))
+        write_csv(results, CONSTRAINED_COLUMNS, rows)
+        (out / "summary.md").write_text(constrained_summary(optimizer, rows, budget, fingerprint))
+        runs.raise_failures()
+        return rows
 
 
 def _check_same_benchmark(

@@ -19,7 +19,7 @@ from makeable.bench.jobs import DesignJob, JobRun, registered_optimizer
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
-from makeable.run_folder import versions, write_yaml
+from makeable.run_folder import RunFolder, versions, write_yaml
 from makeable.runs.config import DesignConfig
 
 log = logging.getLogger(__name__)
@@ -112,29 +112,29 @@ def run_pmo(
     unknown = [t for t in tasks if t not in objective_names()]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")
-    out.mkdir(parents=True, exist_ok=True)
-    params = tuple(sorted((optimizer_params or {}).items()))
-    write_yaml(
-        out / "bench.yaml",
-        {
-            "benchmark": "pmo",
-            "optimizer": optimizer,
-            "optimizer_params": dict(params),
-            "seeds": list(seeds),
-            "budget": budget,
-            "tasks": list(tasks),
-            "versions": versions(),
-        },
-    )
-    jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
-    rows: list[dict[str, Any]] = []
-    runs = JobRun(jobs_list, jobs)
-    for i, row in enumerate(runs, 1):
-        rows.append(row)
-        _progress(i, len(jobs_list), row)
-    write_results(out, optimizer, rows, budget)
-    runs.raise_failures()
-    return rows
+    with RunFolder(out):  # one process per benchmark folder
+        params = tuple(sorted((optimizer_params or {}).items()))
+        write_yaml(
+            out / "bench.yaml",
+            {
+                "benchmark": "pmo",
+                "optimizer": optimizer,
+                "optimizer_params": dict(params),
+                "seeds": list(seeds),
+                "budget": budget,
+                "tasks": list(tasks),
+                "versions": versions(),
+            },
+        )
+        jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
+        rows: list[dict[str, Any]] = []
+        runs = JobRun(jobs_list, jobs)
+        for i, row in enumerate(runs, 1):
+            rows.append(row)
+            _progress(i, len(jobs_list), row)
+        write_results(out, optimizer, rows, budget)
+        runs.raise_failures()
+        return rows
 
 
 def pmo_jobs(

@@ -20,7 +20,7 @@ from makeable.bench.jobs import JobRun
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
-from makeable.run_folder import versions, write_yaml
+from makeable.run_folder import RunFolder, versions, write_yaml
 
 log = logging.getLogger(__name__)
 
@@ -107,37 +107,37 @@ def run_seq_bench(
     # unknown names fail here, with the valid ones; runs are recorded under the registered names
     tasks = [TASKS.canonical(name) for name in tasks]
     optimizers = [SEQ_OPTIMIZERS.canonical(name) for name in optimizers]
-    out.mkdir(parents=True, exist_ok=True)
-    params = tuple(sorted((optimizer_params or {}).items()))
-    proxy = tuple(sorted((proxy_params or {}).items()))
-    write_yaml(
-        out / "bench.yaml",
-        {
-            "benchmark": "sequences (δ-CS protocol)",
-            "tasks": list(tasks),
-            "optimizers": list(optimizers),
-            "seeds": list(seeds),
-            "rounds": rounds,
-            "batch": batch,
-            "optimizer_params": dict(params),
-            "proxy_params": dict(proxy),
-            "versions": versions(),
-        },
-    )
-    job_list = [
-        SeqBenchJob(t, o, s, rounds, batch, params, proxy, out / "runs" / t / o / f"s{s}")
-        for t in tasks
-        for o in optimizers
-        for s in seeds
-    ]
-    rows: list[dict[str, Any]] = []
-    runs = JobRun(job_list, jobs, execute=_run_job)
-    for i, job_rows in enumerate(runs, 1):
-        rows += job_rows
-        _progress(i, len(job_list), job_rows[-1])
-    write_results(out, rows)
-    runs.raise_failures()
-    return rows
+    with RunFolder(out):  # one process per benchmark folder
+        params = tuple(sorted((optimizer_params or {}).items()))
+        proxy = tuple(sorted((proxy_params or {}).items()))
+        write_yaml(
+            out / "bench.yaml",
+            {
+                "benchmark": "sequences (δ-CS protocol)",
+                "tasks": list(tasks),
+                "optimizers": list(optimizers),
+                "seeds": list(seeds),
+                "rounds": rounds,
+                "batch": batch,
+                "optimizer_params": dict(params),
+                "proxy_params": dict(proxy),
+                "versions": versions(),
+            },
+        )
+        job_list = [
+            SeqBenchJob(t, o, s, rounds, batch, params, proxy, out / "runs" / t / o / f"s{s}")
+            for t in tasks
+            for o in optimizers
+            for s in seeds
+        ]
+        rows: list[dict[str, Any]] = []
+        runs = JobRun(job_list, jobs, execute=_run_job)
+        for i, job_rows in enumerate(runs, 1):
+            rows += job_rows
+            _progress(i, len(job_list), job_rows[-1])
+        write_results(out, rows)
+        runs.raise_failures()
+        return rows
 
 
 def _progress(i: int, n: int, row: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from makeable.results_csv import write_csv
 from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.retro.single_step.data import load_uspto50k
 from makeable.retro.single_step.metrics import TOP_KS, match_rank, top_k_accuracy
+from makeable.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -82,38 +83,38 @@ def run_uspto50k(
         m = load_model(model, direction=None)
         name = m.name if not Path(str(model)).is_dir() else f"{m.name} ({model})"
     test = load_uspto50k("test", limit)
-    out.mkdir(parents=True, exist_ok=True)
-    size = batch_size or m.batch_size
-    chunks = [test[i : i + size] for i in range(0, len(test), size)]
-    scored: list[tuple[int | None, int | None, dict[str, Any]]] = []
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(test), desc=f"uspto50k {name}", disable=not progress, unit="rxn")
-    if jobs > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+    with RunFolder(out):  # one process per benchmark folder
+        size = batch_size or m.batch_size
+        chunks = [test[i : i + size] for i in range(0, len(test), size)]
+        scored: list[tuple[int | None, int | None, dict[str, Any]]] = []
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(test), desc=f"uspto50k {name}", disable=not progress, unit="rxn")
+        if jobs > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
 
-        ctx = mp.get_context("fork")
-        with ProcessPoolExecutor(jobs, ctx, _init_worker, (str(model),)) as pool:
-            for part in pool.map(_worker_chunk, chunks, [class_known] * len(chunks)):
-                scored.extend(part)
-                bar.update(len(part))
-    else:
-        for chunk in chunks:
-            scored.extend(_score_chunk(m, chunk, class_known))
-            bar.update(len(chunk))
-    bar.close()
-    wall = time.perf_counter() - t0
-    result = BenchResult(
-        model=name,
-        classes="known" if class_known else "unknown",
-        n=len(test),
-        top_k=top_k_accuracy([s[0] for s in scored]),
-        top_k_no_stereo=top_k_accuracy([s[1] for s in scored]),
-        wall_s=wall,
-        products_per_s=len(test) / wall if wall > 0 else 0.0,
-    )
-    _write(out, result, [s[2] for s in scored], m, jobs)
-    return result
+            ctx = mp.get_context("fork")
+            with ProcessPoolExecutor(jobs, ctx, _init_worker, (str(model),)) as pool:
+                for part in pool.map(_worker_chunk, chunks, [class_known] * len(chunks)):
+                    scored.extend(part)
+                    bar.update(len(part))
+        else:
+            for chunk in chunks:
+                scored.extend(_score_chunk(m, chunk, class_known))
+                bar.update(len(chunk))
+        bar.close()
+        wall = time.perf_counter() - t0
+        result = BenchResult(
+            model=name,
+            classes="known" if class_known else "unknown",
+            n=len(test),
+            top_k=top_k_accuracy([s[0] for s in scored]),
+            top_k_no_stereo=top_k_accuracy([s[1] for s in scored]),
+            wall_s=wall,
+            products_per_s=len(test) / wall if wall > 0 else 0.0,
+        )
+        _write(out, result, [s[2] for s in scored], m, jobs)
+        return result
 
 
 def _score_chunk(
