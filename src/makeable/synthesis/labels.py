@@ -37,8 +37,7 @@ from makeable.data.stocks import Stock, load_stock
 from makeable.results_csv import append_csv, read_csv
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
 from makeable.retro.single_step.base import SingleStepModel, load_model
-from makeable.run_folder import versions
-from makeable.settings import read_settings, refuse_other_settings, write_settings
+from makeable.run_folder import RunFolder, versions
 
 log = logging.getLogger(__name__)
 
@@ -140,51 +139,52 @@ def label_molecules(
         ValueError: ``out_dir`` holds labels made with other settings, model or stock.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
-    config: dict[str, Any] = {
-        "labels": "synthesizability",
-        **settings.to_dict(),  # flat, so a refusal names the one setting that differs
-        "model": m.name if isinstance(model, SingleStepModel) else str(model),
-        "model_params": m.params,
-        "model_digest": m.digest(),
-        "stock": stock.name if isinstance(stock, Stock) else str(stock),
-    }
-    if (out / CONFIG).is_file():
-        refuse_other_settings(
-            read_settings(out / CONFIG),
+    with RunFolder(out) as folder:  # one process per labelling folder
+        m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
+        config: dict[str, Any] = {
+            "labels": "synthesizability",
+            **settings.to_dict(),  # flat, so a refusal names the one setting that differs
+            "model": m.name if isinstance(model, SingleStepModel) else str(model),
+            "model_params": m.params,
+            "model_digest": m.digest(),
+            "stock": stock.name if isinstance(stock, Stock) else str(stock),
+        }
+        folder.check_settings(
+            CONFIG,
             config,
             holds=f"{out} holds synthesizability labels",
             hint="use another --out folder, or the same settings to resume",
         )
-    record = dict(
-        config, jobs=jobs, cpu_count=os.cpu_count(), versions=versions("syntheseus", "rdchiral")
-    )
-    write_settings(out / CONFIG, record)
-
-    keys = list(dict.fromkeys(_key(s) for s in smiles))
-    path = out / LABELS
-    done = {row["smiles"] for row in read_csv(path, missing_ok=True)}
-    todo = [k for k in keys if k not in done]
-    if len(todo) < len(keys):
-        log.info("resuming: %d of %d molecules already labelled", len(keys) - len(todo), len(keys))
-    if todo:
-        plan_many(
-            todo,
-            m if jobs <= 1 or model is m or model_params else model,
-            load_stock(stock),
-            settings,
-            jobs=jobs,
-            progress=progress,
-            on_result=lambda result: append_csv(path, LABEL_FIELDS, _row(result)),
+        record = dict(
+            config, jobs=jobs, cpu_count=os.cpu_count(), versions=versions("syntheseus", "rdchiral")
         )
-    wanted = set(keys)
-    rows = [r for r in read_csv(path, missing_ok=True) if r["smiles"] in wanted]
-    seconds = [float(r["seconds"]) for r in rows]
-    return {
-        "n_labelled": len(rows),
-        "n_planned": len(todo),
-        "n_solved": sum(r["solved"] == "1" for r in rows),
-        "n_errors": sum(bool(r["error"]) for r in rows),
-        "mean_seconds": sum(seconds) / len(seconds) if seconds else None,
-    }
+        folder.write_settings(CONFIG, record)
+
+        keys = list(dict.fromkeys(_key(s) for s in smiles))
+        path = out / LABELS
+        done = {row["smiles"] for row in read_csv(path, missing_ok=True)}
+        todo = [k for k in keys if k not in done]
+        if len(todo) < len(keys):
+            log.info(
+                "resuming: %d of %d molecules already labelled", len(keys) - len(todo), len(keys)
+            )
+        if todo:
+            plan_many(
+                todo,
+                m if jobs <= 1 or model is m or model_params else model,
+                load_stock(stock),
+                settings,
+                jobs=jobs,
+                progress=progress,
+                on_result=lambda result: append_csv(path, LABEL_FIELDS, _row(result)),
+            )
+        wanted = set(keys)
+        rows = [r for r in read_csv(path, missing_ok=True) if r["smiles"] in wanted]
+        seconds = [float(r["seconds"]) for r in rows]
+        return {
+            "n_labelled": len(rows),
+            "n_planned": len(todo),
+            "n_solved": sum(r["solved"] == "1" for r in rows),
+            "n_errors": sum(bool(r["error"]) for r in rows),
+            "mean_seconds": sum(seconds) / len(seconds) if seconds else None,
+        }

@@ -42,7 +42,8 @@ from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
 from makeable.results_csv import open_append
-from makeable.settings import read_settings, refuse_other_settings, write_settings
+from makeable.run_folder import RunFolder
+from makeable.settings import write_settings
 
 log = logging.getLogger(__name__)
 
@@ -243,135 +244,137 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
         ValueError: the folder holds a run with a different configuration.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "train_config.json"
-    if cfg_path.is_file():
-        refuse_other_settings(
-            read_settings(cfg_path),
+    with RunFolder(out) as folder:  # one process per training folder
+        folder.check_settings(
+            "train_config.json",
             asdict(config),
             holds=f"{out} holds a training run",
             ignore=RESUME_FREE,
         )
-    write_settings(cfg_path, asdict(config), indent=1)
+        write_settings(out / "train_config.json", asdict(config), indent=1)
 
-    smiles, source = load_training_smiles(config.data)
-    train, valid = split_data(smiles, config)
-    vocab_path = out / "vocab.json"
-    if vocab_path.is_file():
-        tokenizer = SmilesTokenizer.load(vocab_path)
-    else:
-        tokenizer = SmilesTokenizer.build(train)
-        tokenizer.save(vocab_path)
-    log.info(
-        "%s: %d train / %d valid molecules, %d tokens",
-        source,
-        len(train),
-        len(valid),
-        len(tokenizer),
-    )
-    train_ids = [tokenizer.encode(s) for s in train]
-    valid_ids = [tokenizer.encode(s) for s in valid]
-    lengths = [len(s) for s in train_ids]
+        smiles, source = load_training_smiles(config.data)
+        train, valid = split_data(smiles, config)
+        vocab_path = out / "vocab.json"
+        if vocab_path.is_file():
+            tokenizer = SmilesTokenizer.load(vocab_path)
+        else:
+            tokenizer = SmilesTokenizer.build(train)
+            tokenizer.save(vocab_path)
+        log.info(
+            "%s: %d train / %d valid molecules, %d tokens",
+            source,
+            len(train),
+            len(valid),
+            len(tokenizer),
+        )
+        train_ids = [tokenizer.encode(s) for s in train]
+        valid_ids = [tokenizer.encode(s) for s in valid]
+        lengths = [len(s) for s in train_ids]
 
-    torch.manual_seed(config.seed)
-    model = SmilesLSTM(
-        tokenizer, config.embedding_dim, config.hidden_size, config.n_layers, config.dropout
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    step, epoch, batch_in_epoch, best_nll, train_s = 0, 0, 0, math.inf, 0.0
-    running: float | None = None
-    ckpt = latest_checkpoint(out)
-    if ckpt is not None:
-        meta = _load_checkpoint(ckpt, model, optimizer)
-        step, epoch, batch_in_epoch = meta["step"], meta["epoch"], meta["batch_in_epoch"]
-        best_nll, train_s = meta["best_valid_nll"], meta["train_s"]
-        running = meta.get("running_loss")
-        log.info("resuming from %s (step %d, epoch %d)", ckpt, step, epoch)
-    n_batches = math.ceil(len(train_ids) / config.batch_size)
-    total_steps = config.epochs * n_batches
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    metadata = {
-        "data": source,
-        "n_train": len(train),
-        "n_valid": len(valid),
-        "max_len": config.max_len,
-        "train_config": asdict(config),
-    }
-    bar = tqdm(
-        total=total_steps,
-        initial=step,
-        desc="prior",
-        unit="step",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    model.train()
-    try:
-        while step < total_steps:
-            batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
-            while batch_in_epoch < len(batches) and step < total_steps:
-                start = time.perf_counter()
-                batch = pad_batch([train_ids[i] for i in batches[batch_in_epoch]], tokenizer.pad_id)
-                n_tok = int((batch[:, 1:] != tokenizer.pad_id).sum())
-                decay = 1.0 - (1.0 - config.lr_final_fraction) * step / max(1, total_steps - 1)
-                for group in optimizer.param_groups:
-                    group["lr"] = config.lr * decay
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                    loss = -model.log_likelihood(batch).sum() / n_tok
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-                optimizer.step()
-                step += 1
-                batch_in_epoch += 1
-                train_s += time.perf_counter() - start
-                value = loss.item()
-                running = value if running is None else 0.98 * running + 0.02 * value
-                bar.update(1)
-                bar.set_postfix(loss=f"{running:.3f}", epoch=epoch, refresh=False)
-                position = epoch + batch_in_epoch / len(batches)
-                end_of_epoch = batch_in_epoch >= len(batches)
-                if end_of_epoch:
-                    epoch, batch_in_epoch = epoch + 1, 0
-                if step % config.checkpoint_every == 0 or end_of_epoch or step >= total_steps:
-                    record = {
-                        "step": step,
-                        "epoch": round(position, 4),
-                        "train_loss_per_token": running,
-                        **_evaluate(model, valid_ids, config, step),
-                        "train_s": train_s,
-                    }
-                    with open_append(out / "train_log.jsonl") as fh:
-                        fh.write(json.dumps(record) + "\n")
-                    log.info(
-                        "step %d: valid NLL %.3f/mol %.4f/token, sample validity %.3f",
-                        step,
-                        record["valid_nll_per_mol"],
-                        record["valid_nll_per_token"],
-                        record["sample_validity"],
+        torch.manual_seed(config.seed)
+        model = SmilesLSTM(
+            tokenizer, config.embedding_dim, config.hidden_size, config.n_layers, config.dropout
+        )
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        step, epoch, batch_in_epoch, best_nll, train_s = 0, 0, 0, math.inf, 0.0
+        running: float | None = None
+        ckpt = latest_checkpoint(out)
+        if ckpt is not None:
+            meta = _load_checkpoint(ckpt, model, optimizer)
+            step, epoch, batch_in_epoch = meta["step"], meta["epoch"], meta["batch_in_epoch"]
+            best_nll, train_s = meta["best_valid_nll"], meta["train_s"]
+            running = meta.get("running_loss")
+            log.info("resuming from %s (step %d, epoch %d)", ckpt, step, epoch)
+        n_batches = math.ceil(len(train_ids) / config.batch_size)
+        total_steps = config.epochs * n_batches
+        if config.max_steps:
+            total_steps = min(total_steps, config.max_steps)
+        metadata = {
+            "data": source,
+            "n_train": len(train),
+            "n_valid": len(valid),
+            "max_len": config.max_len,
+            "train_config": asdict(config),
+        }
+        bar = tqdm(
+            total=total_steps,
+            initial=step,
+            desc="prior",
+            unit="step",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        model.train()
+        try:
+            while step < total_steps:
+                batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
+                while batch_in_epoch < len(batches) and step < total_steps:
+                    start = time.perf_counter()
+                    batch = pad_batch(
+                        [train_ids[i] for i in batches[batch_in_epoch]], tokenizer.pad_id
                     )
-                    info = {**metadata, **record}
-                    if record["valid_nll_per_mol"] < best_nll:
-                        best_nll = record["valid_nll_per_mol"]
-                        save_model(model, out / "best", info)
-                    save_model(model, out / "final", info)
-                    state = {
-                        "step": step,
-                        "epoch": epoch,
-                        "batch_in_epoch": batch_in_epoch,
-                        "best_valid_nll": best_nll,
-                        "train_s": train_s,
-                        "running_loss": running,
-                        "seed": config.seed,
-                    }
-                    _save_checkpoint(out / "checkpoints" / f"step_{step}", model, optimizer, state)
-                    _prune_checkpoints(out, keep=2)
-                if end_of_epoch:
-                    break
-    finally:
-        bar.close()
-    return out / "best"
+                    n_tok = int((batch[:, 1:] != tokenizer.pad_id).sum())
+                    decay = 1.0 - (1.0 - config.lr_final_fraction) * step / max(1, total_steps - 1)
+                    for group in optimizer.param_groups:
+                        group["lr"] = config.lr * decay
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+                        loss = -model.log_likelihood(batch).sum() / n_tok
+                    optimizer.zero_grad()
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+                    optimizer.step()
+                    step += 1
+                    batch_in_epoch += 1
+                    train_s += time.perf_counter() - start
+                    value = loss.item()
+                    running = value if running is None else 0.98 * running + 0.02 * value
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{running:.3f}", epoch=epoch, refresh=False)
+                    position = epoch + batch_in_epoch / len(batches)
+                    end_of_epoch = batch_in_epoch >= len(batches)
+                    if end_of_epoch:
+                        epoch, batch_in_epoch = epoch + 1, 0
+                    if step % config.checkpoint_every == 0 or end_of_epoch or step >= total_steps:
+                        record = {
+                            "step": step,
+                            "epoch": round(position, 4),
+                            "train_loss_per_token": running,
+                            **_evaluate(model, valid_ids, config, step),
+                            "train_s": train_s,
+                        }
+                        with open_append(out / "train_log.jsonl") as fh:
+                            fh.write(json.dumps(record) + "\n")
+                        log.info(
+                            "step %d: valid NLL %.3f/mol %.4f/token, sample validity %.3f",
+                            step,
+                            record["valid_nll_per_mol"],
+                            record["valid_nll_per_token"],
+                            record["sample_validity"],
+                        )
+                        info = {**metadata, **record}
+                        if record["valid_nll_per_mol"] < best_nll:
+                            best_nll = record["valid_nll_per_mol"]
+                            save_model(model, out / "best", info)
+                        save_model(model, out / "final", info)
+                        state = {
+                            "step": step,
+                            "epoch": epoch,
+                            "batch_in_epoch": batch_in_epoch,
+                            "best_valid_nll": best_nll,
+                            "train_s": train_s,
+                            "running_loss": running,
+                            "seed": config.seed,
+                        }
+                        _save_checkpoint(
+                            out / "checkpoints" / f"step_{step}", model, optimizer, state
+                        )
+                        _prune_checkpoints(out, keep=2)
+                    if end_of_epoch:
+                        break
+        finally:
+            bar.close()
+        return out / "best"
 
 
 def _evaluate(

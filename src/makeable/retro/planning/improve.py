@@ -83,6 +83,7 @@ from makeable.retro.single_step.base import (
     fine_tunable_models,
     load_model,
 )
+from makeable.run_folder import RunFolder
 from makeable.settings import read_settings, refuse_other_settings, write_settings
 
 if TYPE_CHECKING:  # torch is imported when a model loads, not with this module
@@ -361,93 +362,98 @@ def improve(
         "n_replay_pool": len(replay),
         "seed": seed,
     }
-    _check_settings(out, identity)
-    out.mkdir(parents=True, exist_ok=True)
-    record = {
-        **identity,
-        "model_source": str(model) if not isinstance(model, SingleStepModel) else start.name,
-        "iterations": iterations,
-        "jobs": jobs,
-    }
-    write_settings(out / SETTINGS_FILE, record)
-    (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
-
-    done = finished_iterations(out)
-    first = min(len(done), iterations)
-    current = load_model(_model_dir(out, first)) if first else start
-    if first:
-        log.info("resuming: iterations 1-%d are done, model from %s", first, _model_dir(out, first))
-    for it in range(first + 1, iterations + 1):
-        t0 = time.perf_counter()
-        log.info(
-            "self-improvement iteration %d/%d: planning %d targets", it, iterations, len(targets)
-        )
-        results = _plan(
-            current, st, targets, settings, jobs, out / ITERATIONS_DIR / str(it), progress
-        )
-        plan_s = time.perf_counter() - t0
-        reactions, n_routes, n_steps = collect_reactions(
-            [list(r.routes) for r in results], routes, min_probability
-        )
-        _write_reactions(out / ITERATIONS_DIR / str(it) / "reactions.csv", reactions)
-        augmented: list[Reaction] = []
-        if fwd is not None:
-            augmented = augment_forward(reactions, fwd, current)  # type: ignore[arg-type]
-            _write_reactions(out / ITERATIONS_DIR / str(it) / "augmented.csv", augmented)
-        learned = [*reactions, *augmented]
-        extra = _replay_sample(replay, len(learned), replay_fraction, seed + it)
-        t1 = time.perf_counter()
-        # what the workers' searches chose from (RetCL: the stock joins the candidates), so
-        # that this process can learn every step they found, whatever --jobs was
-        current.prepare_for_stock(st)
-        fine = current.fine_tune(
-            [*learned, *extra],
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            seed=seed + it,
-            progress=progress,
-        )
-        train_s = time.perf_counter() - t1
-        current.save(_model_dir(out, it))
-        solved = sum(r.solved for r in results)
-        entry = {
-            "iteration": it,
-            "targets": len(results),
-            "solved": solved,
-            "solved_rate": solved / len(results) if results else 0.0,
-            "errors": sum(1 for r in results if r.error),
-            "routes_used": n_routes,
-            "route_steps": n_steps,
-            "reactions": len(reactions),
-            "augmented": len(augmented),
-            "replay": len(extra),
-            "reactions_used": fine.get("n_used"),
-            "train_loss": fine["train_loss"][-1] if fine.get("train_loss") else None,
-            "fine_tuning": fine,
-            "plan_s": round(plan_s, 2),
-            "train_s": round(train_s, 2),
-            "seconds": round(time.perf_counter() - t0, 2),
-            "model": str(_model_dir(out, it).relative_to(out)),
+    with RunFolder(out):  # one process per self-improvement folder
+        _check_settings(out, identity)
+        record = {
+            **identity,
+            "model_source": str(model) if not isinstance(model, SingleStepModel) else start.name,
+            "iterations": iterations,
+            "jobs": jobs,
         }
-        with open_append(out / LOG_FILE) as fh:
-            fh.write(json.dumps(entry) + "\n")
-        log.info(
-            "iteration %d: solved %d/%d, %d reactions collected (%d used with %d replay), "
-            "train loss %s, %.1f s",
-            it,
-            solved,
-            len(results),
-            len(reactions),
-            entry["reactions_used"] or 0,
-            len(extra),
-            entry["train_loss"],
-            entry["seconds"],
-        )
+        write_settings(out / SETTINGS_FILE, record)
+        (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
+
+        done = finished_iterations(out)
+        first = min(len(done), iterations)
+        current = load_model(_model_dir(out, first)) if first else start
+        if first:
+            log.info(
+                "resuming: iterations 1-%d are done, model from %s", first, _model_dir(out, first)
+            )
+        for it in range(first + 1, iterations + 1):
+            t0 = time.perf_counter()
+            log.info(
+                "self-improvement iteration %d/%d: planning %d targets",
+                it,
+                iterations,
+                len(targets),
+            )
+            results = _plan(
+                current, st, targets, settings, jobs, out / ITERATIONS_DIR / str(it), progress
+            )
+            plan_s = time.perf_counter() - t0
+            reactions, n_routes, n_steps = collect_reactions(
+                [list(r.routes) for r in results], routes, min_probability
+            )
+            _write_reactions(out / ITERATIONS_DIR / str(it) / "reactions.csv", reactions)
+            augmented: list[Reaction] = []
+            if fwd is not None:
+                augmented = augment_forward(reactions, fwd, current)  # type: ignore[arg-type]
+                _write_reactions(out / ITERATIONS_DIR / str(it) / "augmented.csv", augmented)
+            learned = [*reactions, *augmented]
+            extra = _replay_sample(replay, len(learned), replay_fraction, seed + it)
+            t1 = time.perf_counter()
+            # what the workers' searches chose from (RetCL: the stock joins the candidates), so
+            # that this process can learn every step they found, whatever --jobs was
+            current.prepare_for_stock(st)
+            fine = current.fine_tune(
+                [*learned, *extra],
+                epochs=epochs,
+                lr=lr,
+                batch_size=batch_size,
+                seed=seed + it,
+                progress=progress,
+            )
+            train_s = time.perf_counter() - t1
+            current.save(_model_dir(out, it))
+            solved = sum(r.solved for r in results)
+            entry = {
+                "iteration": it,
+                "targets": len(results),
+                "solved": solved,
+                "solved_rate": solved / len(results) if results else 0.0,
+                "errors": sum(1 for r in results if r.error),
+                "routes_used": n_routes,
+                "route_steps": n_steps,
+                "reactions": len(reactions),
+                "augmented": len(augmented),
+                "replay": len(extra),
+                "reactions_used": fine.get("n_used"),
+                "train_loss": fine["train_loss"][-1] if fine.get("train_loss") else None,
+                "fine_tuning": fine,
+                "plan_s": round(plan_s, 2),
+                "train_s": round(train_s, 2),
+                "seconds": round(time.perf_counter() - t0, 2),
+                "model": str(_model_dir(out, it).relative_to(out)),
+            }
+            with open_append(out / LOG_FILE) as fh:
+                fh.write(json.dumps(entry) + "\n")
+            log.info(
+                "iteration %d: solved %d/%d, %d reactions collected (%d used with %d replay), "
+                "train loss %s, %.1f s",
+                it,
+                solved,
+                len(results),
+                len(reactions),
+                entry["reactions_used"] or 0,
+                len(extra),
+                entry["train_loss"],
+                entry["seconds"],
+            )
+            write_summary(out, record)
+        current.save(out)
         write_summary(out, record)
-    current.save(out)
-    write_summary(out, record)
-    return current
+        return current
 
 
 # ---------------------------------------------------------------------- helpers
