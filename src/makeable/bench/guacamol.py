@@ -47,6 +47,7 @@ from makeable.bench.pmo import collect_row
 from makeable.chem.molecule import parse_smiles
 from makeable.objectives.pmo import RANOLAZINE
 from makeable.oracle.store import RunStore
+from makeable.report import markdown_table
 from makeable.results_csv import write_csv
 from makeable.run_folder import RunFolder, versions, write_yaml
 from makeable.runs.config import DesignConfig
@@ -280,12 +281,8 @@ def summary_markdown(
     by_task: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_task.setdefault(row["task"], []).append(row)
-    lines = [
-        f"# GuacaMol goal-directed (v2): {optimizer}, budget {budget} calls per run",
-        "",
-        "| task | GuacaMol score (mean ± std) | top-1 | distinct | calls | wall s |",
-        "|---|---|---|---|---|---|",
-    ]
+    header = ["task", "GuacaMol score (mean ± std)", "top-1", "distinct", "calls", "wall s"]
+    table: list[list[str]] = []
     total = 0.0
     for task in [t.name for t in GUACAMOL_TASKS if t.name in by_task]:
         task_rows = by_task[task]
@@ -295,12 +292,17 @@ def summary_markdown(
             k: statistics.fmean(float(r[k]) for r in task_rows)
             for k in ("best", "n_distinct", "n_calls", "wall_s")
         }
-        lines.append(
-            f"| {TASKS_BY_NAME[task].title} | {mean:.3f} ± {std:.3f} | {m['best']:.3f} | "
-            f"{m['n_distinct']:.0f} | {m['n_calls']:.0f} | {m['wall_s']:.1f} |"
+        table.append(
+            [TASKS_BY_NAME[task].title, f"{mean:.3f} ± {std:.3f}", f"{m['best']:.3f}"]
+            + [f"{m['n_distinct']:.0f}", f"{m['n_calls']:.0f}", f"{m['wall_s']:.1f}"]
         )
     n_seeds = len({r["seed"] for r in rows})
     seeds_word = "seed" if n_seeds == 1 else "seeds"
+    lines = [
+        f"# GuacaMol goal-directed (v2): {optimizer}, budget {budget} calls per run",
+        "",
+        markdown_table(header, table).rstrip("\n"),
+    ]
     lines += ["", f"**Sum over {len(by_task)} tasks ({n_seeds} {seeds_word}): {total:.3f}**", ""]
     published = ", ".join(f"{PUBLISHED_NAMES[k]} {v}" for k, v in PUBLISHED_SUMS.items())
     lines.append(f"Published sums over the 20 tasks (GuacaMol paper): {published}.")
