@@ -74,6 +74,7 @@ from makeable.chem.fingerprints import bulk_tanimoto, fingerprint, morgan_bits
 from makeable.chem.molecule import canonical_smiles, parse_smiles
 from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
+from makeable.report import markdown_table
 from makeable.results_csv import append_csv, read_csv, write_csv
 from makeable.run_folder import ConfigError, RunFolder, read_yaml, versions, write_yaml
 from makeable.runs.config import DesignConfig
@@ -311,18 +312,18 @@ def plogp_summary(
     floor: float | None,
 ) -> str:
     """Per-seed best penalized logP and molecule, mean ± std, and the published bests."""
+    header = ["seed", "best", "2nd", "3rd", "best molecule", "length", "calls", "wall s"]
+    table = [
+        [r["seed"]]
+        + [f"{float(r[k]):.2f}" for k in ("best", "second", "third")]
+        + [f"`{r['best_smiles']}`", r["length"], r["n_calls"], f"{float(r['wall_s']):.1f}"]
+        for r in rows
+    ]
     lines = [
         f"# Penalized logP (unconstrained, SMILES ≤ {max_len} characters): {optimizer}",
         "",
-        "| seed | best | 2nd | 3rd | best molecule | length | calls | wall s |",
-        "|---|---|---|---|---|---|---|---|",
+        markdown_table(header, table).rstrip("\n"),
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['seed']} | {float(r['best']):.2f} | {float(r['second']):.2f} | "
-            f"{float(r['third']):.2f} | `{r['best_smiles']}` | {r['length']} | {r['n_calls']} | "
-            f"{float(r['wall_s']):.1f} |"
-        )
     bests = [float(r["best"]) for r in rows]
     if bests:
         mean = statistics.fmean(bests)
@@ -559,12 +560,8 @@ def constrained_summary(
     by_delta: dict[float, list[dict[str, Any]]] = {}
     for row in rows:
         by_delta.setdefault(round(float(row["threshold"]), 6), []).append(row)
-    lines = [
-        f"# Similarity-constrained penalized logP: {optimizer}, budget {budget} per molecule",
-        "",
-        "| δ | molecules | improvement (mean ± std) | similarity (mean ± std) | success |",
-        "|---|---|---|---|---|",
-    ]
+    header = ["δ", "molecules", "improvement (mean ± std)", "similarity (mean ± std)", "success"]
+    table: list[list[Any]] = []
     for delta in sorted(by_delta):
         group = by_delta[delta]
         imp = [float(r["improvement"]) for r in group]
@@ -572,10 +569,15 @@ def constrained_summary(
         success = statistics.fmean(int(r["success"]) for r in group)
         imp_std = statistics.stdev(imp) if len(imp) > 1 else 0.0
         sim_std = statistics.stdev(sim) if len(sim) > 1 else 0.0
-        lines.append(
-            f"| {delta:g} | {len(group)} | {statistics.fmean(imp):.2f} ± {imp_std:.2f} | "
-            f"{statistics.fmean(sim):.2f} ± {sim_std:.2f} | {success:.1%} |"
+        table.append(
+            [f"{delta:g}", len(group), f"{statistics.fmean(imp):.2f} ± {imp_std:.2f}"]
+            + [f"{statistics.fmean(sim):.2f} ± {sim_std:.2f}", f"{success:.1%}"]
         )
+    lines = [
+        f"# Similarity-constrained penalized logP: {optimizer}, budget {budget} per molecule",
+        "",
+        markdown_table(header, table).rstrip("\n"),
+    ]
     fp = {"ecfp4": "unfolded Morgan counts, radius 2", "morgan2048": "2048-bit Morgan, radius 2"}
     lines += [
         "",
