@@ -43,6 +43,7 @@ from typing import Any
 
 from makeable.data.molecules import read_smiles_file
 from makeable.data.stocks import Stock, planning_data_file
+from makeable.report import markdown_table, write_text
 from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.planning.reaction_filter import filter_digest
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
@@ -299,29 +300,7 @@ def write_summary(path: Path, summary: dict[str, Any], config: dict[str, Any]) -
         )
         + ".",
         "",
-        "| metric | value |",
-        "|---|---|",
-        f"| solved (makeable: every starting material in an exact stock) "
-        f"| {summary['n_solved']} / {summary['n_targets']} "
-        f"({100 * summary['solved_rate']:.1f} %) |",
-        f"| unverified (routes only through Bloom-filter leaves; not solved) "
-        f"| {summary['n_unverified']} |",
-        f"| mean calls per solved target | {_num(summary['mean_calls_solved'])} |",
-        f"| mean seconds per solved target | {_num(summary['mean_seconds_solved'], '.2f')} |",
-        f"| mean calls to first solution | {_num(summary['mean_first_solution_calls'])} |",
-        f"| median calls to first solution | {_num(summary['median_first_solution_calls'])} |",
-        f"| mean seconds to first solution | {_num(summary['mean_first_solution_s'], '.2f')} |",
-        f"| mean route length (best route, solved) | {_num(summary['mean_route_length'], '.2f')} |",
-        f"| mean seconds per target (all) | {_num(summary['mean_seconds_all'], '.2f')} |",
-        f"| share of time in the single-step model | {_pct(summary.get('model_share'))} |",
-        f"| share of time in makeable's syntheseus adapter "
-        f"| {_pct(summary.get('adapter_share'))} |",
-        f"| targets with errors | {summary['n_errors']} |",
-        *(
-            f"| solved within {budget} calls | {n} ({_pct(n / summary['n_targets'])}) |"
-            for budget, n in summary["solved_within"].items()
-            if budget < search["max_calls"] and summary["n_targets"]
-        ),
+        markdown_table(("metric", "value"), _summary_rows(summary, search)).rstrip("\n"),
         "",
         "## Configuration",
         "",
@@ -329,4 +308,35 @@ def write_summary(path: Path, summary: dict[str, Any], config: dict[str, Any]) -
         json.dumps(config, indent=2),
         "```",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _summary_rows(summary: dict[str, Any], search: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The (metric, value) rows of ``summary.md``."""
+    n = summary["n_targets"]
+    rows: list[tuple[str, Any]] = [
+        (
+            "solved (makeable: every starting material in an exact stock)",
+            f"{summary['n_solved']} / {n} ({100 * summary['solved_rate']:.1f} %)",
+        ),
+        (
+            "unverified (routes only through Bloom-filter leaves; not solved)",
+            summary["n_unverified"],
+        ),
+        ("mean calls per solved target", _num(summary["mean_calls_solved"])),
+        ("mean seconds per solved target", _num(summary["mean_seconds_solved"], ".2f")),
+        ("mean calls to first solution", _num(summary["mean_first_solution_calls"])),
+        ("median calls to first solution", _num(summary["median_first_solution_calls"])),
+        ("mean seconds to first solution", _num(summary["mean_first_solution_s"], ".2f")),
+        ("mean route length (best route, solved)", _num(summary["mean_route_length"], ".2f")),
+        ("mean seconds per target (all)", _num(summary["mean_seconds_all"], ".2f")),
+        ("share of time in the single-step model", _pct(summary.get("model_share"))),
+        ("share of time in makeable's syntheseus adapter", _pct(summary.get("adapter_share"))),
+        ("targets with errors", summary["n_errors"]),
+    ]
+    rows += [
+        (f"solved within {budget} calls", f"{k} ({_pct(k / n)})")
+        for budget, k in summary["solved_within"].items()
+        if budget < search["max_calls"] and n
+    ]
+    return rows
