@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.reaction import Reaction
+from makeable.report import markdown_table, write_text
 from makeable.results_csv import write_csv
 from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.retro.single_step.data import load_uspto50k
@@ -191,18 +192,19 @@ def _write(
         )
         + " (stereo counts).",
         "",
-        "| | " + " | ".join(f"top-{k}" for k in ks) + " |",
-        "|---|" + "---|" * len(ks),
-        "| exact match % | " + " | ".join(f"{100 * result.top_k[k]:.1f}" for k in ks) + " |",
-        "| ignoring stereo % | "
-        + " | ".join(f"{100 * result.top_k_no_stereo[k]:.1f}" for k in ks)
-        + " |",
+        markdown_table(
+            ["", *(f"top-{k}" for k in ks)],
+            [
+                ["exact match %", *(f"{100 * result.top_k[k]:.1f}" for k in ks)],
+                ["ignoring stereo %", *(f"{100 * result.top_k_no_stereo[k]:.1f}" for k in ks)],
+            ],
+        ).rstrip("\n"),
         "",
         f"{result.products_per_s:.2f} products/s ({result.wall_s:.0f} s wall, "
         f"{jobs} process(es), {row['torch_threads']} torch thread(s) each, "
         f"{os.cpu_count()} CPUs).",
     ]
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    write_text(out / "summary.md", "\n".join(lines) + "\n")
 
 
 def _threads() -> int:

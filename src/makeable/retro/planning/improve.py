@@ -71,6 +71,7 @@ import numpy as np
 from makeable.chem.molecule import Molecule
 from makeable.chem.reaction import Reaction, canonical_unmapped
 from makeable.data.stocks import Stock, load_stock
+from makeable.report import markdown_table
 from makeable.results_csv import open_append, read_jsonl
 from makeable.retro.planning.reaction_filter import filter_digest
 from makeable.retro.planning.routes import Route
@@ -605,23 +606,23 @@ def write_summary(out_dir: str | Path, config: dict[str, Any]) -> Path:
         + (f", replay fraction {config['replay_fraction']}" if config["replay_fraction"] else "")
         + ". `solved` is the model at the start of each iteration (before its fine-tuning).",
         "",
-        "| iteration | solved | reactions | augmented | used | replay | loss before → after "
-        "| plan s | train s |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
+    header = ["iteration", "solved", "reactions", "augmented", "used", "replay"]
+    header += ["loss before → after", "plan s", "train s"]
+    table: list[list[Any]] = []
     for e in read_log(out):
         fine = e.get("fine_tuning", {})
         before, after = fine.get("loss_before"), fine.get("loss_after")
         loss = f"{before:.3f} → {after:.3f}" if before is not None and after is not None else "–"
         if loss == "–" and e.get("train_loss") is not None:
             loss = f"train {e['train_loss']:.3f}"
-        lines.append(
-            f"| {e['iteration']} | {e['solved']} / {e['targets']} "
-            f"({100 * e['solved_rate']:.1f} %) | {e['reactions']} | {e.get('augmented', 0)} "
-            f"| {e['reactions_used']} "
-            f"| {e['replay']} | {loss} | {e['plan_s']:.0f} | {e['train_s']:.0f} |"
+        table.append(
+            [e["iteration"], f"{e['solved']} / {e['targets']} ({100 * e['solved_rate']:.1f} %)"]
+            + [e["reactions"], e.get("augmented", 0), e["reactions_used"], e["replay"], loss]
+            + [f"{e['plan_s']:.0f}", f"{e['train_s']:.0f}"]
         )
     lines += [
+        markdown_table(header, table).rstrip("\n"),
         "",
         "The final model is this folder (`--model` it); evaluate it on held-out targets with "
         "`makeable bench planning`.",
