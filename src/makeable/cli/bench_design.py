@@ -25,6 +25,7 @@ def add_parsers(bsub: Any) -> None:
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     g.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     g.add_argument("--out", required=True)
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g.set_defaults(func=run_guacamol)
 
     p = bsub.add_parser(
@@ -41,6 +42,7 @@ def add_parsers(bsub: Any) -> None:
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--out", required=True)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run_plogp)
 
     c = bsub.add_parser(
@@ -67,6 +69,7 @@ def add_parsers(bsub: Any) -> None:
     c.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     c.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     c.add_argument("--out", required=True)
+    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     c.set_defaults(func=run_constrained)
 
 
@@ -89,7 +92,7 @@ def run_guacamol(args: argparse.Namespace) -> int:
         tasks=args.tasks,
         jobs=args.jobs,
         optimizer_params=parse_params(args.param),
-        progress=True,
+        progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0
@@ -107,7 +110,7 @@ def run_plogp(args: argparse.Namespace) -> int:
         floor=args.floor,
         jobs=args.jobs,
         optimizer_params=parse_params(args.param),
-        progress=True,
+        progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0
@@ -128,7 +131,7 @@ def run_constrained(args: argparse.Namespace) -> int:
         floor=args.floor,
         jobs=args.jobs,
         optimizer_params=parse_params(args.param),
-        progress=True,
+        progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0

@@ -36,6 +36,7 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     d.add_argument("--proxy-param", action="append", metavar="KEY=VALUE", help="proxy parameter")
     d.add_argument("--out", required=True, help="run folder (created, or resumed)")
+    d.add_argument("--no-progress", action="store_true", help="hide the per-round lines")
     d.set_defaults(func=run_design)
 
     lst = ssub.add_parser("list", help="list sequence tasks and optimizers")
@@ -96,7 +97,7 @@ def run_design(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     check_output_folder(args.out, "--out")
-    result = run_sequence_design(config, args.out, progress=True)
+    result = run_sequence_design(config, args.out, progress=not args.no_progress)
     last = result.rounds[-1] if result.rounds else {}
     keys = ("round", "n_calls", "max", "median_top128", "diversity", "novelty")
     print(json.dumps({k: last.get(k) for k in keys}, indent=2))
