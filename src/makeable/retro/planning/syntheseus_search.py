@@ -20,14 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from makeable.data.stocks import UNVERIFIED, Stock
 from makeable.retro.planning.routes import MolNode, Route, search_step_cost
+from makeable.retro.planning.settings import SearchSettings
 from makeable.retro.single_step.base import SingleStepModel
-
-if TYPE_CHECKING:
-    from makeable.retro.planning.search import SearchSettings
 
 CREATED = "makeable_created"
 """Node data key: the order in which the search created the node (see OrderedRetroStar)."""
