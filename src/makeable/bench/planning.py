@@ -152,85 +152,70 @@ def run_planning_bench(
             parameters (e.g. ``max_templates``) or stock.
     """
     with RunFolder(out) as folder:  # one process per folder: a second one is refused
-        return _run(folder, targets, model, stock, settings, jobs, progress, source, model_params)
-
-
-def _run(
-    folder: RunFolder,
-    targets: Sequence[str],
-    model: str | Path | SingleStepModel,
-    stock: str | Path | Stock,
-    settings: SearchSettings,
-    jobs: int,
-    progress: bool,
-    source: str,
-    model_params: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    out = folder.path
-    m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
-    config: dict[str, Any] = {
-        "benchmark": "planning",
-        "model": model.name if isinstance(model, SingleStepModel) else str(model),
-        "stock": stock.name if isinstance(stock, Stock) else str(stock),
-        "search": settings.to_dict(),
-        "model_params": m.params,
-        "model_digest": m.digest(),
-    }
-    if settings.value_model is not None:
-        config["value_digest"] = value_digest(settings.value_model)
-    if settings.reaction_filter is not None:
-        config["filter_digest"] = filter_digest(settings.reaction_filter)
-    folder.check_settings(
-        "config.json",
-        config,
-        holds=f"{out} holds planning results",
-        hint="use another --out folder, or the same settings to resume",
-        # folders made before the digests were recorded are known by the model's name or path
-        if_recorded=DIGESTS,
-    )
-    record = dict(
-        config,
-        targets=source,
-        n_targets=len(targets),
-        jobs=jobs,
-        cpu_count=os.cpu_count(),
-        versions=versions("syntheseus", "rdchiral"),
-    )
-    folder.write_settings("config.json", record)
-    (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
-
-    results_path = out / "results.csv"
-    done = {row["target"] for row in read_csv(results_path, missing_ok=True)}
-    todo = [t for t in targets if t not in done]
-    if done:
-        log.info(
-            "resuming: %d of %d targets already planned", len(targets) - len(todo), len(targets)
+        m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
+        config: dict[str, Any] = {
+            "benchmark": "planning",
+            "model": model.name if isinstance(model, SingleStepModel) else str(model),
+            "stock": stock.name if isinstance(stock, Stock) else str(stock),
+            "search": settings.to_dict(),
+            "model_params": m.params,
+            "model_digest": m.digest(),
+        }
+        if settings.value_model is not None:
+            config["value_digest"] = value_digest(settings.value_model)
+        if settings.reaction_filter is not None:
+            config["filter_digest"] = filter_digest(settings.reaction_filter)
+        folder.check_settings(
+            "config.json",
+            config,
+            holds=f"{out} holds planning results",
+            hint="use another --out folder, or the same settings to resume",
+            # folders made before the digests were recorded are known by the model's name or path
+            if_recorded=DIGESTS,
         )
-    with open_append(out / "routes.jsonl") as routes_fh:
+        record = dict(
+            config,
+            targets=source,
+            n_targets=len(targets),
+            jobs=jobs,
+            cpu_count=os.cpu_count(),
+            versions=versions("syntheseus", "rdchiral"),
+        )
+        folder.write_settings("config.json", record)
+        (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
 
-        def append(result: PlanResult) -> None:
-            append_csv(results_path, RESULT_FIELDS, result.row())
-            if result.routes:
-                line = {"target": result.target, "routes": [r.to_dict() for r in result.routes]}
-                routes_fh.write(json.dumps(line) + "\n")
-                routes_fh.flush()
-
-        if todo:
-            plan_many(
-                todo,
-                # workers load a plain name or folder themselves, else inherit ``m``
-                m if jobs <= 1 or model is m or model_params else model,
-                stock,
-                settings,
-                jobs=jobs,
-                progress=progress,
-                on_result=append,
+        results_path = out / "results.csv"
+        done = {row["target"] for row in read_csv(results_path, missing_ok=True)}
+        todo = [t for t in targets if t not in done]
+        if done:
+            log.info(
+                "resuming: %d of %d targets already planned", len(targets) - len(todo), len(targets)
             )
-    wanted = set(targets)
-    rows = [r for r in read_csv(results_path, missing_ok=True) if r["target"] in wanted]
-    summary = summarise(rows)
-    write_summary(out / "summary.md", summary, record)
-    return summary
+        with open_append(out / "routes.jsonl") as routes_fh:
+
+            def append(result: PlanResult) -> None:
+                append_csv(results_path, RESULT_FIELDS, result.row())
+                if result.routes:
+                    line = {"target": result.target, "routes": [r.to_dict() for r in result.routes]}
+                    routes_fh.write(json.dumps(line) + "\n")
+                    routes_fh.flush()
+
+            if todo:
+                plan_many(
+                    todo,
+                    # workers load a plain name or folder themselves, else inherit ``m``
+                    m if jobs <= 1 or model is m or model_params else model,
+                    stock,
+                    settings,
+                    jobs=jobs,
+                    progress=progress,
+                    on_result=append,
+                )
+        wanted = set(targets)
+        rows = [r for r in read_csv(results_path, missing_ok=True) if r["target"] in wanted]
+        summary = summarise(rows)
+        write_summary(out / "summary.md", summary, record)
+        return summary
 
 
 def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
