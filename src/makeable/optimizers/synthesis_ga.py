@@ -77,7 +77,14 @@ from makeable.chem.synthesis import (
 )
 from makeable.data.molecules import cache_dir
 from makeable.data.stocks import DEFAULT_STOCK, STOCKS, load_stock
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, StallGuard
+from makeable.optimizers.base import (
+    OPTIMIZERS,
+    DesignContext,
+    Optimizer,
+    StallGuard,
+    require_int,
+    require_probability,
+)
 from makeable.oracle.oracle import Oracle
 
 MUTATIONS: dict[str, float] = {"swap": 0.4, "grow": 0.25, "shrink": 0.1, "replace": 0.25}
@@ -227,15 +234,13 @@ class SynthesisGA(Optimizer):
             ("patience", patience, 0),
             ("focus_top", focus_top, 1),
         ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+            require_int(key, value, low)
         for key, rate in (
             ("crossover_rate", crossover_rate),
             ("mutation_rate", mutation_rate),
             ("focus", focus),
         ):
-            if not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
-                raise ValueError(f"{key} must be a probability in [0, 1], got {rate!r}")
+            require_probability(key, rate)
         if templates not in TEMPLATE_SETS and not Path(templates).is_file():
             raise ValueError(
                 f"unknown template set {templates!r}: give one of {', '.join(TEMPLATE_SETS)} "
