@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import http.server
 import os
+import threading
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,21 @@ def data_dir() -> Path:
     if path is None:
         pytest.skip("MAKEABLE_DATA (the shared benchmark data) is not available")
     return path
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A local HTTP server over a fresh folder: (the folder, its base URL). Downloads are
+    tested against it, never against the internet."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 def heavy_atoms(smiles: str) -> float:

@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
-import threading
-from functools import partial
 
 import pytest
 
 from makeable.data import molecules
 from makeable.data.download import ChecksumError, RemoteFile, download
-
-
-@pytest.fixture
-def http_root(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def _remote(payload: bytes, url: str) -> RemoteFile:
