@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.bench.jobs import JobRun, registered_optimizer
-from makeable.bench.pmo import PMO_TASKS, pmo_jobs
+from makeable.bench.pmo import PMO_TASKS, check_tasks, pmo_jobs
 from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
@@ -150,12 +150,8 @@ def run_makeable_pmo(
     Raises:
         ValueError: an unknown task.
     """
-    from makeable.objectives import objective_names
-
     optimizer = registered_optimizer(optimizer)
-    unknown = [t for t in tasks if t not in objective_names()]
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")
+    check_tasks(tasks)
     with RunFolder(out):  # one process per benchmark folder
         params = dict(sorted((optimizer_params or {}).items()))
         write_yaml(

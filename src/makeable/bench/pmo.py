@@ -106,12 +106,8 @@ def run_pmo(
     optimizer_params: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``."""
-    from makeable.objectives import objective_names
-
     optimizer = registered_optimizer(optimizer)
-    unknown = [t for t in tasks if t not in objective_names()]
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")
+    check_tasks(tasks)
     with RunFolder(out):  # one process per benchmark folder
         params = tuple(sorted((optimizer_params or {}).items()))
         write_yaml(
@@ -135,6 +131,19 @@ def run_pmo(
         write_results(out, optimizer, rows, budget)
         runs.raise_failures()
         return rows
+
+
+def check_tasks(tasks: Sequence[str]) -> None:
+    """Refuse a task that is not a registered objective (before any folder is written).
+
+    Raises:
+        ValueError: naming the unknown tasks and listing the PMO tasks.
+    """
+    from makeable.objectives import objective_names
+
+    unknown = [t for t in tasks if t not in objective_names()]
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; PMO tasks: {', '.join(PMO_TASKS)}")
 
 
 def pmo_jobs(
