@@ -113,16 +113,11 @@ class BlockFocus:
 
     def __init__(self, building_blocks: list[str], ridge: float = 1.0) -> None:
         self.ridge = ridge
-        # The blocks' on-bits as CSR (bit indices, row starts): utilities are sums of weights.
-        rows = [np.flatnonzero(row) for row in _bit_matrix(building_blocks)]
-        self._bits = np.concatenate([*rows, np.zeros(0, dtype=np.int64)])
-        self._starts = np.cumsum([0, *(len(r) for r in rows)])[:-1]
-        self._empty = np.array([len(r) == 0 for r in rows])
+        self._bits, self._starts, self._empty = _block_rows(tuple(building_blocks))
         self._xtx = np.zeros((FOCUS_BITS, FOCUS_BITS))
         self._xty = np.zeros(FOCUS_BITS)
         self._sx = np.zeros(FOCUS_BITS)
         self._sy = 0.0
-        self._syy = 0.0
         self.n = 0
 
     def add(self, smiles: list[str], scores: list[float]) -> None:
@@ -148,6 +143,19 @@ class BlockFocus:
         sums = np.add.reduceat(np.append(w[self._bits], 0.0), self._starts)
         sums[self._empty] = 0.0
         return np.asarray(sums)
+
+
+@functools.lru_cache(maxsize=2)
+def _block_rows(blocks: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks' on-bits as CSR (bit indices, row starts) and which rows are empty; kept for
+    the process, so the runs of a benchmark fingerprint the stock once (read-only arrays)."""
+    rows = [np.flatnonzero(row) for row in _bit_matrix(list(blocks))]
+    bits = np.concatenate([*rows, np.zeros(0, dtype=np.int64)])
+    starts = np.cumsum([0, *(len(r) for r in rows)])[:-1]
+    empty = np.array([len(r) == 0 for r in rows])
+    for array in (bits, starts, empty):
+        array.flags.writeable = False
+    return bits, starts, empty
 
 
 def _bit_matrix(smiles: list[str]) -> np.ndarray:
