@@ -6,20 +6,52 @@ benchmark can append a row per finished job and resume from the rows already the
 off by a killed process (no line ending) is not read, and the next append replaces it, so the
 job it records is simply done again. JSON-lines files (routes, plans, logs) follow the same rule:
 :func:`read_jsonl` reads complete lines, :func:`open_append` drops a cut-off last line first.
+Input files a user gives (SMILES lists, catalogues) are read through :func:`open_text`, which
+takes gzip or plain text alike.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first two bytes of every gzip file: input is recognised by them, not by its name."""
+
+
+@contextmanager
+def open_text(
+    source: str | Path,
+    *,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    newline: str | None = None,
+) -> Iterator[IO[str]]:
+    """A text input file (``'-'``: standard input, which stays open), gunzipped when it starts
+    with gzip's magic bytes; ``encoding``, ``errors`` and ``newline`` as for :func:`open`."""
+    with ExitStack() as stack:
+        if str(source) == "-":
+            binary = cast(io.BufferedReader, sys.stdin.buffer)
+        else:
+            binary = stack.enter_context(open(source, "rb"))
+        if binary.peek(2)[:2] == GZIP_MAGIC:
+            binary = cast(io.BufferedReader, stack.enter_context(gzip.open(binary)))
+        text = io.TextIOWrapper(binary, encoding=encoding, errors=errors, newline=newline)
+        try:
+            yield text
+        finally:
+            text.detach()  # closing is the ExitStack's work; standard input stays open
 
 
 def replace_text(path: Path, text: str) -> None:

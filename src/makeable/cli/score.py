@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
-import io
 import itertools
 import os
 import sys
 import zlib
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
 from makeable.chem.molecule import too_large
 from makeable.objectives import get_objective
+from makeable.results_csv import open_text
 
 CHUNK_LINES = 1_000
 """Lines scored at a time, their rows written before the next are read: memory stays flat
 however long the input (a parsed molecule takes ~30 KiB)."""
-
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 def add_parser(sub: Any) -> None:
@@ -51,24 +47,6 @@ def smiles_field(line: str) -> str:
     return line.strip().split(" ", 1)[0].split("\t", 1)[0].strip()
 
 
-@contextmanager
-def _open_text(source: str) -> Iterator[IO[str]]:
-    """``source`` as UTF-8 text whose lines end at ``\\n`` only, gunzipped if it starts with
-    gzip's magic bytes."""
-    with ExitStack() as stack:
-        if source == "-":
-            binary = cast(io.BufferedReader, sys.stdin.buffer)
-        else:
-            binary = stack.enter_context(open(source, "rb"))
-        if binary.peek(2)[:2] == GZIP_MAGIC:
-            binary = cast(io.BufferedReader, stack.enter_context(gzip.open(binary)))
-        text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="\n")
-        try:
-            yield text
-        finally:
-            text.detach()  # closing is the ExitStack's work; standard input stays open
-
-
 def read_lines(source: str) -> list[str]:
     """The SMILES field of every input line, in order (see :func:`iter_lines`)."""
     return list(iter_lines(source))
@@ -83,7 +61,7 @@ def iter_lines(source: str) -> Iterator[str]:
     """
     name = "standard input" if source == "-" else repr(source)
     try:
-        with _open_text(source) as fh:
+        with open_text(source, encoding="utf-8-sig", newline="\n") as fh:
             for line in fh:
                 yield smiles_field(line)
     except UnicodeDecodeError as exc:

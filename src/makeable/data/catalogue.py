@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlparse
 from makeable.chem.molecule import canonical_smiles
 from makeable.data.download import RemoteFile, as_url, download
 from makeable.data.stocks import INCHIKEY, STOCKS, USER_STOCK_NAME, user_stock_dir
+from makeable.results_csv import open_text
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,6 @@ class CatalogueCounts:
     """Prices that are not a non-negative number: the molecule is kept without a price."""
     invalid_examples: list[tuple[int, str]] = field(default_factory=list)
     """The first few invalid lines (line number, molecule field)."""
-
-
-def _open_text(path: Path) -> IO[str]:
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    if gz:
-        return gzip.open(path, "rt", newline="", errors="replace")
-    return open(path, newline="", errors="replace")
 
 
 def _split(line: str, delimiter: str | None) -> list[str]:
@@ -185,7 +178,7 @@ def convert_catalogue(
     name = file_name or src.name
     counts = CatalogueCounts()
     best: dict[str, float | None] = {}
-    with _open_text(src) as fh:
+    with open_text(src, errors="replace", newline="") as fh:
         for lineno, mol, raw_price in _rows(fh, name, smiles_column, price_column, counts):
             counts.lines += 1
             if counts.lines % progress_every == 0:
