@@ -88,6 +88,42 @@ def test_template_mlp_learns(template_mlp: TemplateMLP) -> None:
     assert _top1(template_mlp, rxns) >= 0.9
 
 
+def test_template_mlp_resumes_from_its_epoch_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from makeable.models import checkpoints
+
+    def build() -> TemplateMLP:
+        model = MODELS.build("template_mlp", n_bits=256, hidden=[16], epochs=4, lr=1e-2)
+        assert isinstance(model, TemplateMLP)
+        return model
+
+    whole = build()
+    whole.fit(reactions(), reactions(), checkpoint_dir=tmp_path / "whole")
+    original = checkpoints.save_checkpoint
+
+    def killed_after_epoch_2(folder, *args, **kw):  # type: ignore[no-untyped-def]
+        original(folder, *args, **kw)
+        if folder.name == "epoch_2":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        build().fit(reactions(), reactions(), checkpoint_dir=tmp_path / "cut")
+    monkeypatch.setattr(checkpoints, "save_checkpoint", original)
+    assert checkpoints.latest_checkpoint(tmp_path / "cut", "epoch").name == "epoch_2"  # type: ignore[union-attr]
+    resumed = build()
+    resumed.fit(reactions(), reactions(), checkpoint_dir=tmp_path / "cut")
+    assert [h["epoch"] for h in resumed.training["history"]] == [0, 1, 2, 3, 4]
+    assert resumed.training["history"] == whole.training["history"]
+    assert resumed.net is not None and whole.net is not None
+    for key, value in whole.net.state_dict().items():
+        assert torch.equal(value, resumed.net.state_dict()[key]), key
+    other = MODELS.build("template_mlp", n_bits=256, hidden=[32], epochs=4, lr=1e-2)
+    with pytest.raises(ValueError, match="checkpoints of another training"):
+        other.fit(reactions(), reactions(), checkpoint_dir=tmp_path / "cut")
+
+
 def test_template_mlp_save_load(template_mlp: TemplateMLP, tmp_path: Path) -> None:
     template_mlp.save(tmp_path / "m")
     assert {p.name for p in (tmp_path / "m").iterdir()} >= {"config.json", "model.safetensors"}

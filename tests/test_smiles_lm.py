@@ -193,19 +193,19 @@ def test_training_resumes_exactly(tmp_path):
     )  # fmt: skip
     train.train_prior(config, tmp_path / "whole", progress=False)
 
-    original = train._save_checkpoint
+    original = train.save_checkpoint
 
     def interrupt(folder, *args):
         original(folder, *args)
         if folder.name == "step_10":
             raise KeyboardInterrupt
 
-    train._save_checkpoint = interrupt  # type: ignore[assignment]
+    train.save_checkpoint = interrupt  # type: ignore[assignment]
     try:
         with pytest.raises(KeyboardInterrupt):
             train.train_prior(config, tmp_path / "cut", progress=False)
     finally:
-        train._save_checkpoint = original  # type: ignore[assignment]
+        train.save_checkpoint = original  # type: ignore[assignment]
     train.train_prior(config, tmp_path / "cut", progress=False)
     a, b = load_model(tmp_path / "whole" / "final"), load_model(tmp_path / "cut" / "final")
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,38 @@ def add_parser(sub: Any) -> None:
     train.add_argument("--out", help="folder for the trained model (default: <cache>/retro/MODEL)")
     train.add_argument("--param", action="append", metavar="KEY=VALUE", help="model parameter")
     train.add_argument("--limit", type=int, help="train on the first N reactions only (tests)")
+    train.add_argument(
+        "--corpus",
+        metavar="FOLDER",
+        help="train on a corpus built by `makeable retro corpus` instead of the USPTO-50k train "
+        "split (validation stays the USPTO-50k val split)",
+    )
     train.add_argument("--no-progress", action="store_true", help="hide progress bars")
     train.set_defaults(func=run_train)
+
+    corpus = rsub.add_parser(
+        "corpus",
+        help="build a leakage-filtered training corpus (USPTO-50k + USPTO-500-MT)",
+        description="Collect the USPTO-50k train reactions and USPTO-500-MT "
+        "($MAKEABLE_DATA/reactions/uspto500mt.csv.gz), drop every reaction whose product is a "
+        "PaRoutes n1/n5 route molecule or a USPTO-50k val/test product, atom-map the rest with "
+        "RXNMapper (extra: makeable[mapping]) in resumable chunks and extract rdchiral "
+        "templates. Rerun the same command to resume.",
+    )
+    corpus.add_argument("--out", required=True, help="corpus folder (resumed if it exists)")
+    corpus.add_argument(
+        "--sources",
+        nargs="+",
+        default=["uspto50k", "uspto500mt"],
+        help="reaction sources (default: uspto50k uspto500mt)",
+    )
+    corpus.add_argument("--jobs", type=int, default=1, help="mapping processes (default 1)")
+    corpus.add_argument(
+        "--chunk-size", type=int, default=500, help="reactions per resumable chunk (default 500)"
+    )
+    corpus.add_argument("--limit", type=int, help="read the first N rows of each source (tests)")
+    corpus.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    corpus.set_defaults(func=run_corpus)
 
     pred = rsub.add_parser(
         "predict",
@@ -118,18 +149,49 @@ def run_train(args: argparse.Namespace) -> int:
     log = logging.getLogger("makeable.retro")
     model = MODELS.build(args.model, **parse_params(args.param))
     args.model = MODELS.canonical(args.model)  # template-mlp → template_mlp: its default folder
-    train = load_uspto50k("train", args.limit)
+    if args.corpus:
+        from makeable.retro.single_step.corpus import corpus_metadata, load_corpus
+
+        train = load_corpus(args.corpus)[: args.limit]
+    else:
+        train = load_uspto50k("train", args.limit)
     val = load_uspto50k("val", args.limit)
     if isinstance(model, TemplateMLP):  # retro and forward
         val = attach_mhn_templates(val)  # template accuracy is the model-selection signal
     extra: dict[str, Any] = {}
     if args.model == "retcl" and args.limit is None:
         extra["candidates"] = reactant_pool()  # the paper's USPTO-50k candidate setting
+    out = Path(args.out) if args.out else default_model_dir(args.model)
+    if isinstance(model, TemplateMLP):  # a checkpoint per epoch: rerun the command to resume
+        extra["checkpoint_dir"] = out
     log.info("training %s on %d reactions (val %d)", args.model, len(train), len(val))
     model.fit(train, val, progress=not args.no_progress, **extra)
-    out = Path(args.out) if args.out else default_model_dir(args.model)
+    if args.corpus:  # the training set, its counts and exclusions travel with the weights
+        model.training["corpus"] = corpus_metadata(args.corpus)
     model.save(out)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the model is whole: not needed
     print(f"saved {args.model} to {out} ({model.training.get('train_time_s', '?')} s training)")
+    return 0
+
+
+def run_corpus(args: argparse.Namespace) -> int:
+    from makeable.retro.single_step.corpus import build_corpus
+
+    for name, value in (("--jobs", args.jobs), ("--chunk-size", args.chunk_size)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    meta = build_corpus(
+        args.out,
+        sources=args.sources,
+        jobs=args.jobs,
+        chunk_size=args.chunk_size,
+        limit=args.limit,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{args.out}: {meta['n_reactions']:,} reactions, {meta['n_templates']:,} templates "
+        f"({meta['n_templates_seen_twice']:,} seen at least twice); counts in corpus.json"
+    )
     return 0
 
 

@@ -26,18 +26,21 @@ import gzip
 import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from makeable.chem.molecule import canonical_smiles
+from makeable.models.checkpoints import (
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
@@ -188,54 +191,6 @@ def sample_validity(model: SmilesLSTM, n: int, max_len: int, seed: int) -> float
     return sum(canonical_smiles(s) is not None for s in smiles) / n
 
 
-# -- checkpoints ---------------------------------------------------------------------------------
-def _save_checkpoint(
-    folder: Path, model: SmilesLSTM, optimizer: torch.optim.Optimizer, state: dict[str, Any]
-) -> None:
-    tmp = folder.with_name(folder.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors")
-    )
-    opt = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {"torch_rng_state": torch.get_rng_state()}
-    scalars: dict[str, Any] = {}
-    for pid, pstate in opt["state"].items():
-        for key, value in pstate.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"state.{pid}.{key}"] = value.contiguous()
-            else:
-                scalars[f"state.{pid}.{key}"] = value
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
-    meta = {**state, "param_groups": opt["param_groups"], "optimizer_scalars": scalars}
-    (tmp / "state.json").write_text(json.dumps(meta, indent=1) + "\n")
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
-
-
-def _load_checkpoint(
-    folder: Path, model: SmilesLSTM, optimizer: torch.optim.Optimizer
-) -> dict[str, Any]:
-    model.load_state_dict(load_file(str(folder / "model.safetensors")))
-    meta: dict[str, Any] = json.loads((folder / "state.json").read_text())
-    tensors = load_file(str(folder / "optimizer.safetensors"))
-    torch.set_rng_state(tensors.pop("torch_rng_state"))
-    per_param: dict[int, dict[str, Any]] = {}
-    for name, value in [*tensors.items(), *meta["optimizer_scalars"].items()]:
-        _, pid, key = name.split(".", 2)
-        per_param.setdefault(int(pid), {})[key] = value
-    optimizer.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
-    return meta
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    folders = [p for p in (out / "checkpoints").glob("step_*") if (p / "state.json").is_file()]
-    return max(folders, key=lambda p: int(p.name.split("_")[1]), default=None)
-
-
 # -- the loop ------------------------------------------------------------------------------------
 def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True) -> Path:
     """Train (or resume training) a :class:`SmilesLSTM`; returns the ``best`` model folder.
@@ -281,7 +236,7 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
         running: float | None = None
         ckpt = latest_checkpoint(out)
         if ckpt is not None:
-            meta = _load_checkpoint(ckpt, model, optimizer)
+            meta, _ = load_checkpoint(ckpt, model, optimizer)
             step, epoch, batch_in_epoch = meta["step"], meta["epoch"], meta["batch_in_epoch"]
             best_nll, train_s = meta["best_valid_nll"], meta["train_s"]
             running = meta.get("running_loss")
@@ -366,10 +321,10 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
                             "running_loss": running,
                             "seed": config.seed,
                         }
-                        _save_checkpoint(
+                        save_checkpoint(
                             out / "checkpoints" / f"step_{step}", model, optimizer, state
                         )
-                        _prune_checkpoints(out, keep=2)
+                        prune_checkpoints(out, keep=2)
                     if end_of_epoch:
                         break
         finally:
@@ -387,9 +342,3 @@ def _evaluate(
         "valid_nll_per_token": nll_tok,
         "sample_validity": validity,
     }
-
-
-def _prune_checkpoints(out: Path, keep: int) -> None:
-    folders = sorted((out / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
-    for folder in folders[:-keep]:
-        shutil.rmtree(folder, ignore_errors=True)

@@ -16,6 +16,7 @@ References:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -40,6 +41,14 @@ from makeable.retro.single_step.templates import (
 log = logging.getLogger(__name__)
 
 TEMPLATES_FILE = "templates.json.gz"
+_INFERENCE_PARAMS = ("max_templates", "min_prob_mass")
+"""Parameters that change only prediction: a training may resume with other values."""
+
+
+def _digest(templates: Sequence[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(templates).encode()).hexdigest()
 
 
 class SparseFingerprints:
@@ -168,6 +177,7 @@ class TemplateMLP(SingleStepModel):
         train: Sequence[Reaction],
         val: Sequence[Reaction] | None = None,
         progress: bool = False,
+        checkpoint_dir: str | Path | None = None,
         **_: Any,
     ) -> None:
         """Train the classifier on reactions whose ``metadata["template"]`` is set.
@@ -175,8 +185,23 @@ class TemplateMLP(SingleStepModel):
         The epoch with the best validation template accuracy (or the last, without ``val``)
         is kept. Reactions of ``val`` without a template, or with a template unseen in
         training, count as errors (they cannot be predicted by this model).
+
+        With ``checkpoint_dir``, a checkpoint (weights, Adam and scheduler state, the data
+        order's RNG, the best weights so far; :mod:`makeable.models.checkpoints`) is written
+        after every epoch, and a new call with the same folder, data and parameters goes on
+        from the last finished epoch, ending with the same weights as an uninterrupted run.
+
+        Raises:
+            ValueError: the checkpoints were made with other templates or parameters.
         """
         from tqdm import tqdm
+
+        from makeable.models.checkpoints import (
+            latest_checkpoint,
+            load_checkpoint,
+            prune_checkpoints,
+            save_checkpoint,
+        )
 
         p = self.params
         torch.manual_seed(p["seed"])
@@ -199,10 +224,37 @@ class TemplateMLP(SingleStepModel):
         loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
         best: tuple[float, dict[str, torch.Tensor]] | None = None
         history: list[dict[str, float]] = []
-        if len(y_val):  # the untrained network, for reference
+        identity = {
+            "params": {k: v for k, v in p.items() if k not in _INFERENCE_PARAMS},
+            "templates_digest": _digest(kept),
+            "n_train": len(y_train),
+        }
+        start, spent = 0, 0.0
+        root = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        last = latest_checkpoint(root, "epoch") if root is not None else None
+        if last is not None:
+            if json.loads((last / "state.json").read_text()).get("identity") != identity:
+                raise ValueError(
+                    f"{root} holds checkpoints of another training (other data, templates or "
+                    "parameters); use another output folder or delete its checkpoints folder"
+                )
+            state, extra = load_checkpoint(last, net, opt)
+            start, spent, history = state["epoch"], state["train_time_s"], state["history"]
+            sched.load_state_dict(state["scheduler"])
+            rng.bit_generator.state = state["numpy_rng"]
+            best = (state["best_score"], {k.removeprefix("best."): v for k, v in extra.items()})
+            log.info("template_mlp: resuming after epoch %d of %d", start, p["epochs"])
+        elif len(y_val):  # the untrained network, for reference
             history.append({"epoch": 0, **self._template_accuracy(net, x_val, y_val)})
-        t0 = time.perf_counter()
-        bar = tqdm(range(p["epochs"]), desc="template_mlp", disable=not progress, unit="epoch")
+        t0 = time.perf_counter() - spent
+        bar = tqdm(
+            range(start, p["epochs"]),
+            desc="template_mlp",
+            disable=not progress,
+            unit="epoch",
+            initial=start,
+            total=p["epochs"],
+        )
         for epoch in bar:
             loss = self._train_epoch(
                 net, opt, loss_fn, x_train, y_train, rng, p["train_batch_size"]
@@ -217,6 +269,19 @@ class TemplateMLP(SingleStepModel):
             score = record.get("val_top1", -float(epoch))
             if best is None or score >= best[0] or not len(y_val):
                 best = (score, {k: v.clone() for k, v in net.state_dict().items()})
+            if root is not None:
+                state = {
+                    "epoch": epoch + 1,
+                    "identity": identity,
+                    "train_time_s": time.perf_counter() - t0,
+                    "history": history,
+                    "scheduler": sched.state_dict(),
+                    "numpy_rng": rng.bit_generator.state,
+                    "best_score": best[0],
+                }
+                extra = {f"best.{k}": v for k, v in best[1].items()}
+                save_checkpoint(root / "checkpoints" / f"epoch_{epoch + 1}", net, opt, state, extra)
+                prune_checkpoints(root, keep=1, prefix="epoch")
         assert best is not None
         state = best[1]
         if p["storage_dtype"] == "float16":
