@@ -12,6 +12,15 @@ plans every target with :func:`makeable.retro.planning.search.plan_many` and wri
   solved target, the configuration;
 * ``targets.txt``: the targets of this run (after ``--sample`` / ``--limit``).
 
+Route quality, when asked for (:mod:`makeable.retro.planning.route_quality`):
+``references`` (``--reference-routes FILE``, PaRoutes reference routes) adds the columns
+``has_reference`` and ``route_rank`` (the position of the reference route among the target's
+routes, blank when it is not among them) and top-1/5/10 route accuracy to the summary;
+``round_trip`` (``--round-trip FORWARD``, a forward reaction model) adds ``round_trip_passed``
+and ``round_trip_validity`` (steps of the best makeable route that the forward model gives back)
+and their mean. Without them ``results.csv`` keeps its columns; a folder is resumed only with
+the same references and forward model.
+
 Running the same command on the same folder resumes: targets already in ``results.csv`` are
 skipped and the new ones appended. A folder holding results of different search settings is
 refused; the single-step model, a learned value model and a reaction filter's forward model are
@@ -45,10 +54,18 @@ from makeable.data.molecules import read_smiles_file
 from makeable.data.stocks import Stock, planning_data_file
 from makeable.report import markdown_table, write_text
 from makeable.results_csv import append_csv, open_append, read_csv
-from makeable.retro.planning.reaction_filter import filter_digest
+from makeable.retro.planning.reaction_filter import filter_digest, load_reaction_filter
+from makeable.retro.planning.route_quality import (
+    ROUTE_TOP_KS,
+    references_digest,
+    route_rank,
+    route_round_trip,
+)
+from makeable.retro.planning.routes import Route
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
 from makeable.retro.planning.value import value_digest
 from makeable.retro.single_step.base import SingleStepModel, load_model
+from makeable.retro.single_step.metrics import top_k_accuracy
 from makeable.run_folder import RunFolder, versions
 
 log = logging.getLogger(__name__)
@@ -80,6 +97,13 @@ RESULT_FIELDS = [
     "adapter_s",
     "error",
 ]
+REFERENCE_FIELDS = ["has_reference", "route_rank"]
+"""The columns ``--reference-routes`` adds."""
+ROUND_TRIP_FIELDS = ["round_trip_passed", "round_trip_validity"]
+"""The columns ``--round-trip`` adds."""
+QUALITY_SETTINGS = ("reference_digest", "round_trip", "round_trip_digest", "round_trip_k")
+"""What the route-quality options record in ``config.json``; compared on resuming whether
+given or not, so a folder never mixes rows with and without them."""
 
 
 def load_targets(name_or_path: str | Path) -> list[str]:
@@ -129,6 +153,8 @@ def run_planning_bench(
     progress: bool = False,
     source: str = "",
     model_params: Mapping[str, Any] | None = None,
+    references: Mapping[str, Route] | None = None,
+    round_trip: str | None = None,
 ) -> dict[str, Any]:
     """Plan ``targets`` (resuming what ``out`` already holds) and write the benchmark files.
 
@@ -143,13 +169,19 @@ def run_planning_bench(
         source: where the targets came from (recorded in the configuration).
         model_params: overrides of the saved model's parameters (``--model-param``, e.g.
             Template-MLP's ``max_templates``) when ``model`` is a name or folder.
+        references: reference routes by canonical target SMILES
+            (:func:`makeable.retro.planning.route_quality.read_reference_routes`): adds route
+            ranks and top-k route accuracy.
+        round_trip: a forward reaction model (registered name or saved folder): adds the
+            round-trip validity of each solved target's best route.
 
     Returns:
         The summary (what ``summary.md`` shows).
 
     Raises:
         ValueError: ``out`` holds results made with other search settings, model, model
-            parameters (e.g. ``max_templates``) or stock.
+            parameters (e.g. ``max_templates``), stock, reference routes or round-trip model;
+            ``round_trip`` is not a forward reaction model.
     """
     with RunFolder(out) as folder:  # one process per folder: a second one is refused
         m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
@@ -165,11 +197,24 @@ def run_planning_bench(
             config["value_digest"] = value_digest(settings.value_model)
         if settings.reaction_filter is not None:
             config["filter_digest"] = filter_digest(settings.reaction_filter)
+        fields = list(RESULT_FIELDS)
+        if references is not None:
+            config["reference_digest"] = references_digest(references)
+            fields += REFERENCE_FIELDS
+        check = load_reaction_filter(round_trip) if round_trip is not None else None
+        if check is not None:
+            config.update(
+                round_trip=str(round_trip),
+                round_trip_digest=check.digest(),
+                round_trip_k=check.top_k,
+            )
+            fields += ROUND_TRIP_FIELDS
         folder.check_settings(
             "config.json",
             config,
             holds=f"{out} holds planning results",
             hint="use another --out folder, or the same settings to resume",
+            keys=[*config, *(k for k in QUALITY_SETTINGS if k not in config)],
             # folders made before the digests were recorded are known by the model's name or path
             if_recorded=DIGESTS,
         )
@@ -181,6 +226,8 @@ def run_planning_bench(
             cpu_count=os.cpu_count(),
             versions=versions("syntheseus", "rdchiral"),
         )
+        if references is not None:
+            record["n_reference_routes"] = len(references)
         folder.write_settings("config.json", record)
         (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
 
@@ -194,7 +241,12 @@ def run_planning_bench(
         with open_append(out / "routes.jsonl") as routes_fh:
 
             def append(result: PlanResult) -> None:
-                append_csv(results_path, RESULT_FIELDS, result.row())
+                row = result.row()
+                if references is not None:
+                    row.update(_reference_cells(result, references))
+                if check is not None:
+                    row.update(_round_trip_cells(result, check.forward, check.top_k))
+                append_csv(results_path, fields, row)
                 if result.routes:
                     line = {"target": result.target, "routes": [r.to_dict() for r in result.routes]}
                     routes_fh.write(json.dumps(line) + "\n")
@@ -213,13 +265,37 @@ def run_planning_bench(
                 )
         wanted = set(targets)
         rows = [r for r in read_csv(results_path, missing_ok=True) if r["target"] in wanted]
-        summary = summarise(rows)
+        summary = summarise(rows, settings.top_k)
         write_summary(out / "summary.md", summary, record)
         return summary
 
 
-def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
-    """Solved rate and means over solved targets, from ``results.csv`` rows."""
+def _reference_cells(result: PlanResult, references: Mapping[str, Route]) -> dict[str, Any]:
+    """``has_reference`` and ``route_rank`` (blank: the reference is not among the routes)."""
+    reference = references.get(result.canonical or "")
+    if reference is None:
+        return {"has_reference": 0, "route_rank": ""}
+    rank = route_rank(result.routes, reference)
+    return {"has_reference": 1, "route_rank": "" if rank is None else rank}
+
+
+def _round_trip_cells(result: PlanResult, forward: SingleStepModel, k: int) -> dict[str, Any]:
+    """The round trip of the best makeable route's steps (blank without one, or for a bought
+    target)."""
+    best = result.best
+    if not result.solved or best is None or best.n_reactions == 0:
+        return {}
+    passed = route_round_trip(best, forward, k)
+    return {
+        "round_trip_passed": sum(passed),
+        "round_trip_validity": round(sum(passed) / len(passed), 4),
+    }
+
+
+def summarise(rows: Sequence[dict[str, str]], top_k: int | None = None) -> dict[str, Any]:
+    """Solved rate and means over solved targets, from ``results.csv`` rows; route accuracy
+    and round-trip validity when the rows have their columns. ``top_k``: the routes kept per
+    target (route accuracy beyond it is not reported)."""
     solved = [r for r in rows if r["solved"] == "1"]
     errors = sum(1 for r in rows if r["error"])
 
@@ -231,7 +307,7 @@ def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
         values = [float(r[key]) for r in solved if r[key] != ""]
         return statistics.median(values) if values else None
 
-    return {
+    out: dict[str, Any] = {
         "n_targets": len(rows),
         "n_solved": len(solved),
         "solved_rate": len(solved) / len(rows) if rows else 0.0,
@@ -252,6 +328,27 @@ def summarise(rows: Sequence[dict[str, str]]) -> dict[str, Any]:
             for budget in BUDGETS
         },
     }
+    if rows and "route_rank" in rows[0]:
+        ranks = [
+            int(r["route_rank"]) if r["route_rank"] else None
+            for r in rows
+            if r["has_reference"] == "1"
+        ]
+        ks = [k for k in ROUTE_TOP_KS if top_k is None or k <= top_k]
+        out["n_with_reference"] = len(ranks)
+        out["route_accuracy"] = top_k_accuracy(ranks, ks) if ranks else {}
+        out["route_top_k_kept"] = top_k
+    if rows and "round_trip_validity" in rows[0]:
+        checked = [r for r in rows if r["round_trip_validity"] != ""]
+        out["n_round_trip"] = len(checked)
+        out["mean_round_trip_validity"] = (
+            statistics.fmean(float(r["round_trip_validity"]) for r in checked) if checked else None
+        )
+        steps = sum(int(r["n_reactions"]) for r in checked)
+        out["round_trip_step_share"] = (
+            sum(int(r["round_trip_passed"]) for r in checked) / steps if steps else None
+        )
+    return out
 
 
 def _share(rows: Sequence[dict[str, str]], key: str) -> float | None:
@@ -324,4 +421,24 @@ def _summary_rows(summary: dict[str, Any], search: dict[str, Any]) -> list[tuple
         for budget, k in summary["solved_within"].items()
         if budget < search["max_calls"] and n
     ]
+    if "route_accuracy" in summary:
+        n_ref = summary["n_with_reference"]
+        rows.append(("targets with a reference route", f"{n_ref} / {n}"))
+        kept = summary["route_top_k_kept"]
+        for k in ROUTE_TOP_KS:
+            share = summary["route_accuracy"].get(k)
+            name = f"top-{k} route accuracy (reference route among the first {k})"
+            if share is not None:
+                rows.append((name, f"{round(share * n_ref)} / {n_ref} ({_pct(share)})"))
+            elif n_ref:
+                rows.append((name, f"– (the run keeps {kept} route(s) per target: --top-k)"))
+    if "mean_round_trip_validity" in summary:
+        rows += [
+            (
+                "mean round-trip validity (best route's steps the forward model gives back)",
+                f"{_pct(summary['mean_round_trip_validity'])} over {summary['n_round_trip']} best "
+                "routes",
+            ),
+            ("round-trip share of all those steps", _pct(summary["round_trip_step_share"])),
+        ]
     return rows

@@ -236,6 +236,21 @@ def add_bench_parser(bench_sub: Any) -> None:
     p.add_argument("--sample", type=_at_least_one, help="plan a fixed sample of N targets")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--limit", type=_at_least_one, help="first N targets only (after --sample)")
+    p.add_argument(
+        "--reference-routes",
+        metavar="FILE",
+        help="PaRoutes reference routes (a JSON list, one route per target, e.g. n1-routes.json): "
+        "adds route_rank to results.csv and top-1/5/10 route accuracy to summary.md (a predicted "
+        "route matches when it is the same reaction tree; keep routes with --top-k 10 "
+        "--full-budget)",
+    )
+    p.add_argument(
+        "--round-trip",
+        metavar="FORWARD",
+        help="a forward reaction model (name or folder): adds the round-trip validity of each "
+        "solved target's best route (its steps whose product the model gives back among its 5 "
+        "best outcomes) and the mean to summary.md",
+    )
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--out", required=True)
@@ -381,6 +396,15 @@ def run_bench(args: argparse.Namespace) -> int:
         targets = targets[: args.limit]
         source += f" (first {args.limit})"
     settings = _settings(args, not args.full_budget)
+    references = None
+    if args.reference_routes:  # read and checked before anything is planned
+        from makeable.retro.planning.route_quality import read_reference_routes
+
+        references = read_reference_routes(args.reference_routes)
+    if args.round_trip:
+        from makeable.retro.planning.reaction_filter import load_reaction_filter
+
+        load_reaction_filter(str(args.round_trip))  # FileNotFoundError / ValueError: clear
     out = Path(args.out)
     run_planning_bench(
         targets,
@@ -392,6 +416,8 @@ def run_bench(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         source=source,
         model_params=_model_params(args),
+        references=references,
+        round_trip=args.round_trip,
     )
     print((out / "summary.md").read_text())
     return 0
