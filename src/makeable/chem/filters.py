@@ -229,7 +229,7 @@ def _rd_filters_set(name: str, about: str, file_name: str) -> SmartsFilterSet:
     return SmartsFilterSet(name, about, _rd_filters_rules()[file_name])
 
 
-FILTER_SETS: Registry[FilterSet] = Registry("filter set")
+FILTER_SETS: Registry[FilterSet] = Registry("filter set", group="makeable.filters")
 FILTER_SETS.add(
     "basic",
     functools.partial(SmartsFilterSet, "basic", BASIC_ABOUT, BASIC_RULES),

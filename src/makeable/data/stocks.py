@@ -611,12 +611,13 @@ def stock_about(name: str) -> str:
 
 
 class StockRegistry(Registry[Stock]):
-    """The named stocks: those registered in code, then the user catalogues of the user cache
-    (looked up on every call: a fetch, or another ``$MAKEABLE_CACHE``, changes them). A
-    registered name wins over a user catalogue of the same name."""
+    """The named stocks: those registered in code or by a plugin (entry-point group
+    ``makeable.stocks``), then the user catalogues of the user cache (looked up on every call:
+    a fetch, or another ``$MAKEABLE_CACHE``, changes them). A registered name wins over a user
+    catalogue of the same name."""
 
     def builtin(self, name: object) -> bool:
-        """Whether ``name`` is registered in code (not a user catalogue)."""
+        """Whether ``name`` is registered in code or by a plugin (not a user catalogue)."""
         return super().__contains__(name)
 
     def names(self) -> list[str]:
@@ -631,7 +632,7 @@ class StockRegistry(Registry[Stock]):
         return super().factory(name)
 
 
-STOCKS: StockRegistry = StockRegistry("stock")
+STOCKS: StockRegistry = StockRegistry("stock", group="makeable.stocks")
 """Named stocks (shipped, files of the data folder, the molbloom filter, and the user
 catalogues of the user cache), by short name."""
 

@@ -160,4 +160,4 @@ class FunctionObjective(Objective):
             raise TypeError(f"{self.name} returned {kind} {value!r:.80}, not a number") from None
 
 
-OBJECTIVES: Registry[Objective] = Registry("objective")
+OBJECTIVES: Registry[Objective] = Registry("objective", group="makeable.objectives")

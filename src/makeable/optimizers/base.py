@@ -156,4 +156,4 @@ def require_probability(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
-OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", group="makeable.optimizers")

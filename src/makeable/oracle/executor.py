@@ -51,7 +51,7 @@ class Executor(ABC):
         self.close()
 
 
-EXECUTORS: Registry[Executor] = Registry("executor")
+EXECUTORS: Registry[Executor] = Registry("executor", group="makeable.executors")
 
 
 @EXECUTORS.register("inprocess")

@@ -101,7 +101,9 @@ class SequenceOptimizer(ABC):
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
 
-SEQ_OPTIMIZERS: Registry[SequenceOptimizer] = Registry("sequence optimizer")
+SEQ_OPTIMIZERS: Registry[SequenceOptimizer] = Registry(
+    "sequence optimizer", group="makeable.sequence_optimizers"
+)
 
 
 def get_seq_optimizer(name: str, **params: Any) -> SequenceOptimizer:

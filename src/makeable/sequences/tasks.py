@@ -106,7 +106,7 @@ class SequenceTask(Objective):
         return {"name": self.name, "alphabet": self.alphabet, "length": self.length}
 
 
-TASKS: Registry[SequenceTask] = Registry("sequence task")
+TASKS: Registry[SequenceTask] = Registry("sequence task", group="makeable.sequence_tasks")
 
 _TASK_MODULES = ("makeable.sequences.tasks", "makeable.sequences.rna", "makeable.sequences.ehrlich")
 

@@ -336,7 +336,7 @@ class SingleStepModel(ABC):
         return model
 
 
-MODELS: Registry[SingleStepModel] = Registry("single-step model")
+MODELS: Registry[SingleStepModel] = Registry("single-step model", group="makeable.models")
 """Single-step retrosynthesis models by short name."""
 
 
