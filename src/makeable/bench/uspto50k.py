@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.reaction import Reaction
+from makeable.models.toolkit import set_torch_threads, torch_threads
 from makeable.report import markdown_table, write_text
 from makeable.results_csv import write_csv
 from makeable.retro.single_step.base import SingleStepModel, load_model
@@ -154,10 +155,8 @@ _WORKER_MODEL: SingleStepModel | None = None
 
 
 def _init_worker(model: str) -> None:
-    import torch
-
     global _WORKER_MODEL
-    torch.set_num_threads(1)
+    set_torch_threads(1)
     _WORKER_MODEL = load_model(model, direction=None)
 
 
@@ -173,7 +172,7 @@ def _write(
 ) -> None:
     row = result.row()
     row["jobs"] = jobs
-    row["torch_threads"] = 1 if jobs > 1 else _threads()
+    row["torch_threads"] = 1 if jobs > 1 else torch_threads()
     row["cpu_count"] = os.cpu_count()
     write_csv(out / "results.csv", list(row), [row])
     write_csv(out / "predictions.csv", list(rows[0]) if rows else ["id"], rows)
@@ -205,9 +204,3 @@ def _write(
         f"{os.cpu_count()} CPUs).",
     ]
     write_text(out / "summary.md", "\n".join(lines) + "\n")
-
-
-def _threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())

@@ -1,5 +1,6 @@
 """What the generative optimizers share: rank-based sampling weights, the trajectory-balance
-residual, and the torch runtime settings of a run (threads, deterministic kernels).
+residual, and the torch runtime settings of a run (threads, deterministic kernels): the one
+threads helper of the CLI's ``--threads`` and the benchmarks' worker processes.
 
 Used by GEGL / Genetic GFN / REINVENT / LSTM hill climbing (``optimizers/``) and by the
 sequence designers (GFlowNet, δ-CS, GFN-AL in ``sequences/``), so each idea has one home.
@@ -53,20 +54,52 @@ def trajectory_balance(
     return (log_z + log_pf - log_reward) ** 2
 
 
+def set_torch_threads(threads: int) -> None:
+    """Use ``threads`` torch CPU threads in this process from now on (0: leave torch's setting,
+    and do not import torch). The one place the CLI and the benchmarks set the count
+    (``--threads``, worker processes)."""
+    if threads < 0:
+        raise ValueError(f"torch threads must be 0 (torch's default) or more, got {threads}")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def torch_threads() -> int:
+    """The torch CPU threads this process uses now."""
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+@contextmanager
+def threads_set(threads: int) -> Iterator[None]:
+    """Inside the block: ``threads`` torch CPU threads (0: leave as is, torch not imported);
+    the count is restored afterwards."""
+    if not threads:
+        set_torch_threads(threads)  # validates
+        yield
+        return
+    old_threads = torch_threads()
+    set_torch_threads(threads)
+    try:
+        yield
+    finally:
+        set_torch_threads(old_threads)
+
+
 @contextmanager
 def torch_settings(threads: int = 0, deterministic: bool = True) -> Iterator[None]:
     """Inside the block: ``threads`` CPU threads (0: leave as is) and, if ``deterministic``,
     deterministic kernels; both are restored afterwards."""
     import torch
 
-    old_threads = torch.get_num_threads()
     old_deterministic = torch.are_deterministic_algorithms_enabled()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    if deterministic:
-        torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_deterministic)
+    with threads_set(threads):
+        if deterministic:
+            torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(old_deterministic)
