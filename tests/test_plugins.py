@@ -20,7 +20,7 @@ from makeable.optimizers import OPTIMIZERS, get_optimizer, load_builtin_optimize
 from makeable.optimizers.graph_ga import GraphGA
 from makeable.registry import Registry
 
-MODULE = '''
+MODULE = """
 import numpy as np
 
 from makeable.data.stocks import Stock
@@ -50,7 +50,7 @@ def fake_stock():
 
 
 NOT_CALLABLE = 42
-'''
+"""
 
 ENTRY_POINTS = """
 [makeable.optimizers]
