@@ -104,8 +104,10 @@ def run_pmo(
     tasks: Sequence[str] = PMO_TASKS,
     jobs: int = 1,
     optimizer_params: dict[str, Any] | None = None,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``."""
+    """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``;
+    ``progress``: a progress bar over the runs."""
     optimizer = registered_optimizer(optimizer)
     check_tasks(tasks)
     with RunFolder(out):  # one process per benchmark folder
@@ -124,7 +126,7 @@ def run_pmo(
         )
         jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
         rows: list[dict[str, Any]] = []
-        runs = JobRun(jobs_list, jobs)
+        runs = JobRun(jobs_list, jobs, progress, f"PMO {optimizer}")
         for i, row in enumerate(runs, 1):
             rows.append(row)
             _progress(i, len(jobs_list), row)

@@ -98,8 +98,10 @@ def run_seq_bench(
     jobs: int = 1,
     optimizer_params: dict[str, Any] | None = None,
     proxy_params: dict[str, Any] | None = None,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run every (task, optimizer, seed), then write ``results.csv`` and ``summary.md``."""
+    """Run every (task, optimizer, seed), then write ``results.csv`` and ``summary.md``;
+    ``progress``: a progress bar over the runs."""
     from makeable.sequences.optimizers import SEQ_OPTIMIZERS
     from makeable.sequences.tasks import TASKS, load_builtin_tasks
 
@@ -131,7 +133,7 @@ def run_seq_bench(
             for s in seeds
         ]
         rows: list[dict[str, Any]] = []
-        runs = JobRun(job_list, jobs, execute=_run_job)
+        runs = JobRun(job_list, jobs, progress, "sequence runs", execute=_run_job)
         for i, job_rows in enumerate(runs, 1):
             rows += job_rows
             _progress(i, len(job_list), job_rows[-1])

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.bench_design import add_parsers as add_design_bench_parsers
+from makeable.cli.flags import add_no_progress, add_out, add_seeds
 from makeable.cli.params import parse_params
 from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
@@ -38,7 +39,6 @@ def add_parser(sub: Any) -> None:
     mk.add_argument(
         "--synthesis-param", action="append", metavar="KEY=VALUE", help="synthesis setting"
     )
-    mk.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     mk.set_defaults(func=run_makeable)
     add_design_bench_parsers(bsub)
     add_seq_bench_parser(bsub)
@@ -56,12 +56,13 @@ def add_parser(sub: Any) -> None:
 def _add_pmo_args(p: argparse.ArgumentParser) -> None:
     """The flags every PMO-task benchmark takes."""
     p.add_argument("--optimizer", required=True)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds(p)
     p.add_argument("--budget", type=int, default=10000)
     p.add_argument("--tasks", nargs="+", help="subset of the 23 tasks (default: all)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    p.add_argument("--out", required=True)
+    add_out(p, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
+    add_no_progress(p)
 
 
 def run_pmo(args: argparse.Namespace) -> int:
@@ -75,6 +76,7 @@ def run_pmo(args: argparse.Namespace) -> int:
         tasks=args.tasks or PMO_TASKS,
         jobs=args.jobs,
         optimizer_params=parse_params(args.param),
+        progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0

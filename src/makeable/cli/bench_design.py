@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_seeds
 from makeable.cli.params import parse_params
 
 
@@ -19,13 +20,13 @@ def add_parsers(bsub: Any) -> None:
         "OUT/summary.md (sum over the tasks beside the published sums).",
     )
     g.add_argument("--optimizer", required=True)
-    g.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds(g)
     g.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
     g.add_argument("--tasks", nargs="+", help="subset of the 20 tasks (default: all)")
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     g.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    g.add_argument("--out", required=True)
-    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out(g, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
+    add_no_progress(g)
     g.set_defaults(func=run_guacamol)
 
     p = bsub.add_parser(
@@ -35,14 +36,14 @@ def add_parsers(bsub: Any) -> None:
         "stereo-free canonical SMILES is longer than --max-len are invalid and not counted.",
     )
     p.add_argument("--optimizer", required=True)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds(p)
     p.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
     p.add_argument("--max-len", type=int, default=81, help="most SMILES characters (81)")
     _add_floor(p)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out(p, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
+    add_no_progress(p)
     p.set_defaults(func=run_plogp)
 
     c = bsub.add_parser(
@@ -57,7 +58,7 @@ def add_parsers(bsub: Any) -> None:
     c.add_argument("--budget", type=int, default=1000, help="oracle calls per molecule")
     c.add_argument("--limit", type=int, help="only the first K molecules")
     c.add_argument("--molecules", help="SMILES file of start molecules (overrides the default)")
-    c.add_argument("--seed", type=int, default=0)
+    add_seed(c)
     c.add_argument(
         "--fingerprint",
         choices=["ecfp4", "morgan2048"],
@@ -68,8 +69,8 @@ def add_parsers(bsub: Any) -> None:
     _add_floor(c)
     c.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     c.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    c.add_argument("--out", required=True)
-    c.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out(c, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
+    add_no_progress(c)
     c.set_defaults(func=run_constrained)
 
 

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.flags import add_out
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("data", help="download data sets (URL + sha256 verified)")
@@ -45,7 +47,7 @@ def add_parser(sub: Any) -> None:
         "build-novelty-ref",
         help="hash the canonical full ZINC250k into an npz (maintainers, once per RDKit version)",
     )
-    n.add_argument("--out", required=True, help="npz file to write")
+    add_out(n, "npz file to write")
     n.set_defaults(func=build_novelty_ref)
 
     b = dsub.add_parser(
@@ -53,7 +55,7 @@ def add_parser(sub: Any) -> None:
         help="make the shipped building_blocks stock from the data folder (maintainers)",
     )
     b.add_argument("data_folder", help="the data folder (with planning/ and synthesis/)")
-    b.add_argument("--out", required=True, help="csv.gz file to write")
+    add_out(b, "csv.gz file to write")
     b.set_defaults(func=build_stock)
 
     c = sub.add_parser(
@@ -63,7 +65,7 @@ def add_parser(sub: Any) -> None:
         "(only whitelisted scikit-learn and NumPy globals) and writes plain npz arrays.",
     )
     c.add_argument("src", help="folder with {drd2,jnk3,gsk3b}_current.pkl.gz")
-    c.add_argument("--out", required=True, help="folder to write the .npz files into")
+    add_out(c, "folder to write the .npz files into")
     c.set_defaults(func=convert)
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
 from makeable.cli.params import parse_params
 from makeable.cli.paths import check_output_folder
 from makeable.runs.config import ConfigError, DesignConfig
@@ -17,13 +18,16 @@ def add_parser(sub: Any) -> None:
         "design",
         help="propose the best molecules for an objective under an oracle budget",
         description="Run an optimizer on an objective. Re-running the same command on the "
-        "same --out resumes an interrupted run without losing or re-counting oracle calls.",
+        "same --out resumes an interrupted run without losing or re-counting oracle calls. "
+        "--threads sets this process's torch threads (route planning, --synthesis plan); the "
+        "language-model optimizers pin their own count with the run (--param threads=N, "
+        "default 1).",
     )
     p.add_argument("--config", help="YAML config (flags given on the command line override it)")
     p.add_argument("--objective", help="registered objective name or module:function")
     p.add_argument("--optimizer", help="registered optimizer (see `makeable list optimizers`)")
     p.add_argument("--budget", type=int, help="oracle calls allowed (unique valid molecules)")
-    p.add_argument("--seed", type=int, help="random seed (runs are deterministic for a seed)")
+    add_seed(p, default=None)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     p.add_argument("--pool", help="initial molecules: 'zinc250k' (default) or a SMILES file")
     p.add_argument("--executor", choices=["inprocess", "process"], help="oracle scoring backend")
@@ -82,8 +86,9 @@ def add_parser(sub: Any) -> None:
         help="synthesis setting: weight, score (score mode); stock, model, max_calls (20), "
         "penalty (0), length_weight (0) (plan mode)",
     )
-    p.add_argument("--out", required=True, help="run folder (created, or resumed)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out(p, "run folder (created, or resumed)")
+    add_no_progress(p)
+    add_threads(p)
     p.set_defaults(func=run)
 
 

@@ -12,6 +12,7 @@ from makeable import __version__
 from makeable.bench.jobs import JobsFailedError
 from makeable.cli import bench, data, design, listing, prior, retro, score, seq, synth
 from makeable.data.download import ChecksumError, DownloadError
+from makeable.models.toolkit import threads_set
 from makeable.oracle.store import RunInUseError
 from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
@@ -49,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args) or 0)
+        with threads_set(getattr(args, "threads", 0)):  # --threads, for every command with it
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         if args.verbose:  # where it was
             traceback.print_exc()

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
+
 # = makeable.retro.planning.search.ALGORITHMS (repeated: no torch import here)
 ALGORITHMS = ("retro_star", "mcts")
 
@@ -48,7 +50,7 @@ def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
     p.add_argument(
         "--max-depth", type=int, help="expansion limit in reactions (default: syntheseus's)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the search's random choices")
+    add_seed(p, draws="the search's random choices")
     p.add_argument(
         "--value-model",
         help="Retro* value function: a folder made by `makeable retro train-value` "
@@ -87,14 +89,14 @@ def add_retro_parser(rsub: Any) -> None:
         help="search even if the target is in stock (else it is solved by buying it)",
     )
     p.add_argument("--json", action="store_true", help="print the result and routes as JSON")
-    p.add_argument(
-        "--out",
-        help="folder for routes.json, result.json, route.html, route_N.svg|png, config.json, "
-        "versions.json",
+    add_out(
+        p,
+        "folder for routes.json, result.json, route.html, route_N.svg|png, config.json, "
+        "versions.json (default: none, print only)",
+        required=False,
     )
-    p.add_argument(
-        "--no-progress", action="store_true", help="hide the progress bar (model calls used)"
-    )
+    add_no_progress(p)
+    add_threads(p)
     p.set_defaults(func=run_plan)
 
 
@@ -162,8 +164,9 @@ def add_improve_parser(rsub: Any) -> None:
         "(needs $MAKEABLE_DATA; default 0)",
     )
     p.add_argument("--jobs", type=int, default=1, help="planning worker processes (default 1)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--out", required=True, help="output folder (the improved model)")
+    add_no_progress(p)
+    add_threads(p)
+    add_out(p, "output folder (the improved model; resumed if it exists)")
     p.set_defaults(func=run_improve)
 
 
@@ -182,7 +185,7 @@ def add_train_value_parser(rsub: Any) -> None:
     )
     p.add_argument("--epochs", type=int, default=40, help="training epochs (40)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the training")
+    add_seed(p, draws="the split and the training")
     p.add_argument(
         "--unsolved-quantile",
         type=float,
@@ -190,7 +193,8 @@ def add_train_value_parser(rsub: Any) -> None:
         help="lower bound for unsolved targets: this quantile of the solved targets' "
         "reaction counts (0.9)",
     )
-    p.add_argument("--out", required=True, help="output folder (config.json, model.safetensors)")
+    add_out(p, "output folder (config.json, model.safetensors)")
+    add_threads(p)
     p.set_defaults(func=run_train_value)
 
 
@@ -252,8 +256,9 @@ def add_bench_parser(bench_sub: Any) -> None:
         "best outcomes) and the mean to summary.md",
     )
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--out", required=True)
+    add_no_progress(p)
+    add_threads(p)
+    add_out(p, "benchmark folder (created, or resumed): results.csv, routes.jsonl, summary.md")
     p.set_defaults(func=run_bench)
 
 

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -24,7 +26,7 @@ def add_parser(sub: Any) -> None:
         "checkpoint. The model with the best validation NLL is written to OUT/best.",
     )
     t.add_argument("--data", default="zinc250k", help="zinc250k, moses or a SMILES file")
-    t.add_argument("--out", required=True, help="training folder (created, or resumed)")
+    add_out(t, "training folder (created, or resumed)")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=256)
     t.add_argument("--lr", type=float, default=1e-3)
@@ -41,21 +43,21 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--max-len", type=int, default=100, help="most tokens per SMILES")
     t.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
     t.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    add_seed(t)
+    add_threads(t)
     t.add_argument(
         "--bf16", action="store_true", help="bfloat16 autocast for the training steps (CPU)"
     )
-    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_no_progress(t)
     t.set_defaults(func=run_train)
 
     s = psub.add_parser("sample", help="sample SMILES from a prior (one a line)")
     s.add_argument("--prior", default="zinc250k_lstm", help="shipped prior name or model folder")
     s.add_argument("-n", type=int, default=10000, help="number of samples")
     s.add_argument("--max-len", type=int, default=100)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--out", required=True, help="output file (one SMILES a line)")
+    add_seed(s)
+    add_threads(s)
+    add_out(s, "output file (one SMILES a line)")
     s.set_defaults(func=run_sample)
 
     e = psub.add_parser(
@@ -69,23 +71,15 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--smiles", help="evaluate this file of samples instead of sampling")
     e.add_argument("-n", type=int, default=10000)
     e.add_argument("--max-len", type=int, default=100)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--threads", type=int, default=0)
+    add_seed(e)
+    add_threads(e)
     e.add_argument("--json", help="also write the numbers to this JSON file")
     e.set_defaults(func=run_eval)
-
-
-def _threads(n: int) -> None:
-    if n > 0:
-        import torch
-
-        torch.set_num_threads(n)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from makeable.models.smiles_lm.train import TrainConfig, train_prior
 
-    _threads(args.threads)
     config = TrainConfig(
         data=args.data,
         epochs=args.epochs,
@@ -112,7 +106,6 @@ def _sample(args: argparse.Namespace) -> tuple[list[str], float]:
 
     from makeable.models.smiles_lm.io import load_prior
 
-    _threads(args.threads)
     model = load_prior(args.prior)
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()

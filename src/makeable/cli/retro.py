@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.flags import add_no_progress, add_out, add_threads
 from makeable.cli.params import parse_params
 from makeable.cli.paths import output_file
 from makeable.cli.plan import add_improve_parser, add_train_value_parser
@@ -42,7 +43,7 @@ def add_parser(sub: Any) -> None:
         "it).",
     )
     train.add_argument("model", help="registered model (`makeable retro models` lists them)")
-    train.add_argument("--out", help="folder for the trained model (default: <cache>/retro/MODEL)")
+    add_out(train, "folder for the trained model (default: <cache>/retro/MODEL)", required=False)
     train.add_argument("--param", action="append", metavar="KEY=VALUE", help="model parameter")
     train.add_argument("--limit", type=int, help="train on the first N reactions only (tests)")
     train.add_argument(
@@ -51,7 +52,8 @@ def add_parser(sub: Any) -> None:
         help="train on a corpus built by `makeable retro corpus` instead of the USPTO-50k train "
         "split (validation stays the USPTO-50k val split)",
     )
-    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_no_progress(train)
+    add_threads(train)
     train.set_defaults(func=run_train)
 
     corpus = rsub.add_parser(
@@ -63,7 +65,7 @@ def add_parser(sub: Any) -> None:
         "RXNMapper (extra: makeable[mapping]) in resumable chunks and extract rdchiral "
         "templates. Rerun the same command to resume.",
     )
-    corpus.add_argument("--out", required=True, help="corpus folder (resumed if it exists)")
+    add_out(corpus, "corpus folder (resumed if it exists)")
     corpus.add_argument(
         "--sources",
         nargs="+",
@@ -75,7 +77,7 @@ def add_parser(sub: Any) -> None:
         "--chunk-size", type=int, default=500, help="reactions per resumable chunk (default 500)"
     )
     corpus.add_argument("--limit", type=int, help="read the first N rows of each source (tests)")
-    corpus.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_no_progress(corpus)
     corpus.set_defaults(func=run_corpus)
 
     pred = rsub.add_parser(
@@ -132,9 +134,10 @@ def add_bench_parser(bench_sub: Any) -> None:
     p.add_argument("--limit", type=int, help="first N test reactions only (quick check)")
     p.add_argument("--class-known", action="store_true", help="give the reaction class")
     p.add_argument("--batch-size", type=int, help="products per predict call")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    add_threads(p)
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--out", required=True)
+    add_no_progress(p)
+    add_out(p, "benchmark folder: results.csv, predictions.csv, model.json, summary.md")
     p.set_defaults(func=run_bench)
 
 
@@ -260,18 +263,14 @@ def _shorten(smiles: str, n: int = 60) -> str:
 def run_bench(args: argparse.Namespace) -> int:
     from makeable.bench.uspto50k import run_uspto50k
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    run_uspto50k(
+    run_uspto50k(  # --threads: applied by makeable.cli.main
         args.model,
         Path(args.out),
         limit=args.limit,
         class_known=args.class_known,
         batch_size=args.batch_size,
         jobs=args.jobs,
-        progress=True,
+        progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from makeable.chem.molecule import too_large
+from makeable.cli.flags import add_out
 from makeable.objectives import get_objective
 from makeable.results_csv import open_text
 
@@ -37,7 +38,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--objective", action="append", required=True, help="objective name (repeatable)"
     )
-    p.add_argument("--out", required=True, help="CSV to write ('-' for standard output)")
+    add_out(p, "CSV to write ('-' for standard output)")
     p.set_defaults(func=run)
 
 

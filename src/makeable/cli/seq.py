@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_seeds
 from makeable.cli.params import parse_params
 from makeable.cli.paths import check_output_folder
 from makeable.runs.config import ConfigError
@@ -32,11 +33,11 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--optimizer", help="delta_cs (default), gfn_al, adalead or mutation")
     d.add_argument("--rounds", type=int, help="active-learning rounds (default 10)")
     d.add_argument("--batch", type=int, help="oracle calls per round (default 128)")
-    d.add_argument("--seed", type=int, help="random seed (runs are deterministic for a seed)")
+    add_seed(d, default=None)
     d.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     d.add_argument("--proxy-param", action="append", metavar="KEY=VALUE", help="proxy parameter")
-    d.add_argument("--out", required=True, help="run folder (created, or resumed)")
-    d.add_argument("--no-progress", action="store_true", help="hide the per-round lines")
+    add_out(d, "run folder (created, or resumed)")
+    add_no_progress(d)
     d.set_defaults(func=run_design)
 
     lst = ssub.add_parser("list", help="list sequence tasks and optimizers")
@@ -59,13 +60,14 @@ def add_bench_parser(bsub: Any) -> None:
     )
     p.add_argument("--tasks", nargs="+", required=True)
     p.add_argument("--optimizers", nargs="+", required=True)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds(p)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     p.add_argument("--proxy-param", action="append", metavar="KEY=VALUE", help="proxy parameter")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    p.add_argument("--out", required=True)
+    add_out(p, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
+    add_no_progress(p)
     p.set_defaults(func=run_bench)
 
 
@@ -144,6 +146,7 @@ def run_bench(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         optimizer_params=parse_params(args.param),
         proxy_params=parse_params(args.proxy_param),
+        progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
+
 
 def _at_least_one(text: str) -> int:
     value = int(text)
@@ -38,14 +40,15 @@ def add_parser(sub: Any) -> None:
         "command again resumes: labelled molecules are skipped; other settings are refused.",
     )
     label.add_argument("molecules", help="SMILES file, one a line (first field; .gz allowed)")
-    label.add_argument("--out", required=True, help="labelling folder (created, or resumed)")
+    add_out(label, "labelling folder (created, or resumed)")
     label.add_argument(
         "--max-calls", type=int, default=50, help="single-step calls per molecule (50)"
     )
     label.add_argument("--jobs", type=_at_least_one, default=1, help="worker processes (1)")
     label.add_argument("--limit", type=_at_least_one, help="label the first N after shuffling")
-    label.add_argument("--seed", type=int, default=0, help="seed of the shuffle (0)")
-    label.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_seed(label, draws="the shuffle")
+    add_no_progress(label)
+    add_threads(label)
     label.set_defaults(func=run_label)
 
     train = ssub.add_parser(
@@ -57,12 +60,13 @@ def add_parser(sub: Any) -> None:
         "sizes and class balance to OUT/metrics.json.",
     )
     train.add_argument("labels", help="labelling folder (from `makeable synth label`)")
-    train.add_argument("--out", required=True, help="model folder (created; files replaced)")
+    add_out(train, "model folder (created; files replaced)")
     train.add_argument("--split", choices=("scaffold", "random"), default="scaffold")
     train.add_argument("--hidden", default="64", help="hidden layer sizes, comma-separated (64)")
     train.add_argument("--epochs", type=_at_least_one, default=200, help="most epochs (200)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_seed(train, draws="the split and the training")
+    add_no_progress(train)
+    add_threads(train)
     train.set_defaults(func=run_train)
 
     score = ssub.add_parser(
@@ -72,7 +76,7 @@ def add_parser(sub: Any) -> None:
     )
     score.add_argument("input", help="SMILES file, one a line ('-' for standard input)")
     score.add_argument("--model", help="model folder (default: the shipped model)")
-    score.add_argument("--out", default="-", help="CSV to write ('-': standard output)")
+    add_out(score, "CSV to write ('-': standard output, the default)", required=False, default="-")
     score.set_defaults(func=run_score)
 
 
