@@ -145,3 +145,30 @@ def test_corpus_cli_train_on_missing_corpus(
     code = main(["retro", "train", "template_mlp", "--corpus", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "no finished corpus" in err[0]
+
+
+def test_corpus_model_trains_from_the_cli_and_keeps_the_corpus_record(
+    fake_data: FakeMapper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from makeable.cli.main import main
+    from makeable.retro.single_step import data
+    from makeable.retro.single_step.base import load_model
+
+    corpus.build_corpus(tmp_path / "c", progress=False)
+    monkeypatch.setattr(data, "load_uspto50k", lambda split, limit=None: (NITRO,))
+    monkeypatch.setattr(data, "attach_mhn_templates", lambda reactions: reactions)
+    assert main(["retro", "train", "template_mlp_uspto500mt"]) != 0
+    assert "trains on a corpus" in capsys.readouterr().err
+    args = ["--param", "epochs=2", "--param", "n_bits=256", "--param", "hidden=[16]"]
+    code = main(
+        ["retro", "train", "template_mlp_uspto500mt", "--corpus", str(tmp_path / "c")]
+        + ["--out", str(tmp_path / "m"), "--no-progress", *args]
+    )
+    assert code == 0
+    assert not (tmp_path / "m" / "checkpoints").exists()  # removed once the model is saved
+    model = load_model(tmp_path / "m")
+    assert model.name == "template_mlp_uspto500mt"
+    record = json.loads((tmp_path / "m" / "config.json").read_text())["training"]["corpus"]
+    assert record["n_reactions"] == 3 and record["sources"]["uspto500mt"]["kept"] == 2
+    top = model.predict([BOC.product.smiles], k=5)[0].reactant_sets
+    assert tuple(m.smiles for m in BOC.reactants) in [s.reactants for s in top]

@@ -152,6 +152,11 @@ def run_train(args: argparse.Namespace) -> int:
     log = logging.getLogger("makeable.retro")
     model = MODELS.build(args.model, **parse_params(args.param))
     args.model = MODELS.canonical(args.model)  # template-mlp → template_mlp: its default folder
+    if getattr(model, "requires_corpus", False) and not args.corpus:
+        raise ValueError(
+            f"{args.model} trains on a corpus: build one with `makeable retro corpus --out "
+            f"CORPUS`, then run `makeable retro train {args.model} --corpus CORPUS`"
+        )
     if args.corpus:
         from makeable.retro.single_step.corpus import corpus_metadata, load_corpus
 

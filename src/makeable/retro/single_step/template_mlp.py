@@ -127,6 +127,8 @@ class TemplateMLP(SingleStepModel):
 
     name = "template_mlp"
     score_merge = "sum"
+    requires_corpus = False
+    """True for a model that trains on a ``retro corpus`` folder, not on USPTO-50k alone."""
 
     def __init__(
         self,
@@ -547,3 +549,21 @@ class ForwardTemplateMLP(TemplateMLP):
 
     def applied_template(self, index: int) -> str:
         return forward_template(self.templates[index])
+
+
+@MODELS.register("template_mlp_uspto500mt")
+class CorpusTemplateMLP(TemplateMLP):
+    """The Template-MLP trained on the leakage-filtered USPTO-50k + USPTO-500-MT corpus.
+
+    The same network and prediction as :class:`TemplateMLP`, under its own name so that both
+    can be used and shipped side by side: ``template_mlp`` learns from the 40,008 USPTO-50k
+    training reactions only (the single-step benchmark's setting), this one from the corpus of
+    :mod:`makeable.retro.single_step.corpus` (no PaRoutes route molecule and no USPTO-50k
+    validation or test product among its products). Made by::
+
+        makeable retro corpus --out CORPUS
+        makeable retro train template_mlp_uspto500mt --corpus CORPUS
+    """
+
+    name = "template_mlp_uspto500mt"
+    requires_corpus = True
