@@ -113,7 +113,7 @@ def test_bench_guacamol_tiny(tmp_path, monkeypatch):
     assert pool.read_text().split() == [TASKS_BY_NAME["ranolazine_mpo"].starting_population[0]]
     summary = (out / "summary.md").read_text()
     assert "Sum over 2 tasks" in summary and "17.983" in summary and "budget 100" in summary
-    assert (out / "bench.yaml").is_file()
+    assert (out / "bench.yaml").is_file() and (out / "versions.json").is_file()
     # a second invocation re-uses the finished runs (no new calls) and gives the same rows
     assert run_cli(args) == 0
     again = list(csv.DictReader((out / "results.csv").open()))

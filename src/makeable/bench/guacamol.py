@@ -49,7 +49,7 @@ from makeable.objectives.pmo import RANOLAZINE
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
-from makeable.run_folder import RunFolder, versions, write_yaml
+from makeable.run_folder import RunFolder
 from makeable.runs.config import DesignConfig
 
 log = logging.getLogger(__name__)
@@ -226,9 +226,8 @@ def run_guacamol(
     optimizer = registered_optimizer(optimizer)
     params = dict(optimizer_params or {})
     opt = check_optimizer(optimizer, params)
-    with RunFolder(out):  # one process per benchmark folder
-        write_yaml(
-            out / "bench.yaml",
+    with RunFolder(out) as folder:  # one process per benchmark folder
+        folder.record(
             {
                 "benchmark": "guacamol_v2_goal_directed",
                 "optimizer": optimizer,
@@ -237,8 +236,8 @@ def run_guacamol(
                 "seeds": list(seeds),
                 "budget": budget,
                 "tasks": names,
-                "versions": versions(),
             },
+            config_name="bench.yaml",
         )
         job_list = []
         for name in names:

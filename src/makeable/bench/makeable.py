@@ -43,7 +43,7 @@ from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import read_csv, read_jsonl, write_csv
 from makeable.retro.planning.search import SearchSettings
-from makeable.run_folder import RunFolder, versions, write_yaml
+from makeable.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +152,9 @@ def run_makeable_pmo(
     """
     optimizer = registered_optimizer(optimizer)
     check_tasks(tasks)
-    with RunFolder(out):  # one process per benchmark folder
+    with RunFolder(out) as folder:  # one process per benchmark folder
         params = dict(sorted((optimizer_params or {}).items()))
-        write_yaml(
-            out / "bench.yaml",
+        folder.record(
             {
                 "benchmark": "makeable_pmo",
                 "optimizer": optimizer,
@@ -172,8 +171,8 @@ def run_makeable_pmo(
                     "search": VERDICT_SETTINGS.to_dict(),
                     "judged": JUDGED,
                 },
-                "versions": versions(),
             },
+            config_name="bench.yaml",
         )
         job_list = pmo_jobs(
             optimizer,

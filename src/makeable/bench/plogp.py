@@ -76,7 +76,7 @@ from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
 from makeable.report import markdown_table
 from makeable.results_csv import append_csv, read_csv, write_csv
-from makeable.run_folder import ConfigError, RunFolder, read_yaml, versions, write_yaml
+from makeable.run_folder import ConfigError, RunFolder, read_yaml
 from makeable.runs.config import DesignConfig
 from makeable.settings import refuse_other_settings
 
@@ -264,9 +264,8 @@ def run_plogp(
         params.setdefault("max_len", max_len)
     opt = check_optimizer(optimizer, params)
     objective_params: dict[str, Any] = {"objective": "logp", "max_len": max_len, "floor": floor}
-    with RunFolder(out):  # one process per benchmark folder
-        write_yaml(
-            out / "bench.yaml",
+    with RunFolder(out) as folder:  # one process per benchmark folder
+        folder.record(
             {
                 "benchmark": "penalized_logp_unconstrained",
                 "optimizer": optimizer,
@@ -276,8 +275,8 @@ def run_plogp(
                 "objective_params": objective_params,
                 "seeds": list(seeds),
                 "budget": budget,
-                "versions": versions(),
             },
+            config_name="bench.yaml",
         )
         job_list = [
             DesignJob(
@@ -473,9 +472,8 @@ def run_constrained(
     results = out / "results.csv"
     rows: list[dict[str, Any]] = read_csv(results, missing_ok=True)
     _check_same_benchmark(out, identity, rows, starts)
-    with RunFolder(out):  # one process per benchmark folder
-        write_yaml(
-            out / "bench.yaml",
+    with RunFolder(out) as folder:  # one process per benchmark folder
+        folder.record(
             {
                 "benchmark": "penalized_logp_similarity_constrained",
                 **identity,
@@ -483,8 +481,8 @@ def run_constrained(
                 "molecules": str(path),
                 "n_molecules": len(starts),
                 "thresholds": [float(t) for t in thresholds],
-                "versions": versions(),
             },
+            config_name="bench.yaml",
         )
         done = {_key(r["index"], r["threshold"]) for r in rows}
         job_list = []

@@ -19,7 +19,7 @@ from makeable.bench.jobs import DesignJob, JobRun, registered_optimizer
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
-from makeable.run_folder import RunFolder, versions, write_yaml
+from makeable.run_folder import RunFolder
 from makeable.runs.config import DesignConfig
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,9 @@ def run_pmo(
     ``progress``: a progress bar over the runs."""
     optimizer = registered_optimizer(optimizer)
     check_tasks(tasks)
-    with RunFolder(out):  # one process per benchmark folder
+    with RunFolder(out) as folder:  # one process per benchmark folder
         params = tuple(sorted((optimizer_params or {}).items()))
-        write_yaml(
-            out / "bench.yaml",
+        folder.record(
             {
                 "benchmark": "pmo",
                 "optimizer": optimizer,
@@ -121,8 +120,8 @@ def run_pmo(
                 "seeds": list(seeds),
                 "budget": budget,
                 "tasks": list(tasks),
-                "versions": versions(),
             },
+            config_name="bench.yaml",
         )
         jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
         rows: list[dict[str, Any]] = []

@@ -20,7 +20,7 @@ from makeable.bench.jobs import JobRun
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
-from makeable.run_folder import RunFolder, versions, write_yaml
+from makeable.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,10 @@ def run_seq_bench(
     # unknown names fail here, with the valid ones; runs are recorded under the registered names
     tasks = [TASKS.canonical(name) for name in tasks]
     optimizers = [SEQ_OPTIMIZERS.canonical(name) for name in optimizers]
-    with RunFolder(out):  # one process per benchmark folder
+    with RunFolder(out) as folder:  # one process per benchmark folder
         params = tuple(sorted((optimizer_params or {}).items()))
         proxy = tuple(sorted((proxy_params or {}).items()))
-        write_yaml(
-            out / "bench.yaml",
+        folder.record(
             {
                 "benchmark": "sequences (δ-CS protocol)",
                 "tasks": list(tasks),
@@ -123,8 +122,8 @@ def run_seq_bench(
                 "batch": batch,
                 "optimizer_params": dict(params),
                 "proxy_params": dict(proxy),
-                "versions": versions(),
             },
+            config_name="bench.yaml",
         )
         job_list = [
             SeqBenchJob(t, o, s, rounds, batch, params, proxy, out / "runs" / t / o / f"s{s}")
