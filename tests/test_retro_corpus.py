@@ -119,7 +119,7 @@ def test_corpus_drops_leakage_duplicates_and_failures(
 def test_corpus_resumes_without_mapping_twice(fake_data: FakeMapper, tmp_path: Path) -> None:
     out = tmp_path / "c"
     corpus.build_corpus(out, chunk_size=2, progress=False)
-    chunks = sorted((out / corpus.MAPPED).glob("chunk_*.csv.gz"))
+    chunks = sorted((out / corpus.MAPPED).glob("uspto500mt_*.csv.gz"))
     assert len(chunks) == 2  # 3 reactions to map, 2 per chunk
     first = len(fake_data.seen)
     chunks[1].unlink()  # as if killed before the last chunk was written
@@ -172,3 +172,26 @@ def test_corpus_model_trains_from_the_cli_and_keeps_the_corpus_record(
     assert record["n_reactions"] == 3 and record["sources"]["uspto500mt"]["kept"] == 2
     top = model.predict([BOC.product.smiles], k=5)[0].reactant_sets
     assert tuple(m.smiles for m in BOC.reactants) in [s.reactants for s in top]
+
+
+def test_remap_maps_uspto50k_too_and_writes_the_validation_split(
+    fake_data: FakeMapper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        corpus, "load_uspto50k", lambda split, limit=None: (BOC,) if split == "train" else (NITRO,)
+    )
+    meta = corpus.build_corpus(tmp_path / "c", progress=False, remap=True)
+    assert meta["sources"]["uspto50k"]["kept"] == 1  # BOC, mapped here, not an MHN template
+    assert meta["sources"]["uspto500mt"]["duplicate"] == 1  # BOC again
+    assert meta["sources"]["uspto500mt"]["excluded_uspto50k_val_test_products"] == 2  # NITRO x2
+    assert meta["validation"] == {"mapped": 1}
+    reactions = corpus.load_corpus(tmp_path / "c")
+    boc = [r for r in reactions if r.metadata["source"] == "uspto50k"]
+    assert [r.smiles for r in boc] == [BOC.smiles] and boc[0].metadata["template"]
+    val = corpus.load_corpus_val(tmp_path / "c")
+    assert val is not None and [r.smiles for r in val] == [NITRO.smiles]
+    outcomes = apply_template(val[0].metadata["template"], NITRO.product.smiles)
+    assert tuple(m.smiles for m in NITRO.reactants) in outcomes
+    assert corpus.load_corpus_val(tmp_path / "nowhere") is None
+    with pytest.raises(ValueError, match="remap_uspto50k"):
+        corpus.build_corpus(tmp_path / "c", progress=False)  # built with remap: refused

@@ -76,6 +76,12 @@ def add_parser(sub: Any) -> None:
     corpus.add_argument(
         "--chunk-size", type=int, default=500, help="reactions per resumable chunk (default 500)"
     )
+    corpus.add_argument(
+        "--remap-uspto50k",
+        action="store_true",
+        help="atom-map the USPTO-50k train and val reactions too, so that every template comes "
+        "from one mapper (default: USPTO-50k keeps the MHN file's templates)",
+    )
     corpus.add_argument("--limit", type=int, help="read the first N rows of each source (tests)")
     add_no_progress(corpus)
     corpus.set_defaults(func=run_corpus)
@@ -146,6 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from makeable.retro import MODELS
     from makeable.retro.single_step.base import default_model_dir
+    from makeable.retro.single_step.corpus import corpus_metadata, load_corpus, load_corpus_val
     from makeable.retro.single_step.data import attach_mhn_templates, load_uspto50k, reactant_pool
     from makeable.retro.single_step.template_mlp import TemplateMLP
 
@@ -158,13 +165,14 @@ def run_train(args: argparse.Namespace) -> int:
             f"CORPUS`, then run `makeable retro train {args.model} --corpus CORPUS`"
         )
     if args.corpus:
-        from makeable.retro.single_step.corpus import corpus_metadata, load_corpus
-
         train = load_corpus(args.corpus)[: args.limit]
     else:
         train = load_uspto50k("train", args.limit)
     val = load_uspto50k("val", args.limit)
-    if isinstance(model, TemplateMLP):  # retro and forward
+    corpus_val = load_corpus_val(args.corpus) if args.corpus else None
+    if corpus_val is not None:  # templates from the corpus's own mapper, as in training
+        val = corpus_val[: args.limit]
+    elif isinstance(model, TemplateMLP):  # retro and forward
         val = attach_mhn_templates(val)  # template accuracy is the model-selection signal
     extra: dict[str, Any] = {}
     if args.model == "retcl" and args.limit is None:
@@ -195,6 +203,7 @@ def run_corpus(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         limit=args.limit,
         progress=not args.no_progress,
+        remap=args.remap_uspto50k,
     )
     print(
         f"{args.out}: {meta['n_reactions']:,} reactions, {meta['n_templates']:,} templates "

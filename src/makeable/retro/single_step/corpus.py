@@ -19,8 +19,10 @@ Before mapping, a reaction is dropped when (counted in ``corpus.json``):
 * it repeats a reaction already taken (same canonical reactants and product), it has more
   than one product component, or a SMILES does not parse.
 
-Mapping runs in chunks (``mapped/chunk_NNNNN.csv.gz``, each written atomically): a killed
-build resumes at the first missing chunk and never maps a reaction twice. The folder ends with
+Mapping runs in chunks (``mapped/<source>_NNNNN.csv.gz``, each written atomically): a killed
+build resumes at the first missing chunk and never maps a reaction twice. With ``remap``, the
+USPTO-50k reactions are mapped too (train, and validation into ``val.csv.gz``), so that all
+templates come from one mapper. The folder ends with
 ``reactions.csv.gz`` (``source,id,reaction,template,mapped``), ``templates.csv.gz``
 (``template,count,uspto50k,uspto500mt``) and ``corpus.json`` (counts, exclusions with their
 sha256, versions).
@@ -52,11 +54,12 @@ log = logging.getLogger(__name__)
 SOURCES = ("uspto50k", "uspto500mt")
 USPTO500MT_RELPATH = "reactions/uspto500mt.csv.gz"
 ROUTE_MOLECULES_RELPATH = "planning/paroutes/route_molecules.txt.gz"
-REACTIONS, TEMPLATES, METADATA, CONFIG = (
+REACTIONS, TEMPLATES, METADATA, CONFIG, VAL = (
     "reactions.csv.gz",
     "templates.csv.gz",
     "corpus.json",
     "config.json",
+    "val.csv.gz",
 )
 MAPPED = "mapped"
 _COLUMNS = ("source", "id", "reaction", "template", "mapped")
@@ -119,10 +122,16 @@ def _uspto500mt_rows(limit: int | None = None) -> Iterable[tuple[str, str]]:
 
 
 def select_reactions(
-    sources: Sequence[str] = SOURCES, limit: int | None = None
-) -> tuple[list[Reaction], list[_Candidate], dict[str, Any]]:
-    """USPTO-50k train reactions (with templates) and the USPTO-500-MT reactions to map,
-    after the exclusions; plus the counts of what was dropped and why."""
+    sources: Sequence[str] = SOURCES, limit: int | None = None, remap: bool = False
+) -> tuple[list[Reaction], dict[str, list[_Candidate]], dict[str, Any]]:
+    """The reactions of a corpus after the exclusions, and the counts of what was dropped.
+
+    Returns ``(uspto50k_kept, to_map, report)``: the USPTO-50k train reactions kept with their
+    MHN templates (empty with ``remap``), the reactions to map by group (``uspto500mt``; with
+    ``remap`` also ``uspto50k`` and ``uspto50k_val``, the validation split, mapped so that its
+    templates come from the same mapper as the training templates), and the counts. A
+    USPTO-50k reaction is taken before a USPTO-500-MT one, so a repeat drops the latter.
+    """
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown:
         raise CorpusError(f"unknown corpus source {unknown[0]!r}; choose from {', '.join(SOURCES)}")
@@ -137,22 +146,38 @@ def select_reactions(
         return None
 
     kept50k: list[Reaction] = []
+    to_map: dict[str, list[_Candidate]] = {"uspto500mt": [], "uspto50k": [], "uspto50k_val": []}
     if "uspto50k" in sources:
+        c = counts["uspto50k"]
         for r in load_uspto50k("train", limit):
-            c = counts["uspto50k"]
             c["read"] += 1
             reason = excluded(r.product.smiles)
             if reason:
                 c[f"excluded_{reason}"] += 1
             elif r.smiles in seen:
                 c["duplicate"] += 1
+            elif remap:
+                seen.add(r.smiles)
+                to_map["uspto50k"].append(
+                    _Candidate(
+                        "uspto50k", str(r.metadata.get("id", "")), r.reactants_smiles,
+                        r.product.smiles, r.smiles,
+                    )
+                )  # fmt: skip
             elif not r.metadata.get("template"):
                 c["no_template"] += 1
             else:
                 seen.add(r.smiles)
                 kept50k.append(r)
-        counts["uspto50k"]["kept"] = len(kept50k)
-    to_map: list[_Candidate] = []
+        c["to_map" if remap else "kept"] = len(to_map["uspto50k"]) if remap else len(kept50k)
+        if remap:
+            to_map["uspto50k_val"] = [
+                _Candidate(
+                    "uspto50k_val", str(r.metadata.get("id", "")), r.reactants_smiles,
+                    r.product.smiles, r.smiles,
+                )
+                for r in load_uspto50k("val", limit)
+            ]  # fmt: skip
     if "uspto500mt" in sources:
         c = counts["uspto500mt"]
         for rid, rxn in _uspto500mt_rows(limit):
@@ -170,13 +195,13 @@ def select_reactions(
                 c["duplicate"] += 1
             else:
                 seen.add(key)
-                to_map.append(_Candidate("uspto500mt", rid, left, right, key))
-        c["to_map"] = len(to_map)
+                to_map["uspto500mt"].append(_Candidate("uspto500mt", rid, left, right, key))
+        c["to_map"] = len(to_map["uspto500mt"])
     report = {
         "exclusions": {k: len(v) for k, v in exclusions.items()},
         "sources": {s: dict(sorted(c.items())) for s, c in counts.items()},
     }
-    return kept50k, to_map, report
+    return kept50k, {k: v for k, v in to_map.items() if v}, report
 
 
 # ------------------------------------------------------------------ mapping (worker side)
@@ -211,7 +236,7 @@ def _map_batch(mapper: Any, rxns: list[str]) -> list[str]:
 
 
 def map_chunk(candidates: Sequence[_Candidate], batch_size: int = 16) -> list[dict[str, str]]:
-    """Map and extract the template of each candidate (rows of ``mapped/chunk_*.csv.gz``)."""
+    """Map and extract the template of each candidate (rows of a ``mapped/`` chunk file)."""
     mapper = _mapper()
     rows = []
     for start in range(0, len(candidates), batch_size):
@@ -260,6 +285,7 @@ def build_corpus(
     limit: int | None = None,
     progress: bool = True,
     executor_factory: Callable[[int], Any] | None = None,
+    remap: bool = False,
 ) -> dict[str, Any]:
     """Build (or resume) a corpus folder; returns the content of its ``corpus.json``.
 
@@ -272,6 +298,10 @@ def build_corpus(
         progress: show a progress bar over the chunks.
         executor_factory: ``jobs -> Executor`` (tests); default a process pool for
             ``jobs > 1``, else this process.
+        remap: map the USPTO-50k reactions too (train and validation) instead of taking the
+            MHN templates, so that every template comes from one mapper and one rdchiral
+            version (the same change is then written as one template, not two); the mapped
+            validation split is written to ``val.csv.gz`` for model selection.
 
     Raises:
         RunInUseError: another process builds this folder.
@@ -289,16 +319,23 @@ def build_corpus(
         "chunk_size": int(chunk_size),
         "limit": limit,
         "exclusions": [ROUTE_MOLECULES_RELPATH, "uspto50k val+test products"],
+        "remap_uspto50k": bool(remap),
     }
     with RunFolder(out) as folder:
         folder.check_settings(CONFIG, config, holds=f"{out} holds a corpus built with")
         folder.write_settings(CONFIG, config)
         folder.record(None, extra_versions=("rdchiral", "rxnmapper"))
-        kept50k, to_map, report = select_reactions(sources, limit)
+        kept50k, to_map, report = select_reactions(sources, limit, remap)
         (out / MAPPED).mkdir(exist_ok=True)
-        chunks = [to_map[i : i + chunk_size] for i in range(0, len(to_map), chunk_size)]
-        paths = [out / MAPPED / f"chunk_{i:05d}.csv.gz" for i in range(len(chunks))]
-        todo = [(str(p), c) for p, c in zip(paths, chunks, strict=True) if not p.exists()]
+        paths: dict[str, list[Path]] = {}
+        todo: list[tuple[str, list[_Candidate]]] = []
+        for group, candidates in to_map.items():
+            chunks = [candidates[i : i + chunk_size] for i in range(0, len(candidates), chunk_size)]
+            paths[group] = [out / MAPPED / f"{group}_{i:05d}.csv.gz" for i in range(len(chunks))]
+            todo += [
+                (str(p), c) for p, c in zip(paths[group], chunks, strict=True) if not p.exists()
+            ]
+        n_map = sum(len(c) for c in to_map.values())
         if todo:
             _mapper()  # a missing extra fails here, once, before any worker starts
         if executor_factory is not None:
@@ -308,8 +345,8 @@ def build_corpus(
         else:
             executor = InProcessExecutor()
         bar = tqdm(
-            total=len(to_map),
-            initial=len(to_map) - sum(len(c) for _, c in todo),
+            total=n_map,
+            initial=n_map - sum(len(c) for _, c in todo),
             desc="mapping",
             unit="rxn",
             disable=not progress,
@@ -323,7 +360,7 @@ def build_corpus(
 
 
 def _assemble(
-    out: Path, kept50k: list[Reaction], paths: list[Path], report: dict[str, Any]
+    out: Path, kept50k: list[Reaction], paths: dict[str, list[Path]], report: dict[str, Any]
 ) -> dict[str, Any]:
     rows: list[dict[str, str]] = [
         {
@@ -335,16 +372,21 @@ def _assemble(
         }
         for r in kept50k
     ]
-    failed = Counter[str]()
-    for path in paths:
-        for row in _read_rows(path):
-            if not row["mapped"]:
-                failed["mapping_failed"] += 1
-            elif not row["template"]:
-                failed["no_template"] += 1
-            else:
-                rows.append(row)
+    failed: dict[str, Counter[str]] = {}
+    val: list[dict[str, str]] = []
+    for group, group_paths in paths.items():
+        failed[group] = Counter()
+        for path in group_paths:
+            for row in _read_rows(path):
+                if not row["mapped"]:
+                    failed[group]["mapping_failed"] += 1
+                elif not row["template"]:
+                    failed[group]["no_template"] += 1
+                else:
+                    (val if group == "uspto50k_val" else rows).append(row)
     _write_rows(out / REACTIONS, rows)
+    if val:
+        _write_rows(out / VAL, val)
     by_source: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
     for row in rows:
         by_source[row["source"]][row["template"]] += 1
@@ -356,11 +398,12 @@ def _assemble(
         for template, count in total.most_common():
             writer.writerow([template, count, *(by_source[s][template] for s in SOURCES)])
     os.replace(tmp, out / TEMPLATES)
-    if "uspto500mt" in report["sources"]:
-        report["sources"]["uspto500mt"].update(failed)
-        report["sources"]["uspto500mt"]["kept"] = sum(
-            1 for r in rows if r["source"] == "uspto500mt"
-        )
+    for group, counts in failed.items():
+        if group == "uspto50k_val":
+            report["validation"] = {"mapped": len(val), **counts}
+            continue
+        report["sources"][group].update(counts)
+        report["sources"][group]["kept"] = sum(1 for r in rows if r["source"] == group)
     exclusion_files = {ROUTE_MOLECULES_RELPATH: sha256_of(_data_file(ROUTE_MOLECULES_RELPATH))}
     metadata = {
         **report,
@@ -395,6 +438,18 @@ def load_corpus(folder: str | Path) -> tuple[Reaction, ...]:
             )
         )
     return tuple(out)
+
+
+def load_corpus_val(folder: str | Path) -> tuple[Reaction, ...] | None:
+    """The USPTO-50k validation reactions with templates from the corpus's own mapper (a
+    corpus built with ``remap``), else ``None`` (use the MHN templates)."""
+    path = Path(folder) / VAL
+    if not path.is_file():
+        return None
+    return tuple(
+        Reaction.from_smiles(row["reaction"], template=row["template"], id=row["id"])
+        for row in _read_rows(path)
+    )
 
 
 def corpus_metadata(folder: str | Path) -> dict[str, Any]:
