@@ -257,7 +257,7 @@ def test_route_settings_round_trip_and_are_resume_free(tmp_path: Path):
     assert (defaults.plan_routes, defaults.route_stock, defaults.route_model) == (
         0,
         "building_blocks",
-        "template_mlp",
+        "template_mlp_uspto500mt",  # the leakage-filtered corpus model (synthesis.PLANNING_MODEL)
     )
     assert (defaults.route_max_calls, defaults.route_jobs) == (100, 1)
     for bad in (

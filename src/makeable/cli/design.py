@@ -11,6 +11,7 @@ from makeable.cli.params import parse_params
 from makeable.cli.paths import check_output_folder
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.synthesis import MODES as SYNTHESIS_MODES
+from makeable.synthesis import PLANNING_MODEL
 
 
 def add_parser(sub: Any) -> None:
@@ -57,7 +58,7 @@ def add_parser(sub: Any) -> None:
     routes.add_argument(
         "--route-model",
         metavar="NAME|DIR",
-        help="single-step model: registered name or saved folder (default template_mlp)",
+        help=f"single-step model: registered name or saved folder (default {PLANNING_MODEL})",
     )
     routes.add_argument(
         "--route-max-calls",

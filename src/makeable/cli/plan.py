@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
+from makeable.synthesis import PLANNING_MODEL
 
 # = makeable.retro.planning.search.ALGORITHMS (repeated: no torch import here)
 ALGORITHMS = ("retro_star", "mcts")
@@ -29,8 +30,8 @@ def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
     )
     p.add_argument(
         "--model",
-        default="template_mlp",
-        help="registered name or saved model folder (default template_mlp, shipped)",
+        default=PLANNING_MODEL,
+        help=f"registered name or saved model folder (default {PLANNING_MODEL}, shipped)",
     )
     p.add_argument(
         "--model-param",

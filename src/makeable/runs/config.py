@@ -16,6 +16,7 @@ from makeable.run_folder import (
     yaml_problem,
 )
 from makeable.synthesis import MODES as SYNTHESIS_MODES
+from makeable.synthesis import PLANNING_MODEL
 
 __all__ = [  # the run-folder names are re-exported: importers of this module keep working
     "ConfigError",
@@ -55,10 +56,10 @@ class DesignConfig(RunConfig):
             SMILES or InChIKey a line, or CSV with ``smiles`` and ``price`` columns), or
             several joined by ``+``. The default ``building_blocks`` (23,575 molecules, exact)
             ships with the package (:mod:`makeable.data.stocks`).
-        route_model: single-step model, a registered name (``template_mlp`` ships trained
-            weights) or a saved model folder.
+        route_model: single-step model, a registered name (default
+            :data:`makeable.synthesis.PLANNING_MODEL`, shipped) or a saved model folder.
         route_max_calls: single-step model calls per molecule (Retro* search). 100 because a
-            call of the shipped ``template_mlp`` takes about 0.5 s of one CPU core, so a
+            call of the shipped Template-MLP takes about 0.5 s of one CPU core, so a
             molecule costs at most about a minute (the Retro* benchmark's 500 would be ~5).
         route_jobs: worker processes for planning (one molecule per worker at a time).
         synthesis: the synthesis term of the score (:mod:`makeable.synthesis.in_loop`):
@@ -82,7 +83,7 @@ class DesignConfig(RunConfig):
     top_k: int = 100
     plan_routes: int = 0
     route_stock: str = "building_blocks"
-    route_model: str = "template_mlp"
+    route_model: str = PLANNING_MODEL
     route_max_calls: int = 100
     route_jobs: int = 1
     synthesis: str = "none"

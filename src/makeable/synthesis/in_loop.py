@@ -50,7 +50,7 @@ from makeable.objectives.base import Objective
 from makeable.results_csv import open_append, read_jsonl
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
 from makeable.retro.single_step.base import SingleStepModel, load_model
-from makeable.synthesis import MODES
+from makeable.synthesis import MODES, PLANNING_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class SynthesisParams:
     score: str = "synth_score"
     weight: float = 1.0
     stock: str = DEFAULT_STOCK
-    model: str = "template_mlp"
+    model: str = PLANNING_MODEL
     model_params: Mapping[str, Any] | None = None
     max_calls: int = 20
     penalty: float = 0.0
