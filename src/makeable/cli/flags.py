@@ -20,15 +20,25 @@ NO_PROGRESS_HELP = "hide the progress display (bars, per-round lines)"
 THREADS_HELP = "torch CPU threads of this process (default 0: torch's own setting)"
 
 
-def threads_count(text: str) -> int:
-    """``--threads``'s type: a whole number, 0 or more."""
+def _whole_number(text: str, minimum: int, rule: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (torch's setting) or more, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
     return value
+
+
+def threads_count(text: str) -> int:
+    """``--threads``'s type: a whole number, 0 or more."""
+    return _whole_number(text, 0, "0 (torch's setting) or more")
+
+
+def at_least_one(text: str) -> int:
+    """An argparse type for counts (``--jobs``, ``--limit``, ``--sample``, ...): a whole number
+    of at least 1."""
+    return _whole_number(text, 1, "at least 1")
 
 
 def add_seed(

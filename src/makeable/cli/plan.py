@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
 from makeable.synthesis import PLANNING_MODEL
 
 # = makeable.retro.planning.search.ALGORITHMS (repeated: no torch import here)
@@ -130,10 +130,10 @@ def add_improve_parser(rsub: Any) -> None:
         help="keep searching after the first solution (default: stop there)",
     )
     p.add_argument(
-        "--sample", type=_at_least_one, help="a fixed sample of N targets (after --exclude)"
+        "--sample", type=at_least_one, help="a fixed sample of N targets (after --exclude)"
     )
     p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
-    p.add_argument("--limit", type=_at_least_one, help="first N targets only (after --sample)")
+    p.add_argument("--limit", type=at_least_one, help="first N targets only (after --sample)")
     p.add_argument("--iterations", type=int, default=1, help="plan/fine-tune rounds (default 1)")
     p.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs per round (3)")
     p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (1e-4)")
@@ -238,9 +238,9 @@ def add_bench_parser(bench_sub: Any) -> None:
         action="store_true",
         help="keep searching after the first solution (default: stop there, as Retro* does)",
     )
-    p.add_argument("--sample", type=_at_least_one, help="plan a fixed sample of N targets")
+    p.add_argument("--sample", type=at_least_one, help="plan a fixed sample of N targets")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample (default 0)")
-    p.add_argument("--limit", type=_at_least_one, help="first N targets only (after --sample)")
+    p.add_argument("--limit", type=at_least_one, help="first N targets only (after --sample)")
     p.add_argument(
         "--reference-routes",
         metavar="FILE",
@@ -473,14 +473,3 @@ def run_improve(args: argparse.Namespace) -> int:
         return 2
     print((Path(args.out) / "summary.md").read_text())
     return 0
-
-
-def _at_least_one(text: str) -> int:
-    """argparse type of ``--sample`` / ``--limit``: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_threads
+from makeable.cli.flags import add_no_progress, add_out, add_threads, at_least_one
 from makeable.cli.params import parse_params
 from makeable.cli.paths import output_file
 from makeable.cli.plan import add_improve_parser, add_train_value_parser
@@ -72,9 +72,14 @@ def add_parser(sub: Any) -> None:
         default=["uspto50k", "uspto500mt"],
         help="reaction sources (default: uspto50k uspto500mt)",
     )
-    corpus.add_argument("--jobs", type=int, default=1, help="mapping processes (default 1)")
     corpus.add_argument(
-        "--chunk-size", type=int, default=500, help="reactions per resumable chunk (default 500)"
+        "--jobs", type=at_least_one, default=1, help="mapping processes (default 1)"
+    )
+    corpus.add_argument(
+        "--chunk-size",
+        type=at_least_one,
+        default=500,
+        help="reactions per resumable chunk (default 500)",
     )
     corpus.add_argument(
         "--remap-uspto50k",
@@ -159,7 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
     log = logging.getLogger("makeable.retro")
     model = MODELS.build(args.model, **parse_params(args.param))
     args.model = MODELS.canonical(args.model)  # template-mlp → template_mlp: its default folder
-    if getattr(model, "requires_corpus", False) and not args.corpus:
+    if model.requires_corpus and not args.corpus:
         raise ValueError(
             f"{args.model} trains on a corpus: build one with `makeable retro corpus --out "
             f"CORPUS`, then run `makeable retro train {args.model} --corpus CORPUS`"
@@ -168,12 +173,13 @@ def run_train(args: argparse.Namespace) -> int:
         train = load_corpus(args.corpus)[: args.limit]
     else:
         train = load_uspto50k("train", args.limit)
-    val = load_uspto50k("val", args.limit)
     corpus_val = load_corpus_val(args.corpus) if args.corpus else None
     if corpus_val is not None:  # templates from the corpus's own mapper, as in training
         val = corpus_val[: args.limit]
-    elif isinstance(model, TemplateMLP):  # retro and forward
-        val = attach_mhn_templates(val)  # template accuracy is the model-selection signal
+    else:
+        val = load_uspto50k("val", args.limit)
+        if isinstance(model, TemplateMLP):  # retro and forward
+            val = attach_mhn_templates(val)  # template accuracy is the model-selection signal
     extra: dict[str, Any] = {}
     if args.model == "retcl" and args.limit is None:
         extra["candidates"] = reactant_pool()  # the paper's USPTO-50k candidate setting
@@ -193,9 +199,6 @@ def run_train(args: argparse.Namespace) -> int:
 def run_corpus(args: argparse.Namespace) -> int:
     from makeable.retro.single_step.corpus import build_corpus
 
-    for name, value in (("--jobs", args.jobs), ("--chunk-size", args.chunk_size)):
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
     meta = build_corpus(
         args.out,
         sources=args.sources,

@@ -11,14 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
 
 
 def add_parser(sub: Any) -> None:
@@ -44,8 +37,8 @@ def add_parser(sub: Any) -> None:
     label.add_argument(
         "--max-calls", type=int, default=50, help="single-step calls per molecule (50)"
     )
-    label.add_argument("--jobs", type=_at_least_one, default=1, help="worker processes (1)")
-    label.add_argument("--limit", type=_at_least_one, help="label the first N after shuffling")
+    label.add_argument("--jobs", type=at_least_one, default=1, help="worker processes (1)")
+    label.add_argument("--limit", type=at_least_one, help="label the first N after shuffling")
     add_seed(label, draws="the shuffle")
     add_no_progress(label)
     add_threads(label)
@@ -63,7 +56,7 @@ def add_parser(sub: Any) -> None:
     add_out(train, "model folder (created; files replaced)")
     train.add_argument("--split", choices=("scaffold", "random"), default="scaffold")
     train.add_argument("--hidden", default="64", help="hidden layer sizes, comma-separated (64)")
-    train.add_argument("--epochs", type=_at_least_one, default=200, help="most epochs (200)")
+    train.add_argument("--epochs", type=at_least_one, default=200, help="most epochs (200)")
     add_seed(train, draws="the split and the training")
     add_no_progress(train)
     add_threads(train)
