@@ -103,12 +103,17 @@ SHIPPED_FILES = {"building_blocks": "stocks/building_blocks.csv.gz"}
 """Named stocks shipped in ``makeable.resources``: their file relative to it."""
 
 
-def planning_data_file(relpath: str, what: str) -> Path:
+def planning_data_file(
+    relpath: str,
+    what: str,
+    hint: str = ", or pass a file of your own (one SMILES or InChIKey a line)",
+) -> Path:
     """A file of the data folder (``$MAKEABLE_DATA``, then the user cache).
 
     Args:
         relpath: the file relative to the data folder, e.g. ``planning/paroutes/n1-stock.txt``.
         what: a name for the error message (``"stock 'paroutes_n1'"``).
+        hint: the end of the error message (what else the user can do).
 
     Raises:
         FileNotFoundError: neither folder holds the file (the message says where it belongs).
@@ -120,8 +125,7 @@ def planning_data_file(relpath: str, what: str) -> Path:
     where = f"{root}/" if root is not None else "$MAKEABLE_DATA/"
     raise FileNotFoundError(
         f"{what} is not available: expected the file {where}{relpath} (or the same path under "
-        f"{cache_dir()}); set MAKEABLE_DATA to a data folder that holds it, or pass a file of "
-        "your own (one SMILES or InChIKey a line)"
+        f"{cache_dir()}); set MAKEABLE_DATA to a data folder that holds it{hint}"
     )
 
 

@@ -108,6 +108,8 @@ class SingleStepModel(ABC):
     score_merge: ClassVar[str] = "max"
     """How scores of duplicate reactant sets combine: ``"max"`` or ``"sum"`` (probabilities)."""
     supports_classes: ClassVar[bool] = False
+    requires_corpus: ClassVar[bool] = False
+    """True for a model that trains on a ``retro corpus`` folder, not on USPTO-50k alone."""
     direction: ClassVar[str] = "retro"
     """``"retro"``: products in, reactant sets out. ``"forward"``: a reaction-prediction model
     with the same interface read the other way (reactant sets in, products out as the

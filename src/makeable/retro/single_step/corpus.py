@@ -32,22 +32,21 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
-import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from makeable.chem.reaction import Reaction, canonical_unmapped, split_components
 from makeable.data.download import sha256_of
-from makeable.data.molecules import data_dir
-from makeable.retro.single_step.data import load_uspto50k
+from makeable.data.stocks import planning_data_file
+from makeable.retro.single_step.data import load_uspto50k, read_rows
 from makeable.retro.single_step.templates import extract_template
 from makeable.run_folder import RunFolder
+from makeable.settings import read_json_object, write_settings
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +68,14 @@ class CorpusError(ValueError):
     """A corpus folder or source that cannot be used (one line for the user)."""
 
 
-def _data_file(relpath: str) -> Path:
-    root = data_dir()
-    path = root / relpath if root is not None else None
-    if path is None or not path.is_file():
-        where = f"{root}/" if root is not None else "$MAKEABLE_DATA/"
-        raise FileNotFoundError(
-            f"{where}{relpath} is missing: set MAKEABLE_DATA to a data folder that holds it "
-            "(see docs/benchmarks/uspto50k.md for the files and sources)"
-        )
-    return path
+def _data_file(relpath: str, what: str) -> Path:
+    return planning_data_file(
+        relpath, what, " (see docs/benchmarks/uspto50k.md for the files and sources)"
+    )
+
+
+def _route_molecules_file() -> Path:
+    return _data_file(ROUTE_MOLECULES_RELPATH, "the PaRoutes route molecules (leakage list)")
 
 
 def _canonical_reaction(reactants: str, product: str) -> tuple[str, str] | None:
@@ -94,7 +91,7 @@ def _canonical_reaction(reactants: str, product: str) -> tuple[str, str] | None:
 
 def exclusion_sets() -> dict[str, frozenset[str]]:
     """The products no corpus reaction may have, by reason (canonical SMILES, stereo kept)."""
-    path = _data_file(ROUTE_MOLECULES_RELPATH)
+    path = _route_molecules_file()
     with gzip.open(path, "rt") as fh:
         paroutes = {canonical_unmapped(line.strip()) for line in fh if line.strip()}
     evaluation = {r.product.smiles for split in ("val", "test") for r in load_uspto50k(split)}
@@ -114,7 +111,7 @@ class _Candidate:
 
 
 def _uspto500mt_rows(limit: int | None = None) -> Iterable[tuple[str, str]]:
-    with gzip.open(_data_file(USPTO500MT_RELPATH), "rt", newline="") as fh:
+    with gzip.open(_data_file(USPTO500MT_RELPATH, "USPTO-500-MT"), "rt", newline="") as fh:
         for i, row in enumerate(csv.DictReader(fh)):
             if limit is not None and i >= limit:
                 return
@@ -256,18 +253,16 @@ def map_chunk(candidates: Sequence[_Candidate], batch_size: int = 16) -> list[di
     return rows
 
 
-def _write_rows(path: Path, rows: Iterable[dict[str, str]]) -> None:
+def _write_rows(
+    path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] = _COLUMNS
+) -> None:
+    """Write a gzipped CSV atomically (a temporary file, then a rename)."""
     tmp = path.with_name(path.name + ".tmp")
     with gzip.open(tmp, "wt", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=_COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)
-
-
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    with gzip.open(path, "rt", newline="") as fh:
-        return list(csv.DictReader(io.StringIO(fh.read())))
 
 
 def _chunk_job(args: tuple[str, list[_Candidate]]) -> int:
@@ -377,7 +372,7 @@ def _assemble(
     for group, group_paths in paths.items():
         failed[group] = Counter()
         for path in group_paths:
-            for row in _read_rows(path):
+            for row in read_rows(path):
                 if not row["mapped"]:
                     failed[group]["mapping_failed"] += 1
                 elif not row["template"]:
@@ -391,20 +386,21 @@ def _assemble(
     for row in rows:
         by_source[row["source"]][row["template"]] += 1
     total = by_source["uspto50k"] + by_source["uspto500mt"]
-    tmp = out / (TEMPLATES + ".tmp")
-    with gzip.open(tmp, "wt", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["template", "count", *SOURCES])
-        for template, count in total.most_common():
-            writer.writerow([template, count, *(by_source[s][template] for s in SOURCES)])
-    os.replace(tmp, out / TEMPLATES)
+    _write_rows(
+        out / TEMPLATES,
+        (
+            {"template": t, "count": n, **{s: by_source[s][t] for s in SOURCES}}
+            for t, n in total.most_common()
+        ),
+        ("template", "count", *SOURCES),
+    )
     for group, counts in failed.items():
         if group == "uspto50k_val":
             report["validation"] = {"mapped": len(val), **counts}
             continue
         report["sources"][group].update(counts)
         report["sources"][group]["kept"] = sum(1 for r in rows if r["source"] == group)
-    exclusion_files = {ROUTE_MOLECULES_RELPATH: sha256_of(_data_file(ROUTE_MOLECULES_RELPATH))}
+    exclusion_files = {ROUTE_MOLECULES_RELPATH: sha256_of(_route_molecules_file())}
     metadata = {
         **report,
         "exclusion_files": exclusion_files,
@@ -412,9 +408,7 @@ def _assemble(
         "n_templates": len(total),
         "n_templates_seen_twice": sum(1 for c in total.values() if c >= 2),
     }
-    tmp = out / (METADATA + ".tmp")
-    tmp.write_text(json.dumps(metadata, indent=2) + "\n")
-    os.replace(tmp, out / METADATA)
+    write_settings(out / METADATA, metadata)
     return metadata
 
 
@@ -431,7 +425,7 @@ def load_corpus(folder: str | Path) -> tuple[Reaction, ...]:
             "`makeable retro corpus --out FOLDER`"
         )
     out = []
-    for row in _read_rows(path):
+    for row in read_rows(path):
         out.append(
             Reaction.from_smiles(
                 row["reaction"], template=row["template"], source=row["source"], id=row["id"]
@@ -448,7 +442,7 @@ def load_corpus_val(folder: str | Path) -> tuple[Reaction, ...] | None:
         return None
     return tuple(
         Reaction.from_smiles(row["reaction"], template=row["template"], id=row["id"])
-        for row in _read_rows(path)
+        for row in read_rows(path)
     )
 
 
@@ -457,5 +451,4 @@ def corpus_metadata(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / METADATA
     if not path.is_file():
         raise CorpusError(f"{folder} holds no finished corpus ({METADATA} is missing)")
-    data = json.loads(path.read_text())
-    return data if isinstance(data, dict) else {}
+    return read_json_object(path)

@@ -57,7 +57,8 @@ def uspto50k_dir() -> Path:
     return folder
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header, gzipped (``.gz``) or not."""
     if path.suffix == ".gz":
         with gzip.open(path, "rt", newline="") as fh:
             return list(csv.DictReader(io.StringIO(fh.read())))
@@ -68,7 +69,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 @lru_cache(maxsize=1)
 def mhn_templates() -> tuple[str, ...]:
     """The retro template of every row of the MHN file (row order)."""
-    rows = _read_csv(uspto50k_dir() / MHN_FILE)
+    rows = read_rows(uspto50k_dir() / MHN_FILE)
     return tuple(r["reaction_smarts"] for r in rows)
 
 
@@ -86,7 +87,7 @@ def load_uspto50k(split: str, limit: int | None = None) -> tuple[Reaction, ...]:
     if split not in _FILES:
         raise ValueError(f"unknown USPTO-50k split {split!r}; choose one of: {', '.join(SPLITS)}")
     folder = uspto50k_dir()
-    rows = _read_csv(folder / _FILES[split])[:limit]
+    rows = read_rows(folder / _FILES[split])[:limit]
     templates = mhn_templates() if split == "train" else ()
     reactions = []
     for row in rows:
@@ -119,7 +120,7 @@ def attach_mhn_templates(reactions: tuple[Reaction, ...]) -> tuple[Reaction, ...
     """
     from dataclasses import replace
 
-    rows = _read_csv(uspto50k_dir() / MHN_FILE)
+    rows = read_rows(uspto50k_dir() / MHN_FILE)
     by_id: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         by_id.setdefault(row["id"], []).append(row)

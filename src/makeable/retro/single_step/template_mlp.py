@@ -127,8 +127,6 @@ class TemplateMLP(SingleStepModel):
 
     name = "template_mlp"
     score_merge = "sum"
-    requires_corpus = False
-    """True for a model that trains on a ``retro corpus`` folder, not on USPTO-50k alone."""
 
     def __init__(
         self,
