@@ -24,7 +24,7 @@ from makeable.chem.molecule import Molecule
 from makeable.data.stocks import Stock
 from makeable.retro.planning.routes import Route, read_route_lists
 from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
-from makeable.runs.config import ConfigError, DesignConfig, write_yaml
+from makeable.runs.config import ConfigError, DesignConfig, RoutesConfig, write_yaml
 from makeable.runs.design import run_design
 
 pytest.importorskip("syntheseus")
@@ -109,11 +109,9 @@ def config(toy_files: tuple[Path, Path, Path], **overrides: object) -> DesignCon
         "optimizer": "screening",
         "budget": len(POOL),
         "pool": str(pool),
-        "plan_routes": 2,
-        "route_stock": str(stock),
-        "route_model": str(folder),
-        "route_max_calls": 4,
+        "routes": {"top": 2, "stock": str(stock), "model": str(folder), "budget": 4},
     }
+    data["routes"].update(overrides.pop("routes", {}))  # type: ignore[attr-defined]
     data.update(overrides)
     return DesignConfig.from_dict(data)
 
@@ -171,14 +169,14 @@ def test_design_run_plans_its_best_molecules(toy_files: tuple[Path, Path, Path],
     again = run_design(config(toy_files), run, progress=False)
     assert RouteToy.asked == [] and again.metrics["routes"] == metrics["routes"]
     assert rows(run) == table
-    run_design(config(toy_files, plan_routes=3), run, progress=False)
+    run_design(config(toy_files, routes={"top": 3}), run, progress=False)
     assert RouteToy.asked[0] == BENZENE and PHENACETIN not in RouteToy.asked
     assert [r["smiles"] for r in rows(run)] == [PHENACETIN, DECANOL, BENZENE]
     assert n_calls(run) == len(POOL)
 
     # other search settings: every molecule is planned again
     RouteToy.asked.clear()
-    run_design(config(toy_files, route_max_calls=2), run, progress=False)
+    run_design(config(toy_files, routes={"budget": 2}), run, progress=False)
     assert PHENACETIN in RouteToy.asked and DECANOL in RouteToy.asked
     assert int(rows(run)[1]["calls"]) == 2
 
@@ -233,41 +231,43 @@ def test_missing_stock_or_model_fails_before_any_oracle_call(
 
     stock._load_named.cache_clear()  # forget a PaRoutes stock loaded by another test
     with pytest.raises(ConfigError, match="--route-stock FILE"):
-        run_design(config(toy_files, route_stock="paroutes_n1"), tmp_path / "a", progress=False)
+        run_design(
+            config(toy_files, routes={"stock": "paroutes_n1"}), tmp_path / "a", progress=False
+        )
     with pytest.raises(ConfigError, match="stock file not found"):
-        run_design(config(toy_files, route_stock="nope.smi"), tmp_path / "b", progress=False)
+        run_design(config(toy_files, routes={"stock": "nope.smi"}), tmp_path / "b", progress=False)
     with pytest.raises(ConfigError, match="unknown single-step model 'nope'"):
-        run_design(config(toy_files, route_model="nope"), tmp_path / "c", progress=False)
+        run_design(config(toy_files, routes={"model": "nope"}), tmp_path / "c", progress=False)
     assert not any((tmp_path / name / "run.db").exists() for name in "abc")
 
 
 def test_route_settings_round_trip_and_are_resume_free(tmp_path: Path):
-    cfg = DesignConfig(
-        objective="qed",
-        plan_routes=5,
-        route_stock="stock.smi",
-        route_model="template_mlp",
-        route_max_calls=50,
-        route_jobs=2,
-    )
+    routes = RoutesConfig(top=5, stock="stock.smi", model="template_mlp", budget=50, jobs=2)
+    cfg = DesignConfig(objective="qed", routes=routes)
     write_yaml(tmp_path / "c.yaml", cfg.to_dict())
+    assert "routes:\n  top: 5\n" in (tmp_path / "c.yaml").read_text()  # a nested mapping
     assert DesignConfig.from_yaml(tmp_path / "c.yaml") == cfg
     assert cfg.identity() == DesignConfig(objective="qed").identity()
-    defaults = DesignConfig(objective="qed")
-    assert (defaults.plan_routes, defaults.route_stock, defaults.route_model) == (
+    defaults = DesignConfig(objective="qed").routes
+    assert (defaults.top, defaults.stock, defaults.model) == (
         0,
         "building_blocks",
         "template_mlp_uspto500mt",  # the leakage-filtered corpus model (synthesis.PLANNING_MODEL)
     )
-    assert (defaults.route_max_calls, defaults.route_jobs) == (100, 1)
-    for bad in (
-        {"plan_routes": -1},
-        {"route_max_calls": 0},
-        {"route_jobs": 0},
-        {"route_stock": ""},
-    ):
-        with pytest.raises(ConfigError):
-            DesignConfig.from_dict({"objective": "qed", **bad})
+    assert (defaults.budget, defaults.jobs) == (100, 1)
+    for bad in ({"top": -1}, {"budget": 0}, {"jobs": 0}, {"stock": ""}, {"tp": 1}):
+        with pytest.raises(ConfigError, match="routes"):
+            DesignConfig.from_dict({"objective": "qed", "routes": bad})
+    with pytest.raises(ConfigError, match="routes must be a mapping"):
+        DesignConfig.from_dict({"objective": "qed", "routes": 3})
+
+
+def test_configs_of_the_flat_route_layout_still_load():
+    """Run folders recorded before the ``routes`` section (flat ``route_*`` keys) resume."""
+    old = {"objective": "qed", "plan_routes": 3, "route_stock": "s.smi", "route_max_calls": 7}
+    cfg = DesignConfig.from_dict(old)
+    assert cfg.routes == RoutesConfig(top=3, stock="s.smi", budget=7)
+    assert cfg.identity() == DesignConfig(objective="qed").identity()
 
 
 def test_cli_route_flags_parse_into_the_config():
@@ -276,15 +276,39 @@ def test_cli_route_flags_parse_into_the_config():
 
     args = build_parser().parse_args(
         ["design", "--objective", "qed", "--plan-routes", "10", "--route-stock", "s.smi"]
-        + ["--route-model", "m", "--route-max-calls", "30", "--route-jobs", "2", "--out", "r"]
+        + ["--route-model", "m", "--route-budget", "30", "--route-jobs", "2", "--out", "r"]
     )
     cfg = config_from_args(args)
-    assert (cfg.plan_routes, cfg.route_stock, cfg.route_model) == (10, "s.smi", "m")
-    assert (cfg.route_max_calls, cfg.route_jobs) == (30, 2)
+    assert cfg.routes == RoutesConfig(top=10, stock="s.smi", model="m", budget=30, jobs=2)
+    old_spelling = ["design", "--objective", "qed", "--route-max-calls", "9", "--out", "r"]
+    assert config_from_args(build_parser().parse_args(old_spelling)).routes.budget == 9
     plain = config_from_args(
         build_parser().parse_args(["design", "--objective", "qed", "--out", "r"])
     )
-    assert plain.plan_routes == 0 and plain.route_stock == "building_blocks"
+    assert plain.routes == RoutesConfig()
+
+
+def test_cli_flags_override_the_yaml_and_add_to_its_mappings(tmp_path: Path):
+    """Flags are generated from DesignConfig: a flag beats --config, a KEY=VALUE flag adds to
+    the YAML's mapping, a section flag changes one key of the YAML's section."""
+    from makeable.cli.design import config_from_args
+    from makeable.cli.main import build_parser
+
+    yaml_cfg = DesignConfig(
+        objective="qed",
+        budget=50,
+        optimizer_params={"population_size": 20, "offspring_size": 10},
+        routes=RoutesConfig(top=4, stock="s.smi"),
+    )
+    write_yaml(tmp_path / "c.yaml", yaml_cfg.to_dict())
+    argv = ["design", "--config", str(tmp_path / "c.yaml"), "--budget", "70"]
+    argv += ["--param", "offspring_size=5", "--route-jobs", "2", "--out", "r"]
+    cfg = config_from_args(build_parser().parse_args(argv))
+    assert cfg.budget == 70 and cfg.objective == "qed"
+    assert cfg.optimizer_params == {"population_size": 20, "offspring_size": 5}
+    assert cfg.routes == RoutesConfig(top=4, stock="s.smi", jobs=2)
+    with pytest.raises(ConfigError, match="--objective"):
+        config_from_args(build_parser().parse_args(["design", "--out", "r"]))
 
 
 class ProbableStock(Stock):

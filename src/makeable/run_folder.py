@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self, get_type_hints
 
 import yaml
 
@@ -36,12 +36,14 @@ from makeable.settings import read_settings, refuse_other_settings, write_settin
 
 __all__ = [
     "ConfigError",
+    "ConfigSection",
     "RunConfig",
     "RunFolder",
     "RunInUseError",
     "is_integer",
     "lock_folder",
     "read_yaml",
+    "setting",
     "versions",
     "write_yaml",
     "yaml_problem",
@@ -122,29 +124,112 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-class RunConfig:
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    default_factory: Any = dataclasses.MISSING,
+    flag: str | None = None,
+    aliases: tuple[str, ...] = (),
+    metavar: str | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A config field that the command line sets: a dataclass field whose metadata says how.
+
+    :func:`makeable.cli.flags.add_config_flags` turns every such field of a config class into
+    one flag, so a setting is declared once (name, type, default, help) and the YAML key and
+    the flag cannot drift apart.
+
+    Args:
+        default, default_factory: as :func:`dataclasses.field`.
+        help: the flag's help text (also the setting's documentation).
+        flag: the flag when ``--field-name`` (``--section-field-name`` inside a section) does
+            not fit; for a section field, the prefix of its fields' flags.
+        aliases: older spellings still accepted.
+        metavar, choices: as argparse's.
+    """
+    meta = {"help": help, "flag": flag, "aliases": aliases, "metavar": metavar, "choices": choices}
+    return dataclasses.field(  # type: ignore[call-overload]
+        default=default, default_factory=default_factory, metadata=meta
+    )
+
+
+def config_fields(cls: type) -> list[tuple[dataclasses.Field[Any], Any]]:
+    """The fields of a config dataclass with their resolved types."""
+    hints = get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
+
+
+def section_type(hint: Any) -> type[ConfigSection] | None:
+    """The :class:`ConfigSection` subclass a field holds, if it holds one."""
+    return hint if isinstance(hint, type) and issubclass(hint, ConfigSection) else None
+
+
+class ConfigSection:
+    """A nested group of settings inside a job config (a frozen dataclass subclasses it):
+    built from a mapping with one-line errors naming the section, written back as a mapping."""
+
+    SECTION: ClassVar[str] = "section"
+    """How errors name it (the key it sits under)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> Self:
+        """Build from a mapping; nested sections from nested mappings.
+
+        Raises:
+            ConfigError: not a mapping, an unknown key, or a value its checks refuse.
+        """
+        where = where or cls.SECTION
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a mapping of settings, not {data!r}")
+        fields = config_fields(cls)
+        names = [f.name for f, _ in fields]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"unknown {where} key(s) {unknown}; valid keys: {sorted(names)}")
+        values = dict(data)
+        for f, hint in fields:
+            sub = section_type(hint)
+            if sub is not None and f.name in values and not isinstance(values[f.name], sub):
+                name = f.name if issubclass(cls, RunConfig) else f"{where}.{f.name}"
+                values[f.name] = sub.from_dict(values[f.name], name)
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+class RunConfig(ConfigSection):
     """What every job config shares (a frozen dataclass subclasses it): reading from a dict or
     YAML with clear errors, writing back, and the resume check against a run folder.
 
     Subclasses set ``REQUIRED`` (the key a config must give) and ``RESUME_FREE`` (fields that
-    do not change what a run proposes, so may differ when it is resumed).
+    do not change what a run proposes, so may differ when it is resumed). Fields declared with
+    :func:`setting` get a command-line flag; a field holding a :class:`ConfigSection` is a
+    nested group (a YAML mapping, flags with the section's prefix).
     """
 
+    SECTION = "config"
     REQUIRED: ClassVar[str]
     RESUME_FREE: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Rewrite a config in an older layout (a recorded run's) into today's; the default
+        changes nothing."""
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> Self:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a mapping of config keys, not {data!r}")
+        data = cls.upgrade(dict(data))
         if cls.REQUIRED not in data:
             raise ConfigError(f"the config must give {cls.REQUIRED!r}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ConfigError(str(exc)) from exc
+        return super().from_dict(data, where)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Self:
@@ -152,9 +237,6 @@ class RunConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of config keys")
         return cls.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the run's trajectory (compared when resuming)."""

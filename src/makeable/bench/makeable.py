@@ -44,16 +44,16 @@ from makeable.report import markdown_table
 from makeable.results_csv import read_csv, read_jsonl, write_csv
 from makeable.retro.planning.search import SearchSettings
 from makeable.run_folder import RunFolder
+from makeable.synthesis.labels import LABEL_MODEL, LABEL_MODEL_PARAMS, LABEL_SETTINGS, LABEL_STOCK
 
 log = logging.getLogger(__name__)
 
-VERDICT_SETTINGS = SearchSettings(
-    algorithm="retro_star", max_calls=50, top_k=1, stop_on_first_solution=True
-)
-"""The search behind every verdict of the benchmark."""
-VERDICT_MODEL = "template_mlp"
-VERDICT_MODEL_PARAMS = {"max_templates": 50}
-VERDICT_STOCK = "building_blocks"
+VERDICT_SETTINGS: SearchSettings = LABEL_SETTINGS
+"""The search behind every verdict of the benchmark: the one the learned ``synth_score`` is
+trained on (:mod:`makeable.synthesis.labels`), so the score and the verdict mean one thing."""
+VERDICT_MODEL = LABEL_MODEL
+VERDICT_MODEL_PARAMS = dict(LABEL_MODEL_PARAMS)
+VERDICT_STOCK = LABEL_STOCK
 JUDGED = 100
 """The best molecules (by objective score) judged per run."""
 

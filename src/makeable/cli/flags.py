@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any, TypeVar, get_args, get_origin
+
+from makeable.run_folder import ConfigError, RunConfig, config_fields, section_type
+
+C = TypeVar("C", bound=RunConfig)
 
 SEED_HELP = "random seed"
 """How every ``--seed`` help begins (a command may say what the seed draws)."""
@@ -96,3 +101,113 @@ def add_threads(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> ar
     return parser.add_argument(
         "--threads", type=threads_count, default=0, metavar="N", help=THREADS_HELP
     )
+
+
+# -- flags generated from a typed config -------------------------------------------------------
+_DEST = "config__"
+"""Prefix of the argparse destinations of generated flags (``config__routes__stock``)."""
+
+
+def _flag_type(hint: Any) -> tuple[Any, str | None]:
+    """(argparse type, nargs) of a config field's type: ``int``, ``float``, ``str``, an
+    optional one, ``list[str]`` (several values)."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if args and get_origin(hint) is not list and len(args) == 1:  # X | None
+        hint = args[0]
+    if get_origin(hint) is list:
+        return (get_args(hint) or (str,))[0], "+"
+    return (hint if hint in (int, float, str) else str), None
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser, cls: type, *, config_flag: bool = True
+) -> None:
+    """Add one flag for every field of config class ``cls`` declared with
+    :func:`makeable.run_folder.setting` (a section's fields in an argument group, with its
+    prefix), and ``--config`` for a YAML file; :func:`config_from_args` reads them back.
+
+    A flag's default is ``None`` (not given): the value comes from ``--config``, else from the
+    config class. Mapping fields (``--param KEY=VALUE``) may be given several times.
+    """
+    if config_flag:
+        parser.add_argument(
+            "--config", help="YAML config (flags given on the command line override it)"
+        )
+    for f, hint in config_fields(cls):
+        meta = f.metadata
+        if "help" not in meta:
+            continue
+        dest = _DEST + f.name
+        section = section_type(hint)
+        if section is not None:
+            group = parser.add_argument_group(f.name, meta["help"])
+            sub = (meta["flag"] or f"--{f.name}").lstrip("-")
+            _add_section_flags(group, section, sub, dest + "__")
+            continue
+        _add_field_flag(parser, f, hint, f"--{f.name.replace('_', '-')}", dest)
+
+
+def _add_section_flags(group: Any, cls: type, prefix: str, dest: str) -> None:
+    for f, hint in config_fields(cls):
+        if "help" in f.metadata:
+            name = f"--{prefix}-{f.name.replace('_', '-')}"
+            _add_field_flag(group, f, hint, name, dest + f.name)
+
+
+def _add_field_flag(parser: Any, f: Any, hint: Any, name: str, dest: str) -> None:
+    meta = f.metadata
+    options = [meta["flag"] or name, *meta["aliases"]]
+    kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": meta["help"]}
+    kwargs["metavar"] = meta["metavar"] or options[0].lstrip("-").replace("-", "_").upper()
+    if get_origin(hint) is dict or hint is dict:
+        kwargs["action"] = "append"
+    else:
+        kwargs["type"], nargs = _flag_type(hint)
+        if nargs:
+            kwargs["nargs"] = nargs
+        if meta["choices"]:
+            kwargs["choices"] = meta["choices"]
+            del kwargs["metavar"]
+    parser.add_argument(*options, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace, cls: type[C]) -> C:
+    """The config of ``--config`` (if given) with every flag given on top; mapping flags
+    (``--param``) add to the YAML's mapping.
+
+    Raises:
+        ConfigError: a bad file, flag or value; the required setting given nowhere.
+    """
+    from makeable.cli.params import parse_params
+
+    data: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        data = cls.from_yaml(args.config).to_dict()
+    _merge_flags(vars(args), cls, data, _DEST, parse_params)
+    if cls.REQUIRED not in data:
+        flag = "--" + cls.REQUIRED.replace("_", "-")
+        raise ConfigError(f"name the {cls.REQUIRED} with {flag} or in --config")
+    return cls.from_dict(data)
+
+
+def _merge_flags(
+    given: dict[str, Any], cls: type, data: dict[str, Any], dest: str, parse_params: Any
+) -> None:
+    """Put every flag given for a field of ``cls`` into ``data`` (sections recursively)."""
+    for f, hint in config_fields(cls):
+        section = section_type(hint)
+        if section is not None:
+            sub = data.get(f.name)
+            sub = dict(sub) if isinstance(sub, dict) else {}
+            _merge_flags(given, section, sub, f"{dest}{f.name}__", parse_params)
+            if sub:
+                data[f.name] = sub
+            continue
+        value = given.get(dest + f.name)
+        if value is None:
+            continue
+        if get_origin(hint) is dict or hint is dict:
+            base = data.get(f.name)
+            data[f.name] = {**(base if isinstance(base, dict) else {}), **parse_params(value)}
+        else:
+            data[f.name] = value

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
+from makeable.data.stocks import DEFAULT_STOCK
 from makeable.synthesis import PLANNING_MODEL
 
 # = makeable.retro.planning.search.ALGORITHMS (repeated: no torch import here)
@@ -22,7 +23,7 @@ ALGORITHMS = ("retro_star", "mcts")
 def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
     p.add_argument(
         "--stock",
-        default="building_blocks",
+        default=DEFAULT_STOCK,
         help="where routes may end: a named stock (building_blocks, shipped, the default; "
         "paroutes_n1, paroutes_n1_inchikey; zinc_instock, a Bloom filter whose leaves stay "
         "unverified), a file (SMILES/InChIKeys a line, or CSV with smiles and price columns), "
@@ -43,7 +44,13 @@ def _add_search_flags(p: argparse.ArgumentParser, top_k: int) -> None:
         "--algorithm", choices=ALGORITHMS, default="retro_star", help="search (default retro_star)"
     )
     p.add_argument(
-        "--max-calls", type=int, default=500, help="single-step model calls per target (500)"
+        "--budget",
+        "--max-calls",
+        dest="max_calls",
+        type=at_least_one,
+        default=500,
+        metavar="N",
+        help="single-step model calls per target (500)",
     )
     p.add_argument("--time-limit", type=float, help="seconds per target (default: none)")
     p.add_argument("--top-k", type=int, default=top_k, help=f"routes kept per target ({top_k})")

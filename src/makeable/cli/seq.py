@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, add_seeds
+from makeable.cli.flags import add_config_flags, add_no_progress, add_out, add_seeds
+from makeable.cli.flags import config_from_args as config_from
 from makeable.cli.params import parse_params
 from makeable.cli.paths import check_output_folder
-from makeable.runs.config import ConfigError
+from makeable.sequences.config import SequenceDesignConfig
 
 
 def add_parser(sub: Any) -> None:
@@ -28,14 +29,7 @@ def add_parser(sub: Any) -> None:
         description="Re-running the same command on the same --out resumes an interrupted run "
         "without losing or re-counting oracle calls.",
     )
-    d.add_argument("--config", help="YAML config (flags given on the command line override it)")
-    d.add_argument("--task", help="sequence task (see `makeable seq list`)")
-    d.add_argument("--optimizer", help="delta_cs (default), gfn_al, adalead or mutation")
-    d.add_argument("--rounds", type=int, help="active-learning rounds (default 10)")
-    d.add_argument("--batch", type=int, help="oracle calls per round (default 128)")
-    add_seed(d, default=None)
-    d.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
-    d.add_argument("--proxy-param", action="append", metavar="KEY=VALUE", help="proxy parameter")
+    add_config_flags(d, SequenceDesignConfig)
     add_out(d, "run folder (created, or resumed)")
     add_no_progress(d)
     d.set_defaults(func=run_design)
@@ -71,27 +65,8 @@ def add_bench_parser(bsub: Any) -> None:
     p.set_defaults(func=run_bench)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
-    from makeable.sequences.design import SequenceDesignConfig
-
-    data: dict[str, Any] = {}
-    if args.config:
-        data = SequenceDesignConfig.from_yaml(args.config).to_dict()
-    flags = {
-        "task": args.task,
-        "optimizer": args.optimizer,
-        "rounds": args.rounds,
-        "batch": args.batch,
-        "seed": args.seed,
-    }
-    data.update({k: v for k, v in flags.items() if v is not None})
-    if args.param:
-        data["optimizer_params"] = {**data.get("optimizer_params", {}), **parse_params(args.param)}
-    if args.proxy_param:
-        data["proxy_params"] = {**data.get("proxy_params", {}), **parse_params(args.proxy_param)}
-    if "task" not in data:
-        raise ConfigError("name a task with --task or in --config")
-    return SequenceDesignConfig.from_dict(data)
+def config_from_args(args: argparse.Namespace) -> SequenceDesignConfig:
+    return config_from(args, SequenceDesignConfig)
 
 
 def run_design(args: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
+from makeable.data.stocks import DEFAULT_STOCK
+from makeable.synthesis import PLANNING_MODEL
 
 
 def add_parser(sub: Any) -> None:
@@ -26,8 +28,8 @@ def add_parser(sub: Any) -> None:
     label = ssub.add_parser(
         "label",
         help="plan molecules and append one label row each to OUT/labels.csv",
-        description="Plans each molecule with Retro*, the shipped template_mlp (50 templates "
-        "per call) and the shipped stock building_blocks, stopping at the first solution, and "
+        description=f"Plans each molecule with Retro*, the shipped {PLANNING_MODEL} (50 templates "
+        f"per call) and the shipped stock {DEFAULT_STOCK}, stopping at the first solution, and "
         "appends its verdict to OUT/labels.csv as it finishes. The molecules are shuffled with "
         "--seed (a larger --limit with the same seed extends the same order). Running the same "
         "command again resumes: labelled molecules are skipped; other settings are refused.",
@@ -35,7 +37,13 @@ def add_parser(sub: Any) -> None:
     label.add_argument("molecules", help="SMILES file, one a line (first field; .gz allowed)")
     add_out(label, "labelling folder (created, or resumed)")
     label.add_argument(
-        "--max-calls", type=int, default=50, help="single-step calls per molecule (50)"
+        "--budget",
+        "--max-calls",
+        dest="max_calls",
+        type=at_least_one,
+        default=50,
+        metavar="N",
+        help="single-step model calls per molecule (50)",
     )
     label.add_argument("--jobs", type=at_least_one, default=1, help="worker processes (1)")
     label.add_argument("--limit", type=at_least_one, help="label the first N after shuffling")

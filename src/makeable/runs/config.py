@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from makeable.chem.filters import FILTER_SETS
+from makeable.data.stocks import DEFAULT_STOCK
 from makeable.run_folder import (
     ConfigError,
+    ConfigSection,
     RunConfig,
     is_integer,
     read_yaml,
+    setting,
     versions,
     write_yaml,
     yaml_problem,
@@ -21,6 +24,7 @@ from makeable.synthesis import PLANNING_MODEL
 __all__ = [  # the run-folder names are re-exported: importers of this module keep working
     "ConfigError",
     "DesignConfig",
+    "RoutesConfig",
     "RunConfig",
     "is_integer",
     "read_yaml",
@@ -30,9 +34,77 @@ __all__ = [  # the run-folder names are re-exported: importers of this module ke
 ]
 
 
+ROUTE_KEYS = {
+    "plan_routes": "top",
+    "route_stock": "stock",
+    "route_model": "model",
+    "route_max_calls": "budget",
+    "route_jobs": "jobs",
+}
+"""The flat route keys of configs written before the ``routes`` section, and their names in it."""
+
+
+@dataclass(frozen=True)
+class RoutesConfig(ConfigSection):
+    """After a design run, plan synthesis routes for its best molecules (``RUN/routes/``, a
+    report section, ``metrics.json["routes"]``). Planning uses no oracle calls.
+
+    Attributes:
+        top: plan this many of the best molecules; 0 (default) is off.
+        stock: where routes may end: a named stock, a file (one SMILES or InChIKey a line, or
+            CSV with ``smiles`` and ``price`` columns), or several joined by ``+``. The
+            default ``building_blocks`` (23,575 molecules, exact) ships with the package
+            (:mod:`makeable.data.stocks`).
+        model: single-step model, a registered name (default
+            :data:`makeable.synthesis.PLANNING_MODEL`, shipped) or a saved model folder.
+        budget: single-step model calls per molecule (Retro* search). 100 because a call of
+            the shipped Template-MLP takes about 0.5 s of one CPU core, so a molecule costs at
+            most about a minute (the Retro* benchmark's 500 would be ~5).
+        jobs: worker processes for planning (one molecule per worker at a time).
+    """
+
+    SECTION = "routes"
+
+    top: int = setting(
+        0, help="plan the top K molecules (default 0: off)", flag="--plan-routes", metavar="K"
+    )
+    stock: str = setting(
+        DEFAULT_STOCK,
+        help="where routes may end: a named stock (default building_blocks, shipped), a file "
+        "(SMILES/InChIKey a line, or CSV with smiles and price columns), or several joined by "
+        "+ (building_blocks+zinc_instock: Bloom-filter leaves stay unverified)",
+        metavar="NAME|FILE",
+    )
+    model: str = setting(
+        PLANNING_MODEL,
+        help=f"single-step model: registered name or saved folder (default {PLANNING_MODEL})",
+        metavar="NAME|DIR",
+    )
+    budget: int = setting(
+        100,
+        help="single-step model calls per molecule (default 100, about a CPU-minute)",
+        aliases=("--route-max-calls",),
+        metavar="N",
+    )
+    jobs: int = setting(1, help="worker processes for planning (default 1)", metavar="J")
+
+    def __post_init__(self) -> None:
+        for name, least in (("top", 0), ("budget", 1), ("jobs", 1)):
+            value = getattr(self, name)
+            if not is_integer(value) or value < least:
+                raise ConfigError(f"routes.{name} must be an integer >= {least}, not {value!r}")
+        for name in ("stock", "model"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"routes.{name} must be a non-empty string, not {value!r}")
+
+
 @dataclass(frozen=True)
 class DesignConfig(RunConfig):
     """Everything that defines a design run.
+
+    Each setting is also a flag of ``makeable design`` (its help is the field's ``help``);
+    YAML configs use the same names, ``routes`` as a nested mapping.
 
     Attributes:
         objective: a registered objective name or ``module:function``.
@@ -49,19 +121,7 @@ class DesignConfig(RunConfig):
             fails one is treated as an invalid SMILES: score 0, free, never recorded. Empty
             (default): off.
         top_k: molecules written to ``top.csv`` / ``top.sdf`` and shown in the report.
-        plan_routes: after the run, plan synthesis routes for this many of the best molecules
-            (``RUN/routes/``, a report section, ``metrics.json["routes"]``); 0 (default) is
-            off. Planning uses no oracle calls.
-        route_stock: purchasable molecules where routes may end: a named stock, a file (one
-            SMILES or InChIKey a line, or CSV with ``smiles`` and ``price`` columns), or
-            several joined by ``+``. The default ``building_blocks`` (23,575 molecules, exact)
-            ships with the package (:mod:`makeable.data.stocks`).
-        route_model: single-step model, a registered name (default
-            :data:`makeable.synthesis.PLANNING_MODEL`, shipped) or a saved model folder.
-        route_max_calls: single-step model calls per molecule (Retro* search). 100 because a
-            call of the shipped Template-MLP takes about 0.5 s of one CPU core, so a
-            molecule costs at most about a minute (the Retro* benchmark's 500 would be ~5).
-        route_jobs: worker processes for planning (one molecule per worker at a time).
+        routes: route planning after the run (:class:`RoutesConfig`; off by default).
         synthesis: the synthesis term of the score (:mod:`makeable.synthesis.in_loop`):
             ``none`` (default), ``score`` (× the learned synthesizability score) or ``plan``
             (every molecule planned during the run; not makeable: × ``penalty``).
@@ -70,38 +130,81 @@ class DesignConfig(RunConfig):
             ``length_weight``).
     """
 
-    objective: str
-    optimizer: str = "graph_ga"
-    budget: int = 10000
-    seed: int = 0
-    optimizer_params: dict[str, Any] = field(default_factory=dict)
-    objective_params: dict[str, Any] = field(default_factory=dict)
-    pool: str = "zinc250k"
-    executor: str = "inprocess"
-    n_workers: int | None = None
-    filters: list[str] = field(default_factory=list)
-    top_k: int = 100
-    plan_routes: int = 0
-    route_stock: str = "building_blocks"
-    route_model: str = PLANNING_MODEL
-    route_max_calls: int = 100
-    route_jobs: int = 1
-    synthesis: str = "none"
-    synthesis_params: dict[str, Any] = field(default_factory=dict)
+    objective: str = setting(help="registered objective name or module:function")
+    optimizer: str = setting(
+        "graph_ga", help="registered optimizer (see `makeable list optimizers`; default graph_ga)"
+    )
+    budget: int = setting(
+        10000, help="oracle calls allowed: unique valid molecules scored (default 10000)"
+    )
+    seed: int = setting(
+        0, help="random seed (default 0; the same seed repeats the same result)", metavar="N"
+    )
+    optimizer_params: dict[str, Any] = setting(
+        default_factory=dict, help="optimizer parameter", flag="--param", metavar="KEY=VALUE"
+    )
+    objective_params: dict[str, Any] = setting(
+        default_factory=dict,
+        help="objective parameter",
+        flag="--objective-param",
+        metavar="KEY=VALUE",
+    )
+    pool: str = setting("zinc250k", help="initial molecules: 'zinc250k' (default) or a SMILES file")
+    executor: str = setting(
+        "inprocess",
+        help="oracle scoring backend (default inprocess)",
+        choices=("inprocess", "process"),
+    )
+    n_workers: int | None = setting(
+        None,
+        help="worker processes for --executor process (default: all cores)",
+        flag="--workers",
+        metavar="N",
+    )
+    filters: list[str] = setting(
+        default_factory=list,
+        help="structural-alert filter sets (`makeable list filters`): a molecule failing one "
+        "scores 0 and costs no oracle call, like an invalid SMILES (default: none)",
+        metavar="NAME",
+    )
+    top_k: int = setting(
+        100,
+        help="molecules written to top.csv / top.sdf and shown in the report (default 100)",
+        metavar="K",
+    )
+    routes: RoutesConfig = setting(
+        default_factory=RoutesConfig,
+        help="after the run, plan routes for its best molecules (no oracle calls); writes "
+        "OUT/routes/, adds the makeable share to metrics.json and the routes to report.html",
+        flag="--route",
+    )
+    synthesis: str = setting(
+        "none",
+        help="score: multiply by the learned synthesizability score (fast); plan: plan every "
+        "molecule during the run, not makeable scores x penalty (default none)",
+        choices=SYNTHESIS_MODES,
+    )
+    synthesis_params: dict[str, Any] = setting(
+        default_factory=dict,
+        help="synthesis setting: weight, score (score mode); stock, model, max_calls (20), "
+        "penalty (0), length_weight (0) (plan mode)",
+        flag="--synthesis-param",
+        metavar="KEY=VALUE",
+    )
 
     REQUIRED = "objective"
     # fields that do not change which molecules a run proposes (so may differ on resume)
-    RESUME_FREE = (
-        "budget",
-        "executor",
-        "n_workers",
-        "top_k",
-        "plan_routes",
-        "route_stock",
-        "route_model",
-        "route_max_calls",
-        "route_jobs",
-    )
+    RESUME_FREE = ("budget", "executor", "n_workers", "top_k", "routes")
+
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Configs written before the ``routes`` section had flat ``route_*`` keys."""
+        flat = {k: data.pop(k) for k in list(data) if k in ROUTE_KEYS}
+        if flat:
+            routes = data.setdefault("routes", {})
+            if isinstance(routes, dict):
+                data["routes"] = {**{ROUTE_KEYS[k]: v for k, v in flat.items()}, **routes}
+        return data
 
     def __post_init__(self) -> None:
         for name in ("objective", "optimizer", "pool", "executor"):
@@ -123,15 +226,12 @@ class DesignConfig(RunConfig):
             raise ConfigError(
                 f"n_workers must be an integer >= 1 (or unset: all cores), not {self.n_workers!r}"
             )
-        for name, least in (
-            ("top_k", 1),
-            ("plan_routes", 0),
-            ("route_max_calls", 1),
-            ("route_jobs", 1),
-        ):
-            value = getattr(self, name)
-            if not is_integer(value) or value < least:
-                raise ConfigError(f"{name} must be an integer >= {least}, not {value!r}")
+        if not is_integer(self.top_k) or self.top_k < 1:
+            raise ConfigError(f"top_k must be an integer >= 1, not {self.top_k!r}")
+        if isinstance(self.routes, dict):  # DesignConfig(**to_dict()) gives the section as one
+            object.__setattr__(self, "routes", RoutesConfig.from_dict(self.routes))
+        if not isinstance(self.routes, RoutesConfig):
+            raise ConfigError(f"routes must be a mapping of route settings, not {self.routes!r}")
         if self.synthesis not in SYNTHESIS_MODES:
             raise ConfigError(
                 f"synthesis must be one of {', '.join(SYNTHESIS_MODES)}; not {self.synthesis!r}"
@@ -142,7 +242,3 @@ class DesignConfig(RunConfig):
             raise ConfigError(
                 "--synthesis plan plans in the oracle's process: use --executor inprocess"
             )
-        for name in ("route_stock", "route_model"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{name} must be a non-empty string, not {value!r}")

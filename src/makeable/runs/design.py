@@ -2,7 +2,7 @@
 
 Run folder contents: ``run.db`` (every counted call), ``config.yaml``, ``versions.json``,
 ``metrics.json``, ``top.csv``, ``top.sdf``, ``score_vs_calls.png`` and ``report.html``; with
-``plan_routes > 0`` also ``routes/`` (synthesis routes of the best molecules, see
+``routes.top > 0`` also ``routes/`` (synthesis routes of the best molecules, see
 :mod:`makeable.runs.routes`). Re-running the same config on the same folder resumes an
 interrupted run (see :mod:`makeable.oracle.oracle`); a finished run is not re-scored, and
 molecules already planned are not planned again.
@@ -240,7 +240,7 @@ def read_constructed_routes(out: Path) -> dict[str, Any]:
 
 def _route_planner(config: DesignConfig) -> RoutePlanner | None:
     """The loaded model and stock of the planning step (``None`` when it is off)."""
-    if config.plan_routes <= 0:
+    if config.routes.top <= 0:
         return None
     from makeable.runs.routes import load_planner  # imports torch: only when planning
 
@@ -257,7 +257,7 @@ def finish_run(
 ) -> DesignResult:
     """Compute metrics from the store and write the result files and report.
 
-    With ``config.plan_routes > 0`` it then plans synthesis routes for the best molecules
+    With ``config.routes.top > 0`` it then plans synthesis routes for the best molecules
     (``routes/``; molecules planned before are skipped), adds their makeable share to
     ``metrics.json`` and a "Synthesis routes" section to ``report.html``. Planning makes no
     oracle call and is logged as a ``routes`` event in ``run.db``.
@@ -293,11 +293,11 @@ def finish_run(
         write_report(out, config, metrics, calls, events, extra_sections=sections)
 
     write_results()  # the run's results stand even if planning is interrupted
-    if config.plan_routes > 0:
+    if config.routes.top > 0:
         from makeable.runs.routes import load_planner, plan_top_routes, routes_section
 
         planner = planner or load_planner(config)
-        targets = [(smiles[i], scores[i]) for i in ranked[: config.plan_routes]]
+        targets = [(smiles[i], scores[i]) for i in ranked[: config.routes.top]]
         summary = plan_top_routes(
             out, targets, planner, progress=progress, constructed=read_constructed_routes(out)
         )

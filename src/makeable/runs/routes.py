@@ -1,6 +1,6 @@
 """Synthesis routes for the best molecules of a design run: ``RUN/routes/`` and its report.
 
-With ``plan_routes = K`` (``makeable design ... --plan-routes K``), :func:`plan_top_routes`
+With ``routes.top = K`` (``makeable design ... --plan-routes K``), :func:`plan_top_routes`
 plans the K best molecules of the run (the order of ``top.csv``) with Retro* and a
 single-step model (:func:`makeable.retro.planning.search.plan_many`) down to a stock, and writes:
 
@@ -121,7 +121,7 @@ def search_settings(config: DesignConfig) -> SearchSettings:
     """The search a design run's planning step uses: Retro*, the whole call budget, top 3."""
     return SearchSettings(
         algorithm="retro_star",
-        max_calls=config.route_max_calls,
+        max_calls=config.routes.budget,
         top_k=ROUTES_PER_TARGET,
     )
 
@@ -133,14 +133,14 @@ def load_planner(config: DesignConfig) -> RoutePlanner:
         ConfigError: the stock or the model is not available (the message says what to pass).
     """
     try:
-        stock = load_stock(config.route_stock)
+        stock = load_stock(config.routes.stock)
     except (FileNotFoundError, UnknownNameError, ValueError) as exc:
         raise ConfigError(
             f"--plan-routes needs a stock of purchasable molecules: {exc}; "
             "or pass --route-stock FILE (one SMILES or InChIKey a line)"
         ) from exc
     try:
-        model = load_model(config.route_model)
+        model = load_model(config.routes.model)
     except (FileNotFoundError, UnknownNameError) as exc:
         raise ConfigError(
             f"--plan-routes needs a single-step model (--route-model): {exc}"
@@ -149,9 +149,9 @@ def load_planner(config: DesignConfig) -> RoutePlanner:
         model=model,
         stock=stock,
         settings=search_settings(config),
-        model_ref=config.route_model,
-        stock_ref=config.route_stock,
-        jobs=config.route_jobs,
+        model_ref=config.routes.model,
+        stock_ref=config.routes.stock,
+        jobs=config.routes.jobs,
     )
 
 

@@ -25,7 +25,7 @@ import csv
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ from makeable.models.toolkit import torch_settings
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
 from makeable.results_csv import write_csv
-from makeable.run_folder import ConfigError, RunConfig, RunFolder, is_integer
+from makeable.run_folder import ConfigError, RunFolder
+from makeable.sequences.config import SequenceDesignConfig
 from makeable.sequences.optimizers import SEQ_OPTIMIZERS, RoundContext, get_seq_optimizer
 from makeable.sequences.proxy import ProxyConfig, ProxyEnsemble
 from makeable.sequences.report import write_sequence_report
@@ -45,59 +46,6 @@ log = logging.getLogger(__name__)
 
 ROUND_COLUMNS = ("round", "max", "median_top128", "mean_top128", "diversity", "novelty", "n_calls")
 TOP_K = 128
-
-
-@dataclass(frozen=True)
-class SequenceDesignConfig(RunConfig):
-    """Everything that defines a sequence design run.
-
-    Attributes:
-        task: a registered sequence task (``makeable seq list`` shows them).
-        optimizer: a registered sequence optimizer.
-        rounds: active-learning rounds.
-        batch: sequences scored by the oracle per round.
-        seed: the run's seed (runs are deterministic for a seed and thread count).
-        optimizer_params: hyper-parameters passed to the optimizer.
-        task_params: parameters passed to the task.
-        proxy_params: :class:`~makeable.sequences.proxy.ProxyConfig` overrides.
-        n_threads: torch threads (1 keeps runs bit-reproducible across machines).
-    """
-
-    task: str
-    optimizer: str = "delta_cs"
-    rounds: int = 10
-    batch: int = 128
-    seed: int = 0
-    optimizer_params: dict[str, Any] = field(default_factory=dict)
-    task_params: dict[str, Any] = field(default_factory=dict)
-    proxy_params: dict[str, Any] = field(default_factory=dict)
-    n_threads: int = 1
-
-    REQUIRED = "task"
-    RESUME_FREE = ("n_threads",)
-
-    def __post_init__(self) -> None:
-        for name in ("task", "optimizer"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{name} must be a non-empty string, not {value!r}")
-        for name in ("rounds", "batch", "n_threads"):
-            value = getattr(self, name)
-            if not is_integer(value) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
-        if not is_integer(self.seed):
-            raise ConfigError(f"seed must be an integer, not {self.seed!r}")
-        for name in ("optimizer_params", "task_params", "proxy_params"):
-            if not isinstance(getattr(self, name), dict):
-                raise ConfigError(f"{name} must be a mapping, not {getattr(self, name)!r}")
-        valid = {f.name for f in dataclasses.fields(ProxyConfig)}
-        unknown = sorted(set(self.proxy_params) - valid)
-        if unknown:
-            raise ConfigError(f"unknown proxy parameter(s) {unknown}; valid: {sorted(valid)}")
-
-    @property
-    def budget(self) -> int:
-        return self.rounds * self.batch
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,12 @@ from typing import Any
 from makeable.chem.molecule import parse_smiles, quiet_rdkit
 from makeable.chem.reaction import canonical_unmapped
 from makeable.data.molecules import read_smiles_file
-from makeable.data.stocks import Stock, load_stock
+from makeable.data.stocks import DEFAULT_STOCK, Stock, load_stock
 from makeable.results_csv import append_csv, read_csv
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
 from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.run_folder import RunFolder, versions
+from makeable.synthesis import PLANNING_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,9 @@ LABELS, CONFIG = "labels.csv", "config.json"
 LABEL_SETTINGS = SearchSettings(algorithm="retro_star", max_calls=50, stop_on_first_solution=True)
 """The search of the shipped model's labels: Retro*, 50 calls, stop at the first solution."""
 
-LABEL_MODEL = "template_mlp"
+LABEL_MODEL = PLANNING_MODEL
 LABEL_MODEL_PARAMS: Mapping[str, Any] = {"max_templates": 50}
-LABEL_STOCK = "building_blocks"
+LABEL_STOCK = DEFAULT_STOCK
 
 LABEL_FIELDS = [
     "smiles",
