@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from makeable.models.autoregressive import AutoregressiveLSTM
 from makeable.models.toolkit import trajectory_balance
 
 
@@ -47,23 +48,22 @@ class GFlowNetConfig:
     epsilon: float = 0.001
 
 
-class SequencePolicy(nn.Module):
-    """Autoregressive forward policy ``P_F(x_t | x_<t)`` and the learned ``log Z``.
+class SequencePolicy(AutoregressiveLSTM):
+    """Autoregressive forward policy ``P_F(x_t | x_<t)`` and the learned ``log Z``: the
+    project's one autoregressive policy (:mod:`makeable.models.autoregressive`) over the task's
+    alphabet, the start token after it.
 
     Args:
         alphabet_size: number of letters ``A`` (the start token is ``A``).
         length: sequence length ``L``.
-        hidden: LSTM width.
+        hidden: LSTM width (also the embedding size).
         layers: LSTM layers.
     """
 
     def __init__(self, alphabet_size: int, length: int, hidden: int = 128, layers: int = 2):
-        super().__init__()
+        super().__init__(alphabet_size + 1, alphabet_size, hidden, hidden, layers)
         self.alphabet_size = alphabet_size
         self.length = length
-        self.embed = nn.Embedding(alphabet_size + 1, hidden)
-        self.lstm = nn.LSTM(hidden, hidden, num_layers=layers, batch_first=True)
-        self.out = nn.Linear(hidden, alphabet_size)
         self.log_z = nn.Parameter(torch.zeros(()))
 
     def _start(self, n: int) -> torch.Tensor:
@@ -72,9 +72,7 @@ class SequencePolicy(nn.Module):
     def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
         """``Σ_t log P_F(x_t | x_<t)``; ``codes``: long, shape ``(n, L)`` → shape ``(n,)``."""
         inputs = torch.cat([self._start(len(codes)), codes[:, :-1]], dim=1)
-        hidden, _ = self.lstm(self.embed(inputs))
-        logp = torch.log_softmax(self.out(hidden), dim=-1)
-        return logp.gather(2, codes.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+        return self.token_log_probs(inputs, codes).sum(dim=1)
 
     @torch.no_grad()
     def sample(
@@ -96,20 +94,16 @@ class SequencePolicy(nn.Module):
             guide: sequences to denoise, long, shape ``(n, L)`` (δ-CS).
             keep: bool, shape ``(n, L)``: positions that keep the guide token.
         """
-        token = self._start(n)
-        state = None
-        out = torch.empty(n, self.length, dtype=torch.long)
-        for t in range(self.length):
-            hidden, state = self.lstm(self.embed(token), state)
-            probs = torch.softmax(self.out(hidden[:, -1]) / temperature, dim=-1)
-            if epsilon > 0:
-                probs = (1 - epsilon) * probs + epsilon / self.alphabet_size
-            step = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-            if guide is not None and keep is not None:
-                step = torch.where(keep[:, t], guide[:, t], step)
-            out[:, t] = step
-            token = step.unsqueeze(-1)
-        return out
+        codes, _ = self.sample_steps(
+            self._start(n),
+            self.length,
+            generator,
+            temperature=temperature,
+            epsilon=epsilon,
+            guide=guide,
+            keep=keep,
+        )
+        return codes
 
 
 class TrajectoryBalance:

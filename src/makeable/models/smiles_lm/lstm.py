@@ -19,9 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from makeable.models.autoregressive import AutoregressiveLSTM, Hidden
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer
 
-Hidden = tuple[torch.Tensor, torch.Tensor]
+__all__ = ["Hidden", "SmilesLSTM", "pad_batch"]
 
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> torch.Tensor:
@@ -33,8 +34,10 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> torch.Tens
     return out
 
 
-class SmilesLSTM(nn.Module):
-    """Autoregressive SMILES model: ``p(x) = prod_t p(x_t | x_<t)``.
+class SmilesLSTM(AutoregressiveLSTM):
+    """Autoregressive SMILES model: ``p(x) = prod_t p(x_t | x_<t)`` (the project's one
+    autoregressive policy, :class:`~makeable.models.autoregressive.AutoregressiveLSTM`, over a
+    SMILES vocabulary).
 
     Args:
         tokenizer: the vocabulary (saved apart from the weights, as ``vocab.json``).
@@ -52,23 +55,12 @@ class SmilesLSTM(nn.Module):
         n_layers: int = 3,
         dropout: float = 0.2,
     ) -> None:
-        super().__init__()
+        vocab = len(tokenizer)
+        super().__init__(
+            vocab, vocab, embedding_dim, hidden_size, n_layers, dropout, tokenizer.pad_id
+        )
         self.tokenizer = tokenizer
         self.embedding_dim = embedding_dim
-        self.hidden_size = hidden_size
-        self.n_layers = n_layers
-        self.dropout_p = dropout
-        vocab = len(tokenizer)
-        self.embedding = nn.Embedding(vocab, embedding_dim, padding_idx=tokenizer.pad_id)
-        self.lstm = nn.LSTM(
-            embedding_dim,
-            hidden_size,
-            num_layers=n_layers,
-            batch_first=True,
-            dropout=dropout if n_layers > 1 else 0.0,
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, vocab)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -97,21 +89,6 @@ class SmilesLSTM(nn.Module):
             "dropout": self.dropout_p,
         }
 
-    def forward(
-        self, tokens: torch.Tensor, hidden: Hidden | None = None
-    ) -> tuple[torch.Tensor, Hidden]:
-        """Next-token logits.
-
-        Args:
-            tokens: ``(batch, length)`` token ids.
-            hidden: LSTM state ``(h, c)``, each ``(n_layers, batch, hidden_size)``.
-
-        Returns:
-            Logits ``(batch, length, vocab)`` and the new state.
-        """
-        out, hidden = self.lstm(self.embedding(tokens), hidden)
-        return self.head(self.dropout(out)), hidden
-
     def log_likelihood(self, tokens: torch.Tensor) -> torch.Tensor:
         """Log-probability of each sequence of a token batch (differentiable).
 
@@ -122,9 +99,8 @@ class SmilesLSTM(nn.Module):
             ``(batch,)``: the sum over positions of ``log p(x_t | x_<t)``, ``<eos>`` included,
             padding excluded.
         """
-        logits, _ = self(tokens[:, :-1])
         target = tokens[:, 1:]
-        logp = torch.log_softmax(logits, dim=-1).gather(2, target.unsqueeze(-1)).squeeze(-1)
+        logp = self.token_log_probs(tokens[:, :-1], target)
         return (logp * (target != self.tokenizer.pad_id)).sum(dim=1)
 
     def encode_batch(self, smiles: Sequence[str]) -> torch.Tensor:
@@ -158,39 +134,25 @@ class SmilesLSTM(nn.Module):
         was_training = self.training
         self.eval()
         tok = self.tokenizer
-        never = [tok.pad_id, tok.bos_id, tok.unk_id]
         out = torch.full((n, max_len + 2), tok.pad_id, dtype=torch.long)
         finished = torch.zeros(n, dtype=torch.bool)
         try:
             for start in range(0, n, batch_size):
                 b = min(batch_size, n - start)
-                x = torch.full((b, 1), tok.bos_id, dtype=torch.long)
-                seq = torch.full((b, max_len + 2), tok.pad_id, dtype=torch.long)
-                seq[:, 0] = tok.bos_id
-                done = torch.zeros(b, dtype=torch.bool)
-                hidden: Hidden | None = None
-                for t in range(1, max_len + 2):
-                    logits, hidden = self(x, hidden)
+                seq, ended = self.sample_steps(
+                    torch.full((b, 1), tok.bos_id, dtype=torch.long),
+                    max_len + 1,
+                    generator,
+                    temperature=temperature,
                     # <pad>, <bos> and <unk> are never emitted (a model that drifted during
                     # fine-tuning could otherwise start a sequence with <pad>)
-                    step_logits = logits[:, -1] / temperature
-                    step_logits[:, never] = float("-inf")
-                    probs = torch.softmax(step_logits, dim=-1)
-                    if t == 1 and not bool(torch.isfinite(probs).all()):
-                        raise FloatingPointError(
-                            "the language model's outputs are not finite: its weights diverged "
-                            "(NaN/inf), so it cannot sample"
-                        )
-                    nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-                    nxt = torch.where(done, torch.full_like(nxt, tok.pad_id), nxt)
-                    seq[:, t] = nxt
-                    done |= nxt == tok.eos_id
-                    if bool(done.all()):
-                        break
-                    x = nxt.unsqueeze(1)
+                    never=(tok.pad_id, tok.bos_id, tok.unk_id),
+                    stop_id=tok.eos_id,
+                    pad_id=tok.pad_id,
+                )
                 # a sequence that reached max_len + 1 tokens without <eos> is unfinished
-                ended = (seq == tok.eos_id).any(dim=1)
-                out[start : start + b] = seq
+                out[start : start + b, 0] = tok.bos_id
+                out[start : start + b, 1:] = seq
                 finished[start : start + b] = ended
         finally:
             self.train(was_training)

@@ -1,0 +1,151 @@
+"""One autoregressive policy for every generator of the project: embedding, stacked LSTM,
+linear head, ``p(x) = prod_t p(x_t | x_<t)``.
+
+:class:`AutoregressiveLSTM` holds the network, the log-probability of given token sequences and
+the one sampling loop (temperature, uniform exploration ``epsilon``, tokens never emitted, an
+optional stop token, and δ-CS's guided positions). Its two vocabularies:
+
+* SMILES (:class:`makeable.models.smiles_lm.lstm.SmilesLSTM`: the REINVENT, GEGL, Genetic GFN
+  and LSTM hill-climbing prior, variable length, ``<bos>``/``<eos>``/``<pad>``);
+* biological sequences (:class:`makeable.sequences.gflownet.SequencePolicy`: the GFN-AL and δ-CS
+  forward policy, fixed length, a start token after the alphabet).
+
+Both subclasses keep their public methods; the layers are built in one order so a seed gives
+the same weights as before the policy had one home.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+Hidden = tuple[torch.Tensor, torch.Tensor]
+
+
+class AutoregressiveLSTM(nn.Module):
+    """Token embedding, stacked LSTM and a linear head over the next token.
+
+    Args:
+        n_inputs: size of the input vocabulary (start token included).
+        n_outputs: size of the output vocabulary (the tokens that can be emitted).
+        embedding_dim: token embedding size.
+        hidden_size: LSTM units per layer.
+        n_layers: stacked LSTM layers.
+        dropout: dropout between LSTM layers and before the head (training only; 0: none).
+        padding_idx: an input token whose embedding stays zero (``<pad>``).
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        embedding_dim: int,
+        hidden_size: int,
+        n_layers: int,
+        dropout: float = 0.0,
+        padding_idx: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.dropout_p = dropout
+        self.embedding = nn.Embedding(n_inputs, embedding_dim, padding_idx=padding_idx)
+        self.lstm = nn.LSTM(
+            embedding_dim,
+            hidden_size,
+            num_layers=n_layers,
+            batch_first=True,
+            dropout=dropout if n_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, n_outputs)
+
+    def forward(
+        self, tokens: torch.Tensor, hidden: Hidden | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
+        """Next-token logits.
+
+        Args:
+            tokens: ``(batch, length)`` input token ids.
+            hidden: LSTM state ``(h, c)``, each ``(n_layers, batch, hidden_size)``.
+
+        Returns:
+            Logits ``(batch, length, n_outputs)`` and the new state.
+        """
+        out, hidden = self.lstm(self.embedding(tokens), hidden)
+        if self.dropout_p > 0:
+            out = self.dropout(out)
+        return self.head(out), hidden
+
+    def token_log_probs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``log p(targets[:, t] | inputs[:, :t+1])`` for every position, ``(batch, length)``
+        (differentiable)."""
+        logits, _ = self(inputs)
+        return torch.log_softmax(logits, dim=-1).gather(2, targets.unsqueeze(-1)).squeeze(-1)
+
+    @torch.no_grad()
+    def sample_steps(
+        self,
+        start: torch.Tensor,
+        steps: int,
+        generator: torch.Generator | None,
+        *,
+        temperature: float = 1.0,
+        epsilon: float = 0.0,
+        never: Sequence[int] = (),
+        stop_id: int | None = None,
+        pad_id: int = 0,
+        guide: torch.Tensor | None = None,
+        keep: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw up to ``steps`` tokens after each start token, one step for all rows at a time.
+
+        Args:
+            start: ``(n, 1)`` first input tokens.
+            steps: tokens to draw (fewer when every row has stopped).
+            generator: source of randomness; the same state gives the same tokens.
+            temperature: logits are divided by it.
+            epsilon: mix each step's distribution with the uniform one by this weight.
+            never: tokens that are never emitted.
+            stop_id: a row that emits it stops; its later positions hold ``pad_id``.
+            pad_id: what fills the positions after a stop (and undrawn ones).
+            guide, keep: ``(n, steps)`` tokens and a bool mask: kept positions take the guide's
+                token instead of the drawn one (δ-CS's conservative denoising).
+
+        Returns:
+            ``(n, steps)`` tokens and a ``(n,)`` bool tensor: the row emitted ``stop_id``.
+
+        Raises:
+            FloatingPointError: the network's outputs are not finite (its weights diverged).
+        """
+        n = len(start)
+        out = torch.full((n, steps), pad_id, dtype=torch.long)
+        stopped = torch.zeros(n, dtype=torch.bool)
+        x, hidden = start, None
+        for t in range(steps):
+            logits, hidden = self(x, hidden)
+            step_logits = logits[:, -1] / temperature
+            if never:
+                step_logits[:, list(never)] = float("-inf")
+            probs = torch.softmax(step_logits, dim=-1)
+            if t == 0 and not bool(torch.isfinite(probs).all()):
+                raise FloatingPointError(
+                    "the policy's outputs are not finite: its weights diverged (NaN/inf), so it "
+                    "cannot sample"
+                )
+            if epsilon > 0:
+                probs = (1 - epsilon) * probs + epsilon / probs.shape[-1]
+            token = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            if guide is not None and keep is not None:
+                token = torch.where(keep[:, t], guide[:, t], token)
+            if stop_id is not None:
+                token = torch.where(stopped, torch.full_like(token, pad_id), token)
+            out[:, t] = token
+            if stop_id is not None:
+                stopped |= token == stop_id
+                if bool(stopped.all()):
+                    break
+            x = token.unsqueeze(-1)
+        return out, stopped
