@@ -252,8 +252,10 @@ def summary_markdown(
         "",
         markdown_table(header, table).rstrip("\n"),
         "",
-        "Verdicts: Retro* with template_mlp (max_templates=50), stock building_blocks, 50 "
-        f"single-step calls per molecule, the {JUDGED} best molecules per run (and every "
+        f"Verdicts: Retro* with {VERDICT_MODEL} (max_templates="
+        f"{VERDICT_MODEL_PARAMS.get('max_templates')}), stock {VERDICT_STOCK}, "
+        f"{VERDICT_SETTINGS.max_calls} single-step calls per molecule, the {JUDGED} best "
+        "molecules per run (and every "
         "molecule the optimizer built) judged; see makeable.bench.makeable.",
     ]
     return "\n".join(lines) + "\n"
