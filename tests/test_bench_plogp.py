@@ -126,7 +126,7 @@ def test_bench_constrained_tiny_and_resumable(tmp_path):
 def test_logp_800_missing_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MAKEABLE_DATA", str(tmp_path))
     monkeypatch.setenv("MAKEABLE_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(FileNotFoundError, match="MAKEABLE_DATA.*logp_800"):
+    with pytest.raises(FileNotFoundError, match="logp_800.*set MAKEABLE_DATA.*--molecules"):
         logp_800_file()
 
 

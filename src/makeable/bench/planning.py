@@ -50,8 +50,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.data.molecules import read_smiles_file
-from makeable.data.stocks import Stock, planning_data_file
+from makeable.data.molecules import data_file, read_smiles_file
+from makeable.data.stocks import Stock
 from makeable.report import markdown_table, write_text
 from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.planning.reaction_filter import filter_digest, load_reaction_filter
@@ -114,7 +114,7 @@ def load_targets(name_or_path: str | Path) -> list[str]:
     """
     name = str(name_or_path)
     if name in TARGET_SETS:
-        path = planning_data_file(TARGET_SETS[name], f"target set {name!r}")
+        path = data_file(TARGET_SETS[name], f"target set {name!r}")
     else:
         path = Path(name_or_path)
         if not path.is_file():

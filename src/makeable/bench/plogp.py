@@ -366,15 +366,12 @@ def logp_800_file() -> Path:
     Raises:
         FileNotFoundError: neither folder holds ``molecules/gegl/logp_800.txt``.
     """
-    from makeable.data.molecules import cache_dir, data_dir
+    from makeable.data.molecules import data_file
 
-    for root in (data_dir(), cache_dir()):
-        if root is not None and (root / LOGP_800).is_file():
-            return root / LOGP_800
-    raise FileNotFoundError(
-        f"the 800 start molecules are not available: expected $MAKEABLE_DATA/{LOGP_800} "
-        "(GEGL's resource/data/zinc/logp_800.txt); set MAKEABLE_DATA to a data folder that "
-        "holds it, or pass --molecules FILE"
+    return data_file(
+        LOGP_800,
+        "the 800 start molecules (GEGL's resource/data/zinc/logp_800.txt)",
+        ", or pass --molecules FILE",
     )
 
 

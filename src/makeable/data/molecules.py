@@ -43,6 +43,40 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MAKEABLE_CACHE") or Path.home() / ".cache" / "makeable")
 
 
+def data_file(
+    relpath: str,
+    what: str,
+    hint: str = "",
+    folder: bool = False,
+    error: type[FileNotFoundError] = FileNotFoundError,
+) -> Path:
+    """A file (or, with ``folder``, a folder) of the data folder: ``$MAKEABLE_DATA``, then the
+    user cache. The one lookup of every data file the package may use but never requires.
+
+    Args:
+        relpath: the path relative to the data folder, e.g. ``planning/paroutes/n1-stock.txt``.
+        what: a name for the error message (``"stock 'paroutes_n1'"``).
+        hint: the end of the error message (what else the user can do), from ``"; "`` or
+            ``", "`` on.
+        folder: look for a folder, not a file.
+        error: the exception class (a :class:`FileNotFoundError`).
+
+    Raises:
+        FileNotFoundError: neither place holds it (one line saying where it belongs).
+    """
+    for root in (data_dir(), cache_dir()):
+        path = None if root is None else root / relpath
+        if path is not None and (path.is_dir() if folder else path.is_file()):
+            return path
+    root = data_dir()
+    where = f"{root}/" if root is not None else "$MAKEABLE_DATA/"
+    kind = "folder" if folder else "file"
+    raise error(
+        f"{what} is not available: expected the {kind} {where}{relpath} (or the same path under "
+        f"{cache_dir()}); set MAKEABLE_DATA to a data folder that holds it{hint}"
+    )
+
+
 def find_file(remote: RemoteFile) -> Path | None:
     """Where a full data file is available locally (data folder, then cache), else ``None``."""
     for root in (data_dir(), cache_dir()):

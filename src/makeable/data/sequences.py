@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from makeable.data.molecules import data_dir
+from makeable.data.molecules import data_file
 
 TFBIND8_ALPHABET = "ACGT"  # design-bench encoding: A, C, G, T = 0..3
 RNA_ALPHABET = "UGCA"  # δ-CS encoding of the RNA starting sets: U, G, C, A = 0..3
@@ -40,18 +40,12 @@ def sequence_file(relpath: str) -> Path:
     Raises:
         SequenceDataError: ``$MAKEABLE_DATA`` is not set or the file is missing.
     """
-    root = data_dir()
-    if root is None:
-        raise SequenceDataError(
-            f"this sequence task needs the data file sequences/{relpath}: set MAKEABLE_DATA to "
-            "the shared data folder (the one holding sequences/)"
-        )
-    path = root / "sequences" / relpath
-    if not path.is_file():
-        raise SequenceDataError(
-            f"{path} is missing: MAKEABLE_DATA={root} must hold sequences/{relpath}"
-        )
-    return path
+    return data_file(
+        f"sequences/{relpath}",
+        "this sequence task's data",
+        " (the shared data folder, the one holding sequences/)",
+        error=SequenceDataError,
+    )
 
 
 def decode(x: np.ndarray, alphabet: str) -> list[str]:

@@ -75,7 +75,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.molecule import parse_smiles, quiet_rdkit
-from makeable.data.molecules import cache_dir, data_dir
+from makeable.data.molecules import cache_dir, data_file
 from makeable.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -101,32 +101,6 @@ PLANNING_FILES = {
 
 SHIPPED_FILES = {"building_blocks": "stocks/building_blocks.csv.gz"}
 """Named stocks shipped in ``makeable.resources``: their file relative to it."""
-
-
-def planning_data_file(
-    relpath: str,
-    what: str,
-    hint: str = ", or pass a file of your own (one SMILES or InChIKey a line)",
-) -> Path:
-    """A file of the data folder (``$MAKEABLE_DATA``, then the user cache).
-
-    Args:
-        relpath: the file relative to the data folder, e.g. ``planning/paroutes/n1-stock.txt``.
-        what: a name for the error message (``"stock 'paroutes_n1'"``).
-        hint: the end of the error message (what else the user can do).
-
-    Raises:
-        FileNotFoundError: neither folder holds the file (the message says where it belongs).
-    """
-    for root in (data_dir(), cache_dir()):
-        if root is not None and (root / relpath).is_file():
-            return root / relpath
-    root = data_dir()
-    where = f"{root}/" if root is not None else "$MAKEABLE_DATA/"
-    raise FileNotFoundError(
-        f"{what} is not available: expected the file {where}{relpath} (or the same path under "
-        f"{cache_dir()}); set MAKEABLE_DATA to a data folder that holds it{hint}"
-    )
 
 
 def inchikey(smiles: str) -> str | None:
@@ -654,7 +628,11 @@ def _load_named(name: str) -> Stock:
         ref = resources.files("makeable.resources").joinpath(SHIPPED_FILES[name])
         with resources.as_file(ref) as path:
             return Stock.from_file(path, name=name)
-    path = planning_data_file(PLANNING_FILES[name], f"stock {name!r}")
+    path = data_file(
+        PLANNING_FILES[name],
+        f"stock {name!r}",
+        ", or pass a file of your own (one SMILES or InChIKey a line)",
+    )
     return Stock.from_file(path, name=name)
 
 

@@ -106,18 +106,16 @@ def load_training_smiles(data: str) -> tuple[list[str], str]:
     Raises:
         FileNotFoundError: the data set is not available locally.
     """
-    from makeable.data.molecules import data_dir, read_smiles_file, zinc250k, zinc250k_source
+    from makeable.data.molecules import data_file, read_smiles_file, zinc250k, zinc250k_source
 
     if data == "zinc250k":
         return list(zinc250k(require_full=True)), zinc250k_source(full=True)
     if data == "moses":
-        root = data_dir()
-        path = None if root is None else root / "molecules" / "moses" / "train.csv.gz"
-        if path is None or not path.is_file():
-            raise FileNotFoundError(
-                "the MOSES training set is not available: set MAKEABLE_DATA to a data folder "
-                "holding molecules/moses/train.csv.gz (column SMILES; from PyPI molsets==0.3.1)"
-            )
+        path = data_file(
+            "molecules/moses/train.csv.gz",
+            "the MOSES training set",
+            " (column SMILES; from PyPI molsets==0.3.1)",
+        )
         with gzip.open(path, "rt", newline="") as fh:
             return [row["SMILES"] for row in csv.DictReader(fh)], "moses train (molsets 0.3.1)"
     path = Path(data)

@@ -42,7 +42,7 @@ from typing import Any
 
 from makeable.chem.reaction import Reaction, canonical_unmapped, split_components
 from makeable.data.download import sha256_of
-from makeable.data.stocks import planning_data_file
+from makeable.data.molecules import data_file
 from makeable.retro.single_step.data import load_uspto50k, read_rows
 from makeable.retro.single_step.templates import extract_template
 from makeable.run_folder import RunFolder
@@ -69,9 +69,7 @@ class CorpusError(ValueError):
 
 
 def _data_file(relpath: str, what: str) -> Path:
-    return planning_data_file(
-        relpath, what, " (see docs/benchmarks/uspto50k.md for the files and sources)"
-    )
+    return data_file(relpath, what, " (see docs/benchmarks/uspto50k.md for the files and sources)")
 
 
 def _route_molecules_file() -> Path:

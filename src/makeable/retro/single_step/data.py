@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from makeable.chem.reaction import Reaction
-from makeable.data.molecules import data_dir
+from makeable.data.molecules import data_file
 
 SPLITS = ("train", "val", "test")
 USPTO50K_RELPATH = "reactions/uspto50k"
@@ -45,16 +45,13 @@ def uspto50k_dir() -> Path:
     Raises:
         FileNotFoundError: ``$MAKEABLE_DATA`` is unset or lacks ``reactions/uspto50k``.
     """
-    root = data_dir()
-    folder = root / USPTO50K_RELPATH if root is not None else None
-    if folder is None or not folder.is_dir():
-        where = f"{root}/" if root is not None else "$MAKEABLE_DATA/"
-        raise FileNotFoundError(
-            f"USPTO-50k is not available: expected the folder {where}{USPTO50K_RELPATH} with "
-            f"{', '.join(_FILES.values())} and {MHN_FILE}; set MAKEABLE_DATA to a data "
-            "folder that holds it (see docs/benchmarks/uspto50k.md for the files and sources)"
-        )
-    return folder
+    return data_file(
+        USPTO50K_RELPATH,
+        "USPTO-50k",
+        f" (with {', '.join(_FILES.values())} and {MHN_FILE}; see docs/benchmarks/uspto50k.md "
+        "for the files and sources)",
+        folder=True,
+    )
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
