@@ -54,7 +54,7 @@ from makeable.registry import UnknownNameError
 from makeable.results_csv import append_csv, open_append, read_csv, read_jsonl, replace_text
 from makeable.retro.planning.route_report import route_svg, route_verdict
 from makeable.retro.planning.routes import Route, RouteFormatError
-from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many, verdict
+from makeable.retro.planning.search import Outcome, PlanResult, SearchSettings, plan_many
 from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.runs.config import ConfigError, DesignConfig
 from makeable.settings import read_settings, settings_diff, write_settings
@@ -156,7 +156,7 @@ def load_planner(config: DesignConfig) -> RoutePlanner:
 
 
 @dataclass(frozen=True)
-class TargetRoutes:
+class TargetRoutes(Outcome):
     """The planning outcome of one of the run's best molecules.
 
     Attributes:
@@ -183,14 +183,6 @@ class TargetRoutes:
     unverified: bool = False
     source: str = "planned"
 
-    @property
-    def verdict(self) -> str:
-        return verdict(self.solved, self.unverified, self.error)
-
-    @property
-    def best(self) -> Route | None:
-        return self.routes[0] if self.routes else None
-
     def row(self) -> dict[str, Any]:
         """The molecule's row of ``results.csv``."""
         best = self.best
@@ -203,9 +195,7 @@ class TargetRoutes:
             "source": self.source,
             "calls": self.calls,
             "seconds": round(self.seconds, 3),
-            "route_length": best.depth if best else "",
-            "n_reactions": best.n_reactions if best else "",
-            "route_score": round(best.score, 6) if best else "",
+            **self.route_columns(),
             "price": best.price if best and best.price is not None else "",
             "error": self.error,
         }

@@ -68,8 +68,40 @@ class InvalidTargetError(ValueError):
     """A target SMILES that RDKit cannot parse (or an empty one)."""
 
 
+class Outcome:
+    """What every planning outcome shares (a search's :class:`PlanResult`, a design run's
+    judged molecule :class:`makeable.runs.routes.TargetRoutes`): the verdict, the best route and
+    the route columns of a results row. A subclass has ``solved``, ``unverified``, ``error`` and
+    ``routes`` (cheapest first)."""
+
+    solved: bool
+    unverified: bool
+    error: str | None
+    routes: tuple[Route, ...]
+
+    @property
+    def verdict(self) -> str:
+        """:func:`verdict` of this outcome."""
+        return verdict(self.solved, self.unverified, self.error)
+
+    @property
+    def best(self) -> Route | None:
+        """The cheapest solved route, if any."""
+        return self.routes[0] if self.routes else None
+
+    def route_columns(self) -> dict[str, Any]:
+        """``route_length``, ``n_reactions`` and ``route_score`` of the best route (blank when
+        there is none)."""
+        best = self.best
+        return {
+            "route_length": best.depth if best else "",
+            "n_reactions": best.n_reactions if best else "",
+            "route_score": round(best.score, 6) if best else "",
+        }
+
+
 @dataclass(frozen=True)
-class PlanResult:
+class PlanResult(Outcome):
     """The outcome of planning one target.
 
     Attributes:
@@ -108,28 +140,15 @@ class PlanResult:
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     unverified: bool = False
 
-    @property
-    def verdict(self) -> str:
-        """:func:`verdict` of this result."""
-        return verdict(self.solved, self.unverified, self.error)
-
-    @property
-    def best(self) -> Route | None:
-        """The cheapest solved route, if any."""
-        return self.routes[0] if self.routes else None
-
     def row(self) -> dict[str, Any]:
         """One flat record (a row of the planning benchmark's ``results.csv``)."""
-        best = self.best
         return {
             "target": self.target,
             "solved": int(self.solved),
             "unverified": int(self.unverified),
             "calls": self.calls,
             "seconds": round(self.seconds, 3),
-            "route_length": best.depth if best else "",
-            "n_reactions": best.n_reactions if best else "",
-            "route_score": round(best.score, 6) if best else "",
+            **self.route_columns(),
             "first_solution_calls": _blank(self.first_solution_calls),
             "first_solution_s": _blank(self.first_solution_s, 3),
             "n_nodes": self.n_nodes,
