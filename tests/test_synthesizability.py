@@ -283,3 +283,12 @@ def test_cli_label_train_score(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["synth", "score", str(smi), "--model", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "folder not found" in err
+
+
+def test_training_takes_its_model_folder(tmp_path: Path):
+    """synth train holds its folder like every job: a second process is refused, one line."""
+    from makeable.run_folder import RunFolder, RunInUseError
+    from makeable.synthesis.train import train_synth_model
+
+    with RunFolder(tmp_path / "model"), pytest.raises(RunInUseError, match="in use"):
+        train_synth_model(tmp_path / "labels", tmp_path / "model")

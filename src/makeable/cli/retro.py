@@ -160,6 +160,7 @@ def run_train(args: argparse.Namespace) -> int:
     from makeable.retro.single_step.corpus import corpus_metadata, load_corpus, load_corpus_val
     from makeable.retro.single_step.data import attach_mhn_templates, load_uspto50k, reactant_pool
     from makeable.retro.single_step.template_mlp import TemplateMLP
+    from makeable.run_folder import RunFolder
 
     log = logging.getLogger("makeable.retro")
     model = MODELS.build(args.model, **parse_params(args.param))
@@ -187,11 +188,13 @@ def run_train(args: argparse.Namespace) -> int:
     if isinstance(model, TemplateMLP):  # a checkpoint per epoch: rerun the command to resume
         extra["checkpoint_dir"] = out
     log.info("training %s on %d reactions (val %d)", args.model, len(train), len(val))
-    model.fit(train, val, progress=not args.no_progress, **extra)
-    if args.corpus:  # the training set, its counts and exclusions travel with the weights
-        model.training["corpus"] = corpus_metadata(args.corpus)
-    model.save(out)
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the model is whole: not needed
+    with RunFolder(out) as folder:  # one process per model folder; versions.json beside it
+        folder.record()
+        model.fit(train, val, progress=not args.no_progress, **extra)
+        if args.corpus:  # the training set, its counts and exclusions travel with the weights
+            model.training["corpus"] = corpus_metadata(args.corpus)
+        model.save(out)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the model is whole: not needed
     print(f"saved {args.model} to {out} ({model.training.get('train_time_s', '?')} s training)")
     return 0
 

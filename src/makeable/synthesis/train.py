@@ -36,6 +36,7 @@ from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from safetensors.numpy import save_file
 from torch import nn
+from tqdm import tqdm
 
 from makeable.chem.molecule import parse_smiles, quiet_rdkit
 from makeable.objectives.synthesizability import (
@@ -49,6 +50,7 @@ from makeable.objectives.synthesizability import (
     read_model_files,
 )
 from makeable.results_csv import read_csv
+from makeable.run_folder import RunFolder
 from makeable.settings import read_settings
 from makeable.synthesis.labels import CONFIG as LABELS_CONFIG
 from makeable.synthesis.labels import LABELS
@@ -298,9 +300,15 @@ def train_synth_model(
         FileNotFoundError: no ``labels.csv`` in ``labels_dir``.
         ValueError: no usable rows, or a set without both classes.
     """
-    from tqdm import tqdm
-
     settings = settings or TrainSettings()
+    with RunFolder(out) as run:  # one process per model folder; versions.json beside it
+        run.record()
+        return _train(labels_dir, out, settings, progress)
+
+
+def _train(
+    labels_dir: str | Path, out: str | Path, settings: TrainSettings, progress: bool
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     mols, y, label_config = load_labels(labels_dir)
     train, val, test = split_indices(mols, settings)
