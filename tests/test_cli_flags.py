@@ -124,3 +124,25 @@ def test_threads_refuses_a_bad_count(value, capsys):
     with pytest.raises(SystemExit):
         main(["retro", "train-value", "p.jsonl", "--out", "o", "--threads", value])
     assert "--threads" in capsys.readouterr().err
+
+
+def test_device_flag_is_checked_before_any_work(capsys):
+    """--device names a device torch can use here, or the command stops at once, one line."""
+    import torch
+
+    from makeable.models.toolkit import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="expected one of cpu, cuda"):
+        resolve_device("gpu")
+    for command in ("prior train", "retro train"):
+        assert _flag(COMMANDS[command], "--device") is not None, command
+    argv = ["prior", "train", "--device", "gpu", "--out", "x"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "argument --device: expected one of cpu, cuda, cuda:N, auto" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA device"):
+            resolve_device("cuda")

@@ -211,3 +211,31 @@ def _merge_flags(
             data[f.name] = {**(base if isinstance(base, dict) else {}), **parse_params(value)}
         else:
             data[f.name] = value
+
+
+DEVICE_HELP = (
+    "where torch trains: cpu (default; runs repeat bit for bit), cuda or cuda:N (a GPU), auto "
+    "(cuda when torch sees one)"
+)
+
+
+def device_name(text: str) -> str:
+    """``--device``'s type: a device torch can use here, checked before any work starts
+    (:func:`makeable.models.toolkit.resolve_device`); kept as written."""
+    if text == "cpu":  # torch is not imported for the default
+        return text
+    from makeable.models.toolkit import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--device {text}: ")) from None
+    return text
+
+
+def add_device(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> argparse.Action:
+    """``--device cpu|cuda|cuda:N|auto`` (``args.device``, default ``cpu``), checked by
+    :func:`device_name`."""
+    return parser.add_argument(
+        "--device", type=device_name, default="cpu", metavar="DEVICE", help=DEVICE_HELP
+    )

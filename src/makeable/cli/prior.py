@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads
+from makeable.cli.flags import add_device, add_no_progress, add_out, add_seed, add_threads
 
 
 def add_parser(sub: Any) -> None:
@@ -45,9 +45,8 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     add_seed(t)
     add_threads(t)
-    t.add_argument(
-        "--bf16", action="store_true", help="bfloat16 autocast for the training steps (CPU)"
-    )
+    t.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the training steps")
+    add_device(t)
     add_no_progress(t)
     t.set_defaults(func=run_train)
 
@@ -95,6 +94,7 @@ def run_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
         bf16=args.bf16,
+        device=args.device,
     )
     best = train_prior(config, args.out, progress=not args.no_progress)
     print(f"best model: {best}")

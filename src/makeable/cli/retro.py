@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_threads, at_least_one
+from makeable.cli.flags import add_device, add_no_progress, add_out, add_threads, at_least_one
 from makeable.cli.params import parse_params
 from makeable.cli.paths import output_file
 from makeable.cli.plan import add_improve_parser, add_train_value_parser
@@ -52,6 +52,7 @@ def add_parser(sub: Any) -> None:
         help="train on a corpus built by `makeable retro corpus` instead of the USPTO-50k train "
         "split (validation stays the USPTO-50k val split)",
     )
+    add_device(train)
     add_no_progress(train)
     add_threads(train)
     train.set_defaults(func=run_train)
@@ -187,6 +188,9 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_model_dir(args.model)
     if isinstance(model, TemplateMLP):  # a checkpoint per epoch: rerun the command to resume
         extra["checkpoint_dir"] = out
+        extra["device"] = args.device
+    elif args.device != "cpu":
+        raise ValueError(f"--device {args.device}: {args.model} trains on the CPU only")
     log.info("training %s on %d reactions (val %d)", args.model, len(train), len(val))
     with RunFolder(out) as folder:  # one process per model folder; versions.json beside it
         folder.record()

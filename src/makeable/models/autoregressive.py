@@ -62,6 +62,11 @@ class AutoregressiveLSTM(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, n_outputs)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (inputs are moved there; samples come back on the CPU)."""
+        return self.head.weight.device
+
     def forward(
         self, tokens: torch.Tensor, hidden: Hidden | None = None
     ) -> tuple[torch.Tensor, Hidden]:
@@ -115,7 +120,9 @@ class AutoregressiveLSTM(nn.Module):
                 token instead of the drawn one (δ-CS's conservative denoising).
 
         Returns:
-            ``(n, steps)`` tokens and a ``(n,)`` bool tensor: the row emitted ``stop_id``.
+            ``(n, steps)`` tokens and a ``(n,)`` bool tensor: the row emitted ``stop_id``, on
+            the CPU. The draws are made on the CPU with ``generator`` (a CPU generator), so a
+            seed gives the same draws for the same probabilities on any device.
 
         Raises:
             FloatingPointError: the network's outputs are not finite (its weights diverged).
@@ -123,7 +130,8 @@ class AutoregressiveLSTM(nn.Module):
         n = len(start)
         out = torch.full((n, steps), pad_id, dtype=torch.long)
         stopped = torch.zeros(n, dtype=torch.bool)
-        x, hidden = start, None
+        device = self.device
+        x, hidden = start.to(device), None
         for t in range(steps):
             logits, hidden = self(x, hidden)
             step_logits = logits[:, -1] / temperature
@@ -137,7 +145,7 @@ class AutoregressiveLSTM(nn.Module):
                 )
             if epsilon > 0:
                 probs = (1 - epsilon) * probs + epsilon / probs.shape[-1]
-            token = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            token = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1)
             if guide is not None and keep is not None:
                 token = torch.where(keep[:, t], guide[:, t], token)
             if stop_id is not None:
@@ -147,5 +155,5 @@ class AutoregressiveLSTM(nn.Module):
                 stopped |= token == stop_id
                 if bool(stopped.all()):
                     break
-            x = token.unsqueeze(-1)
+            x = token.unsqueeze(-1).to(device)
         return out, stopped

@@ -36,7 +36,8 @@ def save_checkpoint(
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors")
+        {k: v.contiguous().cpu() for k, v in model.state_dict().items()},
+        str(tmp / "model.safetensors"),
     )
     opt = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {"torch_rng_state": torch.get_rng_state()}
@@ -44,12 +45,13 @@ def save_checkpoint(
     for pid, pstate in opt["state"].items():
         for key, value in pstate.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"state.{pid}.{key}"] = value.contiguous()
+                tensors[f"state.{pid}.{key}"] = value.contiguous().cpu()
             else:
                 scalars[f"state.{pid}.{key}"] = value
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     if extra:
-        save_file({k: v.contiguous() for k, v in extra.items()}, str(tmp / "extra.safetensors"))
+        extra_cpu = {k: v.contiguous().cpu() for k, v in extra.items()}
+        save_file(extra_cpu, str(tmp / "extra.safetensors"))
     meta = {**state, "param_groups": opt["param_groups"], "optimizer_scalars": scalars}
     (tmp / "state.json").write_text(json.dumps(meta, indent=1) + "\n")
     if folder.exists():

@@ -103,3 +103,38 @@ def torch_settings(threads: int = 0, deterministic: bool = True) -> Iterator[Non
             yield
         finally:
             torch.use_deterministic_algorithms(old_deterministic)
+
+
+DEVICES = ("cpu", "cuda", "auto")
+"""What ``--device`` accepts (``cuda:N`` too): ``auto`` is ``cuda`` when torch sees a GPU."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device of a ``--device`` value: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+
+    Raises:
+        ValueError: an unknown name, or ``cuda`` when torch sees no GPU (one line saying why).
+    """
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no GPU visible"
+            raise ValueError(
+                f"--device {name}: torch {torch.__version__} sees no CUDA device ({build}); "
+                "use --device cpu"
+            )
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"--device {name}: expected cuda or cuda:N") from None
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"--device {name}: torch sees {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return device
+    raise ValueError(f"--device {name}: expected one of cpu, cuda, cuda:N, auto")

@@ -99,6 +99,7 @@ class SmilesLSTM(AutoregressiveLSTM):
             ``(batch,)``: the sum over positions of ``log p(x_t | x_<t)``, ``<eos>`` included,
             padding excluded.
         """
+        tokens = tokens.to(self.device)
         target = tokens[:, 1:]
         logp = self.token_log_probs(tokens[:, :-1], target)
         return (logp * (target != self.tokenizer.pad_id)).sum(dim=1)

@@ -44,6 +44,7 @@ from makeable.models.checkpoints import (
 from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
+from makeable.models.toolkit import resolve_device
 from makeable.results_csv import open_append
 from makeable.run_folder import RunFolder
 from makeable.settings import write_settings
@@ -73,6 +74,10 @@ class TrainConfig:
         n_eval_samples: samples drawn at each evaluation to measure validity.
         bf16: compute the training steps under bfloat16 autocast (weights and Adam state stay
             float32; about 1.7 times faster on CPUs with AVX512-BF16). Evaluation is float32.
+        device: where torch trains (``cpu``, ``cuda``, ``cuda:N``, ``auto``;
+            :func:`makeable.models.toolkit.resolve_device`). Checkpoints and saved models are
+            device-free, so a run may resume on another device (a GPU resume is not bit-exact:
+            the GPU's own random state is not checkpointed).
     """
 
     data: str = "zinc250k"
@@ -93,10 +98,11 @@ class TrainConfig:
     clip_grad: float = 1.0
     n_eval_samples: int = 500
     bf16: bool = False
+    device: str = "cpu"
 
 
 # settings that may change when a run is resumed (they do not change the data or the model)
-RESUME_FREE = {"epochs", "max_steps", "checkpoint_every", "bf16"}
+RESUME_FREE = {"epochs", "max_steps", "checkpoint_every", "bf16", "device"}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -225,10 +231,11 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
         valid_ids = [tokenizer.encode(s) for s in valid]
         lengths = [len(s) for s in train_ids]
 
+        device = resolve_device(config.device)  # a missing GPU fails before any work
         torch.manual_seed(config.seed)
         model = SmilesLSTM(
             tokenizer, config.embedding_dim, config.hidden_size, config.n_layers, config.dropout
-        )
+        ).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         step, epoch, batch_in_epoch, best_nll, train_s = 0, 0, 0, math.inf, 0.0
         running: float | None = None
@@ -271,7 +278,7 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
                     decay = 1.0 - (1.0 - config.lr_final_fraction) * step / max(1, total_steps - 1)
                     for group in optimizer.param_groups:
                         group["lr"] = config.lr * decay
-                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                         loss = -model.log_likelihood(batch).sum() / n_tok
                     optimizer.zero_grad()
                     loss.backward()
@@ -308,7 +315,7 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
                         info = {**metadata, **record}
                         if record["valid_nll_per_mol"] < best_nll:
                             best_nll = record["valid_nll_per_mol"]
-                            save_model(model, out / "best", info)
+                            save_model(model, out / "best", info)  # weights copied to the CPU
                         save_model(model, out / "final", info)
                         state = {
                             "step": step,

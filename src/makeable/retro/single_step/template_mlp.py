@@ -178,6 +178,7 @@ class TemplateMLP(SingleStepModel):
         val: Sequence[Reaction] | None = None,
         progress: bool = False,
         checkpoint_dir: str | Path | None = None,
+        device: str = "cpu",
         **_: Any,
     ) -> None:
         """Train the classifier on reactions whose ``metadata["template"]`` is set.
@@ -191,8 +192,12 @@ class TemplateMLP(SingleStepModel):
         after every epoch, and a new call with the same folder, data and parameters goes on
         from the last finished epoch, ending with the same weights as an uninterrupted run.
 
+        ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``auto``) is where the network trains; the
+        trained network is moved back to the CPU, where the model predicts.
+
         Raises:
-            ValueError: the checkpoints were made with other templates or parameters.
+            ValueError: the checkpoints were made with other templates or parameters, or the
+                device is not available.
         """
         from tqdm import tqdm
 
@@ -202,6 +207,7 @@ class TemplateMLP(SingleStepModel):
             prune_checkpoints,
             save_checkpoint,
         )
+        from makeable.models.toolkit import resolve_device
 
         p = self.params
         torch.manual_seed(p["seed"])
@@ -218,7 +224,8 @@ class TemplateMLP(SingleStepModel):
             len(y_train),
             len(y_val),
         )
-        net = self._build(len(kept))
+        self._device = resolve_device(device)
+        net = self._build(len(kept)).to(self._device)
         opt = torch.optim.Adam(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, p["epochs"]))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
@@ -288,7 +295,8 @@ class TemplateMLP(SingleStepModel):
             state = {k: v.half().float() for k, v in state.items()}
         net.load_state_dict(state)
         net.eval()
-        self.net = net
+        self.net = net.cpu()
+        self._device = torch.device("cpu")
         self.training = {
             "n_train": len(y_train),
             "n_val": len(y_val),
@@ -313,8 +321,8 @@ class TemplateMLP(SingleStepModel):
         total = 0.0
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            logits = net(*self.fp.batch([xs[i] for i in rows]))
-            loss = loss_fn(logits, torch.as_tensor(ys[rows]))
+            logits = net(*self._batch([xs[i] for i in rows]))
+            loss = loss_fn(logits, torch.as_tensor(ys[rows], device=logits.device))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -427,8 +435,9 @@ class TemplateMLP(SingleStepModel):
         net.eval()
         total = 0.0
         for start in range(0, len(ys), 1024):
-            logits = net(*self.fp.batch(xs[start : start + 1024]))
-            total += float(loss_fn(logits, torch.as_tensor(ys[start : start + 1024]))) * len(logits)
+            logits = net(*self._batch(xs[start : start + 1024]))
+            target = torch.as_tensor(ys[start : start + 1024], device=logits.device)
+            total += float(loss_fn(logits, target)) * len(logits)
         return total / max(1, len(ys))
 
     def _examples(
@@ -450,12 +459,18 @@ class TemplateMLP(SingleStepModel):
         net.eval()
         hits = {1: 0, 10: 0, 50: 0}
         for start in range(0, len(ys), 1024):
-            logits = net(*self.fp.batch(xs[start : start + 1024]))
-            top = logits.topk(min(50, logits.shape[1]), dim=1).indices.numpy()
+            logits = net(*self._batch(xs[start : start + 1024]))
+            top = logits.topk(min(50, logits.shape[1]), dim=1).indices.cpu().numpy()
             y = ys[start : start + 1024, None]
             for k in hits:
                 hits[k] += int((top[:, :k] == y).any(axis=1).sum())
         return {f"val_top{k}": v / len(ys) for k, v in hits.items()}
+
+    def _batch(self, xs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, ...]:
+        """The network's input tensors of fingerprints, on the training device."""
+        device = getattr(self, "_device", None)
+        tensors = self.fp.batch(xs)
+        return tensors if device is None else tuple(t.to(device) for t in tensors)
 
     def _input(self, reaction: Reaction) -> str:
         """The SMILES the classifier reads for a training reaction: its product."""
