@@ -130,7 +130,7 @@ def test_device_flag_is_checked_before_any_work(capsys):
     """--device names a device torch can use here, or the command stops at once, one line."""
     import torch
 
-    from makeable.models.toolkit import resolve_device
+    from makeable.runtime import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from makeable.chem.reaction import Reaction
-from makeable.models.toolkit import set_torch_threads, torch_threads
 from makeable.report import markdown_table, write_text
 from makeable.results_csv import write_csv
 from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.retro.single_step.data import load_uspto50k
 from makeable.retro.single_step.metrics import TOP_KS, match_rank, top_k_accuracy
 from makeable.run_folder import RunFolder
+from makeable.runtime import set_torch_threads, torch_threads
 
 log = logging.getLogger(__name__)
 

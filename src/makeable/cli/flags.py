@@ -4,7 +4,7 @@
 A command adds them with these functions, never by hand: ``tests/test_cli_flags.py`` walks
 the whole parser and fails on one whose type or help differs. ``--threads`` is applied for
 every command in one place, :func:`makeable.cli.main.main` (through
-:func:`makeable.models.toolkit.threads_set`).
+:func:`makeable.runtime.threads_set`).
 """
 
 from __future__ import annotations
@@ -221,10 +221,10 @@ DEVICE_HELP = (
 
 def device_name(text: str) -> str:
     """``--device``'s type: a device torch can use here, checked before any work starts
-    (:func:`makeable.models.toolkit.resolve_device`); kept as written."""
+    (:func:`makeable.runtime.resolve_device`); kept as written."""
     if text == "cpu":  # torch is not imported for the default
         return text
-    from makeable.models.toolkit import resolve_device
+    from makeable.runtime import resolve_device
 
     try:
         resolve_device(text)

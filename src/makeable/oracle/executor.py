@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from makeable.registry import Registry
+from makeable.runtime import set_torch_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -125,8 +126,8 @@ class ProcessPoolExecutorBackend(Executor):
 
 
 def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+    if "torch" in sys.modules:  # one thread per worker; torch is not imported for it
+        set_torch_threads(1)
     if initializer is not None:
         initializer(*initargs)
 

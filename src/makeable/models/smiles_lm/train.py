@@ -44,9 +44,9 @@ from makeable.models.checkpoints import (
 from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
 from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
-from makeable.models.toolkit import resolve_device
 from makeable.results_csv import open_append
 from makeable.run_folder import RunFolder
+from makeable.runtime import resolve_device
 from makeable.settings import write_settings
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class TrainConfig:
         bf16: compute the training steps under bfloat16 autocast (weights and Adam state stay
             float32; about 1.7 times faster on CPUs with AVX512-BF16). Evaluation is float32.
         device: where torch trains (``cpu``, ``cuda``, ``cuda:N``, ``auto``;
-            :func:`makeable.models.toolkit.resolve_device`). Checkpoints and saved models are
+            :func:`makeable.runtime.resolve_device`). Checkpoints and saved models are
             device-free, so a run may resume on another device (a GPU resume is not bit-exact:
             the GPU's own random state is not checkpointed).
     """

@@ -46,6 +46,7 @@ from makeable.data.molecules import data_file
 from makeable.retro.single_step.data import load_uspto50k, read_rows
 from makeable.retro.single_step.templates import extract_template
 from makeable.run_folder import RunFolder
+from makeable.runtime import set_torch_threads
 from makeable.settings import read_json_object, write_settings
 
 log = logging.getLogger(__name__)
@@ -207,14 +208,13 @@ def _mapper() -> Any:
     global _MAPPER
     if _MAPPER is None:
         try:
-            import torch
             from rxnmapper import RXNMapper
         except ImportError as exc:
             raise CorpusError(
                 f"atom mapping needs RXNMapper ({exc}); install the extra: "
                 "pip install 'makeable[mapping]'"
             ) from None
-        torch.set_num_threads(1)
+        set_torch_threads(1)
         _MAPPER = RXNMapper()
     return _MAPPER
 

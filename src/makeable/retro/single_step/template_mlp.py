@@ -207,7 +207,7 @@ class TemplateMLP(SingleStepModel):
             prune_checkpoints,
             save_checkpoint,
         )
-        from makeable.models.toolkit import resolve_device
+        from makeable.runtime import resolve_device
 
         p = self.params
         torch.manual_seed(p["seed"])
