@@ -157,7 +157,21 @@ def test_resume_refuses_changed_optimizer_defaults(tmp_path):
 
 def test_config_errors_are_clear():
     with pytest.raises(ConfigError, match="rounds"):
-        SequenceDesignConfig(task=TASK, rounds=0)
+        SequenceDesignConfig(task=TASK, rounds=-1)
+    with pytest.raises(ConfigError, match="budget 100 is not a whole number of rounds"):
+        SequenceDesignConfig(task=TASK, budget=100, batch=32)
+    with pytest.raises(ConfigError, match="not rounds x batch"):
+        SequenceDesignConfig(task=TASK, budget=256, rounds=3, batch=32)
+
+
+def test_the_budget_or_the_rounds_say_the_same():
+    """One budget word: --budget N is N oracle calls, rounds x batch; an old config (rounds only)
+    has the same identity as the same run given by its budget, so old folders resume."""
+    by_rounds = SequenceDesignConfig.from_dict({"task": TASK, "rounds": 3, "batch": 32})
+    by_budget = SequenceDesignConfig(task=TASK, budget=96, batch=32)
+    assert (by_budget.rounds, by_rounds.budget) == (3, 96)
+    assert by_rounds.identity() == by_budget.identity()
+    assert SequenceDesignConfig(task=TASK).budget == 10 * 128  # the δ-CS default
     with pytest.raises(ConfigError, match="proxy parameter"):
         SequenceDesignConfig(task=TASK, proxy_params={"kapa": 1})
     with pytest.raises(TypeError, match="unknown parameter"):
