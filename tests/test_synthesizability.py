@@ -24,13 +24,12 @@ from makeable.objectives.synthesizability import (
     load_synth_model,
     shipped_model_dir,
 )
+from makeable.predict.splits import average_precision, roc_auc
 from makeable.retro.planning.search import SearchSettings
 from makeable.synthesis.labels import LABELS, label_molecules, read_molecules, sample_molecules
 from makeable.synthesis.train import (
     TrainSettings,
-    average_precision,
     load_torch_network,
-    roc_auc,
     split_indices,
     train_synth_model,
 )

@@ -36,7 +36,9 @@ def objective_names() -> list[str]:
 
 
 def get_objective(spec: str | Objective | Callable[..., Any], **params: Any) -> Objective:
-    """Resolve an objective from a registered name, a ``module:function`` spec or a callable.
+    """Resolve an objective from a registered name, a ``predictor:DIR[:TARGET]`` spec (a
+    trained property predictor, :mod:`makeable.objectives.predictor`), a ``module:function``
+    spec or a callable.
 
     A ``module:function`` target may be an :class:`Objective` instance or subclass, or a plain
     function ``f(smiles) -> float`` that is wrapped in a :class:`FunctionObjective`.
@@ -45,6 +47,10 @@ def get_objective(spec: str | Objective | Callable[..., Any], **params: Any) -> 
         return spec
     if callable(spec):
         return _wrap(getattr(spec, "__name__", "user_objective"), spec)
+    if spec.startswith("predictor:"):  # a trained property predictor (makeable predict train)
+        from makeable.objectives.predictor import predictor_objective
+
+        return predictor_objective(spec, **params)
     if ":" in spec:
         module_name, _, attr = spec.partition(":")
         try:

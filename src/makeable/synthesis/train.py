@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -33,7 +32,6 @@ from typing import Any
 import numpy as np
 import torch
 from rdkit import Chem
-from rdkit.Chem.Scaffolds import MurckoScaffold
 from safetensors.numpy import save_file
 from torch import nn
 from tqdm import tqdm
@@ -49,6 +47,8 @@ from makeable.objectives.synthesizability import (
     featurize,
     read_model_files,
 )
+from makeable.predict.splits import average_precision, roc_auc
+from makeable.predict.splits import split_indices as split_molecules
 from makeable.results_csv import read_csv
 from makeable.run_folder import RunFolder
 from makeable.settings import read_settings
@@ -133,79 +133,14 @@ def load_labels(labels_dir: str | Path) -> tuple[list[Chem.Mol], np.ndarray, dic
     return mols, np.array(labels, dtype=bool), config
 
 
-def _scaffold(mol: Chem.Mol) -> str:
-    try:
-        return str(MurckoScaffold.MurckoScaffoldSmiles(mol=mol))
-    except ValueError:  # RDKit cannot make one: the molecule is its own group
-        return Chem.MolToSmiles(mol)
-
-
 def split_indices(
     mols: Sequence[Chem.Mol], settings: TrainSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of the training, validation and test molecules (module docstring)."""
-    n = len(mols)
-    n_val = max(1, round(settings.val_fraction * n))
-    n_test = max(1, round(settings.test_fraction * n))
-    rng = random.Random(settings.seed)
-    if settings.split == "random":
-        order = list(range(n))
-        rng.shuffle(order)
-        groups = [[i] for i in order]
-    else:
-        by_scaffold: dict[str, list[int]] = {}
-        for i, mol in enumerate(mols):
-            by_scaffold.setdefault(_scaffold(mol), []).append(i)
-        big = [g for g in by_scaffold.values() if len(g) > n_test / 2]
-        small = [g for g in by_scaffold.values() if len(g) <= n_test / 2]
-        rng.shuffle(small)
-        groups = small + big  # the big groups come last: they fill training
-    val: list[int] = []
-    test: list[int] = []
-    train: list[int] = []
-    for group in groups:
-        if len(val) + len(group) <= n_val:
-            val += group
-        elif len(test) + len(group) <= n_test:
-            test += group
-        else:
-            train += group
-    return np.array(sorted(train)), np.array(sorted(val)), np.array(sorted(test))
-
-
-# ---------------------------------------------------------------------- metrics
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (the Mann-Whitney U statistic, ties counted half);
-    NaN when one class is absent."""
-    y = np.asarray(labels, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    s = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=np.float64)
-    sorted_s = s[order]
-    start = 0
-    for end in np.append(np.flatnonzero(np.diff(sorted_s)) + 1, len(s)):
-        ranks[order[start:end]] = (start + end + 1) / 2  # average rank of a tie, 1-based
-        start = end
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the precision-recall curve as average precision, ``Σ (R_k - R_{k-1}) P_k``
-    over the distinct score thresholds (scikit-learn's definition); NaN without positives."""
-    y = np.asarray(labels, dtype=bool)
-    if not y.any():
-        return float("nan")
-    s = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(-s, kind="mergesort")
-    y, s = y[order], s[order]
-    last = np.append(np.flatnonzero(np.diff(s)), len(s) - 1)  # end of each tie group
-    tp = np.cumsum(y)[last]
-    precision = tp / (last + 1)
-    recall = tp / y.sum()
-    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+    """Indices of the training, validation and test molecules (module docstring;
+    :func:`makeable.predict.splits.split_indices`)."""
+    return split_molecules(
+        mols, settings.split, settings.seed, settings.val_fraction, settings.test_fraction
+    )
 
 
 # ---------------------------------------------------------------------- model

@@ -1,0 +1,195 @@
+"""``makeable predict``: train a property predictor on your own table, evaluate it, score
+molecules with it (and use it as ``--objective predictor:DIR``)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
+
+TASKS = ("regression", "classification")
+SPLITS = ("random", "scaffold")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="property predictors trained on your data (message passing, ensembles)",
+        description="Train a directed message-passing network ensemble (chemprop's class) on a "
+        "CSV of SMILES and measured values, evaluate it, score molecules with a mean and an "
+        "uncertainty per target; use it in design as --objective predictor:DIR[:TARGET].",
+    )
+    psub = p.add_subparsers(dest="predict_command", required=True, metavar="ACTION")
+
+    t = psub.add_parser(
+        "train",
+        help="train an ensemble on a CSV; prints the held-out test metrics",
+        description="Rows with an invalid SMILES or no usable value are skipped and listed "
+        "(line numbers) in OUT/skipped.csv. Writes config.json, model_<i>.safetensors, "
+        "metrics.json and versions.json into OUT.",
+    )
+    t.add_argument(
+        "data", help="CSV or TSV with a header (.gz allowed), or esol (a shipped example table)"
+    )
+    _add_columns(t)
+    t.add_argument("--task", choices=TASKS, default="regression", help="default regression")
+    t.add_argument(
+        "--split", choices=SPLITS, default="random", help="80/10/10 split (default random)"
+    )
+    add_seed(t, draws="the split and the initial weights")
+    t.add_argument(
+        "--ensemble", type=at_least_one, default=3, help="models (default 3; 2+ give uncertainty)"
+    )
+    t.add_argument("--epochs", type=at_least_one, default=50, help="epochs per model (50)")
+    t.add_argument("--batch-size", type=at_least_one, default=50, help="molecules per step (50)")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
+    t.add_argument("--hidden", type=at_least_one, default=300, help="message width (300)")
+    t.add_argument("--depth", type=at_least_one, default=3, help="message-passing steps (3)")
+    t.add_argument("--dropout", type=float, default=0.0, help="dropout (0)")
+    add_out(t, "predictor folder (created; an existing model is replaced)")
+    add_no_progress(t)
+    add_threads(t)
+    t.set_defaults(func=run_train)
+
+    e = psub.add_parser("eval", help="metrics of a predictor on a table with known values")
+    e.add_argument("data", help="CSV or TSV with the predictor's target columns")
+    e.add_argument("--model", required=True, help="predictor folder")
+    e.add_argument("--smiles-col", default="smiles", help="SMILES column (default smiles)")
+    e.add_argument("--json", help="also write the metrics to this JSON file")
+    e.set_defaults(func=run_eval)
+
+    s = psub.add_parser(
+        "score",
+        help="predict for every row of a CSV (or SMILES file), in order",
+        description="Writes the input rows in order with one column per target (named as the "
+        "target) and its uncertainty beside it (TARGET_std); a row with an invalid SMILES gets "
+        "empty values and an error column.",
+    )
+    s.add_argument("data", help="CSV/TSV with a SMILES column, or a SMILES file (one a line)")
+    s.add_argument("--model", required=True, help="predictor folder")
+    s.add_argument("--smiles-col", default="smiles", help="SMILES column (default smiles)")
+    add_out(s, "output CSV ('-': standard output)")
+    s.set_defaults(func=run_score)
+
+
+def _add_columns(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smiles-col", default="smiles", help="SMILES column (default smiles)")
+    p.add_argument(
+        "--target",
+        nargs="+",
+        metavar="T",
+        help="target column(s); several train one multi-task model (default: every other column)",
+    )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from makeable.predict.data import read_table
+    from makeable.predict.mpnn import NetworkSettings
+    from makeable.predict.train import TrainSettings, train_predictor
+
+    network = NetworkSettings(hidden=args.hidden, depth=args.depth, dropout=args.dropout)
+    settings = TrainSettings(
+        task=args.task,
+        split=args.split,
+        seed=args.seed,
+        ensemble=args.ensemble,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        network=network,
+        threads=args.threads or 1,
+    )
+    table = read_table(args.data, args.smiles_col, args.target, args.task)
+    if table.skipped:
+        line, why = table.skipped[0]
+        print(
+            f"skipped {len(table.skipped)} of {len(table) + len(table.skipped)} rows (first: "
+            f"line {line}, {why}); all in {Path(args.out) / 'skipped.csv'}",
+            file=sys.stderr,
+        )
+    source = {"path": Path(args.data).name, "smiles_col": args.smiles_col}
+    metrics = train_predictor(table, args.out, settings, not args.no_progress, source)
+    print(json.dumps(metrics["test"], indent=2))
+    print(
+        f"saved to {args.out} ({metrics['n_train']} train / {metrics['n_val']} val / "
+        f"{metrics['n_test']} test molecules, {metrics['train_s']} s); use it with "
+        f"--objective predictor:{args.out}"
+    )
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from makeable.predict.data import read_table
+    from makeable.predict.model import load_predictor
+    from makeable.predict.train import classification_metrics, regression_metrics
+
+    predictor = load_predictor(args.model)
+    table = read_table(args.data, args.smiles_col, predictor.targets, predictor.task)
+    mean, std = predictor.predict_mols(table.mols)
+    out: dict[str, Any] = {"n": len(table), "n_skipped": len(table.skipped)}
+    for j, name in enumerate(predictor.targets):
+        if predictor.task == "classification":
+            out[name] = classification_metrics(table.y[:, j], mean[:, j])
+        else:
+            out[name] = regression_metrics(table.y[:, j], mean[:, j], std[:, j])
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+def _read_rows(path: Path, smiles_col: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of a CSV/TSV with ``smiles_col``, or of a SMILES file."""
+    from makeable.data.molecules import read_smiles_file
+    from makeable.predict.data import open_text
+
+    if not path.is_file():
+        raise FileNotFoundError(f"input not found: {path}")
+    with open_text(path) as fh:
+        first = fh.readline()
+    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
+    if smiles_col in header:
+        with open_text(path) as fh:
+            rows = list(csv.DictReader(fh, delimiter=delimiter))
+        return header, rows
+    return [smiles_col], [{smiles_col: s} for s in read_smiles_file(path)]
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from makeable.predict.model import load_predictor
+
+    predictor = load_predictor(args.model)
+    header, rows = _read_rows(Path(args.data), args.smiles_col)
+    prediction = predictor.predict([(r.get(args.smiles_col) or "").strip() for r in rows])
+    columns = list(header)
+    # a column named as the target, unless the input has one (its measured values are kept)
+    names = [t if t not in header else f"{t}_predicted" for t in predictor.targets]
+    for name, target in zip(names, predictor.targets, strict=True):
+        columns += [name, f"{target}_std"]
+    columns.append("error")
+    for i, row in enumerate(rows):
+        ok = bool(prediction.valid[i])
+        for j, (name, target) in enumerate(zip(names, predictor.targets, strict=True)):
+            mean, std = prediction.mean[i, j], prediction.std[i, j]
+            row[name] = f"{mean:.6g}" if ok else ""
+            row[f"{target}_std"] = f"{std:.6g}" if ok and not math.isnan(std) else ""
+        row["error"] = "" if ok else "invalid SMILES"
+    if args.out == "-":
+        writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        from makeable.results_csv import write_csv
+
+        write_csv(Path(args.out), columns, rows)
+        n_bad = int((~prediction.valid).sum())
+        print(f"{args.out}: {len(rows)} rows scored ({n_bad} invalid SMILES)")
+    return 0

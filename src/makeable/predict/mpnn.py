@@ -1,0 +1,111 @@
+"""The directed message-passing neural network (D-MPNN) of chemprop's class, and its head.
+
+Messages live on directed bonds (Yang et al. 2019, https://doi.org/10.1021/acs.jcim.9b00237):
+
+* ``h⁰(u→v) = ReLU(W_i [x_u ‖ e_uv])``;
+* ``m(u→v) = Σ_{k→u, k ≠ v} h(k→u)`` (the messages into ``u`` except the one from ``v``);
+* ``h(u→v) = ReLU(h⁰(u→v) + W_h m(u→v))``, ``depth - 1`` times;
+* atoms: ``h_v = ReLU(W_o [x_v ‖ Σ_{k→v} h(k→v)])``; a molecule: the mean of its atoms;
+* a feed-forward head maps the molecule vector to one output per target.
+
+Written here from the paper's equations (not copied from chemprop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from makeable.predict.features import ATOM_DIM, BOND_DIM, GraphBatch
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The network's size (chemprop's defaults: hidden 300, depth 3, one FFN hidden layer).
+
+    Attributes:
+        hidden: width of the bond messages and atom vectors.
+        depth: message-passing steps.
+        ffn_hidden: width of the head's hidden layers.
+        ffn_layers: hidden layers of the head (0: one linear layer).
+        dropout: dropout in the encoder and the head.
+        aggregation: ``mean`` or ``sum`` of the atom vectors.
+    """
+
+    hidden: int = 300
+    depth: int = 3
+    ffn_hidden: int = 300
+    ffn_layers: int = 1
+    dropout: float = 0.0
+    aggregation: str = "mean"
+
+    def __post_init__(self) -> None:
+        for name, least in (("hidden", 1), ("depth", 1), ("ffn_hidden", 1), ("ffn_layers", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, not {value!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
+        if self.aggregation not in ("mean", "sum"):
+            raise ValueError(f"aggregation must be mean or sum, not {self.aggregation!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MPNN(nn.Module):
+    """D-MPNN encoder and feed-forward head: graphs → ``(n_molecules, n_outputs)``."""
+
+    def __init__(self, n_outputs: int, settings: NetworkSettings | None = None) -> None:
+        super().__init__()
+        s = settings or NetworkSettings()
+        self.settings = s
+        self.w_i = nn.Linear(ATOM_DIM + BOND_DIM, s.hidden, bias=False)
+        self.w_h = nn.Linear(s.hidden, s.hidden, bias=False)
+        self.w_o = nn.Linear(ATOM_DIM + s.hidden, s.hidden)
+        self.dropout = nn.Dropout(s.dropout)
+        layers: list[nn.Module] = []
+        width = s.hidden
+        for _ in range(s.ffn_layers):
+            layers += [nn.Dropout(s.dropout), nn.Linear(width, s.ffn_hidden), nn.ReLU()]
+            width = s.ffn_hidden
+        layers += [nn.Dropout(s.dropout), nn.Linear(width, n_outputs)]
+        self.head = nn.Sequential(*layers)
+
+    def encode(self, batch: GraphBatch) -> torch.Tensor:
+        """Molecule vectors, ``(n_molecules, hidden)``."""
+        device = self.w_i.weight.device
+        atoms = torch.from_numpy(batch.atoms).to(device)
+        edges = torch.from_numpy(batch.edges).to(device)
+        source = torch.from_numpy(batch.source).to(device)
+        target = torch.from_numpy(batch.target).to(device)
+        reverse = torch.from_numpy(batch.reverse).to(device)
+        n_atoms = len(atoms)
+        h0 = torch.relu(self.w_i(torch.cat([atoms[source], edges], dim=1)))
+        h = h0
+        for _ in range(self.settings.depth - 1):
+            into = torch.zeros(n_atoms, h.shape[1], device=device).index_add_(0, target, h)
+            message = into[source] - h[reverse]
+            h = self.dropout(torch.relu(h0 + self.w_h(message)))
+        into = torch.zeros(n_atoms, h.shape[1], device=device).index_add_(0, target, h)
+        atom_h = self.dropout(torch.relu(self.w_o(torch.cat([atoms, into], dim=1))))
+        molecule = torch.from_numpy(batch.molecule).to(device)
+        pooled = torch.zeros(batch.n_molecules, atom_h.shape[1], device=device)
+        pooled.index_add_(0, molecule, atom_h)
+        if self.settings.aggregation == "mean":
+            counts = torch.bincount(molecule, minlength=batch.n_molecules).clamp(min=1)
+            pooled = pooled / counts.unsqueeze(1).to(pooled.dtype)
+        return pooled
+
+    def forward(self, batch: GraphBatch) -> torch.Tensor:
+        """Raw outputs (regression: standardised targets; classification: logits)."""
+        return self.head(self.encode(batch))
+
+
+def state_arrays(net: nn.Module) -> dict[str, np.ndarray]:
+    """The network's weights as float32 numpy arrays (for safetensors)."""
+    return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}

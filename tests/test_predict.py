@@ -1,0 +1,201 @@
+"""Property predictors: hand-checked features, a model that learns a known function, save/load
+without pickle, bad rows reported by line, the objective's batch API and the conservative
+score, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from makeable.cli.main import main
+from makeable.objectives import get_objective
+from makeable.predict.data import TableError, read_table
+from makeable.predict.features import (
+    ATOM_DIM,
+    BOND_DIM,
+    ELEMENTS,
+    atom_features,
+    batch_graphs,
+    bond_features,
+    mol_graph,
+)
+from makeable.predict.model import PredictorError, load_predictor
+from makeable.predict.mpnn import NetworkSettings
+from makeable.predict.train import TrainSettings, train_predictor
+
+SMALL = NetworkSettings(hidden=32, depth=2, ffn_hidden=32, aggregation="sum")  # counts: sum
+
+# molecules of 1 to 12 heavy atoms, several elements and ring sizes
+MOLECULES = [
+    "C", "CC", "CCO", "CCN", "CCC", "CCCC", "CCCO", "CCOC", "CC(C)C", "CCCCC", "CCCCO",
+    "c1ccccc1", "Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "CCc1ccccc1", "CC(=O)O", "CC(=O)N",
+    "CCC(=O)O", "CCCC(=O)O", "C1CCCCC1", "C1CCNCC1", "C1CCOCC1", "OCCO", "NCCN", "CCCCCC",
+    "CCCCCCO", "CCCCCCC", "c1ccncc1", "Cc1ccncc1", "Clc1ccccc1", "Fc1ccccc1", "CCCl", "CCBr",
+    "CC(C)(C)C", "CCCCCCCC", "OCC(O)CO", "CCOCC", "CCSCC", "CC#N", "C=CC", "C=CCC",
+    "c1ccc2ccccc2c1", "CCCCCCCCO", "CC(C)CC(C)C", "O=C1CCCC1", "CCN(CC)CC", "COc1ccccc1",
+    "CCCCCCCCC", "NC(=O)c1ccccc1", "CC(O)CC", "CCCC(C)C", "C1CC1", "C1CCC1", "CC1CCCC1",
+    "OCCCCO", "CCCCCCCCCC", "c1ccoc1", "c1ccsc1", "Cc1ccco1",
+]  # fmt: skip
+
+
+def heavy_atoms(smiles: str) -> float:
+    return float(Chem.MolFromSmiles(smiles).GetNumHeavyAtoms())
+
+
+def write_table(path: Path, rows: list[tuple[str, str]], header: str = "smiles,y") -> Path:
+    path.write_text(header + "\n" + "".join(f"{s},{v}\n" for s, v in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A 2-model ensemble fitted to the number of heavy atoms."""
+    folder = tmp_path_factory.mktemp("pred")
+    table = write_table(folder / "t.csv", [(s, str(heavy_atoms(s))) for s in MOLECULES])
+    settings = TrainSettings(ensemble=2, epochs=40, batch_size=10, lr=3e-3, network=SMALL)
+    train_predictor(read_table(table, targets=["y"]), folder / "model", settings)
+    return folder / "model"
+
+
+def test_atom_and_bond_features_by_hand():
+    mol = Chem.MolFromSmiles("C[NH3+]")
+    n = atom_features(mol.GetAtomWithIdx(1))
+    assert len(n) == ATOM_DIM == 133
+    assert n[ELEMENTS.index(7)] == 1.0 and sum(n[: len(ELEMENTS) + 1]) == 1.0  # nitrogen
+    degree = n[101:108]
+    assert degree.index(1.0) == 4  # bonded to C and three H: total degree 4
+    charge = n[108:114]
+    assert charge.index(1.0) == 3  # +1 in (-2, -1, 0, 1, 2, other)
+    hydrogens = n[119:125]
+    assert hydrogens.index(1.0) == 3
+    assert n[-1] == pytest.approx(0.14007, abs=1e-4)  # mass / 100
+    bond = bond_features(Chem.MolFromSmiles("c1ccccc1").GetBondWithIdx(0))
+    assert len(bond) == BOND_DIM == 14
+    assert bond[3] == 1.0 and bond[5] == 1.0 and bond[6] == 1.0  # aromatic, conjugated, ring
+
+
+def test_graphs_have_reverse_edges_and_batch_with_offsets():
+    g = mol_graph(Chem.MolFromSmiles("CCO"))
+    assert g.atoms.shape == (3, ATOM_DIM) and g.edges.shape == (4, BOND_DIM)
+    for e in range(4):
+        r = g.reverse[e]
+        assert (g.source[r], g.target[r]) == (g.target[e], g.source[e])
+    batch = batch_graphs([g, mol_graph(Chem.MolFromSmiles("[Na+]")), g])
+    assert batch.n_molecules == 3 and len(batch.atoms) == 7 and len(batch.source) == 8
+    assert batch.source[4:].min() == 4  # the third graph's atoms start after 3 + 1
+    assert list(batch.molecule) == [0, 0, 0, 1, 2, 2, 2]
+    assert batch.reverse[4] == 5
+
+
+def test_a_model_learns_the_number_of_heavy_atoms(trained: Path):
+    predictor = load_predictor(trained)
+    smiles = ["CCCCCCCCC", "CC", "c1ccccc1CCO"]  # inside the training range (1 to 10 atoms)
+    pred = predictor.predict(smiles)
+    truth = np.array([heavy_atoms(s) for s in smiles])
+    assert np.abs(pred.mean[:, 0] - truth).max() < 2.0, pred.mean[:, 0]
+    assert np.all(pred.std[:, 0] >= 0) and pred.valid.all()
+    metrics = json.loads((trained / "config.json").read_text())["test_metrics"]["y"]
+    assert metrics["r2"] > 0.5
+
+
+def test_save_load_round_trip_and_no_pickle(trained: Path):
+    files = sorted(p.name for p in trained.iterdir())
+    assert "model_0.safetensors" in files and "config.json" in files
+    assert not any(p.suffix in (".pt", ".pkl", ".pth") for p in trained.iterdir())
+    config = json.loads((trained / "config.json").read_text())
+    assert config["format"] == "makeable-predictor" and config["n_models"] == 2
+    a = load_predictor(trained).predict(["CCO"]).mean
+    b = load_predictor(str(trained) + "/").predict(["CCO"]).mean
+    assert np.array_equal(a, b)
+
+
+def test_bad_predictor_folders_give_one_line(tmp_path: Path, trained: Path):
+    with pytest.raises(PredictorError, match="not found"):
+        load_predictor(tmp_path / "nope")
+    (tmp_path / "x").mkdir()
+    with pytest.raises(PredictorError, match="not a predictor folder"):
+        load_predictor(tmp_path / "x")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((trained / "config.json").read_text())
+    (broken / "model_0.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(PredictorError, match="cannot load the predictor's weights"):
+        load_predictor(broken)
+    config = json.loads((trained / "config.json").read_text())
+    config["features_version"] = 0
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PredictorError, match="feature version"):
+        load_predictor(tmp_path / "old")
+
+
+def test_bad_rows_are_reported_by_line_and_skipped(tmp_path: Path):
+    rows = [("CCO", "1.0"), ("not_a_smiles", "2"), ("CCC", "abc"), ("CCN", ""), ("CCCl", "3")]
+    table = read_table(write_table(tmp_path / "t.csv", rows), targets=["y"])
+    assert table.smiles == ["CCO", "CCCl"]
+    assert [line for line, _ in table.skipped] == [3, 4, 5]
+    reasons = dict(table.skipped)
+    assert "invalid SMILES" in reasons[3] and "not a number" in reasons[4]
+    assert reasons[5] == "no target value"
+    labels = write_table(tmp_path / "c.csv", [("CCO", "1"), ("CCC", "0.5")])
+    assert read_table(labels, task="classification").skipped[0][0] == 3
+    with pytest.raises(TableError, match="no column 'smi'"):
+        read_table(labels, smiles_col="smi")
+    with pytest.raises(TableError, match="no target column"):
+        read_table(labels, targets=["z"])
+    with pytest.raises(TableError, match="no usable row"):
+        read_table(write_table(tmp_path / "b.csv", [("xx", "1")]))
+
+
+def test_multi_task_keeps_rows_with_one_value_missing(tmp_path: Path):
+    path = tmp_path / "m.csv"
+    path.write_text("smiles,a,b\nCCO,1,\nCCC,,2\nCCN,,\n")
+    table = read_table(path)
+    assert table.targets == ["a", "b"] and len(table) == 2
+    assert math.isnan(table.y[0, 1]) and math.isnan(table.y[1, 0])
+
+
+def test_objective_batch_api_and_conservative_score(trained: Path):
+    plain = get_objective(f"predictor:{trained}")
+    careful = get_objective(f"predictor:{trained}:y", conservative=2.0)
+    smiles = ["CCCCO", "not a smiles", "c1ccccc1"]
+    p, c = plain(smiles), careful(smiles)
+    assert list(p.valid) == [True, False, True] and p.values[1] == 0.0
+    std = load_predictor(trained).predict(["CCCCO", "c1ccccc1"]).std[:, 0]
+    assert np.allclose(c.values[[0, 2]], p.values[[0, 2]] - 2.0 * std)
+    scaled = get_objective(f"predictor:{trained}", low=0, high=20)(["CCCCO"]).values
+    assert 0.0 <= scaled[0] <= 1.0
+    assert scaled[0] == pytest.approx(p.values[0] / 20, abs=1e-6)  # float32, other batch
+    with pytest.raises(PredictorError, match="no target 'z'"):
+        get_objective(f"predictor:{trained}:z")
+    with pytest.raises(ValueError, match="both low and high"):
+        get_objective(f"predictor:{trained}", low=1)
+
+
+def test_cli_train_score_and_design(tmp_path: Path, capsys):
+    rows = [(s, str(heavy_atoms(s))) for s in MOLECULES[:30]] + [("bad", "1")]
+    data = write_table(tmp_path / "t.csv", rows)
+    out = tmp_path / "m"
+    argv = ["predict", "train", str(data), "--target", "y", "--epochs", "2", "--hidden", "16"]
+    assert main([*argv, "--ensemble", "2", "--out", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 1 of 31 rows (first: line 32, invalid SMILES" in captured.err
+    assert (out / "skipped.csv").read_text().splitlines()[1].startswith("32,")
+    (tmp_path / "in.csv").write_text("smiles,y\nCCO,3\nnope,1\n")
+    assert main(["predict", "score", str(tmp_path / "in.csv"), "--model", str(out),
+                 "--out", str(tmp_path / "o.csv")]) == 0  # fmt: skip
+    lines = (tmp_path / "o.csv").read_text().splitlines()
+    assert lines[0] == "smiles,y,y_predicted,y_std,error"  # the measured y is kept
+    assert lines[1].startswith("CCO,3,") and lines[2] == "nope,1,,,invalid SMILES"
+    assert main(["predict", "score", "x.csv", "--model", str(tmp_path), "--out", "-"]) == 2
+    assert "makeable: error:" in capsys.readouterr().err
+    run = tmp_path / "run"
+    design = ["design", "--objective", f"predictor:{out}", "--budget", "30", "--param"]
+    design += ["population_size=10", "--param", "offspring_size=5", "--out", str(run)]
+    assert main([*design, "--no-progress"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["n_calls"] == 30
