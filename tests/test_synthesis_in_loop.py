@@ -179,7 +179,9 @@ def test_bad_settings_are_one_clear_error(files: tuple[Path, Path, Path], tmp_pa
             tmp_path / "c",
             progress=False,
         )
-    assert SynthesisParams().max_calls == 20
+    assert SynthesisParams().budget == 20
+    # the key's older name is still read (run folders recorded with it resume)
+    assert SynthesisParams.from_dict({"max_calls": 7}).budget == 7
 
 
 def test_synthesis_flags_parse_into_the_config() -> None:
@@ -188,8 +190,8 @@ def test_synthesis_flags_parse_into_the_config() -> None:
 
     args = build_parser().parse_args(
         ["design", "--objective", "qed", "--synthesis", "plan", "--synthesis-param",
-         "max_calls=5", "--synthesis-param", "penalty=0.1", "--out", "r"]
+         "budget=5", "--synthesis-param", "penalty=0.1", "--out", "r"]
     )  # fmt: skip
     cfg = config_from_args(args)
-    assert cfg.synthesis == "plan" and cfg.synthesis_params == {"max_calls": 5, "penalty": 0.1}
+    assert cfg.synthesis == "plan" and cfg.synthesis_params == {"budget": 5, "penalty": 0.1}
     assert "synthesis" in cfg.identity()  # it changes what a run proposes: not resume-free

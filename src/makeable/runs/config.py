@@ -126,7 +126,7 @@ class DesignConfig(RunConfig):
             ``none`` (default), ``score`` (× the learned synthesizability score) or ``plan``
             (every molecule planned during the run; not makeable: × ``penalty``).
         synthesis_params: its settings (:class:`makeable.synthesis.in_loop.SynthesisParams`:
-            ``score``, ``weight``; ``stock``, ``model``, ``max_calls``, ``penalty``,
+            ``score``, ``weight``; ``stock``, ``model``, ``budget``, ``penalty``,
             ``length_weight``).
     """
 
@@ -186,7 +186,7 @@ class DesignConfig(RunConfig):
     )
     synthesis_params: dict[str, Any] = setting(
         default_factory=dict,
-        help="synthesis setting: weight, score (score mode); stock, model, max_calls (20), "
+        help="synthesis setting: weight, score (score mode); stock, model, budget (20), "
         "penalty (0), length_weight (0) (plan mode)",
         flag="--synthesis-param",
         metavar="KEY=VALUE",

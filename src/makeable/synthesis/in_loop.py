@@ -7,7 +7,7 @@ verdict, for every optimizer (``makeable design --synthesis score|plan``).
   by default ``synth_score`` (the learned probability that the planner finds a route from the
   shipped stock, :mod:`makeable.objectives.synthesizability`). Cheap (about a millisecond a
   molecule); a guide, not a verdict.
-* ``plan``: every molecule the oracle counts is planned (Retro*, ``max_calls`` single-step
+* ``plan``: every molecule the oracle counts is planned (Retro*, ``budget`` single-step
   calls, the search ending at its first makeable route), as Saturn puts a planner in the loop
   (Guo & Schwaller 2024). Its score is the objective's when the molecule is *makeable*
   (a route whose every starting material an exact stock holds), else ``objective ×
@@ -68,7 +68,8 @@ class SynthesisParams:
         stock: ``plan`` mode: where routes may end (a named stock, a file, ``a+b``).
         model: ``plan`` mode: the single-step model (registered name or folder).
         model_params: ``plan`` mode: overrides of the model's inference settings.
-        max_calls: ``plan`` mode: single-step calls per molecule.
+        budget: ``plan`` mode: single-step calls per molecule (``max_calls``, its older
+            name, is still read).
         penalty: ``plan`` mode: factor of the score of a molecule that is not makeable.
         length_weight: ``plan`` mode: a makeable molecule made in ``n`` reactions keeps
             ``(1 - length_weight) ** max(n - 1, 0)`` of its score.
@@ -79,7 +80,7 @@ class SynthesisParams:
     stock: str = DEFAULT_STOCK
     model: str = PLANNING_MODEL
     model_params: Mapping[str, Any] | None = None
-    max_calls: int = 20
+    budget: int = 20
     penalty: float = 0.0
     length_weight: float = 0.0
 
@@ -90,12 +91,14 @@ class SynthesisParams:
             raise ValueError(f"synthesis length_weight must be in [0, 1), not {self.length_weight}")
         if self.weight < 0:
             raise ValueError(f"synthesis weight must be at least 0, not {self.weight}")
-        if self.max_calls < 1:
-            raise ValueError(f"synthesis max_calls must be at least 1, not {self.max_calls}")
+        if self.budget < 1:
+            raise ValueError(f"synthesis budget must be at least 1, not {self.budget}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SynthesisParams:
         """Build from a config mapping; an unknown key is an error naming the valid ones."""
+        if "max_calls" in data:  # the key's older name
+            data = {("budget" if k == "max_calls" else k): v for k, v in data.items()}
         names = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - names)
         if unknown:
@@ -145,7 +148,7 @@ class SynthesisAware(Objective):
             self._stock = stock or load_stock(params.stock)
             self._model = model or load_model(params.model, dict(params.model_params or {}))
         self.settings = SearchSettings(
-            algorithm="retro_star", max_calls=params.max_calls, stop_on_first_solution=True
+            algorithm="retro_star", max_calls=params.budget, stop_on_first_solution=True
         )
         self.path = folder / PLANS if folder is not None else None
         self._done: dict[str, dict[str, Any]] = {}
