@@ -199,3 +199,20 @@ def test_cli_train_score_and_design(tmp_path: Path, capsys):
     design += ["population_size=10", "--param", "offspring_size=5", "--out", str(run)]
     assert main([*design, "--no-progress"]) == 0
     assert json.loads((run / "metrics.json").read_text())["n_calls"] == 30
+
+
+def test_property_benchmark_writes_rows_and_resumes(data_dir, tmp_path: Path):
+    from makeable.bench.properties import run_properties
+
+    settings = TrainSettings(ensemble=1, epochs=1, network=SMALL)
+    rows = run_properties(["freesolv"], ["scaffold"], [0], tmp_path, settings)
+    assert [(r["set"], r["metric"]) for r in rows] == [("freesolv", "rmse")]
+    assert float(rows[0]["value"]) > 0 and rows[0]["n_test"] == 64
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| freesolv | scaffold | rmse |" in summary
+    model = tmp_path / "runs" / "freesolv" / "scaffold" / "s0" / "model_0.safetensors"
+    stamp = model.stat().st_mtime_ns
+    again = run_properties(["freesolv"], ["scaffold"], [0], tmp_path, settings)
+    assert again == rows and model.stat().st_mtime_ns == stamp  # read back, not retrained
+    with pytest.raises(ValueError, match="unknown property set"):
+        run_properties(["nope"], ["random"], [0], tmp_path / "x", settings)

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.bench_design import add_parsers as add_design_bench_parsers
-from makeable.cli.flags import add_no_progress, add_out, add_seeds
+from makeable.cli.flags import add_no_progress, add_out, add_seeds, at_least_one
 from makeable.cli.params import parse_params
 from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
 from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
+from makeable.data.stocks import DEFAULT_STOCK
 from makeable.synthesis import MODES as SYNTHESIS_MODES
+from makeable.synthesis import PLANNING_MODEL
 
 
 def add_parser(sub: Any) -> None:
@@ -30,8 +32,8 @@ def add_parser(sub: Any) -> None:
         "makeable",
         help="makeable PMO: the 23 PMO tasks, AUC top-10 and the verified makeable share",
         description="Runs every task and seed as a resumable design run under OUT/runs/, then "
-        "judges the 100 best molecules of each run (Retro*, template_mlp, stock "
-        "building_blocks, 50 calls) and writes OUT/results.csv (auc_top10, "
+        f"judges the 100 best molecules of each run (Retro*, {PLANNING_MODEL}, stock "
+        f"{DEFAULT_STOCK}, 50 calls) and writes OUT/results.csv (auc_top10, "
         "makeable_top10_share, makeable_top100_share, makeable_auc_top10) and OUT/summary.md.",
     )
     _add_pmo_args(mk)
@@ -44,6 +46,30 @@ def add_parser(sub: Any) -> None:
     add_seq_bench_parser(bsub)
     add_retro_bench_parser(bsub)
     add_planning_bench_parser(bsub)
+
+    props = bsub.add_parser(
+        "properties",
+        help="property prediction: MoleculeNet sets x splits x seeds (RMSE / ROC-AUC)",
+        description="Trains a predictor (makeable predict train's defaults unless given) per "
+        "set, split and seed under OUT/runs/ (resumable), then writes OUT/results.csv and "
+        "OUT/summary.md. Needs MAKEABLE_DATA (properties/moleculenet/).",
+    )
+    props.add_argument(
+        "--sets",
+        nargs="+",
+        default=["esol", "freesolv", "lipo", "bbbp", "bace", "clintox", "tox21"],
+        help="esol freesolv lipo bbbp bace clintox tox21 (default: all)",
+    )
+    props.add_argument(
+        "--splits", nargs="+", choices=["random", "scaffold"], default=["random", "scaffold"]
+    )
+    add_seeds(props, default=(0, 1, 2, 3, 4))
+    props.add_argument("--ensemble", type=at_least_one, default=1, help="models per run (1)")
+    props.add_argument("--epochs", type=at_least_one, default=50, help="epochs (50)")
+    props.add_argument("--jobs", type=at_least_one, default=1, help="runs in parallel")
+    add_out(props, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
+    add_no_progress(props)
+    props.set_defaults(func=run_properties)
 
     table = bsub.add_parser(
         "pmo-table",
@@ -96,6 +122,24 @@ def run_makeable(args: argparse.Namespace) -> int:
         optimizer_params=parse_params(args.param),
         synthesis=args.synthesis,
         synthesis_params=parse_params(args.synthesis_param),
+        progress=not args.no_progress,
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0
+
+
+def run_properties(args: argparse.Namespace) -> int:
+    from makeable.bench.properties import run_properties
+    from makeable.predict.train import TrainSettings
+
+    settings = TrainSettings(ensemble=args.ensemble, epochs=args.epochs)
+    run_properties(
+        args.sets,
+        args.splits,
+        args.seeds,
+        Path(args.out),
+        settings,
+        jobs=args.jobs,
         progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())

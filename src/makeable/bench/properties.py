@@ -1,0 +1,214 @@
+"""The property-prediction benchmark: MoleculeNet sets × splits × seeds, one predictor each.
+
+Every (data set, split, seed) trains a predictor (:mod:`makeable.predict.train`, the settings
+given) in ``OUT/runs/<set>/<split>/s<seed>/``; a finished run (its ``metrics.json``) is not
+trained again, so the command resumes. ``OUT/results.csv`` holds one row per run and target
+(set, split, seed, target, metric, value, n_test, train_s, s_per_epoch) and ``OUT/summary.md``
+the mean ± std over seeds per set and split (RMSE for regression, ROC-AUC for classification,
+averaged over the targets of a multi-task set, as MoleculeNet and chemprop report them).
+
+The data are chemprop's copies of the MoleculeNet sets in the data folder
+(``$MAKEABLE_DATA/properties/moleculenet/``; see the data folder's README for their licences).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from makeable.bench.jobs import JobRun
+from makeable.report import markdown_table
+from makeable.results_csv import write_csv
+from makeable.run_folder import RunFolder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PropertySet:
+    """A benchmark data set: its file (under the data folder), columns and task."""
+
+    relpath: str
+    smiles_col: str
+    targets: tuple[str, ...]
+    task: str
+
+    @property
+    def metric(self) -> str:
+        return "roc_auc" if self.task == "classification" else "rmse"
+
+
+_MN = "properties/moleculenet"
+TOX21 = (
+    "NR-AR", "NR-AR-LBD", "NR-AhR", "NR-Aromatase", "NR-ER", "NR-ER-LBD", "NR-PPAR-gamma",
+    "SR-ARE", "SR-ATAD5", "SR-HSE", "SR-MMP", "SR-p53",
+)  # fmt: skip
+PROPERTY_SETS: dict[str, PropertySet] = {
+    "esol": PropertySet(f"{_MN}/delaney.csv.gz", "smiles", ("logp",), "regression"),
+    "freesolv": PropertySet(f"{_MN}/freesolv.csv.gz", "smiles", ("freesolv",), "regression"),
+    "lipo": PropertySet(f"{_MN}/lipo.csv.gz", "smiles", ("lipo",), "regression"),
+    "bbbp": PropertySet(f"{_MN}/bbbp.csv.gz", "smiles", ("p_np",), "classification"),
+    "bace": PropertySet(f"{_MN}/bace.csv.gz", "mol", ("Class",), "classification"),
+    "clintox": PropertySet(
+        f"{_MN}/clintox.csv.gz", "smiles", ("FDA_APPROVED", "CT_TOX"), "classification"
+    ),
+    "tox21": PropertySet(f"{_MN}/tox21.csv.gz", "smiles", TOX21, "classification"),
+}
+"""The sets of the benchmark (ESOL's column is misnamed ``logp`` in chemprop's copy: it holds
+log solubility)."""
+
+RESULT_COLUMNS = (
+    "set",
+    "split",
+    "seed",
+    "target",
+    "metric",
+    "value",
+    "n_test",
+    "train_s",
+    "s_per_epoch",
+)
+
+
+@dataclass(frozen=True)
+class PropertyJob:
+    name: str
+    split: str
+    seed: int
+    settings: Any  # makeable.predict.train.TrainSettings
+    run_dir: Path
+
+
+def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
+    from makeable.data.molecules import data_file
+    from makeable.predict.data import read_table
+    from makeable.predict.train import train_predictor
+
+    spec = PROPERTY_SETS[job.name]
+    metrics_path = job.run_dir / "metrics.json"
+    if metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())
+    else:
+        path = data_file(spec.relpath, f"the {job.name} property set")
+        table = read_table(path, spec.smiles_col, spec.targets, spec.task)
+        settings = replace(job.settings, task=spec.task, split=job.split, seed=job.seed)
+        metrics = train_predictor(table, job.run_dir, settings, source={"set": job.name})
+    return [
+        {
+            "set": job.name,
+            "split": job.split,
+            "seed": job.seed,
+            "target": target,
+            "metric": spec.metric,
+            "value": values.get(spec.metric, ""),
+            "n_test": values.get("n", 0),
+            "train_s": metrics["train_s"],
+            "s_per_epoch": metrics["s_per_epoch"],
+        }
+        for target, values in metrics["test"].items()
+    ]
+
+
+def run_properties(
+    sets: Sequence[str],
+    splits: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    settings: Any = None,
+    jobs: int = 1,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Train and test every (set, split, seed); write ``results.csv`` and ``summary.md``.
+
+    Raises:
+        ValueError: an unknown set.
+    """
+    from makeable.predict.train import TrainSettings
+
+    unknown = [s for s in sets if s not in PROPERTY_SETS]
+    if unknown:
+        raise ValueError(
+            f"unknown property set(s) {', '.join(unknown)}; known: {', '.join(PROPERTY_SETS)}"
+        )
+    settings = settings or TrainSettings()
+    with RunFolder(out) as folder:
+        folder.record(
+            {
+                "benchmark": "properties (MoleculeNet, chemprop's copies)",
+                "sets": list(sets),
+                "splits": list(splits),
+                "seeds": list(seeds),
+                "settings": {k: v for k, v in asdict(settings).items() if k != "threads"},
+            },
+            config_name="bench.yaml",
+        )
+        job_list = [
+            PropertyJob(n, sp, s, settings, out / "runs" / n / sp / f"s{s}")
+            for n in sets
+            for sp in splits
+            for s in seeds
+        ]
+        rows: list[dict[str, Any]] = []
+        runs = JobRun(job_list, jobs, progress, "property models", execute=_run_job)
+        for job_rows in runs:
+            rows += job_rows
+            first = job_rows[0]
+            log.info(
+                "%s %s seed %s: %s %.3f",
+                first["set"],
+                first["split"],
+                first["seed"],
+                first["metric"],
+                _mean([r["value"] for r in job_rows]),
+            )
+            write_results(out, rows)
+        write_results(out, rows)
+        runs.raise_failures()
+        return rows
+
+
+def _mean(values: Sequence[Any]) -> float:
+    numbers = [float(v) for v in values if v != "" and v == v]
+    return statistics.fmean(numbers) if numbers else float("nan")
+
+
+def write_results(out: Path, rows: list[dict[str, Any]]) -> None:
+    write_csv(out / "results.csv", RESULT_COLUMNS, rows)
+    (out / "summary.md").write_text(summary_markdown(rows))
+
+
+def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Mean ± std over seeds of the per-run metric (averaged over a set's targets)."""
+    per_run: dict[tuple[str, str], dict[int, float]] = {}
+    speed: dict[tuple[str, str], list[float]] = {}
+    metric: dict[str, str] = {}
+    for row in rows:
+        key = (row["set"], row["split"])
+        per_run.setdefault(key, {})
+        runs = [
+            r["value"] for r in rows if (r["set"], r["split"], r["seed"]) == (*key, row["seed"])
+        ]
+        per_run[key][int(row["seed"])] = _mean(runs)
+        speed.setdefault(key, []).append(float(row["s_per_epoch"]))
+        metric[row["set"]] = row["metric"]
+    table = []
+    for (name, split), by_seed in per_run.items():
+        values = list(by_seed.values())
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        table.append(
+            [
+                name,
+                split,
+                metric[name],
+                f"{statistics.fmean(values):.3f} ± {std:.3f}",
+                str(len(values)),
+                f"{statistics.fmean(speed[(name, split)]):.2f}",
+            ]
+        )
+    header = ["set", "split", "metric", "mean ± std over seeds", "seeds", "s / epoch"]
+    return "# Property prediction\n\n" + markdown_table(header, table)
