@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import linecache
 import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from makeable import __version__
 from makeable.bench.jobs import JobsFailedError
@@ -71,10 +73,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         ChecksumError,
         DownloadError,
     ) as exc:  # one line for the user; with -v also the traceback (a bug is found by it)
+        if not _user_error(exc):
+            raise  # a bug: its traceback
         if args.verbose:
             traceback.print_exc()
         print(f"makeable: error: {exc}", file=sys.stderr)
         return 2
+
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _user_error(exc: BaseException) -> bool:
+    """Whether ``exc`` reports something the user caused: one of makeable's own error classes,
+    a missing file, or a ``ValueError``/``TypeError`` that makeable raised on purpose (its last
+    frame is a ``raise`` statement in makeable's code). A ``ValueError``/``TypeError`` from
+    anywhere else (a library, or Python itself inside makeable's code) is a bug and keeps its
+    traceback."""
+    if not isinstance(exc, (ValueError, TypeError)) or isinstance(exc, ConfigError):
+        return True
+    if type(exc).__module__.startswith("makeable."):  # makeable's own subclasses
+        return True
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    path = Path(tb.tb_frame.f_code.co_filename)
+    if not path.is_relative_to(PACKAGE_DIR):
+        return False
+    return linecache.getline(str(path), tb.tb_lineno).lstrip().startswith("raise")
 
 
 if __name__ == "__main__":
