@@ -209,7 +209,7 @@ def test_property_benchmark_writes_rows_and_resumes(data_dir, tmp_path: Path):
     assert [(r["set"], r["metric"]) for r in rows] == [("freesolv", "rmse")]
     assert float(rows[0]["value"]) > 0 and rows[0]["n_test"] == 64
     summary = (tmp_path / "summary.md").read_text()
-    assert "| freesolv | scaffold | rmse |" in summary
+    assert "| freesolv | scaffold | makeable | rmse |" in summary
     model = tmp_path / "runs" / "freesolv" / "scaffold" / "s0" / "model_0.safetensors"
     stamp = model.stat().st_mtime_ns
     again = run_properties(["freesolv"], ["scaffold"], [0], tmp_path, settings)

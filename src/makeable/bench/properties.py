@@ -63,6 +63,7 @@ PROPERTY_SETS: dict[str, PropertySet] = {
 log solubility)."""
 
 RESULT_COLUMNS = (
+    "model",
     "set",
     "split",
     "seed",
@@ -82,6 +83,7 @@ class PropertyJob:
     seed: int
     settings: Any  # makeable.predict.train.TrainSettings
     run_dir: Path
+    chemprop: str | None = None
 
 
 def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
@@ -98,8 +100,9 @@ def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
         table = read_table(path, spec.smiles_col, spec.targets, spec.task)
         settings = replace(job.settings, task=spec.task, split=job.split, seed=job.seed)
         metrics = train_predictor(table, job.run_dir, settings, source={"set": job.name})
-    return [
+    rows = [
         {
+            "model": "makeable",
             "set": job.name,
             "split": job.split,
             "seed": job.seed,
@@ -112,6 +115,78 @@ def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
         }
         for target, values in metrics["test"].items()
     ]
+    if job.chemprop:
+        rows += _chemprop_rows(job, spec)
+    return rows
+
+
+def _chemprop_rows(job: PropertyJob, spec: PropertySet) -> list[dict[str, Any]]:
+    """Train chemprop (its CLI, ``job.chemprop``) on the same usable rows and split, with the
+    same epochs; the test metrics are computed here from its test predictions."""
+    import csv
+    import subprocess
+    import time
+
+    import numpy as np
+
+    from makeable.data.molecules import data_file
+    from makeable.predict.data import read_table
+    from makeable.predict.train import classification_metrics, regression_metrics
+
+    folder = job.run_dir / "chemprop"
+    done = folder / "rows.json"
+    if done.is_file():
+        return list(json.loads(done.read_text()))
+    folder.mkdir(parents=True, exist_ok=True)
+    table = read_table(data_file(spec.relpath, job.name), spec.smiles_col, spec.targets, spec.task)
+    split = json.loads((job.run_dir / "split.json").read_text())
+    with open(folder / "data.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["smiles", *spec.targets])
+        for smi, values in zip(table.smiles, table.y, strict=True):
+            writer.writerow([smi, *("" if np.isnan(v) else repr(float(v)) for v in values)])
+    (folder / "splits.json").write_text(json.dumps([split]))
+    epochs = job.settings.epochs
+    command = [
+        str(job.chemprop), "train", "--data-path", str(folder / "data.csv"), "-s", "smiles",
+        "--target-columns", *spec.targets, "-t", spec.task, "--splits-file",
+        str(folder / "splits.json"), "--epochs", str(epochs), "--save-dir", str(folder / "out"),
+        "-n", "0", "--accelerator", "cpu", "--devices", "1",
+        "--pytorch-seed", str(job.seed),
+    ]  # fmt: skip
+    start = time.perf_counter()
+    with open(folder / "chemprop.log", "w") as log_fh:
+        subprocess.run(command, check=True, stdout=log_fh, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - start
+    with open(folder / "out" / "model_0" / "test_predictions.csv", newline="") as fh:
+        predicted = list(csv.DictReader(fh))
+    test = split["test"]
+    if [r["smiles"] for r in predicted] != [table.smiles[i] for i in test]:
+        raise RuntimeError(f"{folder}: chemprop's test predictions are not in the split's order")
+    rows = []
+    for j, target in enumerate(spec.targets):
+        y = table.y[test, j]
+        p = np.array([float(r[target]) for r in predicted])
+        if spec.task == "classification":
+            values = classification_metrics(y, p)
+        else:
+            values = regression_metrics(y, p, np.full_like(p, np.nan))
+        rows.append(
+            {
+                "model": "chemprop",
+                "set": job.name,
+                "split": job.split,
+                "seed": job.seed,
+                "target": target,
+                "metric": spec.metric,
+                "value": values.get(spec.metric, ""),
+                "n_test": values.get("n", 0),
+                "train_s": round(wall, 1),
+                "s_per_epoch": round(wall / epochs, 3),  # wall clock, start-up included
+            }
+        )
+    done.write_text(json.dumps(rows) + "\n")
+    return rows
 
 
 def run_properties(
@@ -122,8 +197,11 @@ def run_properties(
     settings: Any = None,
     jobs: int = 1,
     progress: bool = False,
+    chemprop: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train and test every (set, split, seed); write ``results.csv`` and ``summary.md``.
+    With ``chemprop`` (the path of chemprop's ``chemprop`` command, v2, installed apart),
+    chemprop is also trained on each run's rows and split, with the same epochs.
 
     Raises:
         ValueError: an unknown set.
@@ -144,11 +222,12 @@ def run_properties(
                 "splits": list(splits),
                 "seeds": list(seeds),
                 "settings": {k: v for k, v in asdict(settings).items() if k != "threads"},
+                "chemprop": chemprop,
             },
             config_name="bench.yaml",
         )
         job_list = [
-            PropertyJob(n, sp, s, settings, out / "runs" / n / sp / f"s{s}")
+            PropertyJob(n, sp, s, settings, out / "runs" / n / sp / f"s{s}", chemprop)
             for n in sets
             for sp in splits
             for s in seeds
@@ -184,31 +263,35 @@ def write_results(out: Path, rows: list[dict[str, Any]]) -> None:
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """Mean ± std over seeds of the per-run metric (averaged over a set's targets)."""
-    per_run: dict[tuple[str, str], dict[int, float]] = {}
-    speed: dict[tuple[str, str], list[float]] = {}
+    per_run: dict[tuple[str, str, str], dict[int, float]] = {}
+    speed: dict[tuple[str, str, str], list[float]] = {}
     metric: dict[str, str] = {}
     for row in rows:
-        key = (row["set"], row["split"])
-        per_run.setdefault(key, {})
+        model = row.get("model", "makeable")
+        key = (row["set"], row["split"], model)
+        same = (row["set"], row["split"], model, row["seed"])
         runs = [
-            r["value"] for r in rows if (r["set"], r["split"], r["seed"]) == (*key, row["seed"])
+            r["value"]
+            for r in rows
+            if (r["set"], r["split"], r.get("model", "makeable"), r["seed"]) == same
         ]
-        per_run[key][int(row["seed"])] = _mean(runs)
+        per_run.setdefault(key, {})[int(row["seed"])] = _mean(runs)
         speed.setdefault(key, []).append(float(row["s_per_epoch"]))
         metric[row["set"]] = row["metric"]
     table = []
-    for (name, split), by_seed in per_run.items():
+    for (name, split, model), by_seed in per_run.items():
         values = list(by_seed.values())
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         table.append(
             [
                 name,
                 split,
+                model,
                 metric[name],
                 f"{statistics.fmean(values):.3f} ± {std:.3f}",
                 str(len(values)),
-                f"{statistics.fmean(speed[(name, split)]):.2f}",
+                f"{statistics.fmean(speed[(name, split, model)]):.2f}",
             ]
         )
-    header = ["set", "split", "metric", "mean ± std over seeds", "seeds", "s / epoch"]
+    header = ["set", "split", "model", "metric", "mean ± std over seeds", "seeds", "s / epoch"]
     return "# Property prediction\n\n" + markdown_table(header, table)

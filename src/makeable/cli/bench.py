@@ -67,6 +67,12 @@ def add_parser(sub: Any) -> None:
     props.add_argument("--ensemble", type=at_least_one, default=1, help="models per run (1)")
     props.add_argument("--epochs", type=at_least_one, default=50, help="epochs (50)")
     props.add_argument("--jobs", type=at_least_one, default=1, help="runs in parallel")
+    props.add_argument(
+        "--chemprop",
+        metavar="EXE",
+        help="also train chemprop v2 (its `chemprop` command, installed apart) on each run's "
+        "rows and split, for a side-by-side table",
+    )
     add_out(props, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
     add_no_progress(props)
     props.set_defaults(func=run_properties)
@@ -141,6 +147,7 @@ def run_properties(args: argparse.Namespace) -> int:
         settings,
         jobs=args.jobs,
         progress=not args.no_progress,
+        chemprop=args.chemprop,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0

@@ -19,7 +19,8 @@ Protocol (chemprop's defaults where it has one):
   the mean probability (10 bins) is reported.
 
 The folder (:mod:`.model`) gets ``config.json``, ``model_<i>.safetensors``, ``metrics.json``,
-``skipped.csv`` (the table's rows left out, with line numbers) and ``versions.json``.
+``split.json`` (the indices, into the table's usable rows, of the three sets), ``skipped.csv``
+(the table's rows left out, with line numbers) and ``versions.json``.
 """
 
 from __future__ import annotations
@@ -358,5 +359,7 @@ def _train(
         ["line", "reason"],
         [{"line": line, "reason": why} for line, why in table.skipped],
     )
+    split = {"train": train.tolist(), "val": val.tolist(), "test": test.tolist()}
+    (out / "split.json").write_text(json.dumps(split) + "\n")  # rows of the usable table
     forget_loaded()  # a predictor loaded before from this folder is stale now
     return metrics
