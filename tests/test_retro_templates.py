@@ -66,3 +66,28 @@ def test_mhn_training_templates_apply(data_dir: Path) -> None:
         for r in train
     )
     assert hits >= 19
+
+
+def test_several_outcomes_come_in_the_same_order_in_every_process():
+    """rdchiral returns a template's outcomes from a set (hash order, drawn per process); they
+    share one probability, so their order broke ties in planning. apply_template sorts them."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from makeable.retro.single_step.templates import apply_template;"
+        "print(apply_template('[C:1](=[O:2])-[NH;D2;+0:3]-[c:4]>>O-[C:1]=[O:2].[NH2;D1;+0:3]"
+        "-[c:4]', 'CC(=O)Nc1ccc(NC(=O)CC)cc1'))"
+    )
+    outputs = set()
+    for seed in ("0", "1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env
+        )
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    assert outputs.pop().strip() == (
+        "[('CC(=O)Nc1ccc(N)cc1', 'CCC(=O)O'), ('CC(=O)O', 'CCC(=O)Nc1ccc(N)cc1')]"
+    )

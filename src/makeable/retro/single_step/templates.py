@@ -135,7 +135,11 @@ def apply_template(template: str | Any, product: str | Any) -> list[ReactantTupl
 
     Returns:
         The distinct reactant sets the template produces, each a sorted tuple of canonical
-        SMILES; empty if the template does not match (or rdchiral fails on this pair).
+        SMILES, in sorted order; empty if the template does not match (or rdchiral fails on
+        this pair). Sorted because rdchiral returns its outcomes from a ``set``, in the order of
+        the strings' hashes, which Python draws anew per process: the sets of one template
+        share one probability, so their order breaks ties in the search and in the
+        single-step ranks, and runs were not repeatable (docs/benchmarks/rerun_check.md).
     """
     from rdchiral.main import rdchiralRun
 
@@ -147,12 +151,8 @@ def apply_template(template: str | Any, product: str | Any) -> list[ReactantTupl
         except Exception as exc:  # rdchiral can fail on unusual valences or stereo
             log.debug("template application failed: %s", exc)
             return []
-    results: list[ReactantTuple] = []
-    for outcome in outcomes:
-        canon = canonical_outcome(outcome)
-        if canon is not None and canon not in results:
-            results.append(canon)
-    return results
+    results = {canonical_outcome(outcome) for outcome in outcomes}
+    return sorted(r for r in results if r is not None)
 
 
 def apply_templates(
