@@ -237,14 +237,16 @@ def run_properties(
         for job_rows in runs:
             rows += job_rows
             first = job_rows[0]
-            log.info(
-                "%s %s seed %s: %s %.3f",
-                first["set"],
-                first["split"],
-                first["seed"],
-                first["metric"],
-                _mean([r["value"] for r in job_rows]),
-            )
+            for model in dict.fromkeys(r["model"] for r in job_rows):
+                log.info(
+                    "%s %s seed %s, %s: %s %.3f",
+                    first["set"],
+                    first["split"],
+                    first["seed"],
+                    model,
+                    first["metric"],
+                    _mean([r["value"] for r in job_rows if r["model"] == model]),
+                )
             write_results(out, rows)
         write_results(out, rows)
         runs.raise_failures()
