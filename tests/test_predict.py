@@ -216,3 +216,30 @@ def test_property_benchmark_writes_rows_and_resumes(data_dir, tmp_path: Path):
     assert again == rows and model.stat().st_mtime_ns == stamp  # read back, not retrained
     with pytest.raises(ValueError, match="unknown property set"):
         run_properties(["nope"], ["random"], [0], tmp_path / "x", settings)
+
+
+def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
+    """A tiny proxy-hacking run: the proxy is trained on oracle labels, the plain and
+    conservative runs design against it, and every row is judged by the true oracle."""
+    from makeable.bench.proxy import run_proxy
+    from makeable.objectives import get_objective
+    from makeable.oracle.store import RunStore
+
+    settings = TrainSettings(ensemble=2, epochs=2, network=SMALL)
+    rows = run_proxy(
+        ["drd2"], [40], ["screening"], [0], tmp_path, budget=30, proxy_settings=settings
+    )
+    assert [r["variant"] for r in rows] == ["plain", "conservative", "true"]
+    proxy = tmp_path / "proxies" / "drd2_40"
+    assert (proxy / "config.json").is_file() and (proxy / "train.csv").is_file()
+    run = tmp_path / "runs" / "drd2_40" / "screening_plain_s0"
+    with RunStore(run / "run.db") as store:
+        calls = store.calls()
+    best = sorted(calls, key=lambda c: c.score, reverse=True)[:10]
+    truth = get_objective("drd2")([c.smiles for c in best]).values
+    assert rows[0]["true_top10"] == pytest.approx(float(truth.mean()))
+    assert rows[2]["true_top10"] == pytest.approx(rows[2]["seen_top10"])  # the true variant
+    assert all(0.0 <= r["seen_top10"] <= 1.0 for r in rows)  # low=0, high=1
+    assert "| drd2 | 40 | screening |" in (tmp_path / "summary.md").read_text()
+    with pytest.raises(ValueError, match="unknown oracle"):
+        run_proxy(["qed"], [40], ["screening"], [0], tmp_path / "x")

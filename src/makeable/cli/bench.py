@@ -77,6 +77,34 @@ def add_parser(sub: Any) -> None:
     add_no_progress(props)
     props.set_defaults(func=run_properties)
 
+    proxy = bsub.add_parser(
+        "proxy",
+        help="proxy hacking: design against a learned predictor, judge with the true oracle",
+        description="For each oracle (drd2, jnk3, gsk3b) and size N: label N ZINC250k "
+        "molecules with the oracle, train a predictor, run each optimizer against it (plain "
+        "and conservative: mean - K std) and against the true oracle, and score the runs' best "
+        "molecules with the true oracle. Resumable; OUT/results.csv and OUT/summary.md.",
+    )
+    proxy.add_argument("--oracles", nargs="+", default=["drd2", "jnk3", "gsk3b"])
+    proxy.add_argument(
+        "--sizes", nargs="+", type=at_least_one, default=[1000, 5000], help="training sets"
+    )
+    proxy.add_argument("--optimizers", nargs="+", default=["graph_ga", "reinvent", "gegl"])
+    proxy.add_argument(
+        "--variants", nargs="+", default=["plain", "conservative", "true"],
+        choices=["plain", "conservative", "true"],
+    )  # fmt: skip
+    add_seeds(proxy)
+    proxy.add_argument("--budget", type=at_least_one, default=10000, help="calls per run")
+    proxy.add_argument("--conservative", type=float, default=1.0, help="K in mean - K std (1)")
+    proxy.add_argument(
+        "--proxy-epochs", type=at_least_one, default=50, help="predictor epochs (50)"
+    )
+    proxy.add_argument("--jobs", type=at_least_one, default=1, help="runs in parallel")
+    add_out(proxy, "benchmark folder (created, or resumed): proxies/, runs/, results.csv")
+    add_no_progress(proxy)
+    proxy.set_defaults(func=run_proxy)
+
     table = bsub.add_parser(
         "pmo-table",
         help="side-by-side PMO table from results.csv files (for docs/benchmarks/pmo.md)",
@@ -148,6 +176,27 @@ def run_properties(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=not args.no_progress,
         chemprop=args.chemprop,
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    from makeable.bench.proxy import run_proxy
+    from makeable.predict.train import TrainSettings
+
+    run_proxy(
+        args.oracles,
+        args.sizes,
+        args.optimizers,
+        args.seeds,
+        Path(args.out),
+        budget=args.budget,
+        conservative=args.conservative,
+        variants=args.variants,
+        proxy_settings=TrainSettings(epochs=args.proxy_epochs),
+        jobs=args.jobs,
+        progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0
