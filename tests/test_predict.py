@@ -243,3 +243,43 @@ def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
     assert "| drd2 | 40 | screening |" in (tmp_path / "summary.md").read_text()
     with pytest.raises(ValueError, match="unknown oracle"):
         run_proxy(["qed"], [40], ["screening"], [0], tmp_path / "x")
+
+
+def test_mixture_of_experts_and_transfer(tmp_path: Path, trained: Path):
+    """A mixture keeps its frozen experts' weights, learns a gate over them and a new head, and
+    loads as any predictor; --init-from starts from a source encoder."""
+    import torch
+
+    from makeable.predict.mpnn import MixtureOfExperts
+
+    rings = write_table(
+        tmp_path / "rings.csv",
+        [(s, str(Chem.rdMolDescriptors.CalcNumRings(Chem.MolFromSmiles(s)))) for s in MOLECULES],
+    )
+    small = TrainSettings(ensemble=1, epochs=3, batch_size=10, network=SMALL)
+    train_predictor(read_table(rings, targets=["y"]), tmp_path / "rings", small)
+    target = write_table(tmp_path / "t.csv", [(s, str(len(s))) for s in MOLECULES[:30]])
+    experts = (str(trained), str(tmp_path / "rings"))
+    mixture = TrainSettings(ensemble=2, epochs=3, batch_size=10, network=SMALL, experts=experts)
+    train_predictor(read_table(target, targets=["y"]), tmp_path / "moe", mixture)
+    predictor = load_predictor(tmp_path / "moe")
+    net = predictor.members[0]
+    assert isinstance(net, MixtureOfExperts)
+    assert float(net.gate_weights().detach().sum()) == pytest.approx(1.0)
+    source = load_predictor(trained).members[0].state_dict()
+    assert torch.equal(net.experts[0].state_dict()["w_i.weight"], source["w_i.weight"])  # frozen
+    config = json.loads((tmp_path / "moe" / "config.json").read_text())
+    assert config["model"] == "moe" and len(config["gate_weights"]) == 2
+    pred = predictor.predict(["CCO", "c1ccccc1"])
+    assert pred.valid.all() and np.isfinite(pred.mean).all() and np.isfinite(pred.std).all()
+    assert get_objective(f"predictor:{tmp_path / 'moe'}")(["CCO"]).valid[0]
+
+    transfer = TrainSettings(ensemble=1, epochs=1, network=SMALL, init_from=str(trained))
+    from makeable.predict.train import build_network
+
+    started = build_network(1, transfer).state_dict()
+    assert torch.equal(started["w_h.weight"], source["w_h.weight"])
+    with pytest.raises(ValueError, match="differs from this network"):
+        build_network(1, TrainSettings(init_from=str(trained)))  # hidden 300 vs 32
+    with pytest.raises(ValueError, match="not both"):
+        TrainSettings(experts=experts, init_from=str(trained))

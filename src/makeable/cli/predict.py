@@ -52,6 +52,23 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--hidden", type=at_least_one, default=300, help="message width (300)")
     t.add_argument("--depth", type=at_least_one, default=3, help="message-passing steps (3)")
     t.add_argument("--dropout", type=float, default=0.0, help="dropout (0)")
+    transfer = t.add_argument_group(
+        "scarce data",
+        "start from predictors trained on other (larger) tasks: a mixture of experts, or "
+        "fine-tuning one of them",
+    )
+    transfer.add_argument(
+        "--experts",
+        nargs="+",
+        metavar="DIR",
+        help="predictor folders: train a mixture of their encoders (a gate and a new head)",
+    )
+    transfer.add_argument(
+        "--fine-tune-experts", action="store_true", help="train the experts too (default frozen)"
+    )
+    transfer.add_argument(
+        "--init-from", metavar="DIR", help="start from this predictor's encoder (transfer)"
+    )
     add_out(t, "predictor folder (created; an existing model is replaced)")
     add_no_progress(t)
     add_threads(t)
@@ -104,6 +121,9 @@ def run_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         network=network,
         threads=args.threads or 1,
+        experts=tuple(args.experts or ()),
+        fine_tune_experts=args.fine_tune_experts,
+        init_from=args.init_from,
     )
     table = read_table(args.data, args.smiles_col, args.target, args.task)
     if table.skipped:

@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 from makeable.chem.molecule import parse_smiles, quiet_rdkit
 from makeable.predict.features import FEATURES_VERSION, batch_graphs, mol_graph
-from makeable.predict.mpnn import MPNN, NetworkSettings
+from makeable.predict.mpnn import MPNN, MixtureOfExperts, NetworkSettings
 from makeable.runtime import threads_set
 
 FORMAT_NAME = "makeable-predictor"
@@ -59,7 +59,7 @@ class Prediction:
 class Predictor:
     """A loaded predictor (use :func:`load_predictor`)."""
 
-    def __init__(self, config: dict[str, Any], members: list[MPNN]) -> None:
+    def __init__(self, config: dict[str, Any], members: list[torch.nn.Module]) -> None:
         self.config = config
         self.members = members
         self.task: str = config["task"]
@@ -146,6 +146,16 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
+def _network(config: dict[str, Any], n_targets: int, settings: NetworkSettings) -> torch.nn.Module:
+    """An untrained network of the saved shape: an MPNN, or a mixture of experts."""
+    if config.get("model", "mpnn") == "mpnn":
+        return MPNN(n_targets, settings)
+    experts = [
+        MPNN(int(e["n_outputs"]), NetworkSettings(**e["network"])) for e in config["experts"]
+    ]
+    return MixtureOfExperts(experts, n_targets, settings, freeze=bool(config["freeze_experts"]))
+
+
 @lru_cache(maxsize=8)
 def _load(folder: str) -> Predictor:
     path = Path(folder)
@@ -153,9 +163,9 @@ def _load(folder: str) -> Predictor:
     try:
         settings = NetworkSettings(**config["network"])
         n_targets = len(config["targets"])
-        members = []
+        members: list[torch.nn.Module] = []
         for i in range(int(config["n_models"])):
-            net = MPNN(n_targets, settings)
+            net = _network(config, n_targets, settings)
             net.load_state_dict(load_file(str(path / member_file(i))))
             members.append(net.eval())
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError, OSError) as exc:

@@ -57,6 +57,16 @@ class NetworkSettings:
         return asdict(self)
 
 
+def feed_forward(width: int, n_outputs: int, s: NetworkSettings) -> nn.Sequential:
+    """The head: ``ffn_layers`` hidden layers (dropout, linear, ReLU), then a linear layer."""
+    layers: list[nn.Module] = []
+    for _ in range(s.ffn_layers):
+        layers += [nn.Dropout(s.dropout), nn.Linear(width, s.ffn_hidden), nn.ReLU()]
+        width = s.ffn_hidden
+    layers += [nn.Dropout(s.dropout), nn.Linear(width, n_outputs)]
+    return nn.Sequential(*layers)
+
+
 class MPNN(nn.Module):
     """D-MPNN encoder and feed-forward head: graphs → ``(n_molecules, n_outputs)``."""
 
@@ -68,13 +78,7 @@ class MPNN(nn.Module):
         self.w_h = nn.Linear(s.hidden, s.hidden, bias=False)
         self.w_o = nn.Linear(ATOM_DIM + s.hidden, s.hidden)
         self.dropout = nn.Dropout(s.dropout)
-        layers: list[nn.Module] = []
-        width = s.hidden
-        for _ in range(s.ffn_layers):
-            layers += [nn.Dropout(s.dropout), nn.Linear(width, s.ffn_hidden), nn.ReLU()]
-            width = s.ffn_hidden
-        layers += [nn.Dropout(s.dropout), nn.Linear(width, n_outputs)]
-        self.head = nn.Sequential(*layers)
+        self.head = feed_forward(s.hidden, n_outputs, s)
 
     def encode(self, batch: GraphBatch) -> torch.Tensor:
         """Molecule vectors, ``(n_molecules, hidden)``."""
@@ -109,3 +113,51 @@ class MPNN(nn.Module):
 def state_arrays(net: nn.Module) -> dict[str, np.ndarray]:
     """The network's weights as float32 numpy arrays (for safetensors)."""
     return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+
+
+class MixtureOfExperts(nn.Module):
+    """A mixture of pretrained experts for a data-scarce target (Chang et al., "Towards
+    overcoming data scarcity in materials science: unifying models and datasets with a mixture
+    of experts framework", npj Comput. Mater. 2022, https://doi.org/10.1038/s41524-022-00929-x):
+    each expert's encoder (an :class:`MPNN` pretrained on a source task) maps a molecule to a
+    vector; a gating vector (learned, one weight per expert, softmax) mixes them; a new head
+    predicts the target from the mixture. The experts are frozen unless ``freeze`` is false.
+
+    Args:
+        experts: pretrained networks (their heads are kept but not used).
+        n_outputs: targets of the new task.
+        settings: the head's size (``ffn_*``, ``dropout``).
+        freeze: keep the experts' weights fixed while training.
+    """
+
+    def __init__(
+        self,
+        experts: list[MPNN],
+        n_outputs: int,
+        settings: NetworkSettings | None = None,
+        freeze: bool = True,
+    ) -> None:
+        super().__init__()
+        widths = {e.settings.hidden for e in experts}
+        if not experts or len(widths) != 1:
+            raise ValueError("a mixture needs at least one expert, all of one width (--hidden)")
+        self.settings = settings or NetworkSettings()
+        self.experts = nn.ModuleList(experts)
+        self.freeze = freeze
+        for p in self.experts.parameters():
+            p.requires_grad_(not freeze)
+        self.gate = nn.Parameter(torch.zeros(len(experts)))
+        self.head = feed_forward(widths.pop(), n_outputs, self.settings)
+
+    def gate_weights(self) -> torch.Tensor:
+        """The softmax weight of each expert."""
+        return torch.softmax(self.gate, dim=0)
+
+    def forward(self, batch: GraphBatch) -> torch.Tensor:
+        experts: list[MPNN] = list(self.experts)  # type: ignore[arg-type]
+        if self.freeze:
+            for e in experts:
+                e.eval()  # no dropout in frozen experts
+        vectors = torch.stack([e.encode(batch) for e in experts])  # (K, n, hidden)
+        mixed = (self.gate_weights()[:, None, None] * vectors).sum(dim=0)
+        return self.head(mixed)

@@ -45,10 +45,12 @@ from makeable.predict.model import (
     CONFIG,
     FORMAT_NAME,
     FORMAT_VERSION,
+    PredictorError,
     forget_loaded,
+    load_predictor,
     member_file,
 )
-from makeable.predict.mpnn import MPNN, NetworkSettings
+from makeable.predict.mpnn import MPNN, MixtureOfExperts, NetworkSettings
 from makeable.predict.splits import SPLITS, average_precision, roc_auc, split_indices
 from makeable.results_csv import write_csv
 from makeable.run_folder import RunFolder
@@ -73,6 +75,12 @@ class TrainSettings:
         network: the network's size.
         threads: torch CPU threads while training (1: molecular graphs are small, and one
             thread was 15 times faster than two on a loaded 2-core machine; 0: torch's own).
+        experts: predictor folders pretrained on source tasks: train a mixture of experts
+            (:class:`~makeable.predict.mpnn.MixtureOfExperts`: their encoders, a gate and a new
+            head) instead of a network from scratch.
+        fine_tune_experts: train the experts' weights too (default: frozen, as in the paper).
+        init_from: a predictor folder whose encoder (its first model) starts every member:
+            pairwise transfer learning (fine-tune one source model; a new head).
     """
 
     task: str = "regression"
@@ -86,6 +94,9 @@ class TrainSettings:
     lr: float = 1e-3
     network: NetworkSettings = field(default_factory=NetworkSettings)
     threads: int = 1
+    experts: tuple[str, ...] = ()
+    fine_tune_experts: bool = False
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -100,6 +111,8 @@ class TrainSettings:
             raise ValueError("val_fraction and test_fraction must be in (0, 0.5)")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, not {self.lr!r}")
+        if self.experts and self.init_from:
+            raise ValueError("give experts (a mixture) or init_from (transfer), not both")
 
 
 def _loss(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -122,13 +135,52 @@ def _lr_factor(step: int, steps_per_epoch: int, epochs: int) -> float:
     return float(0.1 ** ((step - warmup) / total))
 
 
-def _outputs(net: MPNN, graphs: list[Any], batch_size: int = 256) -> np.ndarray:
+def _outputs(net: nn.Module, graphs: list[Any], batch_size: int = 256) -> np.ndarray:
     net.eval()
     parts = []
     with torch.no_grad():
         for start in range(0, len(graphs), batch_size):
             parts.append(net(batch_graphs(graphs[start : start + batch_size])).double().numpy())
     return np.concatenate(parts) if parts else np.zeros((0, 0))
+
+
+def source_network(folder: str) -> MPNN:
+    """A copy of the first network of a saved predictor (an expert, or a transfer source).
+
+    Raises:
+        PredictorError: not a loadable plain (not mixture) predictor.
+    """
+    import copy
+
+    predictor = load_predictor(folder)
+    net = predictor.members[0]
+    if not isinstance(net, MPNN):
+        raise PredictorError(f"{folder} is a mixture of experts; give a plain predictor")
+    return copy.deepcopy(net).train()
+
+
+def build_network(n_outputs: int, settings: TrainSettings) -> nn.Module:
+    """A fresh member: a mixture of the experts, an MPNN started from ``init_from``'s encoder,
+    or an MPNN from scratch."""
+    if settings.experts:
+        experts = [source_network(f) for f in settings.experts]
+        return MixtureOfExperts(
+            experts, n_outputs, settings.network, freeze=not settings.fine_tune_experts
+        )
+    net = MPNN(n_outputs, settings.network)
+    if settings.init_from:
+        source = source_network(settings.init_from)
+        if (
+            source.settings.hidden != net.settings.hidden
+            or source.settings.depth != net.settings.depth
+        ):
+            raise ValueError(
+                f"--init-from {settings.init_from}: its encoder (hidden {source.settings.hidden}, "
+                f"depth {source.settings.depth}) differs from this network's"
+            )
+        encoder = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+        net.load_state_dict(encoder, strict=False)
+    return net
 
 
 def train_member(
@@ -139,12 +191,12 @@ def train_member(
     settings: TrainSettings,
     member: int,
     bar: Any = None,
-) -> tuple[MPNN, list[dict[str, float]]]:
+) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train one ensemble member on standardised targets; returns it at its best epoch."""
     torch.manual_seed(settings.seed + member)
     rng = np.random.default_rng(settings.seed + member)
-    net = MPNN(y_train.shape[1], settings.network)
-    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    net = build_network(y_train.shape[1], settings)
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=settings.lr)
     steps_per_epoch = math.ceil(len(train_graphs) / settings.batch_size)
     y_t = torch.from_numpy(y_train.astype(np.float32))
     y_v = torch.from_numpy(y_val.astype(np.float32))
@@ -342,10 +394,15 @@ def _train(
         "targets": table.targets,
         "n_models": settings.ensemble,
         "network": settings.network.to_dict(),
+        **_mixture_config(settings, members),
         "scaler": {"mean": mean.tolist(), "std": scale.tolist()},
         "calibration": {"std_scale": std_scale.tolist()},
         "training": {
-            **{k: v for k, v in asdict(settings).items() if k not in ("network", "threads")},
+            **{
+                k: v
+                for k, v in asdict(settings).items()
+                if k not in ("network", "threads", "experts")
+            },
             "data": {**source, "n_rows": len(table), "n_skipped": len(table.skipped)},
         },
         "test_metrics": per_target,
@@ -363,3 +420,27 @@ def _train(
     (out / "split.json").write_text(json.dumps(split) + "\n")  # rows of the usable table
     forget_loaded()  # a predictor loaded before from this folder is stale now
     return metrics
+
+
+def _mixture_config(settings: TrainSettings, members: list[nn.Module]) -> dict[str, Any]:
+    """What :mod:`.model` needs to rebuild a mixture, and its learned gate weights."""
+    if not settings.experts:
+        return {"model": "mpnn"}
+    experts = []
+    for folder in settings.experts:
+        net = source_network(folder)
+        experts.append(
+            {
+                "source": Path(folder).name,
+                "targets": load_predictor(folder).targets,
+                "n_outputs": len(load_predictor(folder).targets),
+                "network": net.settings.to_dict(),
+            }
+        )
+    gates = [m.gate_weights().tolist() for m in members if isinstance(m, MixtureOfExperts)]
+    return {
+        "model": "moe",
+        "experts": experts,
+        "freeze_experts": not settings.fine_tune_experts,
+        "gate_weights": gates,
+    }
