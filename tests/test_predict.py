@@ -283,3 +283,21 @@ def test_mixture_of_experts_and_transfer(tmp_path: Path, trained: Path):
         build_network(1, TrainSettings(init_from=str(trained)))  # hidden 300 vs 32
     with pytest.raises(ValueError, match="not both"):
         TrainSettings(experts=experts, init_from=str(trained))
+
+
+def test_scarce_data_benchmark_compares_methods_on_one_split(data_dir, tmp_path: Path):
+    from makeable.bench.scarce import run_scarce
+
+    settings = TrainSettings(ensemble=1, epochs=1, network=SMALL)
+    rows = run_scarce("freesolv", ["esol"], [20], [0], tmp_path, settings)
+    assert [r["method"] for r in rows] == ["scratch", "transfer:esol", "moe"]
+    assert all(r["n_train"] == 20 and r["metric"] == "rmse" for r in rows)
+    tests = {
+        json.dumps(json.loads((p / "split.json").read_text())["test"])
+        for p in (tmp_path / "runs" / "20" / "s0").iterdir()
+    }
+    assert len(tests) == 1  # every method is tested on the same molecules
+    assert (tmp_path / "experts" / "esol" / "config.json").is_file()
+    assert "moe best of all" in (tmp_path / "summary.md").read_text()
+    with pytest.raises(ValueError, match="distinct sets"):
+        run_scarce("freesolv", ["freesolv"], [20], [0], tmp_path / "x", settings)

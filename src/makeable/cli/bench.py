@@ -105,6 +105,28 @@ def add_parser(sub: Any) -> None:
     add_no_progress(proxy)
     proxy.set_defaults(func=run_proxy)
 
+    scarce = bsub.add_parser(
+        "scarce",
+        help="scarce data: mixture of experts vs pairwise transfer vs scratch, by size",
+        description="Trains experts on the source sets (all of each), then the target at each "
+        "training-set size with every method, on one split per seed. Resumable; "
+        "OUT/results.csv and OUT/summary.md. Needs MAKEABLE_DATA.",
+    )
+    scarce.add_argument("--target", default="freesolv", help="target set (default freesolv)")
+    scarce.add_argument(
+        "--sources", nargs="+", default=["esol", "lipo"], help="source sets (esol lipo)"
+    )
+    scarce.add_argument(
+        "--sizes", nargs="+", type=at_least_one, default=[50, 100, 200, 400],
+        help="training rows of the target (50 100 200 400)",
+    )  # fmt: skip
+    add_seeds(scarce)
+    scarce.add_argument("--epochs", type=at_least_one, default=50, help="epochs (50)")
+    scarce.add_argument("--split", choices=["random", "scaffold"], default="random")
+    add_out(scarce, "benchmark folder (created, or resumed)")
+    add_no_progress(scarce)
+    scarce.set_defaults(func=run_scarce)
+
     table = bsub.add_parser(
         "pmo-table",
         help="side-by-side PMO table from results.csv files (for docs/benchmarks/pmo.md)",
@@ -196,6 +218,24 @@ def run_proxy(args: argparse.Namespace) -> int:
         variants=args.variants,
         proxy_settings=TrainSettings(epochs=args.proxy_epochs),
         jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0
+
+
+def run_scarce(args: argparse.Namespace) -> int:
+    from makeable.bench.scarce import run_scarce
+    from makeable.predict.train import TrainSettings
+
+    run_scarce(
+        args.target,
+        args.sources,
+        args.sizes,
+        args.seeds,
+        Path(args.out),
+        TrainSettings(ensemble=1, epochs=args.epochs),
+        split=args.split,
         progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())

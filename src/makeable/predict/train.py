@@ -286,8 +286,12 @@ def train_predictor(
     settings: TrainSettings | None = None,
     progress: bool = False,
     source: dict[str, Any] | None = None,
+    split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Train an ensemble on ``table``, save it into ``out`` and return the test metrics.
+
+    ``split``: the training, validation and test rows, when given (else ``settings.split``
+    makes them).
 
     Raises:
         ValueError: too few rows for the split, or a split without labels for a target.
@@ -297,7 +301,7 @@ def train_predictor(
     out = Path(out)
     with RunFolder(out) as folder, threads_set(settings.threads):
         folder.record()
-        return _train(table, out, settings, progress, source or {})
+        return _train(table, out, settings, progress, source or {}, split)
 
 
 def _train(
@@ -306,11 +310,12 @@ def _train(
     settings: TrainSettings,
     progress: bool,
     source: dict[str, Any],
+    split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     if len(table) < 10:
         raise ValueError(f"{len(table)} usable rows: a predictor needs at least 10")
     t0 = time.perf_counter()
-    train, val, test = split_indices(
+    train, val, test = split or split_indices(
         table.mols, settings.split, settings.seed, settings.val_fraction, settings.test_fraction
     )
     y = table.y
@@ -416,8 +421,8 @@ def _train(
         ["line", "reason"],
         [{"line": line, "reason": why} for line, why in table.skipped],
     )
-    split = {"train": train.tolist(), "val": val.tolist(), "test": test.tolist()}
-    (out / "split.json").write_text(json.dumps(split) + "\n")  # rows of the usable table
+    indices = {"train": train.tolist(), "val": val.tolist(), "test": test.tolist()}
+    (out / "split.json").write_text(json.dumps(indices) + "\n")  # rows of the usable table
     forget_loaded()  # a predictor loaded before from this folder is stale now
     return metrics
 
