@@ -38,9 +38,9 @@ def train_tiny(folder: Path, steps: int = 60, seed: int = 0) -> Path:
     """Train a 1 × 64 LSTM on the toy language and save it as a model folder."""
     import torch
 
+    from makeable.chem.smiles_tokens import SmilesTokenizer
     from makeable.models.smiles_lm.io import save_model
     from makeable.models.smiles_lm.lstm import SmilesLSTM
-    from makeable.models.smiles_lm.tokenizer import SmilesTokenizer
     from makeable.optimizers.lm_common import imitation_step
 
     data = toy_smiles(2000, seed)

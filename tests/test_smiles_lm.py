@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 
+from makeable.chem.smiles_tokens import SmilesTokenizer, TokenizeError, split_smiles
 from makeable.models.smiles_lm.io import (
     PriorNotFoundError,
     clone_model,
@@ -16,7 +17,6 @@ from makeable.models.smiles_lm.io import (
     save_model,
 )
 from makeable.models.smiles_lm.lstm import SmilesLSTM
-from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
 from tests.conftest import ZINC_FEW
 from tests.lm_toys import toy_smiles
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
+from makeable.chem.smiles_tokens import TokenizeError, split_smiles
 from makeable.models.smiles_lm.io import clone_model, load_prior
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
-from makeable.models.smiles_lm.tokenizer import TokenizeError, split_smiles
 from makeable.models.toolkit import torch_settings
 from makeable.optimizers.base import DesignContext
 from makeable.oracle.oracle import Oracle

@@ -1,6 +1,7 @@
-"""SMILES language models: an atom-level tokenizer, an LSTM, safe save/load, training.
+"""SMILES language models: an LSTM over atom-level tokens, safe save/load, training.
 
-Submodules: :mod:`~makeable.models.smiles_lm.tokenizer` (no torch),
+The tokenizer is :mod:`makeable.chem.smiles_tokens` (no torch; also used by the property
+predictors' SMILES encoder). Submodules:
 :mod:`~makeable.models.smiles_lm.lstm` (``SmilesLSTM``), :mod:`~makeable.models.smiles_lm.io`
 (``save_model``, ``load_model``, ``load_prior``) and :mod:`~makeable.models.smiles_lm.train`.
 This package module imports none of them, so importing it does not import torch.

@@ -19,9 +19,9 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from makeable.chem.smiles_tokens import SmilesTokenizer
 from makeable.models.smiles_lm import DEFAULT_PRIOR
 from makeable.models.smiles_lm.lstm import SmilesLSTM
-from makeable.models.smiles_lm.tokenizer import SmilesTokenizer
 from makeable.settings import read_json_object
 
 log = logging.getLogger(__name__)

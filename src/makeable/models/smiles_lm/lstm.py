@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from makeable.chem.smiles_tokens import SmilesTokenizer
 from makeable.models.autoregressive import AutoregressiveLSTM, Hidden
-from makeable.models.smiles_lm.tokenizer import SmilesTokenizer
 
 __all__ = ["Hidden", "SmilesLSTM", "pad_batch"]
 

@@ -35,6 +35,7 @@ import torch
 from tqdm import tqdm
 
 from makeable.chem.molecule import canonical_smiles
+from makeable.chem.smiles_tokens import SmilesTokenizer, TokenizeError, split_smiles
 from makeable.models.checkpoints import (
     latest_checkpoint,
     load_checkpoint,
@@ -43,7 +44,6 @@ from makeable.models.checkpoints import (
 )
 from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
-from makeable.models.smiles_lm.tokenizer import SmilesTokenizer, TokenizeError, split_smiles
 from makeable.results_csv import open_append
 from makeable.run_folder import RunFolder
 from makeable.runtime import resolve_device
