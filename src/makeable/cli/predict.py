@@ -52,6 +52,13 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--hidden", type=at_least_one, default=300, help="message width (300)")
     t.add_argument("--depth", type=at_least_one, default=3, help="message-passing steps (3)")
     t.add_argument("--dropout", type=float, default=0.0, help="dropout (0)")
+    t.add_argument(
+        "--encoder",
+        choices=["graph", "graph+smiles"],
+        default="graph",
+        help="graph: the D-MPNN (default); graph+smiles: with a SMILES BiLSTM beside it "
+        "(GraSeq's idea of learning both views jointly)",
+    )
     transfer = t.add_argument_group(
         "scarce data",
         "start from predictors trained on other (larger) tasks: a mixture of experts, or "
@@ -110,7 +117,9 @@ def run_train(args: argparse.Namespace) -> int:
     from makeable.predict.mpnn import NetworkSettings
     from makeable.predict.train import TrainSettings, train_predictor
 
-    network = NetworkSettings(hidden=args.hidden, depth=args.depth, dropout=args.dropout)
+    network = NetworkSettings(
+        hidden=args.hidden, depth=args.depth, dropout=args.dropout, encoder=args.encoder
+    )
     settings = TrainSettings(
         task=args.task,
         split=args.split,

@@ -89,6 +89,7 @@ class MolGraph:
         edges: ``(n_edges, BOND_DIM)`` float32, two directed edges per bond.
         source, target: ``(n_edges,)`` int64: the edge goes ``source → target``.
         reverse: ``(n_edges,)`` int64: the index of the opposite edge.
+        smiles: the canonical SMILES (for the SMILES encoder of a dual-encoder model).
     """
 
     atoms: np.ndarray
@@ -96,6 +97,7 @@ class MolGraph:
     source: np.ndarray
     target: np.ndarray
     reverse: np.ndarray
+    smiles: str = ""
 
 
 def mol_graph(mol: Chem.Mol) -> MolGraph:
@@ -117,6 +119,7 @@ def mol_graph(mol: Chem.Mol) -> MolGraph:
         np.array(source, dtype=np.int64),
         np.array(target, dtype=np.int64),
         reverse,
+        Chem.MolToSmiles(mol),
     )
 
 
@@ -131,6 +134,7 @@ class GraphBatch:
     reverse: np.ndarray
     molecule: np.ndarray
     n_molecules: int
+    smiles: tuple[str, ...] = ()
 
 
 def batch_graphs(graphs: Sequence[MolGraph]) -> GraphBatch:
@@ -158,4 +162,5 @@ def batch_graphs(graphs: Sequence[MolGraph]) -> GraphBatch:
             or [np.zeros(0, np.int64)]
         ),
         n_molecules=len(graphs),
+        smiles=tuple(g.smiles for g in graphs),
     )

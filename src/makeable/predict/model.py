@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 from makeable.chem.molecule import parse_smiles, quiet_rdkit
 from makeable.predict.features import FEATURES_VERSION, batch_graphs, mol_graph
-from makeable.predict.mpnn import MPNN, MixtureOfExperts, NetworkSettings
+from makeable.predict.mpnn import MPNN, DualEncoder, MixtureOfExperts, NetworkSettings
 from makeable.runtime import threads_set
 
 FORMAT_NAME = "makeable-predictor"
@@ -149,6 +149,8 @@ def read_config(folder: Path) -> dict[str, Any]:
 def _network(config: dict[str, Any], n_targets: int, settings: NetworkSettings) -> torch.nn.Module:
     """An untrained network of the saved shape: an MPNN, or a mixture of experts."""
     if config.get("model", "mpnn") == "mpnn":
+        if settings.encoder == "graph+smiles":
+            return DualEncoder(n_targets, list(config["smiles_tokens"]), settings)
         return MPNN(n_targets, settings)
     experts = [
         MPNN(int(e["n_outputs"]), NetworkSettings(**e["network"])) for e in config["experts"]

@@ -22,6 +22,8 @@ from torch import nn
 
 from makeable.predict.features import ATOM_DIM, BOND_DIM, GraphBatch
 
+ENCODERS = ("graph", "graph+smiles")
+
 
 @dataclass(frozen=True)
 class NetworkSettings:
@@ -34,6 +36,8 @@ class NetworkSettings:
         ffn_layers: hidden layers of the head (0: one linear layer).
         dropout: dropout in the encoder and the head.
         aggregation: ``mean`` or ``sum`` of the atom vectors.
+        encoder: ``graph`` (the D-MPNN) or ``graph+smiles`` (:class:`DualEncoder`: the D-MPNN
+            and a SMILES BiLSTM, concatenated).
     """
 
     hidden: int = 300
@@ -42,6 +46,7 @@ class NetworkSettings:
     ffn_layers: int = 1
     dropout: float = 0.0
     aggregation: str = "mean"
+    encoder: str = "graph"
 
     def __post_init__(self) -> None:
         for name, least in (("hidden", 1), ("depth", 1), ("ffn_hidden", 1), ("ffn_layers", 0)):
@@ -52,6 +57,8 @@ class NetworkSettings:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
         if self.aggregation not in ("mean", "sum"):
             raise ValueError(f"aggregation must be mean or sum, not {self.aggregation!r}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, not {self.encoder!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,3 +168,57 @@ class MixtureOfExperts(nn.Module):
         vectors = torch.stack([e.encode(batch) for e in experts])  # (K, n, hidden)
         mixed = (self.gate_weights()[:, None, None] * vectors).sum(dim=0)
         return self.head(mixed)
+
+
+class SmilesEncoder(nn.Module):
+    """A bidirectional LSTM over atom-level SMILES tokens (:mod:`makeable.chem.smiles_tokens`),
+    mean-pooled over the tokens: the sequence view of a molecule."""
+
+    def __init__(self, tokens: list[str], width: int, embedding: int = 64) -> None:
+        super().__init__()
+        from makeable.chem.smiles_tokens import SmilesTokenizer
+
+        self.tokenizer = SmilesTokenizer(tokens)
+        self.embedding = nn.Embedding(len(self.tokenizer), embedding, padding_idx=0)
+        self.lstm = nn.LSTM(embedding, width // 2, batch_first=True, bidirectional=True)
+        self.width = 2 * (width // 2)
+
+    def forward(self, smiles: tuple[str, ...]) -> torch.Tensor:
+        from makeable.chem.smiles_tokens import TokenizeError
+
+        device = self.embedding.weight.device
+        ids = []
+        for s in smiles:
+            try:
+                ids.append(self.tokenizer.encode(s))
+            except TokenizeError:
+                ids.append([self.tokenizer.bos_id, self.tokenizer.unk_id, self.tokenizer.eos_id])
+        length = max(len(i) for i in ids)
+        batch = torch.zeros(len(ids), length, dtype=torch.long)
+        for row, i in enumerate(ids):
+            batch[row, : len(i)] = torch.tensor(i)
+        batch = batch.to(device)
+        out, _ = self.lstm(self.embedding(batch))
+        mask = (batch != 0).unsqueeze(-1).to(out.dtype)
+        return (out * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+class DualEncoder(nn.Module):
+    """A graph encoder and a SMILES-sequence encoder learned jointly (the idea of GraSeq: Guo
+    et al., "GraSeq: Graph and Sequence Fusion Learning for Molecular Property Prediction",
+    CIKM 2020, https://doi.org/10.1145/3340531.3411981): the D-MPNN's molecule vector and the
+    BiLSTM's SMILES vector are concatenated and fed to one head. Written here from that idea:
+    fusion by concatenation and the property loss only (GraSeq's own fusion and losses are not
+    reproduced).
+    """
+
+    def __init__(self, n_outputs: int, tokens: list[str], settings: NetworkSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.graph = MPNN(n_outputs, settings)
+        self.sequence = SmilesEncoder(tokens, settings.hidden)
+        self.head = feed_forward(settings.hidden + self.sequence.width, n_outputs, settings)
+
+    def forward(self, batch: GraphBatch) -> torch.Tensor:
+        both = torch.cat([self.graph.encode(batch), self.sequence(batch.smiles)], dim=1)
+        return self.head(both)

@@ -39,6 +39,7 @@ from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
+from makeable.chem.smiles_tokens import SmilesTokenizer
 from makeable.predict.data import TASKS, PropertyTable
 from makeable.predict.features import FEATURES_VERSION, GraphBatch, batch_graphs, mol_graph
 from makeable.predict.model import (
@@ -50,7 +51,7 @@ from makeable.predict.model import (
     load_predictor,
     member_file,
 )
-from makeable.predict.mpnn import MPNN, MixtureOfExperts, NetworkSettings
+from makeable.predict.mpnn import MPNN, DualEncoder, MixtureOfExperts, NetworkSettings
 from makeable.predict.splits import SPLITS, average_precision, roc_auc, split_indices
 from makeable.results_csv import write_csv
 from makeable.run_folder import RunFolder
@@ -155,18 +156,27 @@ def source_network(folder: str) -> MPNN:
     predictor = load_predictor(folder)
     net = predictor.members[0]
     if not isinstance(net, MPNN):
-        raise PredictorError(f"{folder} is a mixture of experts; give a plain predictor")
+        raise PredictorError(
+            f"{folder} is not a plain graph predictor (a mixture, or graph+smiles): give one "
+            "trained with --encoder graph"
+        )
     return copy.deepcopy(net).train()
 
 
-def build_network(n_outputs: int, settings: TrainSettings) -> nn.Module:
+def build_network(
+    n_outputs: int, settings: TrainSettings, tokens: list[str] | None = None
+) -> nn.Module:
     """A fresh member: a mixture of the experts, an MPNN started from ``init_from``'s encoder,
-    or an MPNN from scratch."""
+    a graph + SMILES dual encoder (``tokens``: its SMILES vocabulary), or an MPNN."""
     if settings.experts:
         experts = [source_network(f) for f in settings.experts]
         return MixtureOfExperts(
             experts, n_outputs, settings.network, freeze=not settings.fine_tune_experts
         )
+    if settings.network.encoder == "graph+smiles":
+        if settings.init_from:
+            raise ValueError("--init-from starts a graph encoder: use --encoder graph")
+        return DualEncoder(n_outputs, list(tokens or []), settings.network)
     net = MPNN(n_outputs, settings.network)
     if settings.init_from:
         source = source_network(settings.init_from)
@@ -191,11 +201,12 @@ def train_member(
     settings: TrainSettings,
     member: int,
     bar: Any = None,
+    tokens: list[str] | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train one ensemble member on standardised targets; returns it at its best epoch."""
     torch.manual_seed(settings.seed + member)
     rng = np.random.default_rng(settings.seed + member)
-    net = build_network(y_train.shape[1], settings)
+    net = build_network(y_train.shape[1], settings, tokens)
     opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=settings.lr)
     steps_per_epoch = math.ceil(len(train_graphs) / settings.batch_size)
     y_t = torch.from_numpy(y_train.astype(np.float32))
@@ -330,6 +341,9 @@ def _train(
         scale = np.nanstd(y[train], axis=0)
         scale = np.where(scale > 0, scale, 1.0)
     graphs = [mol_graph(m) for m in table.mols]
+    tokens = None
+    if settings.network.encoder == "graph+smiles":  # the vocabulary of the training SMILES
+        tokens = SmilesTokenizer.build(graphs[i].smiles for i in train).itos[4:]
     scaled = (y - mean) / scale
 
     def pick(idx: np.ndarray) -> list[Any]:
@@ -346,7 +360,7 @@ def _train(
     try:
         for k in range(settings.ensemble):
             net, history = train_member(
-                pick(train), scaled[train], pick(val), scaled[val], settings, k, bar
+                pick(train), scaled[train], pick(val), scaled[val], settings, k, bar, tokens
             )
             members.append(net)
             histories.append(history)
@@ -400,6 +414,7 @@ def _train(
         "n_models": settings.ensemble,
         "network": settings.network.to_dict(),
         **_mixture_config(settings, members),
+        **({"smiles_tokens": tokens} if tokens is not None else {}),
         "scaler": {"mean": mean.tolist(), "std": scale.tolist()},
         "calibration": {"std_scale": std_scale.tolist()},
         "training": {
