@@ -32,7 +32,8 @@ def add_parser(sub: Any) -> None:
         help="train an ensemble on a CSV; prints the held-out test metrics",
         description="Rows with an invalid SMILES or no usable value are skipped and listed "
         "(line numbers) in OUT/skipped.csv. Writes config.json, model_<i>.safetensors, "
-        "metrics.json and versions.json into OUT.",
+        "metrics.json, split.json and versions.json into OUT. Training uses one torch thread "
+        "unless --threads says otherwise (small graphs: one thread is fastest).",
     )
     t.add_argument(
         "data", help="CSV or TSV with a header (.gz allowed), or esol (a shipped example table)"
