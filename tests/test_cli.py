@@ -148,3 +148,25 @@ def test_unknown_flags_are_still_refused(capsys):
         main(["list", "executors", "--bogus"])
     assert exc.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`makeable list | head -1`: the reader leaves early; no traceback."""
+    import subprocess
+    import sys
+
+    code = (  # a listing far longer than a pipe's buffer, read one line
+        "import sys; import makeable.cli.listing as listing;"
+        "listing.run = lambda args: [print('x' * 99) for _ in range(50000)] and 0;"
+        "from makeable.cli.main import main; sys.exit(main(['list']))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # like head after its first line
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert proc.returncode == 141

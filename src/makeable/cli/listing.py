@@ -127,4 +127,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             textwrap.fill(", ".join(listed), width=96, initial_indent="  ", subsequent_indent="  ")
         )
+        if what == "objectives":
+            print(
+                "  and: predictor:DIR[:TARGET] (a predictor from `makeable predict train`), "
+                "module:function (your own code)"
+            )
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import linecache
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -54,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with threads_set(getattr(args, "threads", 0)):  # --threads, for every command with it
             return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader of our output went away (`makeable list | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 141
     except KeyboardInterrupt:
         if args.verbose:  # where it was
             traceback.print_exc()
