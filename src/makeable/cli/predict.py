@@ -54,6 +54,12 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--depth", type=at_least_one, default=3, help="message-passing steps (3)")
     t.add_argument("--dropout", type=float, default=0.0, help="dropout (0)")
     t.add_argument(
+        "--aggregation",
+        choices=["norm", "mean", "sum"],
+        default="norm",
+        help="atoms to molecule: norm (sum / 100, chemprop v2's default), mean or sum",
+    )
+    t.add_argument(
         "--encoder",
         choices=["graph", "graph+smiles"],
         default="graph",
@@ -119,7 +125,11 @@ def run_train(args: argparse.Namespace) -> int:
     from makeable.predict.train import TrainSettings, train_predictor
 
     network = NetworkSettings(
-        hidden=args.hidden, depth=args.depth, dropout=args.dropout, encoder=args.encoder
+        hidden=args.hidden,
+        depth=args.depth,
+        dropout=args.dropout,
+        encoder=args.encoder,
+        aggregation=args.aggregation,
     )
     settings = TrainSettings(
         task=args.task,

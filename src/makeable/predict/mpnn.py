@@ -23,6 +23,9 @@ from torch import nn
 from makeable.predict.features import ATOM_DIM, BOND_DIM, GraphBatch
 
 ENCODERS = ("graph", "graph+smiles")
+AGGREGATIONS = ("norm", "mean", "sum")
+NORM = 100.0
+"""The divisor of ``norm`` aggregation (chemprop v2's)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ class NetworkSettings:
         ffn_hidden: width of the head's hidden layers.
         ffn_layers: hidden layers of the head (0: one linear layer).
         dropout: dropout in the encoder and the head.
-        aggregation: ``mean`` or ``sum`` of the atom vectors.
+        aggregation: ``norm`` (the sum of the atom vectors / 100, chemprop v2's default: it
+            keeps the molecule's size, which extensive properties need), ``mean`` or ``sum``.
         encoder: ``graph`` (the D-MPNN) or ``graph+smiles`` (:class:`DualEncoder`: the D-MPNN
             and a SMILES BiLSTM, concatenated).
     """
@@ -45,7 +49,7 @@ class NetworkSettings:
     ffn_hidden: int = 300
     ffn_layers: int = 1
     dropout: float = 0.0
-    aggregation: str = "mean"
+    aggregation: str = "norm"
     encoder: str = "graph"
 
     def __post_init__(self) -> None:
@@ -55,8 +59,10 @@ class NetworkSettings:
                 raise ValueError(f"{name} must be an integer >= {least}, not {value!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
-        if self.aggregation not in ("mean", "sum"):
-            raise ValueError(f"aggregation must be mean or sum, not {self.aggregation!r}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"aggregation must be one of {', '.join(AGGREGATIONS)}, not {self.aggregation!r}"
+            )
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, not {self.encoder!r}")
 
@@ -110,6 +116,8 @@ class MPNN(nn.Module):
         if self.settings.aggregation == "mean":
             counts = torch.bincount(molecule, minlength=batch.n_molecules).clamp(min=1)
             pooled = pooled / counts.unsqueeze(1).to(pooled.dtype)
+        elif self.settings.aggregation == "norm":
+            pooled = pooled / NORM
         return pooled
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
