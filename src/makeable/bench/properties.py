@@ -100,9 +100,24 @@ def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
         table = read_table(path, spec.smiles_col, spec.targets, spec.task)
         settings = replace(job.settings, task=spec.task, split=job.split, seed=job.seed)
         metrics = train_predictor(table, job.run_dir, settings, source={"set": job.name})
-    rows = [
+    rows = _rows("makeable", job, spec, metrics["test"], metrics["train_s"], metrics["s_per_epoch"])
+    if job.chemprop:
+        rows += _chemprop_rows(job, spec)
+    return rows
+
+
+def _rows(
+    model: str,
+    job: PropertyJob,
+    spec: PropertySet,
+    per_target: dict[str, Any],
+    train_s: float,
+    s_per_epoch: float,
+) -> list[dict[str, Any]]:
+    """One results row per target."""
+    return [
         {
-            "model": "makeable",
+            "model": model,
             "set": job.name,
             "split": job.split,
             "seed": job.seed,
@@ -110,14 +125,11 @@ def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
             "metric": spec.metric,
             "value": values.get(spec.metric, ""),
             "n_test": values.get("n", 0),
-            "train_s": metrics["train_s"],
-            "s_per_epoch": metrics["s_per_epoch"],
+            "train_s": train_s,
+            "s_per_epoch": s_per_epoch,
         }
-        for target, values in metrics["test"].items()
+        for target, values in per_target.items()
     ]
-    if job.chemprop:
-        rows += _chemprop_rows(job, spec)
-    return rows
 
 
 def _chemprop_rows(job: PropertyJob, spec: PropertySet) -> list[dict[str, Any]]:
@@ -131,7 +143,7 @@ def _chemprop_rows(job: PropertyJob, spec: PropertySet) -> list[dict[str, Any]]:
 
     from makeable.data.molecules import data_file
     from makeable.predict.data import read_table
-    from makeable.predict.train import classification_metrics, regression_metrics
+    from makeable.predict.train import target_metrics
 
     folder = job.run_dir / "chemprop"
     done = folder / "rows.json"
@@ -155,36 +167,22 @@ def _chemprop_rows(job: PropertyJob, spec: PropertySet) -> list[dict[str, Any]]:
         "--pytorch-seed", str(job.seed),
     ]  # fmt: skip
     start = time.perf_counter()
-    with open(folder / "chemprop.log", "w") as log_fh:
-        subprocess.run(command, check=True, stdout=log_fh, stderr=subprocess.STDOUT)
+    log_path = folder / "chemprop.log"
+    with open(log_path, "w") as log_fh:
+        done_ok = subprocess.run(command, stdout=log_fh, stderr=subprocess.STDOUT).returncode == 0
+    if not done_ok:
+        lines = log_path.read_text().strip().splitlines() or ["(no output)"]
+        raise RuntimeError(f"chemprop failed: {lines[-1]} (its log: {log_path})")
     wall = time.perf_counter() - start
     with open(folder / "out" / "model_0" / "test_predictions.csv", newline="") as fh:
         predicted = list(csv.DictReader(fh))
     test = split["test"]
     if [r["smiles"] for r in predicted] != [table.smiles[i] for i in test]:
         raise RuntimeError(f"{folder}: chemprop's test predictions are not in the split's order")
-    rows = []
-    for j, target in enumerate(spec.targets):
-        y = table.y[test, j]
-        p = np.array([float(r[target]) for r in predicted])
-        if spec.task == "classification":
-            values = classification_metrics(y, p)
-        else:
-            values = regression_metrics(y, p, np.full_like(p, np.nan))
-        rows.append(
-            {
-                "model": "chemprop",
-                "set": job.name,
-                "split": job.split,
-                "seed": job.seed,
-                "target": target,
-                "metric": spec.metric,
-                "value": values.get(spec.metric, ""),
-                "n_test": values.get("n", 0),
-                "train_s": round(wall, 1),
-                "s_per_epoch": round(wall / epochs, 3),  # wall clock, start-up included
-            }
-        )
+    p = np.array([[float(r[t]) for t in spec.targets] for r in predicted])
+    metrics = target_metrics(spec.task, list(spec.targets), table.y[test], p)
+    # wall clock, chemprop's start-up included
+    rows = _rows("chemprop", job, spec, metrics, round(wall, 1), round(wall / epochs, 3))
     done.write_text(json.dumps(rows) + "\n")
     return rows
 

@@ -167,17 +167,13 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from makeable.predict.data import read_table
     from makeable.predict.model import load_predictor
-    from makeable.predict.train import classification_metrics, regression_metrics
+    from makeable.predict.train import target_metrics
 
     predictor = load_predictor(args.model)
     table = read_table(args.data, args.smiles_col, predictor.targets, predictor.task)
     mean, std = predictor.predict_mols(table.mols)
     out: dict[str, Any] = {"n": len(table), "n_skipped": len(table.skipped)}
-    for j, name in enumerate(predictor.targets):
-        if predictor.task == "classification":
-            out[name] = classification_metrics(table.y[:, j], mean[:, j])
-        else:
-            out[name] = regression_metrics(table.y[:, j], mean[:, j], std[:, j])
+    out.update(target_metrics(predictor.task, predictor.targets, table.y, mean, std))
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:

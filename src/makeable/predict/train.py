@@ -283,6 +283,24 @@ def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     }
 
 
+def target_metrics(
+    task: str,
+    targets: list[str],
+    y: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The metrics of every target column (``std``: the predicted deviations, regression)."""
+    if std is None:
+        std = np.full_like(mean, np.nan)
+    return {
+        name: classification_metrics(y[:, j], mean[:, j])
+        if task == "classification"
+        else regression_metrics(y[:, j], mean[:, j], std[:, j])
+        for j, name in enumerate(targets)
+    }
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) < 3:
         return math.nan
@@ -382,13 +400,8 @@ def _train(
                 z = (y[val, j][ok] - val_mean[ok, j]) / val_std[ok, j]
                 std_scale[j] = float(np.sqrt(np.mean(z**2)))
     test_mean, test_std = ensemble(test)
-    per_target: dict[str, Any] = {}
-    for j, name in enumerate(table.targets):
-        if settings.task == "classification":
-            per_target[name] = classification_metrics(y[test, j], test_mean[:, j])
-        else:
-            std = test_std[:, j] * std_scale[j] if settings.ensemble > 1 else test_std[:, j] * 0
-            per_target[name] = regression_metrics(y[test, j], test_mean[:, j], std)
+    calibrated = test_std * std_scale if settings.ensemble > 1 else test_std * 0
+    per_target = target_metrics(settings.task, table.targets, y[test], test_mean, calibrated)
     metrics = {
         "task": settings.task,
         "split": settings.split,
