@@ -106,6 +106,7 @@ def test_a_model_learns_the_number_of_heavy_atoms(trained: Path):
 def test_save_load_round_trip_and_no_pickle(trained: Path):
     files = sorted(p.name for p in trained.iterdir())
     assert "model_0.safetensors" in files and "config.json" in files
+    assert (trained / "test_parity.png").read_bytes()[:4] == b"\x89PNG"  # the picture
     assert not any(p.suffix in (".pt", ".pkl", ".pth") for p in trained.iterdir())
     config = json.loads((trained / "config.json").read_text())
     assert config["format"] == "makeable-predictor" and config["n_models"] == 2
