@@ -155,7 +155,13 @@ def test_resume_refuses_changed_optimizer_defaults(tmp_path):
         run_sequence_design(config("mutation", rounds=1), tmp_path / "run")
 
 
-def test_config_errors_are_clear():
+def test_config_errors_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="proxy parameter"):
+        SequenceDesignConfig(task=TASK, proxy_params={"kapa": 1})
+    with pytest.raises(TypeError, match="unknown parameter"):
+        run_sequence_design(
+            SequenceDesignConfig(task=TASK, optimizer_params={"deltaa": 0.1}), tmp_path / "run"
+        )
     with pytest.raises(ConfigError, match="rounds"):
         SequenceDesignConfig(task=TASK, rounds=-1)
     with pytest.raises(ConfigError, match="budget 100 is not a whole number of rounds"):
@@ -172,12 +178,6 @@ def test_the_budget_or_the_rounds_say_the_same():
     assert (by_budget.rounds, by_rounds.budget) == (3, 96)
     assert by_rounds.identity() == by_budget.identity()
     assert SequenceDesignConfig(task=TASK).budget == 10 * 128  # the δ-CS default
-    with pytest.raises(ConfigError, match="proxy parameter"):
-        SequenceDesignConfig(task=TASK, proxy_params={"kapa": 1})
-    with pytest.raises(TypeError, match="unknown parameter"):
-        run_sequence_design(
-            SequenceDesignConfig(task=TASK, optimizer_params={"deltaa": 0.1}), "unused"
-        )
 
 
 @pytest.mark.parametrize(
