@@ -13,6 +13,7 @@ The data are chemprop's copies of the MoleculeNet sets in the data folder
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import statistics
@@ -62,6 +63,19 @@ PROPERTY_SETS: dict[str, PropertySet] = {
 """The sets of the benchmark (ESOL's column is misnamed ``logp`` in chemprop's copy: it holds
 log solubility)."""
 
+
+@functools.lru_cache(maxsize=2)
+def load_set(name: str) -> Any:
+    """The usable rows of a benchmark set (a :class:`~makeable.predict.data.PropertyTable`),
+    read once per process: a run's predictor and its chemprop side share them."""
+    from makeable.data.molecules import data_file
+    from makeable.predict.data import read_table
+
+    spec = PROPERTY_SETS[name]
+    path = data_file(spec.relpath, f"the {name} property set")
+    return read_table(path, spec.smiles_col, spec.targets, spec.task)
+
+
 RESULT_COLUMNS = (
     "model",
     "set",
@@ -87,8 +101,6 @@ class PropertyJob:
 
 
 def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
-    from makeable.data.molecules import data_file
-    from makeable.predict.data import read_table
     from makeable.predict.train import train_predictor
 
     spec = PROPERTY_SETS[job.name]
@@ -96,10 +108,10 @@ def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
     if metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())
     else:
-        path = data_file(spec.relpath, f"the {job.name} property set")
-        table = read_table(path, spec.smiles_col, spec.targets, spec.task)
         settings = replace(job.settings, task=spec.task, split=job.split, seed=job.seed)
-        metrics = train_predictor(table, job.run_dir, settings, source={"set": job.name})
+        metrics = train_predictor(
+            load_set(job.name), job.run_dir, settings, source={"set": job.name}
+        )
     rows = _rows("makeable", job, spec, metrics["test"], metrics["train_s"], metrics["s_per_epoch"])
     if job.chemprop:
         rows += _chemprop_rows(job, spec)
@@ -141,8 +153,6 @@ def _chemprop_rows(job: PropertyJob, spec: PropertySet) -> list[dict[str, Any]]:
 
     import numpy as np
 
-    from makeable.data.molecules import data_file
-    from makeable.predict.data import read_table
     from makeable.predict.train import target_metrics
 
     folder = job.run_dir / "chemprop"
@@ -150,7 +160,7 @@ def _chemprop_rows(job: PropertyJob, spec: PropertySet) -> list[dict[str, Any]]:
     if done.is_file():
         return list(json.loads(done.read_text()))
     folder.mkdir(parents=True, exist_ok=True)
-    table = read_table(data_file(spec.relpath, job.name), spec.smiles_col, spec.targets, spec.task)
+    table = load_set(job.name)
     split = json.loads((job.run_dir / "split.json").read_text())
     with open(folder / "data.csv", "w", newline="") as fh:
         writer = csv.writer(fh)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from makeable.bench.properties import PROPERTY_SETS
+from makeable.bench.properties import PROPERTY_SETS, load_set
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
 from makeable.run_folder import RunFolder
@@ -38,14 +38,6 @@ from makeable.run_folder import RunFolder
 log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ("target", "size", "seed", "method", "metric", "value", "n_train")
-
-
-def _table(name: str) -> Any:
-    from makeable.data.molecules import data_file
-    from makeable.predict.data import read_table
-
-    spec = PROPERTY_SETS[name]
-    return read_table(data_file(spec.relpath, name), spec.smiles_col, spec.targets, spec.task)
 
 
 def train_experts(sources: Sequence[str], out: Path, settings: Any) -> list[str]:
@@ -57,7 +49,7 @@ def train_experts(sources: Sequence[str], out: Path, settings: Any) -> list[str]
         folder = out / "experts" / name
         if not (folder / "config.json").is_file():
             task = PROPERTY_SETS[name].task
-            train_predictor(_table(name), folder, replace(settings, task=task, experts=()))
+            train_predictor(load_set(name), folder, replace(settings, task=task, experts=()))
         folders.append(str(folder))
     return folders
 
@@ -106,7 +98,7 @@ def run_scarce(
             config_name="bench.yaml",
         )
         experts = train_experts(sources, out, settings)
-        table = _table(target)
+        table = load_set(target)
         methods: list[tuple[str, Any]] = [("scratch", settings)]
         methods += [(f"transfer:{s}", replace(settings, init_from=e)) for s, e in zip(
             sources, experts, strict=True)]  # fmt: skip
