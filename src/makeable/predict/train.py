@@ -467,13 +467,13 @@ def _mixture_config(settings: TrainSettings, members: list[nn.Module]) -> dict[s
         return {"model": "mpnn"}
     experts = []
     for folder in settings.experts:
-        net = source_network(folder)
+        expert = load_predictor(folder)  # cached: loaded when the members were built
         experts.append(
             {
                 "source": Path(folder).name,
-                "targets": load_predictor(folder).targets,
-                "n_outputs": len(load_predictor(folder).targets),
-                "network": net.settings.to_dict(),
+                "targets": expert.targets,
+                "n_outputs": len(expert.targets),
+                "network": NetworkSettings(**expert.config["network"]).to_dict(),
             }
         )
     gates = [m.gate_weights().tolist() for m in members if isinstance(m, MixtureOfExperts)]
