@@ -184,13 +184,13 @@ def run_eval(args: argparse.Namespace) -> int:
 def _read_rows(path: Path, smiles_col: str) -> tuple[list[str], list[dict[str, str]]]:
     """The header and rows of a CSV/TSV with ``smiles_col``, or of a SMILES file."""
     from makeable.data.molecules import read_smiles_file
-    from makeable.predict.data import open_text
+    from makeable.predict.data import delimiter_of, open_text
 
     if not path.is_file():
         raise FileNotFoundError(f"input not found: {path}")
     with open_text(path) as fh:
         first = fh.readline()
-    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    delimiter = delimiter_of(first)
     header = [h.strip() for h in first.rstrip("\r\n").split(delimiter)]
     if smiles_col in header:
         with open_text(path) as fh:

@@ -71,6 +71,12 @@ class PropertyTable:
         )
 
 
+def delimiter_of(header: str) -> str:
+    """The field delimiter of a table, from its header line: a tab if it has more tabs than
+    commas, else a comma."""
+    return "\t" if header.count("\t") > header.count(",") else ","
+
+
 def open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
@@ -106,7 +112,7 @@ def read_table(
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise TableError(f"cannot read {path} as a text table: {exc}") from None
     header_line = text.split("\n", 1)[0]
-    delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+    delimiter = delimiter_of(header_line)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader, None)
     if not header:
