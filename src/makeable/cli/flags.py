@@ -13,6 +13,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, TypeVar, get_args, get_origin
 
+from makeable.cli.params import parse_params
 from makeable.run_folder import ConfigError, RunConfig, config_fields, section_type
 
 C = TypeVar("C", bound=RunConfig)
@@ -108,6 +109,11 @@ _DEST = "config__"
 """Prefix of the argparse destinations of generated flags (``config__routes__stock``)."""
 
 
+def _is_mapping(hint: Any) -> bool:
+    """Whether a config field holds a mapping (its flag is ``KEY=VALUE``, given repeatedly)."""
+    return hint is dict or get_origin(hint) is dict
+
+
 def _flag_type(hint: Any) -> tuple[Any, str | None]:
     """(argparse type, nargs) of a config field's type: ``int``, ``float``, ``str``, an
     optional one, ``list[str]`` (several values)."""
@@ -119,9 +125,7 @@ def _flag_type(hint: Any) -> tuple[Any, str | None]:
     return (hint if hint in (int, float, str) else str), None
 
 
-def add_config_flags(
-    parser: argparse.ArgumentParser, cls: type, *, config_flag: bool = True
-) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     """Add one flag for every field of config class ``cls`` declared with
     :func:`makeable.run_folder.setting` (a section's fields in an argument group, with its
     prefix), and ``--config`` for a YAML file; :func:`config_from_args` reads them back.
@@ -129,10 +133,9 @@ def add_config_flags(
     A flag's default is ``None`` (not given): the value comes from ``--config``, else from the
     config class. Mapping fields (``--param KEY=VALUE``) may be given several times.
     """
-    if config_flag:
-        parser.add_argument(
-            "--config", help="YAML config (flags given on the command line override it)"
-        )
+    parser.add_argument(
+        "--config", help="YAML config (flags given on the command line override it)"
+    )
     for f, hint in config_fields(cls):
         meta = f.metadata
         if "help" not in meta:
@@ -159,7 +162,7 @@ def _add_field_flag(parser: Any, f: Any, hint: Any, name: str, dest: str) -> Non
     options = [meta["flag"] or name, *meta["aliases"]]
     kwargs: dict[str, Any] = {"dest": dest, "default": None, "help": meta["help"]}
     kwargs["metavar"] = meta["metavar"] or options[0].lstrip("-").replace("-", "_").upper()
-    if get_origin(hint) is dict or hint is dict:
+    if _is_mapping(hint):
         kwargs["action"] = "append"
     else:
         kwargs["type"], nargs = _flag_type(hint)
@@ -178,35 +181,31 @@ def config_from_args(args: argparse.Namespace, cls: type[C]) -> C:
     Raises:
         ConfigError: a bad file, flag or value; the required setting given nowhere.
     """
-    from makeable.cli.params import parse_params
-
     data: dict[str, Any] = {}
     if getattr(args, "config", None):
         data = cls.from_yaml(args.config).to_dict()
-    _merge_flags(vars(args), cls, data, _DEST, parse_params)
+    _merge_flags(vars(args), cls, data, _DEST)
     if cls.REQUIRED not in data:
         flag = "--" + cls.REQUIRED.replace("_", "-")
         raise ConfigError(f"name the {cls.REQUIRED} with {flag} or in --config")
     return cls.from_dict(data)
 
 
-def _merge_flags(
-    given: dict[str, Any], cls: type, data: dict[str, Any], dest: str, parse_params: Any
-) -> None:
+def _merge_flags(given: dict[str, Any], cls: type, data: dict[str, Any], dest: str) -> None:
     """Put every flag given for a field of ``cls`` into ``data`` (sections recursively)."""
     for f, hint in config_fields(cls):
         section = section_type(hint)
         if section is not None:
             sub = data.get(f.name)
             sub = dict(sub) if isinstance(sub, dict) else {}
-            _merge_flags(given, section, sub, f"{dest}{f.name}__", parse_params)
+            _merge_flags(given, section, sub, f"{dest}{f.name}__")
             if sub:
                 data[f.name] = sub
             continue
         value = given.get(dest + f.name)
         if value is None:
             continue
-        if get_origin(hint) is dict or hint is dict:
+        if _is_mapping(hint):
             base = data.get(f.name)
             data[f.name] = {**(base if isinstance(base, dict) else {}), **parse_params(value)}
         else:
