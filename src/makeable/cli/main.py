@@ -13,14 +13,26 @@ from pathlib import Path
 
 from makeable import __version__
 from makeable.bench.jobs import JobsFailedError
-from makeable.cli import bench, data, design, listing, predict, prior, retro, score, seq, synth
+from makeable.cli import (
+    bench,
+    data,
+    design,
+    listing,
+    predict,
+    prior,
+    retro,
+    score,
+    seq,
+    serve,
+    synth,
+)
 from makeable.data.download import ChecksumError, DownloadError
 from makeable.oracle.store import RunInUseError
 from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
 from makeable.runtime import threads_set
 
-SUBCOMMANDS = (design, score, bench, data, listing, seq, retro, prior, synth, predict)
+SUBCOMMANDS = (design, score, bench, data, listing, seq, retro, prior, synth, predict, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
