@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
             raise  # a bug: its traceback
         print(f"makeable: error: {INSTALL_HINT}", file=sys.stderr)
         return 2
-    app = create_app(root)
+    app = create_app(root, label=args.dir)
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"makeable: serving the runs under {root.resolve()} at http://{shown}:{args.port}/")
+    print(f"makeable: serving the runs under {args.dir} at http://{shown}:{args.port}/")
     print("(read-only; press Ctrl+C to stop)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -44,8 +44,11 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(root: Path) -> FastAPI:
+def create_app(root: Path, label: str | None = None) -> FastAPI:
     """The run browser of the runs under ``root`` (which must be a folder).
+
+    ``label`` is how the pages name the folder (default: ``root`` as given), so a page never
+    shows more of the machine's paths than the user typed.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
@@ -53,8 +56,8 @@ def create_app(root: Path) -> FastAPI:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"no folder {str(root)!r} to serve")
+    shown_root = label or str(root)
     root = root.resolve()
-    shown_root = str(root)
     app = FastAPI(
         title="makeable run browser",
         docs_url=None,  # the interactive docs load scripts from a CDN: nothing leaves the machine
