@@ -146,3 +146,25 @@ def test_device_flag_is_checked_before_any_work(capsys):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="sees no CUDA device"):
             resolve_device("cuda")
+
+
+def test_executor_flags_are_shared_where_jobs_spread_work():
+    """Every command whose --jobs spreads runs or targets takes --executor and --address from
+    flags.add_executor (design's come from its config, with Ray among the choices)."""
+    from makeable.oracle.executor import ADDRESS_HELP, EXECUTOR_KINDS
+
+    spread = {
+        "bench pmo", "bench makeable", "bench guacamol", "bench plogp",
+        "bench constrained-plogp", "bench properties", "bench proxy", "bench seq",
+        "bench planning", "retro improve", "synth label",
+    }  # fmt: skip
+    have = {c for c, p in COMMANDS.items() if _flag(p, "--executor")}
+    assert spread | {"design"} <= have
+    for command in have:
+        executor = _flag(COMMANDS[command], "--executor")
+        address = _flag(COMMANDS[command], "--address")
+        assert executor is not None and address is not None, command
+        assert tuple(executor.choices or ()) == EXECUTOR_KINDS, command
+        assert address.help == ADDRESS_HELP, command
+        if command != "design":
+            assert executor.default == "process" and _flag(COMMANDS[command], "--jobs"), command

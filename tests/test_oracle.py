@@ -246,3 +246,34 @@ def test_scores_say_why_the_first_molecule_failed():
     assert list(scores.valid) == [True, False, False, False]
     assert scores.error == "RuntimeError: not this one"
     assert FunctionObjective("fine", lambda s: 1.0)(["CCO"]).error is None
+
+
+def test_every_caller_builds_its_executor_one_way(monkeypatch, tmp_path, capsys):
+    """make_executor: in-process runs the initializer here; --address is for Ray only; without
+    Ray installed, --executor ray is one line naming the extra."""
+    import sys
+
+    from makeable.cli.main import main
+    from makeable.oracle.executor import (
+        ExecutorError,
+        InProcessExecutor,
+        make_executor,
+        runs_here,
+    )
+
+    with make_executor("inprocess", 4, _remember, (5,)) as ex:
+        assert isinstance(ex, InProcessExecutor) and ex.map(_add_offset, [1, 2]) == [6, 7]
+    with pytest.raises(ExecutorError, match="is for the ray executor"):
+        make_executor("process", 2, address="auto")
+    assert runs_here("process", 1, 10) and runs_here("inprocess", 8, 10)
+    assert not runs_here("process", 2, 10) and not runs_here("ray", 1, 1)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    with pytest.raises(ExecutorError, match=r'pip install "makeable\[ray\]"'):
+        make_executor("ray", 2)
+    args = ["design", "--objective", "qed", "--budget", "5", "--executor", "ray"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "makeable[ray]"' in err and "Traceback" not in err
+    args = ["bench", "pmo", "--optimizer", "screening", "--address", "auto"]
+    assert main([*args, "--out", str(tmp_path / "b")]) == 2
+    assert "--address auto is for --executor ray" in capsys.readouterr().err

@@ -203,6 +203,8 @@ def run_guacamol(
     jobs: int = 1,
     optimizer_params: dict[str, Any] | None = None,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``.
 
@@ -212,8 +214,11 @@ def run_guacamol(
         budget: oracle calls per run (GuacaMol has no budget; this one is recorded).
         out: the benchmark folder (runs in ``out/runs``); re-running resumes.
         tasks: a subset of :data:`GUACAMOL_TASKS` names (default: all 20).
-        jobs: runs in parallel (processes).
+        jobs: runs in parallel (workers).
         optimizer_params: hyper-parameters passed to the optimizer.
+        executor: where the runs go (``process``: local processes, the default; ``ray``;
+            ``inprocess``); :class:`makeable.bench.jobs.JobRun`.
+        address: the Ray cluster of ``executor`` ``ray`` (``None``: a local one).
         progress: show a progress bar over the runs.
 
     Returns:
@@ -257,7 +262,9 @@ def run_guacamol(
                 job_list.append(
                     DesignJob((("task", name), ("seed", seed)), run_dir, config, pool, score)
                 )
-        runs = JobRun(job_list, jobs, progress, f"guacamol {optimizer}")
+        runs = JobRun(
+            job_list, jobs, progress, f"guacamol {optimizer}", executor=executor, address=address
+        )
         rows = list(runs)
         write_results(out, rows)
         (out / "summary.md").write_text(summary_markdown(optimizer, rows, budget, opt))

@@ -1,4 +1,5 @@
-"""Benchmark runs as ordinary design runs: one job per run, in order or in a process pool.
+"""Benchmark runs as ordinary design runs: one job per run, in order, in a process pool or on
+Ray actors (``--executor``).
 
 Every design benchmark (PMO, GuacaMol, penalized logP) is a list of :class:`DesignJob` run by
 :class:`JobRun`; each job resumes its run folder like any design run.
@@ -64,7 +65,7 @@ class JobsFailedError(RuntimeError):
 
 
 class JobRun:
-    """The runs of a benchmark, in order (or ``n_jobs`` at a time in processes).
+    """The runs of a benchmark, in order (or ``n_jobs`` at a time in workers).
 
     Iterating yields ``execute(job)`` for each job that finished (a results row for a
     :class:`DesignJob`). A run that raises is logged and recorded in :attr:`failures` (by
@@ -73,10 +74,15 @@ class JobRun:
 
     Args:
         jobs: picklable jobs with a ``run_dir`` attribute.
-        n_jobs: processes (1: in this process).
+        n_jobs: workers (1 with the ``process`` executor: in this process).
         progress: show a progress bar.
         desc: the progress bar's label.
         execute: a module-level function running one job (default: a design run).
+        executor: where the jobs run (:func:`makeable.oracle.executor.job_executor`):
+            ``process`` (local processes, the default), ``ray`` or ``inprocess``. Each job
+            writes its own run folder, one writer each, wherever it runs; on a Ray cluster the
+            folders must be on storage every node sees.
+        address: the Ray cluster of the ``ray`` executor (``None``: a local one).
     """
 
     def __init__(
@@ -86,9 +92,13 @@ class JobRun:
         progress: bool = False,
         desc: str = "runs",
         execute: Callable[[Any], Any] = execute,
+        executor: str = "process",
+        address: str | None = None,
     ) -> None:
         self.jobs = list(jobs)
         self.n_jobs = n_jobs
+        self.executor = executor
+        self.address = address
         self.progress = progress
         self.desc = desc
         self.execute = execute
@@ -105,7 +115,7 @@ class JobRun:
             dynamic_ncols=True,
         )
         try:
-            with job_executor(self.n_jobs, len(self.jobs)) as executor:
+            with job_executor(self.n_jobs, len(self.jobs), self.executor, self.address) as executor:
                 safely = functools.partial(_execute_safely, self.execute)
                 for job, (row, error) in zip(
                     self.jobs, executor.imap(safely, self.jobs), strict=True

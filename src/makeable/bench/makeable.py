@@ -144,6 +144,8 @@ def run_makeable_pmo(
     synthesis: str = "none",
     synthesis_params: dict[str, Any] | None = None,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run and judge every (task, seed); write ``results.csv`` and ``summary.md`` into ``out``.
 
@@ -195,7 +197,14 @@ def run_makeable_pmo(
             if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
         ]
         rows: list[dict[str, Any]] = []
-        runs = JobRun(job_list, jobs, progress=progress, desc=f"makeable PMO: {optimizer}")
+        runs = JobRun(
+            job_list,
+            jobs,
+            progress=progress,
+            desc=f"makeable PMO: {optimizer}",
+            executor=executor,
+            address=address,
+        )
         for row in runs:
             rows.append(row)
             done[(row["task"], int(row["seed"]))] = row

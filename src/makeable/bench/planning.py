@@ -52,6 +52,7 @@ from typing import Any
 
 from makeable.data.molecules import data_file, read_smiles_file
 from makeable.data.stocks import Stock
+from makeable.oracle.executor import runs_here
 from makeable.report import markdown_table, write_text
 from makeable.results_csv import append_csv, open_append, read_csv
 from makeable.retro.planning.reaction_filter import filter_digest, load_reaction_filter
@@ -155,6 +156,8 @@ def run_planning_bench(
     model_params: Mapping[str, Any] | None = None,
     references: Mapping[str, Route] | None = None,
     round_trip: str | None = None,
+    executor: str = "process",
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Plan ``targets`` (resuming what ``out`` already holds) and write the benchmark files.
 
@@ -164,7 +167,7 @@ def run_planning_bench(
         stock: a named stock, a stock file or a :class:`Stock`.
         out: output folder (created).
         settings: the search settings.
-        jobs: worker processes.
+        jobs: workers.
         progress: show a progress bar.
         source: where the targets came from (recorded in the configuration).
         model_params: overrides of the saved model's parameters (``--model-param``, e.g.
@@ -174,6 +177,9 @@ def run_planning_bench(
             ranks and top-k route accuracy.
         round_trip: a forward reaction model (registered name or saved folder): adds the
             round-trip validity of each solved target's best route.
+        executor: where targets are planned: ``process`` (local processes, the default),
+            ``ray`` or ``inprocess``; results are appended here, by this process.
+        address: the Ray cluster of the ``ray`` executor (``None``: a local one).
 
     Returns:
         The summary (what ``summary.md`` shows).
@@ -223,6 +229,7 @@ def run_planning_bench(
             targets=source,
             n_targets=len(targets),
             jobs=jobs,
+            executor=executor,
             cpu_count=os.cpu_count(),
             versions=versions("syntheseus", "rdchiral"),
         )
@@ -256,10 +263,14 @@ def run_planning_bench(
                 plan_many(
                     todo,
                     # workers load a plain name or folder themselves, else inherit ``m``
-                    m if jobs <= 1 or model is m or model_params else model,
+                    m
+                    if runs_here(executor, jobs, len(todo)) or model is m or model_params
+                    else model,
                     stock,
                     settings,
                     jobs=jobs,
+                    executor=executor,
+                    address=address,
                     progress=progress,
                     on_result=append,
                 )

@@ -243,6 +243,8 @@ def run_plogp(
     jobs: int = 1,
     optimizer_params: dict[str, Any] | None = None,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Maximise penalized logP under a SMILES length bound, one run per seed.
 
@@ -253,9 +255,12 @@ def run_plogp(
         out: the benchmark folder; re-running resumes.
         max_len: most characters of the stereo-free canonical SMILES (81).
         floor: clamp the values the optimizer sees at this floor (``None``: raw values).
-        jobs: runs in parallel (processes).
+        jobs: runs in parallel (workers).
         optimizer_params: hyper-parameters passed to the optimizer; ``max_len`` is added for
             optimizers that take it, unless given.
+        executor: where the runs go (``process``: local processes, the default; ``ray``;
+            ``inprocess``); :class:`makeable.bench.jobs.JobRun`.
+        address: the Ray cluster of ``executor`` ``ray`` (``None``: a local one).
         progress: show a progress bar over the runs.
     """
     optimizer = registered_optimizer(optimizer)
@@ -295,7 +300,9 @@ def run_plogp(
             )
             for seed in seeds
         ]
-        runs = JobRun(job_list, jobs, progress, f"plogp {optimizer}")
+        runs = JobRun(
+            job_list, jobs, progress, f"plogp {optimizer}", executor=executor, address=address
+        )
         rows = list(runs)
         write_csv(out / "results.csv", PLOGP_COLUMNS, rows)
         (out / "summary.md").write_text(plogp_summary(optimizer, rows, budget, max_len, floor))
@@ -417,6 +424,8 @@ def run_constrained(
     jobs: int = 1,
     optimizer_params: dict[str, Any] | None = None,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Improve each start molecule under each similarity threshold (JT-VAE protocol).
 
@@ -433,8 +442,11 @@ def run_constrained(
         seed: the seed of every run.
         fingerprint: ``ecfp4`` (JT-VAE, GEGL) or ``morgan2048``.
         floor: clamp the improvements the optimizer sees at this floor (``None``: raw values).
-        jobs: runs in parallel (processes).
+        jobs: runs in parallel (workers).
         optimizer_params: hyper-parameters passed to the optimizer.
+        executor: where the runs go (``process``: local processes, the default; ``ray``;
+            ``inprocess``); :class:`makeable.bench.jobs.JobRun`.
+        address: the Ray cluster of ``executor`` ``ray`` (``None``: a local one).
         progress: show a progress bar over the runs.
 
     Returns:
@@ -514,7 +526,14 @@ def run_constrained(
                 job_list.append(DesignJob(labels, run_dir, config, (start,), score))
         if job_list:
             log.info("%d runs to do, %d already in %s", len(job_list), len(done), results)
-        runs = JobRun(job_list, jobs, progress, f"constrained plogp {optimizer}")
+        runs = JobRun(
+            job_list,
+            jobs,
+            progress,
+            f"constrained plogp {optimizer}",
+            executor=executor,
+            address=address,
+        )
         for row in runs:
             append_csv(results, CONSTRAINED_COLUMNS, row)
             rows.append(row)

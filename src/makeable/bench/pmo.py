@@ -105,6 +105,8 @@ def run_pmo(
     jobs: int = 1,
     optimizer_params: dict[str, Any] | None = None,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``;
     ``progress``: a progress bar over the runs."""
@@ -125,7 +127,9 @@ def run_pmo(
         )
         jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
         rows: list[dict[str, Any]] = []
-        runs = JobRun(jobs_list, jobs, progress, f"PMO {optimizer}")
+        runs = JobRun(
+            jobs_list, jobs, progress, f"PMO {optimizer}", executor=executor, address=address
+        )
         for i, row in enumerate(runs, 1):
             rows.append(row)
             _progress(i, len(jobs_list), row)

@@ -206,6 +206,8 @@ def run_properties(
     jobs: int = 1,
     progress: bool = False,
     chemprop: str | None = None,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train and test every (set, split, seed); write ``results.csv`` and ``summary.md``.
     With ``chemprop`` (the path of chemprop's ``chemprop`` command, v2, installed apart),
@@ -241,7 +243,15 @@ def run_properties(
             for s in seeds
         ]
         rows: list[dict[str, Any]] = []
-        runs = JobRun(job_list, jobs, progress, "property models", execute=_run_job)
+        runs = JobRun(
+            job_list,
+            jobs,
+            progress,
+            "property models",
+            execute=_run_job,
+            executor=executor,
+            address=address,
+        )
         for job_rows in runs:
             rows += job_rows
             first = job_rows[0]

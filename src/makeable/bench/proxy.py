@@ -104,6 +104,8 @@ def run_proxy(
     optimizer_params: dict[str, dict[str, Any]] | None = None,
     jobs: int = 1,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train the proxies, run every (oracle, size, optimizer, variant, seed), write
     ``results.csv`` and ``summary.md``.
@@ -143,7 +145,7 @@ def run_proxy(
                                      conservative, (optimizer_params or {}).get(optimizer, {}))
                             )  # fmt: skip
         rows: list[dict[str, Any]] = []
-        runs = JobRun(job_list, jobs, progress, "proxy runs")
+        runs = JobRun(job_list, jobs, progress, "proxy runs", executor=executor, address=address)
         for row in runs:
             rows.append(row)
             log.info(

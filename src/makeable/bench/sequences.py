@@ -99,6 +99,8 @@ def run_seq_bench(
     optimizer_params: dict[str, Any] | None = None,
     proxy_params: dict[str, Any] | None = None,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (task, optimizer, seed), then write ``results.csv`` and ``summary.md``;
     ``progress``: a progress bar over the runs."""
@@ -132,7 +134,15 @@ def run_seq_bench(
             for s in seeds
         ]
         rows: list[dict[str, Any]] = []
-        runs = JobRun(job_list, jobs, progress, "sequence runs", execute=_run_job)
+        runs = JobRun(
+            job_list,
+            jobs,
+            progress,
+            "sequence runs",
+            execute=_run_job,
+            executor=executor,
+            address=address,
+        )
         for i, job_rows in enumerate(runs, 1):
             rows += job_rows
             _progress(i, len(job_list), job_rows[-1])

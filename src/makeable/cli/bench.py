@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.bench_design import add_parsers as add_design_bench_parsers
-from makeable.cli.flags import add_no_progress, add_out, add_seeds, at_least_one
+from makeable.cli.flags import (
+    add_executor,
+    add_no_progress,
+    add_out,
+    add_seeds,
+    at_least_one,
+    executor_args,
+)
 from makeable.cli.params import parse_params
 from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
@@ -67,6 +74,7 @@ def add_parser(sub: Any) -> None:
     props.add_argument("--ensemble", type=at_least_one, default=1, help="models per run (1)")
     props.add_argument("--epochs", type=at_least_one, default=50, help="epochs (50)")
     props.add_argument("--jobs", type=at_least_one, default=1, help="runs in parallel")
+    add_executor(props, "runs")
     props.add_argument(
         "--chemprop",
         metavar="EXE",
@@ -101,6 +109,7 @@ def add_parser(sub: Any) -> None:
         "--proxy-epochs", type=at_least_one, default=50, help="predictor epochs (50)"
     )
     proxy.add_argument("--jobs", type=at_least_one, default=1, help="runs in parallel")
+    add_executor(proxy, "runs")
     add_out(proxy, "benchmark folder (created, or resumed): proxies/, runs/, results.csv")
     add_no_progress(proxy)
     proxy.set_defaults(func=run_proxy)
@@ -127,12 +136,62 @@ def add_parser(sub: Any) -> None:
     add_no_progress(scarce)
     scarce.set_defaults(func=run_scarce)
 
+    _add_scaling_parser(bsub)
+
     table = bsub.add_parser(
         "pmo-table",
         help="side-by-side PMO table from results.csv files (for docs/benchmarks/pmo.md)",
     )
     table.add_argument("results", nargs="+", metavar="NAME=CSV", help="optimizer=results.csv")
     table.set_defaults(func=pmo_table)
+
+
+def _add_scaling_parser(bsub: Any) -> None:
+    from makeable.oracle.executor import ADDRESS_HELP, EXECUTOR_KINDS
+
+    p = bsub.add_parser(
+        "scaling",
+        help="oracle throughput by executor and workers (a slow test objective, sleepy_qed)",
+        description="Scores a fixed list of ZINC250k molecules through the oracle with "
+        "sleepy_qed (QED after --delay seconds per molecule) in batches of --batch, for each "
+        "executor (inprocess once; process and ray with each --workers count), then the "
+        "overhead per batch with no delay. Writes OUT/results.csv, OUT/summary.md, "
+        "OUT/bench.yaml (settings, cores, load) and OUT/versions.json.",
+    )
+    p.add_argument("--workers", type=at_least_one, nargs="+", default=[1, 2, 8], help="(1 2 8)")
+    p.add_argument("--executors", nargs="+", choices=EXECUTOR_KINDS, default=list(EXECUTOR_KINDS))
+    p.add_argument("--delay", type=float, default=0.02, help="seconds per molecule (0.02)")
+    p.add_argument(
+        "--molecules", type=at_least_one, default=400, help="molecules scored per setting (400)"
+    )
+    p.add_argument("--batch", type=at_least_one, default=100, help="molecules per batch (100)")
+    p.add_argument(
+        "--overhead-batches", type=at_least_one, default=20, help="batches, no delay (20)"
+    )
+    p.add_argument(
+        "--overhead-batch", type=at_least_one, default=8, help="molecules per such batch (8)"
+    )
+    p.add_argument("--address", metavar="ADDRESS", help=ADDRESS_HELP)
+    add_out(p, "benchmark folder: results.csv, summary.md, bench.yaml, versions.json")
+    p.set_defaults(func=run_scaling)
+
+
+def run_scaling(args: argparse.Namespace) -> int:
+    from makeable.bench.scaling import run_scaling
+
+    run_scaling(
+        Path(args.out),
+        workers=args.workers,
+        executors=args.executors,
+        delay=args.delay,
+        molecules=args.molecules,
+        batch=args.batch,
+        overhead_batches=args.overhead_batches,
+        overhead_batch=args.overhead_batch,
+        address=args.address,
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    return 0
 
 
 def _add_pmo_args(p: argparse.ArgumentParser) -> None:
@@ -142,7 +201,8 @@ def _add_pmo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=int, default=10000)
     p.add_argument("--tasks", nargs="+", help="subset of the 23 tasks (default: all)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (workers)")
+    add_executor(p, "runs")
     add_out(p, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
     add_no_progress(p)
 
@@ -157,6 +217,7 @@ def run_pmo(args: argparse.Namespace) -> int:
         Path(args.out),
         tasks=args.tasks or PMO_TASKS,
         jobs=args.jobs,
+        **executor_args(args),
         optimizer_params=parse_params(args.param),
         progress=not args.no_progress,
     )
@@ -175,6 +236,7 @@ def run_makeable(args: argparse.Namespace) -> int:
         Path(args.out),
         tasks=args.tasks or PMO_TASKS,
         jobs=args.jobs,
+        **executor_args(args),
         optimizer_params=parse_params(args.param),
         synthesis=args.synthesis,
         synthesis_params=parse_params(args.synthesis_param),
@@ -196,6 +258,7 @@ def run_properties(args: argparse.Namespace) -> int:
         Path(args.out),
         settings,
         jobs=args.jobs,
+        **executor_args(args),
         progress=not args.no_progress,
         chemprop=args.chemprop,
     )
@@ -218,6 +281,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         variants=args.variants,
         proxy_settings=TrainSettings(epochs=args.proxy_epochs),
         jobs=args.jobs,
+        **executor_args(args),
         progress=not args.no_progress,
     )
     print((Path(args.out) / "summary.md").read_text())

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, add_seeds
+from makeable.cli.flags import (
+    add_executor,
+    add_no_progress,
+    add_out,
+    add_seed,
+    add_seeds,
+    executor_args,
+)
 from makeable.cli.params import parse_params
 
 
@@ -24,7 +31,8 @@ def add_parsers(bsub: Any) -> None:
     g.add_argument("--budget", type=int, default=10000, help="oracle calls per run")
     g.add_argument("--tasks", nargs="+", help="subset of the 20 tasks (default: all)")
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
-    g.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    g.add_argument("--jobs", type=int, default=1, help="runs in parallel (workers)")
+    add_executor(g, "runs")
     add_out(g, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
     add_no_progress(g)
     g.set_defaults(func=run_guacamol)
@@ -41,7 +49,8 @@ def add_parsers(bsub: Any) -> None:
     p.add_argument("--max-len", type=int, default=81, help="most SMILES characters (81)")
     _add_floor(p)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (workers)")
+    add_executor(p, "runs")
     add_out(p, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
     add_no_progress(p)
     p.set_defaults(func=run_plogp)
@@ -68,7 +77,8 @@ def add_parsers(bsub: Any) -> None:
     )
     _add_floor(c)
     c.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
-    c.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    c.add_argument("--jobs", type=int, default=1, help="runs in parallel (workers)")
+    add_executor(c, "runs")
     add_out(c, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
     add_no_progress(c)
     c.set_defaults(func=run_constrained)
@@ -92,6 +102,7 @@ def run_guacamol(args: argparse.Namespace) -> int:
         Path(args.out),
         tasks=args.tasks,
         jobs=args.jobs,
+        **executor_args(args),
         optimizer_params=parse_params(args.param),
         progress=not args.no_progress,
     )
@@ -110,6 +121,7 @@ def run_plogp(args: argparse.Namespace) -> int:
         max_len=args.max_len,
         floor=args.floor,
         jobs=args.jobs,
+        **executor_args(args),
         optimizer_params=parse_params(args.param),
         progress=not args.no_progress,
     )
@@ -131,6 +143,7 @@ def run_constrained(args: argparse.Namespace) -> int:
         fingerprint=args.fingerprint,
         floor=args.floor,
         jobs=args.jobs,
+        **executor_args(args),
         optimizer_params=parse_params(args.param),
         progress=not args.no_progress,
     )

@@ -1,5 +1,6 @@
 """The flags many commands share, defined once so that they mean the same everywhere:
-``--seed`` / ``--seeds``, ``--out``, ``--no-progress`` and ``--threads``.
+``--seed`` / ``--seeds``, ``--out``, ``--no-progress``, ``--threads`` and ``--executor`` /
+``--address`` (where a command's ``--jobs`` workers run).
 
 A command adds them with these functions, never by hand: ``tests/test_cli_flags.py`` walks
 the whole parser and fails on one whose type or help differs. ``--threads`` is applied for
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, get_args, get_origin
 
 from makeable.cli.params import parse_params
+from makeable.oracle.executor import ADDRESS_HELP, EXECUTOR_KINDS
 from makeable.run_folder import ConfigError, RunConfig, config_fields, section_type
 
 C = TypeVar("C", bound=RunConfig)
@@ -102,6 +104,39 @@ def add_threads(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> ar
     return parser.add_argument(
         "--threads", type=threads_count, default=0, metavar="N", help=THREADS_HELP
     )
+
+
+def executor_help(what: str) -> str:
+    """``--executor``'s help where ``--jobs`` spreads ``what`` (``"runs"``, ``"targets"``)."""
+    return (
+        f"where the --jobs workers run the {what}: process (local worker processes, the "
+        "default), ray (Ray actors, on this machine or the cluster of --address) or inprocess "
+        "(one after another in this process); results are written here either way"
+    )
+
+
+def add_executor(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str
+) -> list[argparse.Action]:
+    """``--executor {inprocess,process,ray}`` (default ``process``) and ``--address``: where
+    a command's ``--jobs`` workers run ``what``; pass :func:`executor_args` on."""
+    return [
+        parser.add_argument(
+            "--executor", choices=EXECUTOR_KINDS, default="process", help=executor_help(what)
+        ),
+        parser.add_argument("--address", metavar="ADDRESS", help=ADDRESS_HELP),
+    ]
+
+
+def executor_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``executor`` and ``address`` keyword arguments from :func:`add_executor`'s flags.
+
+    Raises:
+        ConfigError: ``--address`` without ``--executor ray``.
+    """
+    if args.address is not None and args.executor != "ray":
+        raise ConfigError(f"--address {args.address} is for --executor ray")
+    return {"executor": args.executor, "address": args.address}
 
 
 # -- flags generated from a typed config -------------------------------------------------------

@@ -12,7 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
+from makeable.cli.flags import (
+    add_executor,
+    add_no_progress,
+    add_out,
+    add_seed,
+    add_threads,
+    at_least_one,
+    executor_args,
+)
 from makeable.data.stocks import DEFAULT_STOCK
 from makeable.synthesis import PLANNING_MODEL
 
@@ -171,7 +179,8 @@ def add_improve_parser(rsub: Any) -> None:
         help="share of USPTO-50k train reactions mixed into each fine-tuning set, in [0, 1) "
         "(needs $MAKEABLE_DATA; default 0)",
     )
-    p.add_argument("--jobs", type=int, default=1, help="planning worker processes (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="planning workers (default 1)")
+    add_executor(p, "targets")
     add_no_progress(p)
     add_threads(p)
     add_out(p, "output folder (the improved model; resumed if it exists)")
@@ -263,7 +272,8 @@ def add_bench_parser(bench_sub: Any) -> None:
         "solved target's best route (its steps whose product the model gives back among its 5 "
         "best outcomes) and the mean to summary.md",
     )
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="planning workers (default 1)")
+    add_executor(p, "targets")
     add_no_progress(p)
     add_threads(p)
     add_out(p, "benchmark folder (created, or resumed): results.csv, routes.jsonl, summary.md")
@@ -426,6 +436,7 @@ def run_bench(args: argparse.Namespace) -> int:
         out,
         settings,
         jobs=args.jobs,
+        **executor_args(args),
         progress=not args.no_progress,
         source=source,
         model_params=_model_params(args),
@@ -467,6 +478,7 @@ def run_improve(args: argparse.Namespace) -> int:
             lr=args.lr,
             batch_size=args.batch_size,
             jobs=args.jobs,
+            **executor_args(args),
             routes="all" if args.all_routes else "best",
             min_probability=args.min_probability,
             forward=args.augment_forward,

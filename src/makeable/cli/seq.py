@@ -8,7 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_config_flags, add_no_progress, add_out, add_seeds
+from makeable.cli.flags import (
+    add_config_flags,
+    add_executor,
+    add_no_progress,
+    add_out,
+    add_seeds,
+    executor_args,
+)
 from makeable.cli.flags import config_from_args as config_from
 from makeable.cli.params import parse_params
 from makeable.cli.paths import check_output_folder
@@ -59,7 +66,8 @@ def add_bench_parser(bsub: Any) -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="optimizer parameter")
     p.add_argument("--proxy-param", action="append", metavar="KEY=VALUE", help="proxy parameter")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (workers)")
+    add_executor(p, "runs")
     add_out(p, "benchmark folder (created, or resumed): runs/, results.csv, summary.md")
     add_no_progress(p)
     p.set_defaults(func=run_bench)
@@ -119,6 +127,7 @@ def run_bench(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         batch=args.batch,
         jobs=args.jobs,
+        **executor_args(args),
         optimizer_params=parse_params(args.param),
         proxy_params=parse_params(args.proxy_param),
         progress=not args.no_progress,

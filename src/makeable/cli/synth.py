@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
+from makeable.cli.flags import (
+    add_executor,
+    add_no_progress,
+    add_out,
+    add_seed,
+    add_threads,
+    at_least_one,
+    executor_args,
+)
 from makeable.data.stocks import DEFAULT_STOCK
 from makeable.synthesis import PLANNING_MODEL
 
@@ -45,7 +53,8 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="single-step model calls per molecule (50)",
     )
-    label.add_argument("--jobs", type=at_least_one, default=1, help="worker processes (1)")
+    label.add_argument("--jobs", type=at_least_one, default=1, help="planning workers (1)")
+    add_executor(label, "molecules")
     label.add_argument("--limit", type=at_least_one, help="label the first N after shuffling")
     add_seed(label, draws="the shuffle")
     add_no_progress(label)
@@ -93,7 +102,14 @@ def run_label(args: argparse.Namespace) -> int:
 
     smiles = sample_molecules(read_molecules(args.molecules), args.limit, args.seed)
     settings = dataclasses.replace(LABEL_SETTINGS, max_calls=args.max_calls)
-    summary = label_molecules(smiles, args.out, settings, args.jobs, progress=not args.no_progress)
+    summary = label_molecules(
+        smiles,
+        args.out,
+        settings,
+        args.jobs,
+        progress=not args.no_progress,
+        **executor_args(args),
+    )
     n = summary["n_labelled"]
     print(
         f"{n} of {len(smiles)} molecules labelled in {args.out}/labels.csv "

@@ -17,6 +17,7 @@ _BUILTIN_MODULES = (
     "makeable.objectives.bioactivity",
     "makeable.objectives.guacamol",
     "makeable.objectives.synthesizability",
+    "makeable.objectives.sleepy",
 )
 _loaded = False
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from makeable.chem.filters import FILTER_SETS
 from makeable.data.stocks import DEFAULT_STOCK
+from makeable.oracle.executor import ADDRESS_HELP, EXECUTOR_KINDS
 from makeable.run_folder import (
     ConfigError,
     ConfigSection,
@@ -115,8 +116,13 @@ class DesignConfig(RunConfig):
         objective_params: parameters passed to the objective.
         pool: ``zinc250k`` (full set when available, else the shipped sample; its protonated
             forms neutralised) or a SMILES file (used as written).
-        executor: ``inprocess`` or ``process`` (oracle scoring backend).
-        n_workers: workers for the ``process`` executor (default: all cores).
+        executor: ``inprocess``, ``process`` or ``ray`` (where the oracle scores its
+            batches; recording stays with the run). With ``ray``, ``--plan-routes`` planning
+            uses Ray too.
+        n_workers: workers for the ``process`` / ``ray`` executor (default: all cores, or
+            the Ray cluster's CPUs).
+        address: the Ray cluster of the ``ray`` executor: ``auto`` or ``HOST:PORT``
+            (default: start a local one).
         filters: structural-alert filter sets (``makeable list filters``); a molecule that
             fails one is treated as an invalid SMILES: score 0, free, never recorded. Empty
             (default): off.
@@ -152,14 +158,21 @@ class DesignConfig(RunConfig):
     pool: str = setting("zinc250k", help="initial molecules: 'zinc250k' (default) or a SMILES file")
     executor: str = setting(
         "inprocess",
-        help="oracle scoring backend (default inprocess)",
-        choices=("inprocess", "process"),
+        help="oracle scoring backend: inprocess (default), process (local worker processes) "
+        "or ray (Ray actors; also plans --plan-routes)",
+        choices=EXECUTOR_KINDS,
     )
     n_workers: int | None = setting(
         None,
-        help="worker processes for --executor process (default: all cores)",
+        help="workers for --executor process or ray (default: all cores, or the Ray "
+        "cluster's CPUs)",
         flag="--workers",
         metavar="N",
+    )
+    address: str | None = setting(
+        None,
+        help=ADDRESS_HELP,
+        metavar="ADDRESS",
     )
     filters: list[str] = setting(
         default_factory=list,
@@ -194,7 +207,7 @@ class DesignConfig(RunConfig):
 
     REQUIRED = "objective"
     # fields that do not change which molecules a run proposes (so may differ on resume)
-    RESUME_FREE = ("budget", "executor", "n_workers", "top_k", "routes")
+    RESUME_FREE = ("budget", "executor", "n_workers", "address", "top_k", "routes")
 
     @classmethod
     def upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +251,11 @@ class DesignConfig(RunConfig):
             )
         if not isinstance(self.synthesis_params, dict):
             raise ConfigError(f"synthesis_params must be a mapping, not {self.synthesis_params!r}")
-        if self.synthesis == "plan" and self.executor == "process":
+        if self.synthesis == "plan" and self.executor != "inprocess":
             raise ConfigError(
                 "--synthesis plan plans in the oracle's process: use --executor inprocess"
             )
+        if self.address is not None and (not isinstance(self.address, str) or not self.address):
+            raise ConfigError(f"address must be auto or HOST:PORT, not {self.address!r}")
+        if self.address is not None and self.executor != "ray":
+            raise ConfigError(f"--address {self.address} is for --executor ray")

@@ -33,7 +33,7 @@ from makeable.data.molecules import (
 )
 from makeable.objectives import OBJECTIVES, get_objective
 from makeable.optimizers import OPTIMIZERS, DesignContext, Optimizer, get_optimizer
-from makeable.oracle.executor import EXECUTORS, Executor
+from makeable.oracle.executor import Executor, make_executor
 from makeable.oracle.metrics import pmo_metrics
 from makeable.oracle.oracle import Oracle
 from makeable.oracle.store import RunStore
@@ -157,8 +157,7 @@ def run_design(
 
         own_executor = executor is None
         if executor is None:
-            params = {"n_workers": config.n_workers} if config.executor == "process" else {}
-            executor = EXECUTORS.build(config.executor, **params)
+            executor = make_executor(config.executor, config.n_workers, address=config.address)
         bar = tqdm(
             total=config.budget,
             desc=f"{config.optimizer} on {objective.name}",

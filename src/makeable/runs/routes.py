@@ -92,7 +92,10 @@ class RoutePlanner:
         settings: the Retro* search settings.
         model_ref: how the model was named (registered name or folder), for records.
         stock_ref: how the stock was named (registered name or file), for records.
-        jobs: worker processes.
+        jobs: workers.
+        executor: where the molecules are planned: ``process`` (local processes; ``jobs``
+            1 plans in this process) or ``ray`` (a design run with ``--executor ray``).
+        address: the Ray cluster of the ``ray`` executor (``None``: a local one).
     """
 
     model: SingleStepModel
@@ -101,6 +104,8 @@ class RoutePlanner:
     model_ref: str
     stock_ref: str
     jobs: int = 1
+    executor: str = "process"
+    address: str | None = None
 
     @cached_property
     def model_digest(self) -> str:
@@ -152,6 +157,9 @@ def load_planner(config: DesignConfig) -> RoutePlanner:
         model_ref=config.routes.model,
         stock_ref=config.routes.stock,
         jobs=config.routes.jobs,
+        # a run scoring on Ray plans on Ray too; otherwise local processes, as --route-jobs says
+        executor="ray" if config.executor == "ray" else "process",
+        address=config.address,
     )
 
 
@@ -281,6 +289,7 @@ def plan_top_routes(
         "model_params": planner.model.params,
         "stock_size": len(planner.stock),
         "jobs": planner.jobs,
+        "executor": planner.executor,
     }
     write_settings(folder / "config.json", record)
 
@@ -321,6 +330,8 @@ def plan_top_routes(
                 planner.stock,
                 planner.settings,
                 jobs=planner.jobs,
+                executor=planner.executor,
+                address=planner.address,
                 progress=progress,
                 on_result=append,
             )

@@ -34,6 +34,7 @@ from makeable.chem.molecule import parse_smiles, quiet_rdkit
 from makeable.chem.reaction import canonical_unmapped
 from makeable.data.molecules import read_smiles_file
 from makeable.data.stocks import DEFAULT_STOCK, Stock, load_stock
+from makeable.oracle.executor import runs_here
 from makeable.results_csv import append_csv, read_csv
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
 from makeable.retro.single_step.base import SingleStepModel, load_model
@@ -117,6 +118,8 @@ def label_molecules(
     model_params: Mapping[str, Any] | None = LABEL_MODEL_PARAMS,
     stock: str | Path | Stock = LABEL_STOCK,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Plan each molecule not yet labelled in ``out_dir`` and append its row to ``labels.csv``.
 
@@ -124,12 +127,15 @@ def label_molecules(
         smiles: the molecules (SMILES; identified by their canonical SMILES, each once).
         out_dir: the labelling folder (created, or resumed).
         settings: the search settings.
-        jobs: planning worker processes.
+        jobs: planning workers.
         model: the single-step model: a registered name or saved folder (loaded with
             ``model_params``), or an instance.
         model_params: overrides of the saved model's inference settings.
         stock: a named stock, a stock file or a :class:`Stock`.
         progress: show a progress bar.
+        executor: where molecules are planned: ``process`` (local processes, the default),
+            ``ray`` or ``inprocess``; the rows are appended here, by this process.
+        address: the Ray cluster of the ``ray`` executor (``None``: a local one).
 
     Returns:
         ``n_labelled`` (rows of ``smiles`` in ``labels.csv`` now), ``n_planned`` (planned in
@@ -172,10 +178,12 @@ def label_molecules(
         if todo:
             plan_many(
                 todo,
-                m if jobs <= 1 or model is m or model_params else model,
+                m if runs_here(executor, jobs, len(todo)) or model is m or model_params else model,
                 load_stock(stock),
                 settings,
                 jobs=jobs,
+                executor=executor,
+                address=address,
                 progress=progress,
                 on_result=lambda result: append_csv(path, LABEL_FIELDS, _row(result)),
             )

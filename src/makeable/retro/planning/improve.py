@@ -273,6 +273,8 @@ def improve(
     replay_fraction: float = 0.0,
     seed: int = 0,
     progress: bool = False,
+    executor: str = "process",
+    address: str | None = None,
 ) -> SingleStepModel:
     """Self-improved planning: plan the targets, fine-tune on the solved routes, repeat.
 
@@ -288,7 +290,7 @@ def improve(
         epochs: fine-tuning passes over the reactions of one iteration.
         lr: fine-tuning learning rate.
         batch_size: fine-tuning batch size (default: the model's training batch size).
-        jobs: planning worker processes.
+        jobs: planning workers.
         routes: ``"best"``: the best solved route of each target; ``"all"``: every solved
             route the search returned (up to ``settings.top_k``).
         min_probability: learn only from route steps the model proposed with at least this
@@ -302,6 +304,9 @@ def improve(
             reactions), drawn anew each iteration without replacement.
         seed: seed of the replay draws and of fine-tuning.
         progress: show progress bars.
+        executor: where targets are planned (``process``, ``ray``, ``inprocess``;
+            :func:`plan_many`); the results are appended here, by this process.
+        address: the Ray cluster of the ``ray`` executor (``None``: a local one).
 
     Returns:
         The model after ``iterations`` rounds (also saved to ``out_dir``).
@@ -370,6 +375,7 @@ def improve(
             "model_source": str(model) if not isinstance(model, SingleStepModel) else start.name,
             "iterations": iterations,
             "jobs": jobs,
+            "executor": executor,
         }
         write_settings(out / SETTINGS_FILE, record)
         (out / "targets.txt").write_text("".join(f"{t}\n" for t in targets))
@@ -390,7 +396,13 @@ def improve(
                 len(targets),
             )
             results = _plan(
-                current, st, targets, settings, jobs, out / ITERATIONS_DIR / str(it), progress
+                current,
+                st,
+                targets,
+                settings,
+                out / ITERATIONS_DIR / str(it),
+                progress,
+                workers=dict(jobs=jobs, executor=executor, address=address),
             )
             plan_s = time.perf_counter() - t0
             reactions, n_routes, n_steps = collect_reactions(
@@ -503,11 +515,12 @@ def _plan(
     stock: Stock,
     targets: Sequence[str],
     settings: SearchSettings,
-    jobs: int,
     folder: Path,
     progress: bool,
+    workers: dict[str, Any],
 ) -> list[PlanResult]:
     """Plan the targets not yet in ``folder/plans.jsonl`` and append them; all results.
+    ``workers``: ``jobs``, ``executor`` and ``address`` of :func:`plan_many`.
 
     Results read back from the file carry the summary fields and the routes only.
     """
@@ -528,7 +541,7 @@ def _plan(
                 fh.flush()
                 stored[result.target] = result
 
-            plan_many(todo, model, stock, settings, jobs=jobs, progress=progress, on_result=append)
+            plan_many(todo, model, stock, settings, progress=progress, on_result=append, **workers)
     return [stored[t] for t in targets]
 
 

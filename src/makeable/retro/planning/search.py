@@ -19,8 +19,9 @@ was solved (a *makeable* route: every starting material held by an exact stock; 
 through Bloom-filter leaves are reported as *unverified*), the calls and seconds used,
 when the first solution appeared, and the ``top_k`` cheapest solved routes.
 
-:func:`plan_many` plans a list of targets, optionally in parallel worker processes that each
-load the model and the stock once.
+:func:`plan_many` plans a list of targets, optionally in parallel workers (local processes or
+Ray actors, :func:`makeable.oracle.executor.make_executor`) that each load the model and the
+stock once.
 
 References:
     Chen, Li, Dai, Song, "Retro*: Learning Retrosynthetic Planning with Neural Guided A*
@@ -43,7 +44,7 @@ from typing import Any
 
 from makeable.chem.reaction import canonical_unmapped
 from makeable.data.stocks import Stock, load_stock
-from makeable.oracle.executor import Executor, InProcessExecutor, ProcessPoolExecutorBackend
+from makeable.oracle.executor import Executor, InProcessExecutor, make_executor, runs_here
 from makeable.retro.planning.routes import Route
 from makeable.retro.planning.settings import ALGORITHMS, DEFAULT_MAX_DEPTH, SearchSettings
 from makeable.retro.planning.syntheseus_search import run_search
@@ -272,21 +273,26 @@ def plan_many(
     jobs: int = 1,
     progress: bool = False,
     on_result: Callable[[PlanResult], None] | None = None,
+    executor: str = "process",
+    address: str | None = None,
 ) -> list[PlanResult]:
     """Plan every target; invalid targets and failures are recorded, never raised.
 
     Args:
         targets: target SMILES.
-        model: a single-step model, or a registered name / saved folder. With ``jobs > 1``
-            each worker process loads a name or folder itself; an instance is inherited by
-            the forked workers.
+        model: a single-step model, or a registered name / saved folder. With workers, each
+            loads a name or folder itself; an instance is inherited by forked processes (and
+            pickled to Ray actors).
         stock: a :class:`Stock`, or a named stock / stock file (loaded once per process).
         settings: the search settings (default :class:`SearchSettings`).
-        jobs: worker processes (local cores), through the executor interface of oracle
-            scoring (:mod:`makeable.oracle.executor`); 1 plans in this process.
+        jobs: workers, through the executor interface of oracle scoring
+            (:mod:`makeable.oracle.executor`); with the ``process`` executor 1 plans in this
+            process.
         progress: show a progress bar.
         on_result: called in this process with each result as it completes (in completion
-            order), e.g. to append it to a results file.
+            order), e.g. to append it to a results file: recording stays here.
+        executor: ``process`` (local cores, the default), ``ray`` or ``inprocess``.
+        address: the Ray cluster of the ``ray`` executor (``None``: a local one).
 
     Returns:
         One :class:`PlanResult` per target, in the order of ``targets``.
@@ -307,19 +313,21 @@ def plan_many(
         if on_result is not None:
             on_result(result)
 
-    executor: Executor
-    if jobs <= 1 or len(targets) <= 1:
+    workers: Executor
+    if runs_here(executor, jobs, len(targets)):
         m = model if isinstance(model, SingleStepModel) else load_model(model)
         fn: Callable[[str], PlanResult] = partial(
             _plan_safely, model=m, stock=load_stock(stock), settings=settings
         )
-        executor = InProcessExecutor()
+        workers = InProcessExecutor()
     else:
         fn = _worker_plan
-        executor = ProcessPoolExecutorBackend(jobs, _init_worker, (model, stock, settings))
+        workers = make_executor(
+            executor, jobs, _init_worker, (model, stock, settings), address=address
+        )
     try:
-        with executor:
-            for i, result in executor.imap_unordered(fn, targets):
+        with workers:
+            for i, result in workers.imap_unordered(fn, targets):
                 done(i, result)
     finally:
         bar.close()
