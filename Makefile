@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU wheel is local; an unpinned torch pulls CUDA packages
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev,ray,serve]"
+	$(BIN)/pip install --quiet -e ".[dev,ray,serve,xtb]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.bench_design import add_parsers as add_design_bench_parsers
+from makeable.cli.conformers import add_bench_parser as add_conformers_bench_parser
 from makeable.cli.flags import (
     add_executor,
     add_no_progress,
@@ -53,6 +54,7 @@ def add_parser(sub: Any) -> None:
     add_seq_bench_parser(bsub)
     add_retro_bench_parser(bsub)
     add_planning_bench_parser(bsub)
+    add_conformers_bench_parser(bsub)
 
     props = bsub.add_parser(
         "properties",

@@ -15,6 +15,7 @@ from makeable import __version__
 from makeable.bench.jobs import JobsFailedError
 from makeable.cli import (
     bench,
+    conformers,
     data,
     design,
     listing,
@@ -32,7 +33,20 @@ from makeable.registry import UnknownNameError
 from makeable.runs.config import ConfigError
 from makeable.runtime import threads_set
 
-SUBCOMMANDS = (design, score, bench, data, listing, seq, retro, prior, synth, predict, serve)
+SUBCOMMANDS = (
+    design,
+    score,
+    bench,
+    data,
+    listing,
+    seq,
+    retro,
+    prior,
+    synth,
+    predict,
+    serve,
+    conformers,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
