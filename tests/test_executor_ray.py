@@ -157,3 +157,42 @@ def test_benchmark_jobs_run_on_ray_actors(tmp_path):
     here = tmp_path / "here"
     run_design(job(1).config, here, progress=False)
     assert _calls(tmp_path / "s1") == _calls(here)  # a job on Ray is the same run
+
+
+class HoldsALock(Objective):
+    """QED, holding something that does not pickle (as an objective with an open handle)."""
+
+    name = "holds_a_lock"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+    def _score(self, mols: Sequence[Any]) -> np.ndarray:
+        return np.array([descriptors.qed(m) for m in mols])
+
+
+def test_what_cannot_be_pickled_to_the_actors_is_one_clear_error():
+    from makeable.oracle import Oracle
+    from makeable.oracle.executor import ExecutorError
+
+    with make_executor("ray", 1) as ex:
+        oracle = Oracle(HoldsALock(), budget=5, executor=ex)
+        with pytest.raises(ExecutorError, match="pickles a work item to its workers"):
+            oracle(["CCO", "CCN"])
+        assert oracle.n_calls == 0  # nothing counted for a batch that was never scored
+
+
+def test_the_planning_model_pickles_to_a_worker():
+    """Ray ships the planning model to its actors: the shipped Template-MLP predicts the
+    same reactants as the original."""
+    import pickle
+
+    from makeable.retro.single_step.base import load_model
+    from makeable.synthesis import PLANNING_MODEL
+
+    model = load_model(PLANNING_MODEL)
+    copy = pickle.loads(pickle.dumps(model))
+    target = "CC(=O)Nc1ccc(O)cc1"
+    assert copy.predict([target], k=5) == model.predict([target], k=5)

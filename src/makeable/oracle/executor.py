@@ -277,7 +277,9 @@ class RayExecutor(Executor):
             )(_RayWorker)
             initargs: Any = ()
             if self.initializer is not None:  # once, however many actors read it; held here,
-                self._initargs_ref = ray.put(self.initargs)  # a restarted actor reads it again
+                self._initargs_ref = _shipped(  # a restarted actor reads it again
+                    "the initializer's arguments", lambda: ray.put(self.initargs)
+                )
                 initargs = self._initargs_ref
             self._actors = [actor.remote(self.initializer, initargs) for _ in range(self.n_workers)]
         return self._actors
@@ -299,7 +301,7 @@ class RayExecutor(Executor):
             return
         ray = _import_ray()
         idle = list(reversed(self._get_actors()))
-        fn_ref = ray.put(fn)
+        fn_ref = _shipped("the function", lambda: ray.put(fn))
         todo = iter(enumerate(items))
         running: dict[Any, tuple[int, Any]] = {}  # object ref → (item index, its actor)
         try:
@@ -310,7 +312,8 @@ class RayExecutor(Executor):
                         break
                     i, item = following
                     actor = idle.pop()
-                    running[actor.run.remote(fn_ref, item)] = (i, actor)
+                    ref = _shipped("a work item", lambda: actor.run.remote(fn_ref, item))  # noqa: B023
+                    running[ref] = (i, actor)
                 if not running:
                     return
                 done, _ = ray.wait(list(running), num_returns=1)
@@ -335,6 +338,19 @@ class RayExecutor(Executor):
         if self._connected:  # a local instance stops; a cluster only loses this client
             ray.shutdown()
             self._connected = False
+
+
+def _shipped(what: str, send: Callable[[], R]) -> R:
+    """``send()``, which pickles ``what`` to Ray's workers; one clear error when it cannot be
+    pickled (an objective or model holding an open file, a lock, an RDKit generator...)."""
+    try:
+        return send()
+    except Exception as exc:
+        if "pickl" not in str(exc).lower():
+            raise
+        raise ExecutorError(
+            f"the ray executor pickles {what} to its workers, and it does not pickle: {exc}"
+        ) from exc
 
 
 def make_executor(

@@ -58,9 +58,17 @@ class SparseFingerprints:
         from rdkit.Chem import rdFingerprintGenerator
 
         self.n_bits = n_bits
+        self.radius = radius
         self._gen = rdFingerprintGenerator.GetMorganGenerator(
             radius=radius, fpSize=n_bits, includeChirality=True
         )
+
+    def __getstate__(self) -> dict[str, int]:
+        """RDKit's generator does not pickle: a copy (a Ray worker's model) builds its own."""
+        return {"n_bits": self.n_bits, "radius": self.radius}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self.__init__(state["n_bits"], state["radius"])  # type: ignore[misc]
 
     def one(self, smiles: str) -> tuple[np.ndarray, np.ndarray]:
         """Bit indices (int64) and log(1 + count) weights (float32) of one molecule."""
