@@ -55,6 +55,15 @@ def test_a_ray_run_records_the_same_calls_as_in_process(tmp_path):
     assert on_ray == here
 
 
+def test_a_run_begun_on_ray_resumes_in_process(tmp_path):
+    """The executor and the cluster address do not decide which molecules a run proposes: a
+    run begun on Ray resumes in-process (replaying its calls) as if it had never moved."""
+    settings = {"objective": "qed", "executor": "ray", "n_workers": 2, "address": "auto"}
+    assert len(_design(tmp_path, "moved", **settings, budget=100)) == 100
+    moved = _design(tmp_path, "moved", objective="qed", budget=150)
+    assert moved == _design(tmp_path, "here", objective="qed", budget=150)
+
+
 class KillOnce(Objective):
     """QED; the first time it scores in a worker (not in ``driver``), it kills its own process
     with SIGKILL (a lost node, the OOM killer), leaving ``marker`` behind."""

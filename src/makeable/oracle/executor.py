@@ -225,9 +225,9 @@ class RayExecutor(Executor):
         initializer: called once in each actor when it starts (and restarts).
         initargs: its arguments (put once in Ray's object store).
         address: ``None`` starts a local Ray instance with ``n_workers`` CPUs, shut down by
-            :meth:`close` (an already initialised Ray in this process is used as it is);
-            ``"auto"`` or ``HOST:PORT`` connects to a running cluster, which :meth:`close`
-            leaves running.
+            :meth:`close`; ``"auto"`` or ``HOST:PORT`` connects to a running cluster, which
+            :meth:`close` leaves running. A Ray already initialised in this process (by the
+            caller, or a notebook) is used as it is, whatever the address, and left so.
         max_retries: re-runs of an item whose actor died.
 
     Raises:
