@@ -109,9 +109,9 @@ def add_threads(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> ar
 def executor_help(what: str) -> str:
     """``--executor``'s help where ``--jobs`` spreads ``what`` (``"runs"``, ``"targets"``)."""
     return (
-        f"where the --jobs workers run the {what}: process (local worker processes, the "
-        "default), ray (Ray actors, on this machine or the cluster of --address) or inprocess "
-        "(one after another in this process); results are written here either way"
+        f"which workers take the {what}, --jobs of them: process (local worker processes, "
+        "the default), ray (Ray actors, on this machine or the cluster of --address) or "
+        "inprocess (one after another in this process); results are written here either way"
     )
 
 
