@@ -205,3 +205,16 @@ def test_the_planning_model_pickles_to_a_worker():
     copy = pickle.loads(pickle.dumps(model))
     target = "CC(=O)Nc1ccc(O)cc1"
     assert copy.predict([target], k=5) == model.predict([target], k=5)
+
+
+def test_an_address_where_nothing_listens_fails_at_once():
+    import socket
+
+    from makeable.oracle.executor import ExecutorError, _check_reachable
+
+    with socket.socket() as s:  # a port that was free a moment ago
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ExecutorError, match=f"no Ray cluster at --address 127.0.0.1:{port}"):
+        _check_reachable(f"127.0.0.1:{port}")
+    _check_reachable("auto")  # left to Ray

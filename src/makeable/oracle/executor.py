@@ -16,6 +16,7 @@ import inspect
 import logging
 import multiprocessing as mp
 import os
+import socket
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -256,6 +257,7 @@ class RayExecutor(Executor):
                     logging_level=logging.WARNING,
                 )
             else:
+                _check_reachable(address)
                 try:
                     ray.init(address=address, logging_level=logging.WARNING)
                 except ConnectionError as exc:
@@ -338,6 +340,18 @@ class RayExecutor(Executor):
         if self._connected:  # a local instance stops; a cluster only loses this client
             ray.shutdown()
             self._connected = False
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once when nothing listens at ``HOST:PORT`` (Ray itself retries for minutes);
+    ``auto`` and ``ray://`` addresses are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ExecutorError(f"no Ray cluster at --address {address}: {exc}") from None
 
 
 def _shipped(what: str, send: Callable[[], R]) -> R:
