@@ -92,8 +92,9 @@ def _toy_log_density(angles: np.ndarray) -> np.ndarray:
 def test_trajectory_balance_learns_a_known_two_torsion_density() -> None:
     temperature_k = 1.0 / K_B_KCAL_MOL  # kT = 1, so log R = −E
     settings = GFNSettings(
-        budget=4000, temperature_k=temperature_k, t_start_k=temperature_k, local=0.0, lr=3e-3
-    )
+        budget=4000, temperature_k=temperature_k, t_start_k=temperature_k, local=0.0, lr=3e-3,
+        hidden=128, components=4, updates=8,
+    )  # fmt: skip
     policy, result = train_gfn(lambda x: -_toy_log_density(x), 2, 200, settings, seed=0)
     assert result.calls <= 4000
     # the density is normalised, so log Z → 0

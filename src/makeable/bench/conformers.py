@@ -90,28 +90,28 @@ def torsion_count(smiles: str) -> int | None:
 
 
 def choose_molecules(n: int, low: int, high: int, seed: int) -> list[str]:
-    """``n`` ZINC250k molecules with ``low``–``high`` rotatable torsions, in a shuffle seeded by
-    ``seed``, at most ``ceil(n / (high − low + 1))`` per torsion count so all sizes appear."""
+    """``n`` neutral ZINC250k molecules with ``low``–``high`` rotatable torsions: the shuffle
+    seeded by ``seed`` fills ``ceil(n / (high − low + 1))`` places per torsion count, and the
+    counts take turns (fewest torsions first) until ``n`` are chosen, so every size appears."""
     from makeable.data.molecules import zinc250k
 
     pool = list(zinc250k())
     order = np.random.default_rng(seed).permutation(len(pool))
-    quota = math.ceil(n / (high - low + 1))
-    taken: dict[int, int] = {}
-    chosen: list[str] = []
+    counts = range(low, high + 1)
+    quota = math.ceil(n / len(counts))
+    buckets: dict[int, list[str]] = {c: [] for c in counts}
     for i in order:
-        smiles = pool[i]
-        count = torsion_count(smiles)
-        if count is None or not low <= count <= high or taken.get(count, 0) >= quota:
-            continue
-        mol = Chem.MolFromSmiles(smiles)
-        if Chem.GetFormalCharge(mol) != 0 or any(a.GetFormalCharge() for a in mol.GetAtoms()):
+        mol = Chem.MolFromSmiles(pool[i])
+        if mol is None or any(a.GetFormalCharge() for a in mol.GetAtoms()):
             continue  # neutral molecules: MMFF94 energies of ions are dominated by Coulomb terms
-        taken[count] = taken.get(count, 0) + 1
-        chosen.append(Chem.MolToSmiles(mol))
-        if len(chosen) == n:
-            break
-    return sorted(chosen, key=lambda s: (torsion_count(s) or 0, s))
+        smiles = Chem.MolToSmiles(mol)
+        count = torsion_count(smiles)
+        if count in buckets and len(buckets[count]) < quota:
+            buckets[count].append(smiles)
+            if all(len(b) == quota for b in buckets.values()):
+                break
+    turns = [b[k] for k in range(quota) for b in buckets.values() if k < len(b)]
+    return turns[:n]
 
 
 def reference(env: TorsionEnvironment, steps: int, seed: int) -> tuple[Samples, float, str]:
