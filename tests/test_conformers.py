@@ -160,6 +160,17 @@ def test_gfn_sdf_and_report(tmp_path) -> None:
     assert page.count("data:image/png;base64") == 2 and "Boltzmann weight" in page
 
 
+def test_etkdg_conformers_differ_for_every_seed(env: TorsionEnvironment) -> None:
+    from makeable.conformers.sampling import etkdg_conformers
+
+    sets = []
+    for seed in (0, 1, 2):  # RDKit's own seeds 0 (all alike) and 2 (half of 1's) would fail
+        mol, _ = etkdg_conformers(env.mol, 6, seed)
+        sets.append({tuple(np.round(c.GetPositions()[0], 3)) for c in mol.GetConformers()})
+    assert all(len(s) == 6 for s in sets)
+    assert not (sets[0] & sets[1]) and not (sets[1] & sets[2])
+
+
 def test_cli_etkdg_folder(tmp_path, capsys) -> None:
     out = tmp_path / "run"
     assert main(["conformers", SMILES, "--method", "etkdg", "--n", "4", "--out", str(out)]) == 0

@@ -15,7 +15,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 
 from makeable.conformers.gfn import kt
-from makeable.conformers.torsions import wrap
+from makeable.conformers.torsions import rdkit_seed, wrap
 
 EnergyFn = Callable[[np.ndarray], np.ndarray]
 
@@ -172,7 +172,7 @@ def etkdg_conformers(
     mol = Chem.Mol(mol)
     mol.RemoveAllConformers()
     params = rdDistGeom.ETKDGv3()
-    params.randomSeed = seed
+    params.randomSeed = rdkit_seed(seed)
     ids = list(rdDistGeom.EmbedMultipleConfs(mol, n, params))
     if not ids:
         raise ValueError(f"ETKDG embedded no conformer of {Chem.MolToSmiles(Chem.RemoveHs(mol))}")

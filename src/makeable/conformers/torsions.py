@@ -101,6 +101,13 @@ def rotatable_torsions(mol: Chem.Mol) -> list[tuple[int, int, int, int]]:
     return found
 
 
+def rdkit_seed(seed: int) -> int:
+    """RDKit's embedding seed for ``seed``. RDKit seeds conformer ``i`` of
+    ``EmbedMultipleConfs`` with ``randomSeed * (i + 1)``: seed 0 gives the same conformer every
+    time and seed 2's conformers are seed 1's every other one; a hashed seed avoids both."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0] % (2**31 - 1)) + 1
+
+
 def embed(smiles: str, seed: int = 0) -> Chem.Mol:
     """``smiles`` with explicit hydrogens and one ETKDG conformer relaxed by MMFF94.
 
@@ -115,7 +122,7 @@ def embed(smiles: str, seed: int = 0) -> Chem.Mol:
         raise ValueError(f"{smiles!r} has several fragments: give one molecule")
     mol = Chem.AddHs(mol)
     params = rdDistGeom.ETKDGv3()
-    params.randomSeed = seed
+    params.randomSeed = rdkit_seed(seed)
     if rdDistGeom.EmbedMolecule(mol, params) != 0:
         params.useRandomCoords = True
         if rdDistGeom.EmbedMolecule(mol, params) != 0:
