@@ -16,6 +16,7 @@ from makeable.cli.flags import (
     at_least_one,
     executor_args,
 )
+from makeable.cli.moses import add_bench_parser as add_moses_bench_parser
 from makeable.cli.params import parse_params
 from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
@@ -55,6 +56,7 @@ def add_parser(sub: Any) -> None:
     add_retro_bench_parser(bsub)
     add_planning_bench_parser(bsub)
     add_conformers_bench_parser(bsub)
+    add_moses_bench_parser(bsub)
 
     props = bsub.add_parser(
         "properties",
