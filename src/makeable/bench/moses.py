@@ -8,7 +8,7 @@ the MOSES test and scaffold-test sets, and writes:
 * ``DIR/results.csv``: one row per model run (model, seed, n), the test-set metrics
   (``*_test``) and the scaffold-test ones (``*_testsf``) side by side; a rerun of the same
   model, seed and n replaces its row;
-* ``DIR/runs/LABEL/``: ``samples.smi``, ``metrics.json`` (with timings), ``config.yaml``,
+* ``DIR/runs/LABEL/``: ``samples.smi.gz``, ``metrics.json`` (with timings), ``config.yaml``,
   ``versions.json``;
 * ``DIR/summary.md``: the table.
 
@@ -18,6 +18,7 @@ package does not ship them.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -158,7 +159,8 @@ def run_moses(
             timings["read_samples"] = 0.0
         else:
             gen, timings["sampling"] = _sample(settings, progress)
-        replace_text(run_dir / "samples.smi", "".join(s + "\n" for s in gen))
+        with gzip.open(run_dir / "samples.smi.gz", "wt", encoding="utf-8") as fh:
+            fh.writelines(s + "\n" for s in gen)
         if len(gen) < settings.n:
             log.warning("only %d samples (asked for %d)", len(gen), settings.n)
 

@@ -1,0 +1,1 @@
+"""Evaluation of generative models: the MOSES distribution-learning metrics and ChemNet/FCD."""
