@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -81,6 +82,27 @@ def _mols(smiles: Sequence[str], desc: str, progress: bool) -> list[Any]:
     return mols
 
 
+def _reference_features(
+    name: str, smiles: Sequence[str], progress: bool, counts: bool
+) -> tuple[np.ndarray, Counter[str], Counter[str]]:
+    """Fingerprints (and with ``counts`` BRICS-fragment and scaffold counts) of a reference
+    set, one molecule at a time, so the parsed molecules are never all held at once."""
+    fps = np.zeros((len(smiles), m.FP_BITS), dtype=np.uint8)
+    frag: Counter[str] = Counter()
+    scaf: Counter[str] = Counter()
+    for i, smi in enumerate(_progress(smiles, f"{name}: fingerprints", progress)):
+        mol = m.get_mol(smi)
+        if mol is None:
+            raise ValueError(f"{name}: invalid SMILES {smi!r} (line {i + 2})")
+        fps[i] = m.fingerprints([mol])[0]
+        if counts:
+            frag.update(m.fragments(mol))
+            scaffold = m.scaffold(mol)
+            if scaffold is not None:
+                scaf[scaffold] += 1
+    return fps, frag, scaf
+
+
 def compute_reference(
     name: str,
     smiles: Sequence[str],
@@ -90,7 +112,7 @@ def compute_reference(
     progress: bool = False,
 ) -> m.Reference:
     """Every statistic of a reference set computed from its SMILES (ChemNet included)."""
-    mols = _mols(smiles, f"{name}: parse", progress)
+    fps, frag, scaf = _reference_features(name, smiles, progress, counts=True)
     acts = cn.chemnet_activations(
         smiles, model, device=device, progress=progress, desc=f"{name}: ChemNet"
     )
@@ -99,9 +121,9 @@ def compute_reference(
         name=name,
         fcd_mu=mu,
         fcd_sigma=sigma,
-        fps=m.fingerprints(mols),
-        frag=m.compute_fragments(_progress(mols, f"{name}: BRICS", progress)),
-        scaf=m.compute_scaffolds(_progress(mols, f"{name}: scaffolds", progress)),
+        fps=fps,
+        frag=frag,
+        scaf=scaf,
         source="computed from the file",
     )
 
@@ -139,12 +161,12 @@ def load_reference(
         if counts["reference_sha256"] == sha256_file(path):
             with np.load(fcd_file, allow_pickle=False) as stats:
                 mu, sigma = stats["mu"].astype(np.float64), stats["sigma"].astype(np.float64)
-            mols = _mols(smiles, f"{name}: parse", progress)
+            fps = _reference_features(name, smiles, progress, counts=False)[0]
             return m.Reference(
                 name=name,
                 fcd_mu=mu,
                 fcd_sigma=sigma,
-                fps=m.fingerprints(mols),
+                fps=fps,
                 frag=counts["frag"],
                 scaf=counts["scaf"],
                 source="MOSES precomputed FCD/Frag/Scaf statistics (molsets 0.3.1); "
