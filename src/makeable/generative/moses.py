@@ -11,7 +11,6 @@ computed from the file. Any other reference set, or ``recompute=True``, is compu
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from makeable.data.download import sha256_of
 from makeable.generative import chemnet as cn
 from makeable.generative import metrics as m
 
@@ -37,14 +37,6 @@ __all__ = [
 ]
 
 METRIC_NAMES = ("valid", "unique_1k", "unique_10k", "novelty", "intdiv", "intdiv2", "filters")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_smiles_csv(path: str | Path, limit: int | None = None) -> list[str]:
@@ -158,7 +150,7 @@ def load_reference(
         fcd_file, counts_file = shipped
         with gzip.open(counts_file, "rt", encoding="utf-8") as fh:
             counts = json.load(fh)
-        if counts["reference_sha256"] == sha256_file(path):
+        if counts["reference_sha256"] == sha256_of(path):
             with np.load(fcd_file, allow_pickle=False) as stats:
                 mu, sigma = stats["mu"].astype(np.float64), stats["sigma"].astype(np.float64)
             fps = _reference_features(name, smiles, progress, counts=False)[0]
