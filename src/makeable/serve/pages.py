@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -700,15 +700,7 @@ def sequence_page(
 ) -> str:
     config = run.config
     columns = list(rounds[0].keys()) if rounds else []
-    rows = [
-        [
-            (html.escape(r.get(c) or ""), _sort_value(r.get(c)))
-            if c == "round"
-            else fmt(_number(r.get(c)), ".4g")
-            for c in columns
-        ]
-        for r in rounds
-    ]
+    rows = _csv_rows(rounds, columns, lambda column, _: column == "round")
     x = [_number(r.get("round")) or 0.0 for r in rounds]
     series = [
         Series("max", x, [_number(r.get("max")) or 0.0 for r in rounds], PALETTE[0], "line"),
@@ -759,6 +751,24 @@ def _sort_value(value: Any) -> Any:
     return value if number is None else number
 
 
+def _csv_rows(
+    records: Sequence[Mapping[str, str]],
+    columns: Sequence[str],
+    as_text: Callable[[str, str | None], bool],
+) -> list[list[Any]]:
+    """Table cells of CSV rows: a value ``as_text(column, value)`` picks is shown as written
+    (sorted as a number when it is one), any other as a number to 4 significant digits."""
+    return [
+        [
+            (html.escape(r.get(c) or ""), _sort_value(r.get(c)))
+            if as_text(c, r.get(c))
+            else fmt(_number(r.get(c)), ".4g")
+            for c in columns
+        ]
+        for r in records
+    ]
+
+
 # ---------------------------------------------------------------------- other benchmarks
 def benchmark_page(
     run: RunFolder,
@@ -768,15 +778,7 @@ def benchmark_page(
 ) -> str:
     config = run.config
     columns = list(results[0].keys()) if results else []
-    rows = [
-        [
-            (html.escape(r.get(c) or ""), _sort_value(r.get(c)))
-            if _number(r.get(c)) is None
-            else fmt(_number(r.get(c)), ".4g")
-            for c in columns
-        ]
-        for r in results
-    ]
+    rows = _csv_rows(results, columns, lambda _, value: _number(value) is None)
     designs = [e["path"] for e in runs if e["kind"] == "design" and "error" not in e]
     compare = (
         f'<p><a href="/compare?{urlencode([("runs", p) for p in designs])}">'
