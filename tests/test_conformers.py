@@ -13,7 +13,7 @@ from rdkit import Chem
 from rdkit.Chem import rdForceFieldHelpers, rdMolTransforms
 
 from makeable.cli.main import main
-from makeable.conformers import metrics
+from makeable.conformers import ensemble, metrics
 from makeable.conformers.generate import generate
 from makeable.conformers.gfn import K_B_KCAL_MOL, GFNSettings, train_gfn
 from makeable.conformers.output import write_report, write_sdf
@@ -135,11 +135,41 @@ def test_rmsd_coverage(env: TorsionEnvironment) -> None:
     assert len(benzene.perms) == 12 and flip.shape[0] == 1
 
 
+def test_distinct_keeps_the_lowest_of_each_neighbourhood() -> None:
+    # four states on a line (1 Å apart, two atoms): 0 and 1 are one conformer at separation
+    # 1.5 (distance-matrix RMSD 1/sqrt(1) = 1 Å), 3 lies beyond the energy window
+    coords = np.zeros((5, 2, 3))
+    coords[:, 1, 0] = [1.0, 2.0, 4.0, 8.0, 1.1]
+    energies = np.array([0.5, 0.0, 1.0, 7.0, np.nan])
+    pick = ensemble.distinct(energies, lambda idx: coords[idx], n=10, separation=1.5)
+    assert pick.tolist() == [1, 2]  # 0 lies within 1 Å of 1 (lower); 3 is 7 kcal/mol up
+    assert ensemble.distinct(energies, lambda idx: coords[idx], n=10, separation=0.5).tolist() == [
+        1, 0, 2
+    ]  # fmt: skip
+    assert ensemble.distinct(energies, lambda idx: coords[idx], n=1).tolist() == [1]
+    assert ensemble.distinct(np.array([np.nan]), lambda idx: coords[idx], n=3).size == 0
+
+
+def test_recorder_keeps_every_state_asked_about() -> None:
+    rec = ensemble.Recorder(lambda x: x.sum(axis=1))
+    assert rec(np.ones((2, 3))).tolist() == [3.0, 3.0]
+    rec(np.zeros((1, 3)))
+    states, energies = rec.states()
+    assert states.shape == (3, 3) and energies.tolist() == [3.0, 3.0, 0.0]
+
+
 def test_gfn_sdf_and_report(tmp_path) -> None:
-    cset = generate(SMILES, "gfn", n=12, seed=3, budget=400)
+    cset = generate(SMILES, "gfn", n=12, seed=3, budget=400, select="samples")
     assert cset.calls is not None and cset.calls <= 400
-    again = generate(SMILES, "gfn", n=12, seed=3, budget=400)
+    assert np.allclose(cset.weights, 1 / 12)  # Boltzmann draws weigh alike
+    again = generate(SMILES, "gfn", n=12, seed=3, budget=400, select="samples")
     assert np.array_equal(cset.energies, again.energies)  # deterministic for a seed
+    ens = generate(SMILES, "gfn", n=12, seed=3, budget=400)  # distinct conformers (default)
+    assert ens.selection == "distinct" and 1 <= len(ens.energies) <= 12
+    assert ens.energies.min() <= cset.energies.min()  # the lowest state evaluated is kept
+    assert ens.energies.max() <= ens.energies.min() + 6.0
+    expected = np.exp(-(ens.energies - ens.energies.min()) / (K_B_KCAL_MOL * 298.15))
+    assert np.allclose(ens.weights, expected / expected.sum())
     sdf = write_sdf(tmp_path / "c.sdf", cset)
     report = write_report(tmp_path / "c.html", cset, "c.sdf")
     mols = list(Chem.SDMolSupplier(str(sdf), removeHs=False))
@@ -176,9 +206,10 @@ def test_cli_etkdg_folder(tmp_path, capsys) -> None:
     assert main(["conformers", SMILES, "--method", "etkdg", "--n", "4", "--out", str(out)]) == 0
     for name in ("config.yaml", "versions.json", "conformers.sdf", "report.html", "summary.md"):
         assert (out / name).exists()
-    assert "4 conformers (etkdg" in capsys.readouterr().out
     mols = list(Chem.SDMolSupplier(str(out / "conformers.sdf"), removeHs=False))
-    assert len(mols) == 4
+    assert 1 <= len(mols) <= 4  # near-duplicates pruned (the default selection: distinct)
+    assert f"{len(mols)} conformers (etkdg" in capsys.readouterr().out
+    assert {m.GetProp("selection") for m in mols} == {"distinct"}
 
 
 @pytest.mark.parametrize(
@@ -220,6 +251,9 @@ def test_bench_rows_and_resume(tmp_path) -> None:
     assert [r["method"] for r in rows] == ["gfn", "mcmc", "etkdg"]
     assert all(r["reference"].startswith("grid") for r in rows)
     assert all(0.0 <= float(r["coverage_1.0"]) <= 1.0 for r in rows)
+    for r in rows:  # the ensemble holds at most n conformers
+        assert 1 <= int(r["ensemble_size"]) <= 40
+    assert int(rows[2]["ensemble_size"]) == 40  # ETKDG's ensemble: its own conformers
     assert int(rows[0]["energy_calls"]) <= 600
     run_conformer_bench(settings, tmp_path / "b", progress=False)  # resumed: nothing to do
     assert len(read_csv(results)) == 3

@@ -8,12 +8,18 @@ Per molecule (resumable: three rows appended to ``results.csv`` when a molecule 
   or parallel tempering, 4 independent runs of 8 replicas (298 → 1500 K), pooled; the
   disagreement between the runs (``reference_noise``) is the floor a sample of the same size
   could reach;
-* ``gfn`` (``budget`` energy calls: training and ``n`` samples), ``mcmc`` (one chain of the same
-  calls, ``n`` samples evenly after a 20 % burn-in), ``etkdg`` (``n`` ETKDG conformers, each
-  MMFF94-minimised, then read as torsion angles and scored in the rigid frame like the others);
+* ``gfn`` (``budget`` energy calls: training and ``n`` samples; its replay buffer seeded with
+  ``etkdg_seeds`` ETKDG conformers drawn with a seed of their own), ``mcmc`` (one chain of the
+  same calls, ``n`` samples evenly after a 20 % burn-in), ``etkdg`` (``n`` ETKDG conformers,
+  each MMFF94-minimised, then read as torsion angles and scored in the rigid frame like the
+  others);
 * metrics (:mod:`makeable.conformers.metrics`): torsion W1 (degrees, mean over torsions), energy
-  W1 (kcal/mol), coverage of the reference minima within 0.5 / 1.0 Å heavy-atom RMSD, the
-  lowest energy found above the reference's lowest, energy calls, wall time.
+  W1 (kcal/mol), coverage of the reference minima within 0.5 / 1.0 Å heavy-atom RMSD by the
+  ``n`` samples and by the method's ensemble (``gfn``, ``mcmc``: at most ``n`` distinct
+  conformers within 6 kcal/mol among every state evaluated,
+  :func:`makeable.conformers.ensemble.distinct`, what ``makeable conformers`` returns by
+  default; ``etkdg``: its ``n`` conformers), the lowest energy found above the reference's
+  lowest, energy calls, wall time.
 """
 
 from __future__ import annotations
@@ -30,10 +36,13 @@ from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
 from makeable.conformers import metrics
+from makeable.conformers.ensemble import Recorder, distinct
+from makeable.conformers.generate import ETKDG_SEEDS
 from makeable.conformers.gfn import GFNSettings, train_gfn
 from makeable.conformers.sampling import (
     Samples,
     etkdg_conformers,
+    etkdg_torsions,
     metropolis,
     parallel_tempering,
     torsion_grid,
@@ -57,6 +66,9 @@ COLUMNS = (
     "energy_w1_kcal",
     "coverage_0.5",
     "coverage_1.0",
+    "ensemble_size",
+    "ensemble_coverage_0.5",
+    "ensemble_coverage_1.0",
     "lowest_above_ref_kcal",
     "energy_calls",
     "wall_s",
@@ -79,6 +91,7 @@ class BenchSettings:
     reference_steps: int = 15_000
     seed: int = 0
     smiles: tuple[str, ...] = ()
+    etkdg_seeds: int = ETKDG_SEEDS
 
 
 def torsion_count(smiles: str) -> int | None:
@@ -161,27 +174,44 @@ def bench_molecule(smiles: str, settings: BenchSettings) -> list[dict[str, Any]]
     minima = env.coords(ref.angles[minima_idx])
     ref_lowest = min(ref.lowest_energy, float(ref.energies.min()))
 
-    results: dict[str, tuple[np.ndarray, np.ndarray, int | None, float, float]] = {}
+    Result = tuple[np.ndarray, np.ndarray, int | None, float, float, np.ndarray]
+    results: dict[str, Result] = {}
+
+    def ensemble(recorder: Recorder) -> np.ndarray:
+        seen, seen_e = recorder.states()
+        keep = distinct(seen_e, lambda idx: env.coords(seen[idx])[:, : env.n_heavy], settings.n)
+        return seen[keep]
+
     calls0 = env.calls
+    t0 = time.perf_counter()
+    starts = env.angles0[None]
+    if settings.etkdg_seeds:
+        starts = np.vstack([starts, etkdg_torsions(frame, env, settings.etkdg_seeds, seed)])
+    recorder = Recorder(env.energies)
     _, g = train_gfn(
-        env.energies, env.dim, settings.n, GFNSettings(budget=settings.budget), seed,
-        e_ref=e_ref, start_state=env.angles0,
+        recorder, env.dim, settings.n, GFNSettings(budget=settings.budget), seed,
+        e_ref=e_ref, start_state=starts,
     )  # fmt: skip
-    results["gfn"] = (g.angles, g.energies, env.calls - calls0, g.wall_s, g.lowest_energy)
-    m = metropolis(env.energies, env.angles0, settings.budget, settings.n, TEMPERATURE_K, seed)
-    results["mcmc"] = (m.angles, m.energies, m.calls, m.wall_s, m.lowest_energy)
+    wall = time.perf_counter() - t0
+    results["gfn"] = (
+        g.angles, g.energies, env.calls - calls0, wall, g.lowest_energy, ensemble(recorder)
+    )  # fmt: skip
+    recorder = Recorder(env.energies)
+    m = metropolis(recorder, env.angles0, settings.budget, settings.n, TEMPERATURE_K, seed)
+    results["mcmc"] = (m.angles, m.energies, m.calls, m.wall_s, m.lowest_energy, ensemble(recorder))
     t0 = time.perf_counter()
     mol, _ = etkdg_conformers(frame, settings.n, seed)
     wall = time.perf_counter() - t0
     angles = env.angles_of(np.array([c.GetPositions() for c in mol.GetConformers()]))
     energies = env.energies(angles)
-    results["etkdg"] = (angles, energies, None, wall, float(energies.min()))
+    results["etkdg"] = (angles, energies, None, wall, float(energies.min()), angles)
 
     rows = []
     rot = rdMolDescriptors.CalcNumRotatableBonds(Chem.MolFromSmiles(smiles))
     for method in METHODS:
-        angles, energies, calls, wall, lowest = results[method]
+        angles, energies, calls, wall, lowest, chosen = results[method]
         cov = metrics.coverage(minima, env.coords(angles), rmsd)
+        ens = metrics.coverage(minima, env.coords(chosen), rmsd)
         rows.append(
             {
                 "smiles": smiles,
@@ -192,6 +222,9 @@ def bench_molecule(smiles: str, settings: BenchSettings) -> list[dict[str, Any]]
                 "energy_w1_kcal": round(metrics.energy_w1(energies, ref.energies, ref.weights), 3),
                 "coverage_0.5": round(cov[0.5], 3),
                 "coverage_1.0": round(cov[1.0], 3),
+                "ensemble_size": len(chosen),
+                "ensemble_coverage_0.5": round(ens[0.5], 3),
+                "ensemble_coverage_1.0": round(ens[1.0], 3),
                 "lowest_above_ref_kcal": round(lowest - ref_lowest, 3),
                 "energy_calls": "" if calls is None else calls,
                 "wall_s": round(wall, 1),
@@ -239,7 +272,8 @@ def summary(rows: list[dict[str, str]], molecules: list[str]) -> str:
     lines.append(f"{len(done)} of {len(molecules)} molecules done.\n")
     table = [
         [r["smiles"], r["torsions"], r["method"], r["torsion_w1_deg"], r["energy_w1_kcal"],
-         r["coverage_0.5"], r["coverage_1.0"], r["lowest_above_ref_kcal"], r["energy_calls"],
+         r["coverage_0.5"], r["coverage_1.0"], r["ensemble_size"], r["ensemble_coverage_0.5"],
+         r["ensemble_coverage_1.0"], r["lowest_above_ref_kcal"], r["energy_calls"],
          r["wall_s"], r["reference_noise_deg"], r["minima"]]
         for s in done for m in METHODS for r in [by[(s, m)]]
     ]  # fmt: skip
@@ -253,6 +287,9 @@ def summary(rows: list[dict[str, str]], molecules: list[str]) -> str:
                 "energy W1 kcal/mol",
                 "cov 0.5 Å",
                 "cov 1.0 Å",
+                "ensemble",
+                "ens. cov 0.5 Å",
+                "ens. cov 1.0 Å",
                 "lowest − ref",
                 "calls",
                 "wall s",
@@ -269,25 +306,30 @@ def summary(rows: list[dict[str, str]], molecules: list[str]) -> str:
 
         tw = sum(val(s, "gfn", "torsion_w1_deg") < val(s, "etkdg", "torsion_w1_deg") for s in done)
         ew = sum(val(s, "gfn", "energy_w1_kcal") < val(s, "etkdg", "energy_w1_kcal") for s in done)
-        cov = sum(
-            val(s, "gfn", f"coverage_{t}") >= val(s, "etkdg", f"coverage_{t}")
-            for s in done
-            for t in ("0.5", "1.0")
-        )
+
+        def at_least(kind: str) -> int:
+            return sum(
+                val(s, "gfn", f"{kind}_{t}") >= val(s, "etkdg", f"{kind}_{t}")
+                for s in done
+                for t in ("0.5", "1.0")
+            )
+
         lines += [
             f"- GFlowNet torsion W1 below ETKDG's: {tw} of {len(done)} molecules; energy W1: "
             f"{ew} of {len(done)}.",
-            f"- GFlowNet coverage at least ETKDG's: {cov} of {2 * len(done)} (molecule, "
-            "threshold) pairs.",
+            f"- GFlowNet coverage at least ETKDG's: samples {at_least('coverage')}, ensemble "
+            f"{at_least('ensemble_coverage')} of {2 * len(done)} (molecule, threshold) pairs.",
         ]
         for m in METHODS:
             means = [
                 np.mean([val(s, m, k) for s in done])
-                for k in ("torsion_w1_deg", "energy_w1_kcal", "coverage_0.5", "coverage_1.0")
-            ]
+                for k in ("torsion_w1_deg", "energy_w1_kcal", "coverage_0.5", "coverage_1.0",
+                          "ensemble_coverage_0.5", "ensemble_coverage_1.0")
+            ]  # fmt: skip
             lines.append(
                 f"- {m}: mean torsion W1 {means[0]:.1f}°, energy W1 {means[1]:.2f} kcal/mol, "
-                f"coverage {means[2]:.2f} / {means[3]:.2f}, wall "
-                f"{np.mean([val(s, m, 'wall_s') for s in done]):.1f} s per molecule."
+                f"coverage {means[2]:.2f} / {means[3]:.2f} (ensemble {means[4]:.2f} / "
+                f"{means[5]:.2f}), wall {np.mean([val(s, m, 'wall_s') for s in done]):.1f} s "
+                "per molecule."
             )
     return "\n".join(lines) + "\n"

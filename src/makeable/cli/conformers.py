@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from makeable.cli.flags import add_no_progress, add_out, add_seed, at_least_one
+from makeable.cli.flags import add_no_progress, add_out, add_seed, at_least_one, at_least_zero
 
 
 def add_parser(sub: Any) -> None:
@@ -50,6 +50,21 @@ def add_parser(sub: Any) -> None:
         default=10_000,
         help="energy calls of gfn and mcmc, training and final samples together (10000)",
     )
+    p.add_argument(
+        "--select",
+        choices=["distinct", "samples"],
+        default="distinct",
+        help="distinct: the distinct conformers within 6 kcal/mol of the lowest among all the "
+        "states the method evaluated, Boltzmann-weighted (default); samples: the method's own "
+        "n draws (gfn, mcmc: Boltzmann draws, weight 1/n each)",
+    )
+    p.add_argument(
+        "--etkdg-seeds",
+        type=at_least_zero,
+        default=32,
+        metavar="K",
+        help="gfn: ETKDG conformers put in the replay buffer before training (32; 0: none)",
+    )
     add_out(p, "an .sdf file (the report goes beside it) or a results folder")
     add_no_progress(p)
     p.set_defaults(func=run_conformers)
@@ -80,6 +95,13 @@ def add_bench_parser(bsub: Any) -> None:
         type=at_least_one,
         default=15_000,
         help="parallel-tempering steps of the reference (4 runs x 8 replicas each; 15000)",
+    )
+    b.add_argument(
+        "--etkdg-seeds",
+        type=at_least_zero,
+        default=32,
+        metavar="K",
+        help="ETKDG conformers in the GFlowNet's replay buffer before training (32; 0: none)",
     )
     add_seed(b)
     add_out(b, "benchmark folder (created, or resumed)")
@@ -129,16 +151,19 @@ def run_conformers(args: argparse.Namespace) -> int:
         "energy": args.energy,
         "temperature_k": args.temperature,
         "budget": args.budget,
+        "select": args.select,
+        "etkdg_seeds": args.etkdg_seeds,
     }
+    job = {"on_record": on_record, "select": args.select, "etkdg_seeds": args.etkdg_seeds}
     if out.suffix.lower() == ".sdf":
         cset = generate(args.smiles, args.method, args.n, args.seed, args.energy,
-                        args.temperature, args.budget, on_record=on_record)  # fmt: skip
+                        args.temperature, args.budget, **job)  # fmt: skip
         write_sdf(out, cset)
         report = write_report(out.with_suffix(".html"), cset, out.name)
     else:
         with RunFolder(out) as folder:
             cset = generate(args.smiles, args.method, args.n, args.seed, args.energy,
-                            args.temperature, args.budget, on_record=on_record)  # fmt: skip
+                            args.temperature, args.budget, **job)  # fmt: skip
             folder.record(config, extra_versions=("tblite",) if args.energy == "xtb" else ())
             write_sdf(out / "conformers.sdf", cset)
             report = write_report(out / "report.html", cset, "conformers.sdf")
@@ -171,6 +196,7 @@ def run_bench(args: argparse.Namespace) -> int:
         reference_steps=args.reference_steps,
         seed=args.seed,
         smiles=tuple(args.smiles or ()),
+        etkdg_seeds=args.etkdg_seeds,
     )
     run_conformer_bench(settings, Path(args.out), progress=not args.no_progress)
     print((Path(args.out) / "summary.md").read_text())

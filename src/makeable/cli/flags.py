@@ -43,6 +43,11 @@ def threads_count(text: str) -> int:
     return _whole_number(text, 0, "0 (torch's setting) or more")
 
 
+def at_least_zero(text: str) -> int:
+    """An argparse type for counts that may be 0 (none): a whole number, 0 or more."""
+    return _whole_number(text, 0, "0 or more")
+
+
 def at_least_one(text: str) -> int:
     """An argparse type for counts (``--jobs``, ``--limit``, ``--sample``, ...): a whole number
     of at least 1."""

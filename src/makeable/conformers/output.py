@@ -22,6 +22,7 @@ SDF_FIELDS = (
     "relative_energy_kcal_mol",
     "boltzmann_weight",
     "method",
+    "selection",
     "seed",
     "energy_model",
     "temperature_K",
@@ -33,7 +34,7 @@ SDF_FIELDS = (
 def write_sdf(path: Path, cset: ConformerSet) -> Path:
     """The conformers by increasing energy, hydrogens included, one record each with the
     properties :data:`SDF_FIELDS`."""
-    weights = cset.boltzmann_weights()
+    weights = cset.weights
     lowest = float(cset.energies.min())
     conformers = list(cset.mol.GetConformers())
     with Chem.SDWriter(str(path)) as writer:
@@ -46,6 +47,7 @@ def write_sdf(path: Path, cset: ConformerSet) -> Path:
             mol.SetDoubleProp("relative_energy_kcal_mol", float(cset.energies[i]) - lowest)
             mol.SetDoubleProp("boltzmann_weight", float(weights[i]))
             mol.SetProp("method", cset.method)
+            mol.SetProp("selection", cset.selection)
             mol.SetIntProp("seed", cset.seed)
             mol.SetProp("energy_model", cset.energy_model)
             mol.SetDoubleProp("temperature_K", cset.temperature_k)
@@ -127,7 +129,7 @@ def histogram_png(cset: ConformerSet) -> str:
 def write_report(path: Path, cset: ConformerSet, sdf_name: str, k: int = 5) -> Path:
     """``path``: the HTML report of ``cset`` (settings, the lowest ``k`` conformers overlaid, a
     table of the lowest ten, the energy histogram)."""
-    weights = cset.boltzmann_weights()
+    weights = cset.weights
     lowest = float(cset.energies.min())
     rows = [
         [rank, cset.energies[i], cset.energies[i] - lowest, weights[i]]

@@ -15,7 +15,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 
 from makeable.conformers.gfn import kt
-from makeable.conformers.torsions import rdkit_seed, wrap
+from makeable.conformers.torsions import TorsionEnvironment, rdkit_seed, wrap
 
 EnergyFn = Callable[[np.ndarray], np.ndarray]
 
@@ -184,3 +184,11 @@ def etkdg_conformers(
             ff.Minimize(maxIts=2000)
         energies.append(ff.CalcEnergy())
     return mol, np.array(energies)
+
+
+def etkdg_torsions(frame: Chem.Mol, env: TorsionEnvironment, k: int, seed: int) -> np.ndarray:
+    """The torsions ``(≤ k, d)`` of ``k`` ETKDG conformers (each MMFF94-minimised) of ``frame``'s
+    molecule, drawn with a seed of their own (not the ETKDG baseline's): diverse low-energy
+    starting points, e.g. for a GFlowNet's replay buffer."""
+    mol, _ = etkdg_conformers(frame, k, seed + 1_000_003)
+    return env.angles_of(np.array([c.GetPositions() for c in mol.GetConformers()]))
