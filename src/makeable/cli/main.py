@@ -26,6 +26,7 @@ from makeable.cli import (
     seq,
     serve,
     synth,
+    vae,
 )
 from makeable.data.download import ChecksumError, DownloadError
 from makeable.oracle.store import RunInUseError
@@ -46,6 +47,7 @@ SUBCOMMANDS = (
     predict,
     serve,
     conformers,
+    vae,
 )
 
 

@@ -1,1 +1,2 @@
-"""Evaluation of generative models: the MOSES distribution-learning metrics and ChemNet/FCD."""
+"""Generative models and their evaluation: the MOSES distribution-learning metrics and
+ChemNet/FCD; a SMILES VAE with property heads (``vae``, ``vae_io``, ``vae_data``, ``vae_train``)."""
