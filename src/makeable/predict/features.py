@@ -53,26 +53,77 @@ def _one_hot(value: object, choices: Sequence[object]) -> list[float]:
 
 def atom_features(atom: Chem.Atom) -> list[float]:
     """The feature vector of one atom (:data:`ATOM_DIM` numbers)."""
-    return [
-        *_one_hot(atom.GetAtomicNum(), ELEMENTS),
-        *_one_hot(atom.GetTotalDegree(), DEGREES),
-        *_one_hot(atom.GetFormalCharge(), CHARGES),
-        *_one_hot(int(atom.GetChiralTag()), CHIRAL_TAGS),
-        *_one_hot(atom.GetTotalNumHs(), HYDROGENS),
-        *_one_hot(atom.GetHybridization(), HYBRIDISATIONS),
-        1.0 if atom.GetIsAromatic() else 0.0,
-        atom.GetMass() * 0.01,
-    ]
+    return list(_atom_row(_atom_key(atom)))
 
 
 def bond_features(bond: Chem.Bond) -> list[float]:
     """The feature vector of one bond (:data:`BOND_DIM` numbers)."""
-    return [
-        *_one_hot(bond.GetBondType(), BOND_TYPES),
-        1.0 if bond.GetIsConjugated() else 0.0,
-        1.0 if bond.IsInRing() else 0.0,
-        *_one_hot(int(bond.GetStereo()), STEREO),
-    ]
+    return list(_bond_row(_bond_key(bond)))
+
+
+AtomKey = tuple[int, int, int, int, int, object, bool, float]
+BondKey = tuple[object, bool, bool, int]
+
+
+def _atom_key(atom: Chem.Atom) -> AtomKey:
+    return (
+        atom.GetAtomicNum(),
+        atom.GetTotalDegree(),
+        atom.GetFormalCharge(),
+        int(atom.GetChiralTag()),
+        atom.GetTotalNumHs(),
+        atom.GetHybridization(),
+        atom.GetIsAromatic(),
+        atom.GetMass(),
+    )
+
+
+def _bond_key(bond: Chem.Bond) -> BondKey:
+    return (bond.GetBondType(), bond.GetIsConjugated(), bond.IsInRing(), int(bond.GetStereo()))
+
+
+_ATOM_ROWS: dict[AtomKey, np.ndarray] = {}
+_BOND_ROWS: dict[BondKey, np.ndarray] = {}
+
+
+def _atom_row(key: AtomKey) -> np.ndarray:
+    """The features of an atom with ``key``, built once per distinct key (a graph has few)."""
+    row = _ATOM_ROWS.get(key)
+    if row is None:
+        number, degree, charge, chiral, hydrogens, hybridisation, aromatic, mass = key
+        row = np.array(
+            [
+                *_one_hot(number, ELEMENTS),
+                *_one_hot(degree, DEGREES),
+                *_one_hot(charge, CHARGES),
+                *_one_hot(chiral, CHIRAL_TAGS),
+                *_one_hot(hydrogens, HYDROGENS),
+                *_one_hot(hybridisation, HYBRIDISATIONS),
+                1.0 if aromatic else 0.0,
+                mass * 0.01,
+            ],
+            dtype=np.float32,
+        )
+        _ATOM_ROWS[key] = row
+    return row
+
+
+def _bond_row(key: BondKey) -> np.ndarray:
+    """The features of a bond with ``key``, built once per distinct key."""
+    row = _BOND_ROWS.get(key)
+    if row is None:
+        bond_type, conjugated, in_ring, stereo = key
+        row = np.array(
+            [
+                *_one_hot(bond_type, BOND_TYPES),
+                1.0 if conjugated else 0.0,
+                1.0 if in_ring else 0.0,
+                *_one_hot(stereo, STEREO),
+            ],
+            dtype=np.float32,
+        )
+        _BOND_ROWS[key] = row
+    return row
 
 
 ATOM_DIM = len(ELEMENTS) + len(DEGREES) + len(CHARGES) + len(CHIRAL_TAGS) + len(HYDROGENS)
@@ -100,27 +151,26 @@ class MolGraph:
     smiles: str = ""
 
 
-def mol_graph(mol: Chem.Mol) -> MolGraph:
-    """The directed graph of an RDKit molecule (hydrogens implicit, as parsed)."""
-    atoms = np.array([atom_features(a) for a in mol.GetAtoms()], dtype=np.float32)
-    atoms = atoms.reshape(-1, ATOM_DIM)
-    edges, source, target = [], [], []
-    for bond in mol.GetBonds():
-        u, v = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-        f = bond_features(bond)
-        edges += [f, f]
-        source += [u, v]
-        target += [v, u]
-    n = len(source)
-    reverse = np.arange(n, dtype=np.int64) ^ 1  # edges 2k and 2k+1 are each other's reverse
-    return MolGraph(
-        atoms,
-        np.array(edges, dtype=np.float32).reshape(n, BOND_DIM),
-        np.array(source, dtype=np.int64),
-        np.array(target, dtype=np.int64),
-        reverse,
-        Chem.MolToSmiles(mol),
+def mol_graph(mol: Chem.Mol, smiles: bool = False) -> MolGraph:
+    """The directed graph of an RDKit molecule (hydrogens implicit, as parsed); its canonical
+    SMILES too when ``smiles`` (only a SMILES encoder needs it, and it costs as much as the
+    rest)."""
+    rows = [_atom_row(_atom_key(mol.GetAtomWithIdx(i))) for i in range(mol.GetNumAtoms())]
+    atoms = np.stack(rows) if rows else np.zeros((0, ATOM_DIM), dtype=np.float32)
+    bonds = [mol.GetBondWithIdx(i) for i in range(mol.GetNumBonds())]
+    n = 2 * len(bonds)
+    ends = np.array(
+        [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bonds], dtype=np.int64
+    ).reshape(-1, 2)
+    edges = (
+        np.repeat(np.stack([_bond_row(_bond_key(b)) for b in bonds]), 2, axis=0)
+        if bonds
+        else np.zeros((0, BOND_DIM), dtype=np.float32)
     )
+    source = ends.reshape(-1)  # edge 2k is u → v, edge 2k+1 is v → u
+    target = ends[:, ::-1].reshape(-1)
+    reverse = np.arange(n, dtype=np.int64) ^ 1  # edges 2k and 2k+1 are each other's reverse
+    return MolGraph(atoms, edges, source, target, reverse, Chem.MolToSmiles(mol) if smiles else "")
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class Predictor:
         self.scale_ = np.asarray(config["scaler"]["std"], dtype=np.float64)
         self.calibration = np.asarray(config["calibration"]["std_scale"], dtype=np.float64)
         self.threads = 1
+        self.needs_smiles = config["network"].get("encoder") == "graph+smiles"
 
     def target_index(self, target: str | None) -> int:
         """The column of ``target`` (the first when ``None``).
@@ -93,7 +94,8 @@ class Predictor:
         n, t = len(mols), len(self.targets)
         outputs = np.zeros((len(self.members), n, t), dtype=np.float64)
         for start in range(0, n, batch_size):
-            batch = batch_graphs([mol_graph(m) for m in mols[start : start + batch_size]])
+            chunk = mols[start : start + batch_size]
+            batch = batch_graphs([mol_graph(m, self.needs_smiles) for m in chunk])
             for k, net in enumerate(self.members):
                 raw = net(batch).double().numpy()
                 outputs[k, start : start + batch_size] = raw

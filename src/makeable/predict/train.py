@@ -362,7 +362,7 @@ def _train(
         mean = np.nanmean(y[train], axis=0)
         scale = np.nanstd(y[train], axis=0)
         scale = np.where(scale > 0, scale, 1.0)
-    graphs = [mol_graph(m) for m in table.mols]
+    graphs = [mol_graph(m, settings.network.encoder == "graph+smiles") for m in table.mols]
     tokens = None
     if settings.network.encoder == "graph+smiles":  # the vocabulary of the training SMILES
         tokens = SmilesTokenizer.build(graphs[i].smiles for i in train).itos[4:]
