@@ -29,6 +29,7 @@ from makeable.retro.planning.search import SearchSettings
 from makeable.synthesis.labels import LABELS, label_molecules, read_molecules, sample_molecules
 from makeable.synthesis.train import (
     TrainSettings,
+    load_labels,
     load_torch_network,
     split_indices,
     train_synth_model,
@@ -249,6 +250,39 @@ def test_missing_or_corrupt_model_folder_is_one_clear_error(
 @pytest.mark.skipif(
     not (shipped_model_dir() / "model.safetensors").is_file(), reason="no shipped model yet"
 )
+def test_mpnn_model_learns_the_rule_and_loads_as_synth_score(tmp_path: Path) -> None:
+    _easy_labels(tmp_path / "labels")
+    settings = TrainSettings(split="random", model="mpnn", hidden=(32,), lr=5e-3, max_epochs=80)
+    metrics = train_synth_model(tmp_path / "labels", tmp_path / "mpnn", settings)
+    assert metrics["model"] == "mpnn" and metrics["test_roc_auc"] > 0.8
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 240
+    # the same split as the MLP's for the same seed and settings
+    mlp_split = json.loads((tmp_path / "mpnn" / "split.json").read_text())
+    mols, _, _ = load_labels(tmp_path / "labels")
+    expected = split_indices(mols, TrainSettings(split="random"))
+    assert [sorted(mlp_split[k]) for k in ("train", "val", "test")] == [
+        sorted(a.tolist()) for a in expected
+    ]
+    objective = get_objective("synth_score", model=str(tmp_path / "mpnn"))
+    scores = objective(["CCN", "not a smiles", "CCO"])
+    assert scores.valid.tolist() == [True, False, True] and scores.values[0] > scores.values[2]
+    config = json.loads((tmp_path / "mpnn" / "config.json").read_text())
+    assert config["synthesizability"]["trained_on"]["n_molecules"] == 240
+
+
+def test_a_predictor_of_another_target_is_refused(tmp_path: Path) -> None:
+    from makeable.predict.data import read_table
+    from makeable.predict.train import TrainSettings as PredictorSettings
+    from makeable.predict.train import train_predictor
+
+    table = tmp_path / "t.csv"
+    table.write_text("smiles,y\n" + "".join(f"{'C' * k}O,{k}\n" for k in range(1, 21)))
+    settings = PredictorSettings(ensemble=1, epochs=1)
+    train_predictor(read_table(table), tmp_path / "p", settings)
+    with pytest.raises(SynthModelError, match="not of the label solved"):
+        load_synth_model(tmp_path / "p", fresh=True)
+
+
 def test_shipped_model_scores_without_torch() -> None:
     code = (
         "import sys; from makeable.objectives import get_objective; "

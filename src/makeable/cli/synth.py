@@ -65,15 +65,29 @@ def add_parser(sub: Any) -> None:
         "train",
         help="train the classifier on a labelling folder; write the model and metrics.json",
         description="Splits the labelled molecules (validation and test 10 %% each), trains an "
-        "MLP on Morgan count fingerprints with early stopping on validation ROC-AUC, saves "
-        "model.safetensors + config.json to --out and the held-out test ROC-AUC, PR-AUC, set "
-        "sizes and class balance to OUT/metrics.json.",
+        "MLP on Morgan count fingerprints (--model mlp) or a D-MPNN (--model mpnn), keeping "
+        "the epoch best on validation, saves the model to --out (safetensors + config.json) and "
+        "the held-out test ROC-AUC, PR-AUC, set sizes and class balance to OUT/metrics.json.",
     )
     train.add_argument("labels", help="labelling folder (from `makeable synth label`)")
     add_out(train, "model folder (created; files replaced)")
     train.add_argument("--split", choices=("scaffold", "random"), default="scaffold")
-    train.add_argument("--hidden", default="64", help="hidden layer sizes, comma-separated (64)")
-    train.add_argument("--epochs", type=at_least_one, default=200, help="most epochs (200)")
+    train.add_argument(
+        "--model",
+        choices=("mlp", "mpnn"),
+        default="mlp",
+        help="mlp: fingerprints, scored in numpy (default); mpnn: a message-passing network, "
+        "better ranking, needs torch at score time",
+    )
+    train.add_argument(
+        "--hidden",
+        help="mlp: hidden layer sizes, comma-separated (64); mpnn: the width (128)",
+    )
+    train.add_argument(
+        "--epochs",
+        type=at_least_one,
+        help="mlp: most epochs, early stopping (200); mpnn: epochs (40)",
+    )
     add_seed(train, draws="the split and the training")
     add_no_progress(train)
     add_threads(train)
@@ -123,12 +137,18 @@ def run_label(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from makeable.synthesis.train import TrainSettings, train_synth_model
 
+    mlp = args.model == "mlp"
+    text = args.hidden or ("64" if mlp else "128")
     try:
-        hidden = tuple(int(h) for h in args.hidden.split(","))
+        hidden = tuple(int(h) for h in text.split(","))
     except ValueError:
-        raise ValueError(f"--hidden takes sizes like 64 or 128,32, not {args.hidden!r}") from None
+        raise ValueError(f"--hidden takes sizes like 64 or 128,32, not {text!r}") from None
     settings = TrainSettings(
-        split=args.split, hidden=hidden, max_epochs=args.epochs, seed=args.seed
+        split=args.split,
+        model=args.model,
+        hidden=hidden,
+        max_epochs=args.epochs or (200 if mlp else 40),
+        seed=args.seed,
     )
     metrics = train_synth_model(args.labels, args.out, settings, progress=not args.no_progress)
     shown = {k: v for k, v in metrics.items() if k not in ("val_roc_auc_by_epoch", "settings")}

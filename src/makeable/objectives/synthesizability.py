@@ -194,8 +194,54 @@ def read_model_files(folder: str | Path) -> tuple[dict[str, Any], dict[str, np.n
     return config, tensors
 
 
+class PredictorSynthModel:
+    """A synthesizability model that is a predictor folder (:mod:`makeable.predict`, written by
+    ``makeable synth train --model mpnn``): a D-MPNN of the target ``solved``. Loading it
+    imports torch; it reads JSON and safetensors only.
+
+    Raises:
+        SynthModelError: the predictor cannot be loaded or has no target ``solved``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        from makeable.predict.model import PredictorError, load_predictor
+
+        try:
+            self.predictor = load_predictor(folder)
+        except PredictorError as exc:
+            raise SynthModelError(str(exc)) from None
+        if self.predictor.task != "classification" or "solved" not in self.predictor.targets:
+            raise SynthModelError(
+                f"{folder} is a predictor, but not of the label solved (a classification "
+                "trained by `makeable synth train --model mpnn`)"
+            )
+        self.config = self.predictor.config
+        self.column = self.predictor.target_index("solved")
+
+    def predict(self, mols: Sequence[Chem.Mol], chunk_size: int = 1024) -> np.ndarray:
+        """P(solved) per molecule."""
+        mean, _ = self.predictor.predict_mols(list(mols), batch_size=chunk_size)
+        return np.asarray(mean[:, self.column], dtype=np.float64)
+
+
+SynthModel = SynthScoreModel | PredictorSynthModel
+
+
+def _is_predictor(folder: Path) -> bool:
+    """Whether ``folder``'s config names the predictor format (a D-MPNN model)."""
+    from makeable.predict import FORMAT_NAME as PREDICTOR_FORMAT
+
+    try:
+        config = json.loads((folder / CONFIG).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return False  # read_model_files says what is wrong
+    return isinstance(config, dict) and config.get("format") == PREDICTOR_FORMAT
+
+
 @functools.lru_cache(maxsize=4)  # per process: workers load each model once
-def _load(folder: str) -> SynthScoreModel:
+def _load(folder: str) -> SynthModel:
+    if _is_predictor(Path(folder)):
+        return PredictorSynthModel(Path(folder))
     config, tensors = read_model_files(folder)
     try:
         return SynthScoreModel(config, tensors)
@@ -205,14 +251,22 @@ def _load(folder: str) -> SynthScoreModel:
         raise SynthModelError(f"{folder}: {exc}") from None
 
 
-def load_synth_model(folder: str | Path | None = None) -> SynthScoreModel:
-    """Load a synthesizability model folder (``None``: the shipped model).
+def load_synth_model(folder: str | Path | None = None, fresh: bool = False) -> SynthModel:
+    """Load a synthesizability model folder (``None``: the shipped model): an MLP folder, or a
+    predictor folder of the label ``solved``. ``fresh``: read the files again (a folder just
+    rewritten) instead of this process's loaded copy.
 
     Raises:
         SynthModelError: the folder is missing, incomplete or unreadable (one line saying
             which and why).
     """
-    return _load(str(Path(folder).resolve() if folder is not None else shipped_model_dir()))
+    key = str(Path(folder).resolve() if folder is not None else shipped_model_dir())
+    if fresh:
+        _load.cache_clear()
+        from makeable.predict.model import forget_loaded
+
+        forget_loaded()
+    return _load(key)
 
 
 class SynthScore(Objective):
@@ -233,10 +287,10 @@ class SynthScore(Objective):
 
     def __init__(self, model: str | Path | None = None) -> None:
         self._source = None if model is None else str(model)
-        self._model: SynthScoreModel | None = load_synth_model(self._source)
+        self._model: SynthModel | None = load_synth_model(self._source)
 
     @property
-    def model(self) -> SynthScoreModel:
+    def model(self) -> SynthModel:
         """The loaded model (loaded on first access)."""
         if self._model is None:
             self._model = load_synth_model(self._source)

@@ -12,3 +12,7 @@
 The objective ``predictor:DIR[:TARGET]`` (:mod:`makeable.objectives.predictor`) scores
 molecules with a saved predictor inside any design run.
 """
+
+FORMAT_NAME = "makeable-predictor"
+"""The ``format`` of a predictor folder's ``config.json`` (here, so that telling a predictor
+folder apart imports no torch)."""

@@ -23,11 +23,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from makeable.chem.molecule import parse_smiles, quiet_rdkit
+from makeable.predict import FORMAT_NAME
 from makeable.predict.features import FEATURES_VERSION, batch_graphs, mol_graph
 from makeable.predict.mpnn import MPNN, DualEncoder, MixtureOfExperts, NetworkSettings
 from makeable.runtime import threads_set
 
-FORMAT_NAME = "makeable-predictor"
 FORMAT_VERSION = 1
 CONFIG = "config.json"
 

@@ -1,4 +1,9 @@
-"""Train the synthesizability classifier on planner labels, test it, save it for numpy.
+"""Train the synthesizability classifier on planner labels, test it, save it.
+
+Two models (``model``): ``mlp``, a small MLP on Morgan fingerprints evaluated in numpy, and
+``mpnn``, a D-MPNN (:mod:`makeable.predict`) of the label ``solved``, saved as a predictor folder
+that ``synth_score`` loads the same way. On the same labels and split the D-MPNN ranks better
+(docs/benchmarks/synthesizability.md).
 
 :func:`train_synth_model` reads a labelling folder (:mod:`makeable.synthesis.labels`; rows
 with an error or an unparseable SMILES are left out), splits the molecules into training,
@@ -58,6 +63,7 @@ from makeable.synthesis.labels import LABELS
 log = logging.getLogger(__name__)
 
 SPLITS = ("scaffold", "random")
+MODELS = ("mlp", "mpnn")
 METRICS = "metrics.json"
 
 
@@ -67,12 +73,14 @@ class TrainSettings:
 
     Args:
         split: ``"scaffold"`` or ``"random"`` (module docstring).
+        model: ``"mlp"`` (fingerprints, numpy at score time) or ``"mpnn"`` (a D-MPNN).
         val_fraction, test_fraction: shares of the molecules for validation and test.
-        hidden: hidden layer sizes of the MLP.
+        hidden: hidden layer sizes of the MLP; for ``mpnn`` one number, the width of the
+            messages and of the head.
         dropout: dropout after each hidden layer (training only).
         lr, weight_decay: Adam's learning rate and L2 weight decay.
         batch_size: molecules per step.
-        max_epochs: the most epochs.
+        max_epochs: the most epochs (``mpnn``: the epochs, the best on validation kept).
         patience: stop after this many epochs without a better validation ROC-AUC.
         radius, n_bits: the Morgan fingerprint (:func:`featurize`).
         storage_dtype: how the weights are stored (``float16`` halves the file; the saved
@@ -81,6 +89,7 @@ class TrainSettings:
     """
 
     split: str = "scaffold"
+    model: str = "mlp"
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     hidden: tuple[int, ...] = (64,)
@@ -98,6 +107,10 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of: {', '.join(SPLITS)}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
+        if self.model == "mpnn" and len(self.hidden) != 1:
+            raise ValueError(f"an mpnn takes one hidden width, not {list(self.hidden)}")
         if not 0 < self.val_fraction < 1 or not 0 < self.test_fraction < 1:
             raise ValueError("val_fraction and test_fraction must lie between 0 and 1")
         if self.val_fraction + self.test_fraction >= 1:
@@ -236,15 +249,18 @@ def train_synth_model(
         ValueError: no usable rows, or a set without both classes.
     """
     settings = settings or TrainSettings()
+    if settings.model == "mpnn":  # the predictor's trainer keeps its own run folder
+        return _train_mpnn(labels_dir, Path(out), settings, progress)
     with RunFolder(out) as run:  # one process per model folder; versions.json beside it
         run.record()
         return _train(labels_dir, out, settings, progress)
 
 
-def _train(
-    labels_dir: str | Path, out: str | Path, settings: TrainSettings, progress: bool
-) -> dict[str, Any]:
-    t0 = time.perf_counter()
+def _labels_and_split(
+    labels_dir: str | Path, settings: TrainSettings
+) -> tuple[list[Chem.Mol], np.ndarray, dict[str, Any], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The labelled molecules, their labels, the labelling config and the split (each set
+    must hold both classes)."""
     mols, y, label_config = load_labels(labels_dir)
     train, val, test = split_indices(mols, settings)
     for name, idx in (("training", train), ("validation", val), ("test", test)):
@@ -253,6 +269,106 @@ def _train(
                 f"the {name} set ({len(idx)} molecules) lacks solved or unsolved ones: "
                 f"label more molecules ({len(y)} usable, {int(y.sum())} solved)"
             )
+    return mols, y, label_config, (train, val, test)
+
+
+def _trained_on(labels_dir: str | Path, n: int, label_config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "labels": str(labels_dir),
+        "n_molecules": n,
+        "labelling": {
+            k: v for k, v in label_config.items() if k not in ("jobs", "cpu_count", "versions")
+        },
+    }
+
+
+def _metrics(
+    y: np.ndarray,
+    split: tuple[np.ndarray, np.ndarray, np.ndarray],
+    test_scores: np.ndarray,
+    settings: TrainSettings,
+    labels_dir: str | Path,
+    train_s: float,
+) -> dict[str, Any]:
+    """What ``metrics.json`` holds for either model (the test set scored by the saved model)."""
+    train, val, test = split
+    return {
+        "model": settings.model,
+        "split": settings.split,
+        "test_roc_auc": roc_auc(y[test], test_scores),
+        "test_pr_auc": average_precision(y[test], test_scores),
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": len(test),
+        "balance": {
+            "all": _balance(y),
+            "train": _balance(y[train]),
+            "val": _balance(y[val]),
+            "test": _balance(y[test]),
+        },
+        "train_s": round(train_s, 1),
+        "labels": str(labels_dir),
+        "settings": asdict(settings),
+    }
+
+
+def _train_mpnn(
+    labels_dir: str | Path, out: Path, settings: TrainSettings, progress: bool
+) -> dict[str, Any]:
+    """A D-MPNN of ``solved`` trained by :func:`makeable.predict.train.train_predictor` on the
+    same split as the MLP, saved as a predictor folder and tested through ``synth_score``'s
+    own loading code."""
+    from makeable.objectives.synthesizability import load_synth_model
+    from makeable.predict.data import PropertyTable
+    from makeable.predict.model import CONFIG as PREDICTOR_CONFIG
+    from makeable.predict.mpnn import NetworkSettings
+    from makeable.predict.train import TrainSettings as PredictorSettings
+    from makeable.predict.train import train_predictor
+
+    t0 = time.perf_counter()
+    mols, y, label_config, split = _labels_and_split(labels_dir, settings)
+    table = PropertyTable(
+        [Chem.MolToSmiles(m) for m in mols], list(mols), y.astype(np.float64)[:, None], ["solved"]
+    )
+    width = settings.hidden[0]
+    predictor = PredictorSettings(
+        task="classification",
+        split=settings.split,
+        seed=settings.seed,
+        val_fraction=settings.val_fraction,
+        test_fraction=settings.test_fraction,
+        ensemble=1,
+        epochs=settings.max_epochs,
+        lr=settings.lr,
+        network=NetworkSettings(hidden=width, ffn_hidden=width),
+    )
+    train_predictor(table, out, predictor, progress=progress, split=split)
+    config = json.loads((out / PREDICTOR_CONFIG).read_text())
+    config["synthesizability"] = {
+        "output": "P(the planner solves the molecule): the predictor's target solved",
+        "trained_on": _trained_on(labels_dir, len(y), label_config),
+        "training": asdict(settings),
+    }
+    (out / PREDICTOR_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    saved = load_synth_model(out, fresh=True)  # test what was saved, as synth_score loads it
+    test_scores = saved.predict([mols[i] for i in split[2]])
+    metrics = _metrics(y, split, test_scores, settings, labels_dir, time.perf_counter() - t0)
+    (out / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info(
+        "test ROC-AUC %.3f, PR-AUC %.3f (%s split, %d test molecules)",
+        metrics["test_roc_auc"],
+        metrics["test_pr_auc"],
+        settings.split,
+        len(split[2]),
+    )
+    return metrics
+
+
+def _train(
+    labels_dir: str | Path, out: str | Path, settings: TrainSettings, progress: bool
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    mols, y, label_config, (train, val, test) = _labels_and_split(labels_dir, settings)
     x = torch.from_numpy(featurize(mols, settings.radius, settings.n_bits))
     target = torch.from_numpy(y.astype(np.float32))
     torch.manual_seed(settings.seed)
@@ -291,38 +407,18 @@ def _train(
     train_s = time.perf_counter() - t0
 
     metadata = {
-        "trained_on": {
-            "labels": str(labels_dir),
-            "n_molecules": len(y),
-            "labelling": {
-                k: v for k, v in label_config.items() if k not in ("jobs", "cpu_count", "versions")
-            },
-        },
+        "trained_on": _trained_on(labels_dir, len(y), label_config),
         "training": asdict(settings),
     }
     folder = save_synth_model(net, out, settings, metadata)
     saved = SynthScoreModel(*read_model_files(folder))  # test what was saved, in numpy
     test_scores = saved.predict_features(x[test].numpy())
     metrics = {
-        "split": settings.split,
-        "test_roc_auc": roc_auc(y[test], test_scores),
-        "test_pr_auc": average_precision(y[test], test_scores),
+        **_metrics(y, (train, val, test), test_scores, settings, labels_dir, train_s),
         "best_val_roc_auc": best_auc,
         "best_epoch": best_epoch,
         "epochs_run": len(history),
-        "n_train": len(train),
-        "n_val": len(val),
-        "n_test": len(test),
-        "balance": {
-            "all": _balance(y),
-            "train": _balance(y[train]),
-            "val": _balance(y[val]),
-            "test": _balance(y[test]),
-        },
-        "train_s": round(train_s, 1),
         "val_roc_auc_by_epoch": history,
-        "labels": str(labels_dir),
-        "settings": asdict(settings),
     }
     (folder / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info(
