@@ -145,7 +145,9 @@ def _add_train(psub: Any) -> None:
     opt = t.add_argument_group("optimisation")
     opt.add_argument("--batch-size", type=at_least_one, default=128, help="molecules a step")
     opt.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
-    opt.add_argument("--beta-max", type=float, default=1.0, help="KL weight after warm-up (1)")
+    opt.add_argument(
+        "--beta-max", type=float, default=0.05, help="KL weight after warm-up (0.05, as MOSES)"
+    )
     opt.add_argument(
         "--beta-warmup",
         type=at_least_zero,

@@ -93,7 +93,8 @@ class VAETrainConfig:
             property_hidden, max_len: the model (see :class:`SmilesVAE`).
         batch_size: molecules per step.
         lr: Adam learning rate.
-        beta_max: the KL weight after the warm-up.
+        beta_max: the KL weight after the warm-up (0.05, MOSES's VAE: at 1 the decoder learns
+            to ignore ``z`` on a CPU-sized run, reconstruction 0 %).
         beta_warmup: steps over which the KL weight grows linearly from 0 to ``beta_max``.
         free_bits: nats per latent dimension below which the KL is not penalised (0: off).
         property_weight: weight of the property MSE in the loss.
@@ -116,7 +117,7 @@ class VAETrainConfig:
     max_len: int = 100
     batch_size: int = 128
     lr: float = 1e-3
-    beta_max: float = 1.0
+    beta_max: float = 0.05
     beta_warmup: int = 10_000
     free_bits: float = 0.0
     property_weight: float = 1.0
