@@ -208,7 +208,7 @@ def test_cli_etkdg_folder(tmp_path, capsys) -> None:
         assert (out / name).exists()
     mols = list(Chem.SDMolSupplier(str(out / "conformers.sdf"), removeHs=False))
     assert 1 <= len(mols) <= 4  # near-duplicates pruned (the default selection: distinct)
-    assert f"{len(mols)} conformers (etkdg" in capsys.readouterr().out
+    assert f"{len(mols)} distinct conformers within 6 kcal/mol" in capsys.readouterr().out
     assert {m.GetProp("selection") for m in mols} == {"distinct"}
 
 

@@ -173,8 +173,14 @@ def run_conformers(args: argparse.Namespace) -> int:
             )
     info = cset.info()
     calls = "" if info["energy_calls"] is None else f", {info['energy_calls']} energy calls"
+    what = (
+        f"{len(cset.energies)} distinct conformers within 6 kcal/mol of the lowest (at most "
+        f"--n {args.n}; --select samples gives the draws)"
+        if cset.selection == "distinct"
+        else f"{len(cset.energies)} conformers"
+    )
     print(
-        f"{len(cset.energies)} conformers ({args.method}, {info['rotatable_torsions']} "
+        f"{what} ({args.method}, {info['rotatable_torsions']} "
         f"rotatable torsions{calls}, {info['wall_s']:.1f} s); lowest "
         f"{info['lowest_energy_kcal_mol']:.2f} kcal/mol; report: {report}"
     )
