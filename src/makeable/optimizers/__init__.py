@@ -15,6 +15,7 @@ _BUILTIN_MODULES = (
     "makeable.optimizers.lstm_hc",
     "makeable.optimizers.genetic_gfn",
     "makeable.optimizers.synthesis_ga",
+    "makeable.optimizers.vae_bo",
 )
 
 
