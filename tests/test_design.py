@@ -64,6 +64,18 @@ def test_same_seed_same_calls(tmp_path):
     assert calls_table(tmp_path / "a") == calls_table(tmp_path / "b")
 
 
+def test_graph_ga_children_made_by_two_processes_give_the_same_calls(tmp_path):
+    runs = {}
+    for jobs in (1, 2):
+        config = DesignConfig(
+            objective="qed", optimizer="graph_ga", budget=250, seed=3,
+            optimizer_params={"jobs": jobs},
+        )  # fmt: skip
+        run_design(config, tmp_path / str(jobs), progress=False)
+        runs[jobs] = calls_table(tmp_path / str(jobs))
+    assert len(runs[1]) == 250 and runs[1] == runs[2]
+
+
 def test_different_config_in_same_folder_is_refused(tmp_path):
     run_design(DesignConfig(objective="qed", budget=150, seed=0), tmp_path / "r", progress=False)
     with pytest.raises(ConfigError, match="different run"):

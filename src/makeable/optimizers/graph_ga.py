@@ -7,6 +7,11 @@ PMO-tuned hyper-parameters from Gao et al., "Sample Efficiency Matters", NeurIPS
 mating pool of population size, initial population drawn with replacement from ZINC250k,
 early stop after 5 generations in which the mean of the 100 best scores so far improved by less
 than 1e-3 (checked once more than 100 calls were made).
+
+Each child gets its own seed from the run's generator and is made from it alone
+(:func:`~makeable.optimizers.graph_ga_ops.reproduce_seeded`), so with ``jobs > 1`` the children
+of a generation are made in a pool of worker processes and the run is the same call for call as
+with one job.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from makeable.optimizers.base import (
     require_int,
     require_probability,
 )
-from makeable.optimizers.graph_ga_ops import make_mating_pool, reproduce
+from makeable.optimizers.graph_ga_ops import make_mating_pool, reproduce_seeded
+from makeable.oracle.executor import Executor, InProcessExecutor, chunk, make_executor
 from makeable.oracle.oracle import Oracle
 
 
@@ -51,6 +57,8 @@ class GraphGA(Optimizer):
         mutation_rate: probability that a child is mutated (PMO-tuned: 0.067).
         patience: generations without improvement of the top-100 mean before stopping (5);
             0 disables early stopping.
+        jobs: processes making the children (1: in this process); the result does not depend
+            on it.
     """
 
     name = "graph_ga"
@@ -61,17 +69,34 @@ class GraphGA(Optimizer):
         offspring_size: int = 70,
         mutation_rate: float = 0.067,
         patience: int = 5,
+        jobs: int = 1,
     ) -> None:
         require_int("population_size", population_size, 1)
         require_int("offspring_size", offspring_size, 1)
         require_probability("mutation_rate", mutation_rate)
         require_int("patience", patience, 0)
+        require_int("jobs", jobs, 1)
+        self.jobs = jobs
         self.population_size = population_size
         self.offspring_size = offspring_size
         self.mutation_rate = mutation_rate
         self.patience = patience
 
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
+        executor = make_executor("process", self.jobs) if self.jobs > 1 else InProcessExecutor()
+        with executor:
+            self._run(oracle, ctx, executor)
+
+    def _children(
+        self, pool: list[Chem.Mol], ctx: DesignContext, executor: Executor
+    ) -> list[Chem.Mol | None]:
+        seeds = [ctx.rng.getrandbits(64) for _ in range(self.offspring_size)]
+        parts = executor.map(
+            _reproduce_part, [(pool, self.mutation_rate, part) for part in chunk(seeds, self.jobs)]
+        )
+        return [child for part in parts for child in part]
+
+    def _run(self, oracle: Oracle, ctx: DesignContext, executor: Executor) -> None:
         picks = ctx.np_rng.integers(0, len(ctx.pool), size=self.population_size)
         population = [parse_smiles(ctx.pool[i]) for i in picks]
         population = [m for m in population if m is not None]
@@ -81,9 +106,7 @@ class GraphGA(Optimizer):
             old_score = oracle.top_mean(100) if oracle.n_calls > 100 else 0.0
             with ctx.proposing():
                 pool = make_mating_pool(population, scores, self.population_size, ctx.rng)
-                children = [
-                    reproduce(pool, self.mutation_rate, ctx.rng) for _ in range(self.offspring_size)
-                ]
+                children = self._children(pool, ctx, executor)
             population, smiles = dedupe_mols([*population, *children])
             scores = list(oracle(smiles))
             order = sorted(range(len(population)), key=lambda i: scores[i], reverse=True)
@@ -104,3 +127,11 @@ class GraphGA(Optimizer):
                     stalled = 0
             if guard.stalled(oracle):
                 return
+
+
+def _reproduce_part(
+    job: tuple[list[Chem.Mol], float, list[int]],
+) -> list[Chem.Mol | None]:
+    """A worker's share of a generation: the children of its seeds."""
+    pool, rate, seeds = job
+    return reproduce_seeded(pool, rate, seeds)

@@ -422,3 +422,12 @@ def reproduce(
         if child is not None:
             child = _mutate(child, mutation_rate, rng, copy=False)
     return child
+
+
+def reproduce_seeded(
+    mating_pool: Sequence[Chem.Mol], mutation_rate: float, seeds: Sequence[int]
+) -> list[Chem.Mol | None]:
+    """One child per seed, each drawn by :func:`reproduce` with ``random.Random(seed)``: a
+    child depends only on the pool, the rate and its own seed, so children may be made in any
+    process and in any grouping with the same result."""
+    return [reproduce(mating_pool, mutation_rate, random.Random(seed)) for seed in seeds]
