@@ -252,7 +252,9 @@ def test_missing_or_corrupt_model_folder_is_one_clear_error(
 )
 def test_mpnn_model_learns_the_rule_and_loads_as_synth_score(tmp_path: Path) -> None:
     _easy_labels(tmp_path / "labels")
-    settings = TrainSettings(split="random", model="mpnn", hidden=(32,), lr=5e-3, max_epochs=80)
+    settings = TrainSettings(
+        split="random", model="mpnn", hidden=(32,), lr=5e-3, max_epochs=80, ensemble=2
+    )
     metrics = train_synth_model(tmp_path / "labels", tmp_path / "mpnn", settings)
     assert metrics["model"] == "mpnn" and metrics["test_roc_auc"] > 0.8
     assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 240
@@ -268,6 +270,9 @@ def test_mpnn_model_learns_the_rule_and_loads_as_synth_score(tmp_path: Path) -> 
     assert scores.valid.tolist() == [True, False, True] and scores.values[0] > scores.values[2]
     config = json.loads((tmp_path / "mpnn" / "config.json").read_text())
     assert config["synthesizability"]["trained_on"]["n_molecules"] == 240
+    assert config["n_models"] == 2  # an ensemble, its probabilities averaged
+    with pytest.raises(ValueError, match="ensemble"):
+        TrainSettings(model="mlp", ensemble=3)
 
 
 def test_a_predictor_of_another_target_is_refused(tmp_path: Path) -> None:

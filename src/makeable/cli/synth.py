@@ -88,6 +88,11 @@ def add_parser(sub: Any) -> None:
         type=at_least_one,
         help="mlp: most epochs, early stopping (200); mpnn: epochs (40)",
     )
+    train.add_argument(
+        "--ensemble",
+        type=at_least_one,
+        help="mpnn: networks averaged (3); mlp: 1",
+    )
     add_seed(train, draws="the split and the training")
     add_no_progress(train)
     add_threads(train)
@@ -148,6 +153,7 @@ def run_train(args: argparse.Namespace) -> int:
         model=args.model,
         hidden=hidden,
         max_epochs=args.epochs or (200 if mlp else 40),
+        ensemble=args.ensemble or (1 if mlp else 3),
         seed=args.seed,
     )
     metrics = train_synth_model(args.labels, args.out, settings, progress=not args.no_progress)

@@ -81,6 +81,8 @@ class TrainSettings:
         lr, weight_decay: Adam's learning rate and L2 weight decay.
         batch_size: molecules per step.
         max_epochs: the most epochs (``mpnn``: the epochs, the best on validation kept).
+        ensemble: ``mpnn`` only: networks trained from other initial weights on the same
+            split, their probabilities averaged.
         patience: stop after this many epochs without a better validation ROC-AUC.
         radius, n_bits: the Morgan fingerprint (:func:`featurize`).
         storage_dtype: how the weights are stored (``float16`` halves the file; the saved
@@ -98,6 +100,7 @@ class TrainSettings:
     weight_decay: float = 1e-4
     batch_size: int = 64
     max_epochs: int = 200
+    ensemble: int = 1
     patience: int = 20
     radius: int = 2
     n_bits: int = 2048
@@ -111,6 +114,8 @@ class TrainSettings:
             raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
         if self.model == "mpnn" and len(self.hidden) != 1:
             raise ValueError(f"an mpnn takes one hidden width, not {list(self.hidden)}")
+        if self.ensemble < 1 or (self.ensemble > 1 and self.model != "mpnn"):
+            raise ValueError(f"ensemble {self.ensemble}: 1, or more for an mpnn")
         if not 0 < self.val_fraction < 1 or not 0 < self.test_fraction < 1:
             raise ValueError("val_fraction and test_fraction must lie between 0 and 1")
         if self.val_fraction + self.test_fraction >= 1:
@@ -337,7 +342,7 @@ def _train_mpnn(
         seed=settings.seed,
         val_fraction=settings.val_fraction,
         test_fraction=settings.test_fraction,
-        ensemble=1,
+        ensemble=settings.ensemble,
         epochs=settings.max_epochs,
         lr=settings.lr,
         network=NetworkSettings(hidden=width, ffn_hidden=width),
