@@ -18,6 +18,7 @@ from makeable.chem.molecule import parse_smiles
 from makeable.data.stocks import Stock
 from makeable.objectives import get_objective
 from makeable.objectives.synthesizability import (
+    PredictorSynthModel,
     SynthModelError,
     SynthScore,
     featurize,
@@ -247,9 +248,6 @@ def test_missing_or_corrupt_model_folder_is_one_clear_error(
         load_synth_model(broken)
 
 
-@pytest.mark.skipif(
-    not (shipped_model_dir() / "model.safetensors").is_file(), reason="no shipped model yet"
-)
 def test_mpnn_model_learns_the_rule_and_loads_as_synth_score(tmp_path: Path) -> None:
     _easy_labels(tmp_path / "labels")
     settings = TrainSettings(
@@ -288,14 +286,27 @@ def test_a_predictor_of_another_target_is_refused(tmp_path: Path) -> None:
         load_synth_model(tmp_path / "p", fresh=True)
 
 
-def test_shipped_model_scores_without_torch() -> None:
+def test_an_mlp_model_scores_without_torch(trained: tuple[Path, dict]) -> None:
+    folder, _ = trained
     code = (
         "import sys; from makeable.objectives import get_objective; "
-        "s = get_objective('synth_score')(['CC(=O)Nc1ccc(O)cc1', 'CCO']); "
+        f"s = get_objective('synth_score', model={str(folder)!r})(['CC(=O)Nc1ccc(O)cc1', 'CCO']); "
         "assert s.valid.all() and ((s.values >= 0) & (s.values <= 1)).all(); "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_shipped_model_is_the_mpnn_ensemble_of_the_planner_labels() -> None:
+    model = load_synth_model()
+    assert isinstance(model, PredictorSynthModel) and len(model.predictor.members) == 3
+    trained_on = model.config["synthesizability"]["trained_on"]
+    assert trained_on["labelling"]["model"] == "template_mlp_uspto500mt"
+    metrics = json.loads((shipped_model_dir() / "metrics.json").read_text())
+    assert metrics["model"] == "mpnn" and metrics["test_roc_auc"] > 0.85
+    scores = get_objective("synth_score")(["CC(=O)Nc1ccc(O)cc1", "CCO", "not a smiles"])
+    assert scores.valid.tolist() == [True, True, False]
+    assert ((scores.values >= 0) & (scores.values <= 1)).all()
 
 
 # ---------------------------------------------------------------------- CLI
