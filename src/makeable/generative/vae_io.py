@@ -17,11 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from makeable.chem.smiles_tokens import SmilesTokenizer
 from makeable.generative.vae import SmilesVAE
+from makeable.models.checkpoints import load_weights
 from makeable.settings import read_json_object, write_settings
 
 __all__ = ["DEFAULT_VAE", "FORMAT", "load_vae", "save_vae", "vae_path"]
@@ -77,16 +77,7 @@ def load_vae(folder: str | Path) -> SmilesVAE:
         raise ValueError(
             f"{path / CONFIG} lacks a setting or holds a wrong one ({exc!r})"
         ) from None
-    try:
-        tensors = load_file(str(path / WEIGHTS), device="cpu")
-    except SafetensorError as exc:
-        raise ValueError(f"{path / WEIGHTS} is not a readable safetensors file ({exc})") from None
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as exc:
-        message = " ".join(str(exc).split())[:300]
-        raise ValueError(f"{path / WEIGHTS} does not fit {path / CONFIG} ({message})") from None
-    model.eval()
+    load_weights(model, path / WEIGHTS, path / CONFIG)
     return model
 
 

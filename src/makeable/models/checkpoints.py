@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 
@@ -94,3 +95,23 @@ def prune_checkpoints(root: Path, keep: int, prefix: str = "step") -> None:
     folders = sorted((root / "checkpoints").glob(f"{prefix}_*"), key=_number)
     for folder in folders[:-keep]:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def load_weights(model: torch.nn.Module, weights: Path, config: Path) -> torch.nn.Module:
+    """Load a saved model's ``weights`` (safetensors) into ``model``, built from ``config``,
+    and put it in eval mode.
+
+    Raises:
+        ValueError: the file cannot be read, or its tensors do not fit the model (one line
+            naming both files).
+    """
+    try:
+        tensors = load_file(str(weights), device="cpu")
+    except SafetensorError as exc:
+        raise ValueError(f"{weights} is not a readable safetensors file ({exc})") from None
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise ValueError(f"{weights} does not fit {config} ({message})") from None
+    return model.eval()

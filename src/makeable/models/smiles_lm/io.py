@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from makeable.chem.smiles_tokens import SmilesTokenizer
+from makeable.models.checkpoints import load_weights
 from makeable.models.smiles_lm import DEFAULT_PRIOR
 from makeable.models.smiles_lm.lstm import SmilesLSTM
 from makeable.settings import read_json_object
@@ -83,16 +83,7 @@ def load_model(folder: str | Path) -> SmilesLSTM:
         raise ValueError(
             f"{path / CONFIG} lacks a setting or holds a wrong one ({exc!r})"
         ) from None
-    try:
-        tensors = load_file(str(path / WEIGHTS), device="cpu")
-    except SafetensorError as exc:
-        raise ValueError(f"{path / WEIGHTS} is not a readable safetensors file ({exc})") from None
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as exc:
-        message = " ".join(str(exc).split())[:300]
-        raise ValueError(f"{path / WEIGHTS} does not fit {path / CONFIG} ({message})") from None
-    model.eval()
+    load_weights(model, path / WEIGHTS, path / CONFIG)
     return model
 
 
