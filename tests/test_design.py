@@ -76,6 +76,26 @@ def test_graph_ga_children_made_by_two_processes_give_the_same_calls(tmp_path):
     assert len(runs[1]) == 250 and runs[1] == runs[2]
 
 
+def test_neutral_pool_is_cached_on_disk(tmp_path, monkeypatch):
+    from makeable.runs import design
+
+    real = design.neutralize
+    pool = ("CC[NH3+]", "CCO", "CC(=O)[O-]", "CCN")
+    first = design.neutral_pool.__wrapped__(pool)  # past the in-memory cache
+    assert first == ("CCN", "CCO", "CC(=O)O")
+    (cached,) = (tmp_path / "cache" / "pools").glob("neutral_*.smi")
+
+    def recomputed(smiles: str) -> str:
+        raise AssertionError("the pool was neutralised again")
+
+    monkeypatch.setattr(design, "neutralize", recomputed)
+    assert design.neutral_pool.__wrapped__(pool) == first
+    cached.write_text("CCCC\n")  # not a cache file of this pool: made again
+    monkeypatch.setattr(design, "neutralize", real)
+    assert design.neutral_pool.__wrapped__(pool) == first
+    assert cached.read_text().splitlines()[1:] == list(first)
+
+
 def test_different_config_in_same_folder_is_refused(tmp_path):
     run_design(DesignConfig(objective="qed", budget=150, seed=0), tmp_path / "r", progress=False)
     with pytest.raises(ConfigError, match="different run"):
