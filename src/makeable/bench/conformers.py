@@ -36,15 +36,15 @@ from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
 from makeable.conformers import metrics
-from makeable.conformers.ensemble import Recorder, distinct
+from makeable.conformers.ensemble import Recorder, distinct_states
 from makeable.conformers.generate import ETKDG_SEEDS
 from makeable.conformers.gfn import GFNSettings, train_gfn
 from makeable.conformers.sampling import (
     Samples,
     etkdg_conformers,
-    etkdg_torsions,
     metropolis,
     parallel_tempering,
+    start_states,
     torsion_grid,
 )
 from makeable.conformers.torsions import TorsionEnvironment, embed, rotatable_torsions
@@ -178,15 +178,11 @@ def bench_molecule(smiles: str, settings: BenchSettings) -> list[dict[str, Any]]
     results: dict[str, Result] = {}
 
     def ensemble(recorder: Recorder) -> np.ndarray:
-        seen, seen_e = recorder.states()
-        keep = distinct(seen_e, lambda idx: env.coords(seen[idx])[:, : env.n_heavy], settings.n)
-        return seen[keep]
+        return distinct_states(recorder, env, settings.n)[0]
 
     calls0 = env.calls
     t0 = time.perf_counter()
-    starts = env.angles0[None]
-    if settings.etkdg_seeds:
-        starts = np.vstack([starts, etkdg_torsions(frame, env, settings.etkdg_seeds, seed)])
+    starts = start_states(frame, env, settings.etkdg_seeds, seed)
     recorder = Recorder(env.energies)
     _, g = train_gfn(
         recorder, env.dim, settings.n, GFNSettings(budget=settings.budget), seed,

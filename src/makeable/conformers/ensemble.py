@@ -18,8 +18,12 @@ molecule's symmetries, so two symmetry-equivalent conformers can both be kept.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from makeable.conformers.torsions import TorsionEnvironment
 
 WINDOW_KCAL = 6.0
 """Default energy window above the lowest conformer (kcal/mol; CREST's default)."""
@@ -95,3 +99,13 @@ class Recorder:
         if not self._x:
             return np.zeros((0, 0)), np.zeros(0)
         return np.concatenate(self._x), np.concatenate(self._e)
+
+
+def distinct_states(
+    recorder: Recorder, env: TorsionEnvironment, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The :func:`distinct` states among those ``recorder`` saw in ``env``: their torsions
+    ``(≤ n, d)`` and energies, lowest first."""
+    seen, seen_e = recorder.states()
+    keep = distinct(seen_e, lambda idx: env.coords(seen[idx])[:, : env.n_heavy], n)
+    return seen[keep], seen_e[keep]

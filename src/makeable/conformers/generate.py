@@ -27,21 +27,15 @@ import numpy as np
 from rdkit import Chem
 
 from makeable.conformers.energy import make_energy
-from makeable.conformers.ensemble import Recorder, distinct
-from makeable.conformers.gfn import GFNSettings, kt, train_gfn
-from makeable.conformers.sampling import etkdg_conformers, etkdg_torsions, metropolis
+from makeable.conformers.ensemble import Recorder, distinct, distinct_states
+from makeable.conformers.gfn import GFNSettings, boltzmann, train_gfn
+from makeable.conformers.sampling import etkdg_conformers, metropolis, start_states
 from makeable.conformers.torsions import TorsionEnvironment, embed
 
 METHODS = ("gfn", "etkdg", "mcmc")
 SELECTIONS = ("distinct", "samples")
 ETKDG_SEEDS = 32
 """ETKDG (+ MMFF94) conformers put in the GFlowNet's replay buffer before training."""
-
-
-def boltzmann(energies: np.ndarray, temperature_k: float) -> np.ndarray:
-    """``exp(−(E − E_min)/kT)`` normalised."""
-    w = np.exp(-(energies - energies.min()) / kt(temperature_k))
-    return w / w.sum()
 
 
 @dataclass
@@ -152,9 +146,6 @@ def generate(
         if method == "gfn":
             base = settings or GFNSettings()
             gfn_settings = replace(base, budget=budget, temperature_k=temperature_k)
-            starts = env.angles0[None]
-            if etkdg_seeds > 0:
-                starts = np.vstack([starts, etkdg_torsions(frame, env, etkdg_seeds, seed)])
             _, result = train_gfn(
                 recorder,
                 env.dim,
@@ -163,7 +154,7 @@ def generate(
                 seed,
                 e_ref=e_ref,
                 calls=lambda: env.calls,
-                start_state=starts,
+                start_state=start_states(frame, env, etkdg_seeds, seed),
                 on_record=on_record,
             )
             angles, energies, history = result.angles, result.energies, result.history
@@ -171,9 +162,7 @@ def generate(
             chain = metropolis(recorder, env.angles0, budget - env.calls, n, temperature_k, seed)
             angles, energies = chain.angles, chain.energies
         if select == "distinct":
-            seen, seen_e = recorder.states()
-            keep = distinct(seen_e, lambda idx: env.coords(seen[idx])[:, : env.n_heavy], n)
-            angles, energies = seen[keep], seen_e[keep]
+            angles, energies = distinct_states(recorder, env, n)
             weights = boltzmann(energies, temperature_k)
         else:
             weights = np.full(len(energies), 1.0 / len(energies))

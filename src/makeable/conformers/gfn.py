@@ -41,6 +41,12 @@ def kt(temperature_k: float) -> float:
     return K_B_KCAL_MOL * temperature_k
 
 
+def boltzmann(energies: np.ndarray, temperature_k: float) -> np.ndarray:
+    """``exp(−(E − E_min)/kT)`` normalised."""
+    w = np.exp(-(energies - energies.min()) / kt(temperature_k))
+    return w / w.sum()
+
+
 @dataclass(frozen=True)
 class GFNSettings:
     """Policy and training settings (sizes that train on one CPU core in a minute or two; the

@@ -14,7 +14,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 
-from makeable.conformers.gfn import kt
+from makeable.conformers.gfn import boltzmann, kt
 from makeable.conformers.torsions import TorsionEnvironment, rdkit_seed, wrap
 
 EnergyFn = Callable[[np.ndarray], np.ndarray]
@@ -153,10 +153,9 @@ def torsion_grid(energy: EnergyFn, dim: int, points: int, temperature_k: float) 
     energies = np.concatenate(
         [energy(chunk) for chunk in np.array_split(grid, max(len(grid) // 4096, 1))]
     )
-    log_w = -(energies - energies.min()) / kt(temperature_k)
-    w = np.exp(log_w)
+    weights = boltzmann(energies, temperature_k)
     return Samples(
-        grid, energies, len(grid), time.perf_counter() - t0, float(energies.min()), w / w.sum()
+        grid, energies, len(grid), time.perf_counter() - t0, float(energies.min()), weights
     )
 
 
@@ -186,9 +185,12 @@ def etkdg_conformers(
     return mol, np.array(energies)
 
 
-def etkdg_torsions(frame: Chem.Mol, env: TorsionEnvironment, k: int, seed: int) -> np.ndarray:
-    """The torsions ``(≤ k, d)`` of ``k`` ETKDG conformers (each MMFF94-minimised) of ``frame``'s
-    molecule, drawn with a seed of their own (not the ETKDG baseline's): diverse low-energy
-    starting points, e.g. for a GFlowNet's replay buffer."""
+def start_states(frame: Chem.Mol, env: TorsionEnvironment, k: int, seed: int) -> np.ndarray:
+    """The frame's torsions, then those of ``k`` ETKDG conformers (each MMFF94-minimised) drawn
+    with a seed of their own (not the ETKDG baseline's): diverse low-energy starting points,
+    e.g. for a GFlowNet's replay buffer; ``(1 + ≤ k, d)``."""
+    if k < 1:
+        return env.angles0[None]
     mol, _ = etkdg_conformers(frame, k, seed + 1_000_003)
-    return env.angles_of(np.array([c.GetPositions() for c in mol.GetConformers()]))
+    found = env.angles_of(np.array([c.GetPositions() for c in mol.GetConformers()]))
+    return np.vstack([env.angles0[None], found])
