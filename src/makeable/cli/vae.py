@@ -245,12 +245,13 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def _read_lines(path: str) -> list[str]:
-    from makeable.results_csv import open_text
+    """The SMILES field of each line (:func:`makeable.cli.score.read_lines`), trailing blank
+    lines dropped, so that row numbers are line numbers."""
+    from makeable.cli.score import read_lines
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    with open_text(path) as fh:
-        lines = [line.split()[0] if line.split() else "" for line in fh.read().splitlines()]
+    lines = read_lines(path)
     while lines and not lines[-1]:
         lines.pop()
     if not lines:
