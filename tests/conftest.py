@@ -18,6 +18,18 @@ def shared_data() -> Path | None:
 
 
 @pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch on one CPU thread during the test (its setting restored after): small models run
+    fastest so, and results do not depend on the machine's core count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def data_dir() -> Path:
     path = shared_data()
     if path is None:

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import torch
 
 from makeable.cli.main import main
 from makeable.oracle.oracle import Oracle
@@ -26,12 +25,7 @@ FAST = {
 TASK = "ehrlich_l32_c4_k4"  # needs no data files
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def config(optimizer: str = "delta_cs", rounds: int = 3, batch: int = 8, seed: int = 0, **kw):

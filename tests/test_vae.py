@@ -33,12 +33,7 @@ FEW = [canonical_smiles(s) or "" for s in [*ZINC_FEW, "CCO", "c1ccccc1O"]]
 TINY = {"latent_dim": 8, "embedding_dim": 8, "encoder_hidden": 16, "decoder_hidden": 16}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tiny(props: bool = False, seed: int = 0) -> SmilesVAE:
