@@ -317,6 +317,19 @@ def _metrics(
     }
 
 
+def _write_metrics(folder: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Write ``metrics.json`` into the model folder, log the test scores, return ``metrics``."""
+    (folder / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info(
+        "test ROC-AUC %.3f, PR-AUC %.3f (%s split, %d test molecules)",
+        metrics["test_roc_auc"],
+        metrics["test_pr_auc"],
+        metrics["split"],
+        metrics["n_test"],
+    )
+    return metrics
+
+
 def _train_mpnn(
     labels_dir: str | Path, out: Path, settings: TrainSettings, progress: bool
 ) -> dict[str, Any]:
@@ -358,15 +371,7 @@ def _train_mpnn(
     saved = load_synth_model(out, fresh=True)  # test what was saved, as synth_score loads it
     test_scores = saved.predict([mols[i] for i in split[2]])
     metrics = _metrics(y, split, test_scores, settings, labels_dir, time.perf_counter() - t0)
-    (out / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
-    log.info(
-        "test ROC-AUC %.3f, PR-AUC %.3f (%s split, %d test molecules)",
-        metrics["test_roc_auc"],
-        metrics["test_pr_auc"],
-        settings.split,
-        len(split[2]),
-    )
-    return metrics
+    return _write_metrics(out, metrics)
 
 
 def _train(
@@ -425,12 +430,4 @@ def _train(
         "epochs_run": len(history),
         "val_roc_auc_by_epoch": history,
     }
-    (folder / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
-    log.info(
-        "test ROC-AUC %.3f, PR-AUC %.3f (%s split, %d test molecules)",
-        metrics["test_roc_auc"],
-        metrics["test_pr_auc"],
-        settings.split,
-        len(test),
-    )
-    return metrics
+    return _write_metrics(folder, metrics)
