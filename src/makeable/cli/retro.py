@@ -172,7 +172,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"CORPUS`, then run `makeable retro train {args.model} --corpus CORPUS`"
         )
     if args.corpus:
-        train = load_corpus(args.corpus)[: args.limit]
+        train = load_corpus(args.corpus, args.limit)
     else:
         train = load_uspto50k("train", args.limit)
     corpus_val = load_corpus_val(args.corpus) if args.corpus else None
@@ -186,7 +186,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.model == "retcl" and args.limit is None:
         extra["candidates"] = reactant_pool()  # the paper's USPTO-50k candidate setting
     out = Path(args.out) if args.out else default_model_dir(args.model)
-    if isinstance(model, TemplateMLP):  # a checkpoint per epoch: rerun the command to resume
+    if model.resumable_training:  # a checkpoint per epoch: rerun the command to resume
         extra["checkpoint_dir"] = out
         extra["device"] = args.device
     elif args.device != "cpu":

@@ -7,7 +7,11 @@ Importing this package registers the single-step models in
 :data:`makeable.retro.single_step.base.MODELS`.
 """
 
-from makeable.retro.single_step import retcl, template_mlp  # noqa: F401  (registers the models)
+from makeable.retro.single_step import (  # noqa: F401  (registers the models)
+    local_gnn,
+    retcl,
+    template_mlp,
+)
 from makeable.retro.single_step.base import (
     MODELS,
     Prediction,

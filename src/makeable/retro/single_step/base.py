@@ -115,6 +115,9 @@ class SingleStepModel(ABC):
     with the same interface read the other way (reactant sets in, products out as the
     :class:`ReactantSet` values); planning and the retrosynthesis benchmarks refuse it."""
     batch_size: int = 64
+    resumable_training: ClassVar[bool] = False
+    """True for a model whose ``fit`` takes ``checkpoint_dir`` and ``device``: it writes a
+    checkpoint per epoch there and resumes from it (``retro train`` passes its ``--out``)."""
 
     params: dict[str, Any]
     training: dict[str, Any]

@@ -410,8 +410,10 @@ def _assemble(
     return metadata
 
 
-def load_corpus(folder: str | Path) -> tuple[Reaction, ...]:
-    """The reactions of a built corpus, each with ``metadata`` ``template``, ``source``, ``id``.
+def load_corpus(folder: str | Path, limit: int | None = None) -> tuple[Reaction, ...]:
+    """The reactions of a built corpus, each with ``metadata`` ``template``, ``source``, ``id``
+    and ``mapped`` (the atom-mapped reaction SMILES; empty for USPTO-50k reactions taken with
+    their MHN templates). ``limit``: the first ``limit`` reactions only.
 
     Raises:
         CorpusError: the folder holds no finished corpus.
@@ -422,11 +424,17 @@ def load_corpus(folder: str | Path) -> tuple[Reaction, ...]:
             f"{folder} holds no finished corpus ({REACTIONS} is missing); build it with "
             "`makeable retro corpus --out FOLDER`"
         )
-    out = []
+    out: list[Reaction] = []
     for row in read_rows(path):
+        if limit is not None and len(out) >= limit:
+            break
         out.append(
             Reaction.from_smiles(
-                row["reaction"], template=row["template"], source=row["source"], id=row["id"]
+                row["reaction"],
+                template=row["template"],
+                source=row["source"],
+                id=row["id"],
+                mapped=row.get("mapped", ""),
             )
         )
     return tuple(out)
@@ -439,7 +447,9 @@ def load_corpus_val(folder: str | Path) -> tuple[Reaction, ...] | None:
     if not path.is_file():
         return None
     return tuple(
-        Reaction.from_smiles(row["reaction"], template=row["template"], id=row["id"])
+        Reaction.from_smiles(
+            row["reaction"], template=row["template"], id=row["id"], mapped=row.get("mapped", "")
+        )
         for row in read_rows(path)
     )
 

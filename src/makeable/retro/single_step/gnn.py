@@ -213,6 +213,17 @@ class GraphBatch:
             n_graphs=len(graphs),
         )
 
+    def to(self, device: torch.device | str) -> GraphBatch:
+        """The same batch on ``device``."""
+        return GraphBatch(
+            atoms=self.atoms.to(device),
+            envs=self.envs.to(device),
+            edges=self.edges.to(device),
+            bonds=self.bonds.to(device),
+            graph=self.graph.to(device),
+            n_graphs=self.n_graphs,
+        )
+
 
 class GraphEncoder(nn.Module):
     """Atom embeddings → ``n_layers`` of message passing → atom states ``(n_atoms, dim)``."""
@@ -246,6 +257,7 @@ class GraphEncoder(nn.Module):
     @staticmethod
     def mean_pool(h: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
         """Per-molecule mean of atom states, ``(n_graphs, dim)``."""
-        total = torch.zeros(batch.n_graphs, h.shape[1], dtype=h.dtype).index_add_(0, batch.graph, h)
+        total = torch.zeros(batch.n_graphs, h.shape[1], dtype=h.dtype, device=h.device)
+        total = total.index_add_(0, batch.graph, h)
         count = torch.bincount(batch.graph, minlength=batch.n_graphs).clamp(min=1)
         return total / count[:, None].to(h.dtype)

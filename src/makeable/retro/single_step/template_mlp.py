@@ -134,6 +134,7 @@ class TemplateMLP(SingleStepModel):
     """
 
     name = "template_mlp"
+    resumable_training = True
     score_merge = "sum"
 
     def __init__(

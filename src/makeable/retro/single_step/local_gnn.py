@@ -1,0 +1,523 @@
+"""Local-GNN: a graph network scores each atom's reaction-centre templates (after LocalRetro).
+
+LocalRetro's idea (Chen & Jung, JACS Au 2021) on this project's pieces: a reaction is a *local
+template* (:mod:`~makeable.retro.single_step.local_templates`: the changed atoms and the leaving
+groups, no neighbours) applied at a *site* of the product (the atoms that change). A message-
+passing network reads the product and gives every atom ``a``
+
+- ``p(a reacts)`` (a logistic output), and
+- ``p(t | a reacts)`` over the local templates ``t`` (a softmax),
+
+each from the atom's state concatenated with the molecule's mean state (a global context, in
+place of LocalRetro's attention layer). A candidate (template ``t``, site ``S``), where ``S`` is
+a place the template's product pattern matches, scores the mean over its atoms of
+``log p(a reacts) + log p(t | a reacts)``; its reactant set's score is ``exp`` of that. The
+network is trained on the reaction centres of atom-mapped reactions: every atom gets the
+logistic target "in the site or not", site atoms also the template's class.
+
+At prediction, the templates most probable at any atom are matched (``max_templates`` at
+most, taken over the ``top_per_atom`` best of each atom); their matches are ranked by score,
+and rdchiral turns the best into reactants until ``k`` distinct sets are found. A template that
+matches a molecule at several places gives each place its own score, which a whole-molecule
+template classifier (:mod:`~makeable.retro.single_step.template_mlp`) cannot.
+
+Differences from LocalRetro: one template vocabulary over atom sets of any size (LocalRetro
+splits atom and bond templates and scores bonds from their two atoms); rdchiral's radius-0
+templates with specific atom descriptors (LocalRetro generalises its atoms more); the global
+context is a mean, not attention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from makeable.chem.molecule import Molecule
+from makeable.chem.reaction import Reaction
+from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.single_step.gnn import GraphBatch, GraphEncoder, MolGraph, mol_graph
+from makeable.retro.single_step.local_templates import (
+    LocalExample,
+    apply_outcomes,
+    extract_many,
+    template_sites,
+)
+from makeable.retro.single_step.templates import compile_template, prepare_product
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_FILE = "templates.json.gz"
+EXAMPLES_FILE = "local_examples.json.gz"
+_INFERENCE_PARAMS = ("max_templates", "top_per_atom")
+
+
+class LocalNet(nn.Module):
+    """Product graph → per-atom ``log p(react)`` and ``log p(template | react)``."""
+
+    def __init__(self, dim: int, n_layers: int, n_templates: int, dropout: float) -> None:
+        super().__init__()
+        self.encoder = GraphEncoder(dim, n_layers)
+        self.react = nn.Sequential(
+            nn.Linear(2 * dim, dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim, 1)
+        )
+        self.template = nn.Sequential(
+            nn.Linear(2 * dim, dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim, n_templates)
+        )
+
+    def atom_states(self, batch: GraphBatch) -> torch.Tensor:
+        """Each atom's state beside its molecule's mean state, ``(n_atoms, 2 * dim)``."""
+        h = self.encoder(batch)
+        return torch.cat([h, GraphEncoder.mean_pool(h, batch)[batch.graph]], dim=1)
+
+    def forward(self, batch: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(react logits (n_atoms,), template log-probabilities (n_atoms, n_templates))``."""
+        z = self.atom_states(batch)
+        return self.react(z).squeeze(1), torch.log_softmax(self.template(z), dim=1)
+
+
+def _dense_and_sparse(net: LocalNet) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    sparse = list(net.encoder.env_embed.parameters())
+    dense = [w for w in net.parameters() if all(w is not v for v in sparse)]
+    return dense, sparse
+
+
+@MODELS.register("local_gnn")
+class LocalGNN(SingleStepModel):
+    """Local reaction-centre templates scored per atom by a graph network (after LocalRetro).
+
+    Trains on a ``retro corpus`` folder built with ``--remap-uspto50k`` (every reaction
+    atom-mapped).
+
+    Args:
+        dim: atom state width of the message-passing network.
+        n_layers: message-passing layers.
+        dropout: dropout in the two heads.
+        epochs, lr, train_batch_size: training settings (Adam, cosine decay).
+        min_template_count: keep templates seen at least this often in training.
+        max_templates: most templates matched per product at prediction.
+        top_per_atom: the candidate templates are the ``top_per_atom`` most probable of each
+            atom (then the ``max_templates`` best of those).
+        jobs: processes that extract the local templates before training.
+        seed: seed of the initialisation and data order.
+    """
+
+    name = "local_gnn"
+    resumable_training = True
+    score_merge = "max"
+    requires_corpus = True
+    batch_size = 32
+
+    def __init__(
+        self,
+        dim: int = 256,
+        n_layers: int = 4,
+        dropout: float = 0.1,
+        epochs: int = 20,
+        lr: float = 1e-3,
+        train_batch_size: int = 64,
+        min_template_count: int = 1,
+        max_templates: int = 200,
+        top_per_atom: int = 20,
+        jobs: int = 1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            dim=int(dim),
+            n_layers=int(n_layers),
+            dropout=float(dropout),
+            epochs=int(epochs),
+            lr=float(lr),
+            train_batch_size=int(train_batch_size),
+            min_template_count=int(min_template_count),
+            max_templates=int(max_templates),
+            top_per_atom=int(top_per_atom),
+            jobs=int(jobs),
+            seed=int(seed),
+        )
+        self.templates: list[str] = []
+        self.net: LocalNet | None = None
+
+    # ------------------------------------------------------------------ data
+    def _local_examples(
+        self, reactions: Sequence[Reaction], cache: Path | None, what: str, progress: bool
+    ) -> list[LocalExample]:
+        """The local examples of the reactions' ``metadata["mapped"]`` (cached in ``cache``)."""
+        mapped = [str(r.metadata.get("mapped") or "") for r in reactions]
+        digest = hashlib.sha256("\n".join(mapped).encode()).hexdigest()
+        # under checkpoints/: kept for a resumed training, deleted with the checkpoints
+        path = cache / "checkpoints" / f"{what}_{EXAMPLES_FILE}" if cache is not None else None
+        if path is not None and path.is_file():
+            import gzip
+
+            with gzip.open(path, "rt") as fh:
+                data = json.load(fh)
+            if data.get("digest") == digest:
+                return [
+                    LocalExample(e[0], tuple(e[1]), e[2], tuple(e[3])) for e in data["examples"]
+                ]
+        if not any(mapped):
+            raise ValueError(
+                f"{self.name} needs atom-mapped reactions: build the corpus with "
+                "`makeable retro corpus --remap-uspto50k`"
+            )
+        found = extract_many(mapped, self.params["jobs"], progress)
+        examples = [e for e in found if e is not None]
+        log.info("%s: %d of %d %s reactions give a local template", self.name, len(examples),
+                 len(mapped), what)  # fmt: skip
+        if path is not None:
+            import gzip
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            with gzip.open(tmp, "wt") as fh:
+                json.dump(
+                    {
+                        "digest": digest,
+                        "examples": [
+                            [e.product, e.site, e.template, e.reactants] for e in examples
+                        ],
+                    },
+                    fh,
+                )
+            tmp.replace(path)
+        return examples
+
+    @staticmethod
+    def _graphs(examples: Sequence[LocalExample]) -> list[MolGraph | None]:
+        out: list[MolGraph | None] = []
+        for e in examples:
+            try:
+                out.append(mol_graph(e.product))
+            except ValueError:
+                out.append(None)
+        return out
+
+    def _batch(
+        self, graphs: Sequence[MolGraph], examples: Sequence[LocalExample], labels: Sequence[int]
+    ) -> tuple[GraphBatch, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A training batch: graphs, per-atom react targets, site atoms and their template."""
+        batch = GraphBatch.collate(graphs)
+        react = torch.zeros(batch.atoms.shape[0])
+        site_atoms: list[int] = []
+        site_labels: list[int] = []
+        offset = 0
+        for g, e, y in zip(graphs, examples, labels, strict=True):
+            idx = [offset + a for a in e.site if a < g.n_atoms]
+            react[idx] = 1.0
+            if y >= 0:
+                site_atoms += idx
+                site_labels += [y] * len(idx)
+            offset += g.n_atoms
+        return (
+            batch,
+            react,
+            torch.tensor(site_atoms, dtype=torch.long),
+            torch.tensor(site_labels, dtype=torch.long),
+        )
+
+    # ------------------------------------------------------------------ training
+    def _build(self, n_templates: int) -> LocalNet:
+        p = self.params
+        return LocalNet(p["dim"], p["n_layers"], n_templates, p["dropout"])
+
+    def _loss(
+        self, net: LocalNet, data: tuple[GraphBatch, torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch, react, atoms, labels = data
+        device = next(net.parameters()).device
+        if device.type != "cpu":
+            batch, react = batch.to(device), react.to(device)
+            atoms, labels = atoms.to(device), labels.to(device)
+        z = net.atom_states(batch)
+        react_loss = nn.functional.binary_cross_entropy_with_logits(net.react(z).squeeze(1), react)
+        if len(atoms):
+            logits = net.template(z[atoms])
+            template_loss = nn.functional.cross_entropy(logits, labels)
+            hits = (logits.argmax(dim=1) == labels).float().sum()
+        else:
+            template_loss = torch.zeros((), device=device)
+            hits = torch.zeros((), device=device)
+        return react_loss + template_loss, template_loss, hits
+
+    def fit(
+        self,
+        train: Sequence[Reaction],
+        val: Sequence[Reaction] | None = None,
+        progress: bool = False,
+        checkpoint_dir: str | Path | None = None,
+        device: str = "cpu",
+        **_: Any,
+    ) -> None:
+        """Train on atom-mapped reactions (``metadata["mapped"]``).
+
+        The local templates are extracted once (cached in ``checkpoint_dir``); a checkpoint
+        is written after every epoch and a new call with the same folder goes on from the last
+        finished epoch. The epoch with the lowest validation loss is kept. ``device``
+        (``cpu``, ``cuda``, ``cuda:N``, ``auto``) is where the network trains; the trained
+        network is moved back to the CPU, where the model predicts.
+
+        Raises:
+            ValueError: the reactions are not atom-mapped, or the checkpoints were made with
+                other data or parameters.
+        """
+        from tqdm import tqdm
+
+        from makeable.models.checkpoints import (
+            latest_checkpoint,
+            load_checkpoint,
+            prune_checkpoints,
+            save_checkpoint,
+        )
+        from makeable.runtime import resolve_device
+
+        p = self.params
+        root = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        torch.manual_seed(p["seed"])
+        rng = np.random.default_rng(p["seed"])
+        train_ex = self._local_examples(train, root, "train", progress)
+        val_ex = self._local_examples(val or (), root, "val", progress) if val else []
+        counts = Counter(e.template for e in train_ex)
+        self.templates = [t for t, c in counts.most_common() if c >= p["min_template_count"]]
+        index = {t: i for i, t in enumerate(self.templates)}
+        train_g, val_g = self._graphs(train_ex), self._graphs(val_ex)
+        tr = [
+            (g, e, index[e.template])
+            for g, e in zip(train_g, train_ex, strict=True)
+            if g is not None and e.template in index
+        ]
+        va = [
+            (g, e, index.get(e.template, -1))
+            for g, e in zip(val_g, val_ex, strict=True)
+            if g is not None
+        ]
+        log.info(
+            "%s: %d templates, %d training and %d validation examples (%.1f %% of validation "
+            "templates known)",
+            self.name,
+            len(self.templates),
+            len(tr),
+            len(va),
+            100.0 * sum(y >= 0 for _, _, y in va) / max(1, len(va)),
+        )
+        net = self._build(len(self.templates)).to(resolve_device(device))
+        dense, sparse = _dense_and_sparse(net)
+        opt = torch.optim.Adam(dense, lr=p["lr"])
+        opt_sparse = torch.optim.SparseAdam(sparse, lr=p["lr"])
+        steps_per_epoch = math.ceil(len(tr) / p["train_batch_size"])
+        total = max(1, p["epochs"] * steps_per_epoch)
+
+        def lr_at(step: int) -> float:
+            return p["lr"] * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+        identity = {
+            "params": {k: v for k, v in p.items() if k not in (*_INFERENCE_PARAMS, "jobs")},
+            "templates": hashlib.sha256("\n".join(self.templates).encode()).hexdigest(),
+            "n_train": len(tr),
+        }
+        best: tuple[float, dict[str, torch.Tensor]] | None = None
+        history: list[dict[str, float]] = []
+        start, spent = 0, 0.0
+        last = latest_checkpoint(root, "epoch") if root is not None else None
+        if last is not None:
+            if json.loads((last / "state.json").read_text()).get("identity") != identity:
+                raise ValueError(
+                    f"{root} holds checkpoints of another training (other data or "
+                    "parameters); use another output folder or delete its checkpoints folder"
+                )
+            state, extra = load_checkpoint(last, net, opt)
+            _load_sparse(opt_sparse, sparse, extra, state)
+            start, spent, history = state["epoch"], state["train_time_s"], state["history"]
+            rng.bit_generator.state = state["numpy_rng"]
+            best = (state["best_score"], {k[5:]: v for k, v in extra.items() if k[:5] == "best."})
+            log.info("%s: resuming after epoch %d of %d", self.name, start, p["epochs"])
+        t0 = time.perf_counter() - spent
+        bar = tqdm(
+            range(start, p["epochs"]),
+            desc=self.name,
+            disable=not progress,
+            unit="epoch",
+            initial=start,
+            total=p["epochs"],
+        )
+        for epoch in bar:
+            net.train()
+            order = rng.permutation(len(tr))
+            loss_sum = 0.0
+            for i, s in enumerate(range(0, len(order), p["train_batch_size"])):
+                rows = [tr[j] for j in order[s : s + p["train_batch_size"]]]
+                for o in (opt, opt_sparse):
+                    for group in o.param_groups:
+                        group["lr"] = lr_at(epoch * steps_per_epoch + i)
+                loss = self._loss(net, self._batch(*zip(*rows, strict=True)))[0]
+                opt.zero_grad()
+                opt_sparse.zero_grad()
+                loss.backward()
+                opt.step()
+                opt_sparse.step()
+                loss_sum += float(loss.detach()) * len(rows)
+            record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, len(tr))}
+            if va:
+                record.update(self._validate(net, va))
+            history.append(record)
+            bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "epoch"})
+            log.info("%s %s", self.name, record)
+            score = -record.get("val_loss", -float(epoch))
+            if best is None or score >= best[0]:
+                best = (score, {k: v.clone() for k, v in net.state_dict().items()})
+            if root is not None:
+                state = {
+                    "epoch": epoch + 1,
+                    "identity": identity,
+                    "train_time_s": time.perf_counter() - t0,
+                    "history": history,
+                    "numpy_rng": rng.bit_generator.state,
+                    "best_score": best[0],
+                }
+                extra = {f"best.{k}": v for k, v in best[1].items()}
+                extra.update(_sparse_state(opt_sparse, sparse, state))
+                save_checkpoint(root / "checkpoints" / f"epoch_{epoch + 1}", net, opt, state, extra)
+                prune_checkpoints(root, keep=1, prefix="epoch")
+        assert best is not None
+        net.load_state_dict(best[1])
+        net.eval()
+        self.net = net.cpu()
+        self.training = {
+            "n_train": len(tr),
+            "n_val": len(va),
+            "n_templates": len(self.templates),
+            "train_time_s": round(time.perf_counter() - t0, 1),
+            "history": history,
+        }
+
+    @torch.no_grad()
+    def _validate(
+        self, net: LocalNet, rows: Sequence[tuple[MolGraph, LocalExample, int]]
+    ) -> dict[str, float]:
+        """The loss over the validation examples whose template is known, and the share of
+        all validation site atoms whose most probable template is right (an unknown template
+        is a miss)."""
+        net.eval()
+        known = [r for r in rows if r[2] >= 0]
+        loss = hits = 0.0
+        for s in range(0, len(known), 256):
+            chunk = known[s : s + 256]
+            total, _, h = self._loss(net, self._batch(*zip(*chunk, strict=True)))
+            loss += float(total) * len(chunk)
+            hits += float(h)
+        n_site = sum(len([a for a in e.site if a < g.n_atoms]) for g, e, _ in rows)
+        return {"val_loss": loss / max(1, len(known)), "val_site_top1": hits / max(1, n_site)}
+
+    # ---------------------------------------------------------------- prediction
+    @torch.no_grad()
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        if self.net is None:
+            raise RuntimeError("local_gnn is not trained: call fit() or load a saved model")
+        self.net.eval()
+        graphs = [mol_graph(m.smiles) for m in products]
+        react, templ = self.net(GraphBatch.collate(graphs))
+        atom_scores = torch.nn.functional.logsigmoid(react)[:, None] + templ
+        out: list[list[ReactantSet]] = []
+        offset = 0
+        for mol, g in zip(products, graphs, strict=True):
+            scores = atom_scores[offset : offset + g.n_atoms]
+            offset += g.n_atoms
+            out.append(self._candidates(mol.smiles, scores, k))
+        return out
+
+    def _candidates(self, smiles: str, scores: torch.Tensor, k: int) -> list[ReactantSet]:
+        """Match the most probable templates, rank their sites, apply the best."""
+        p = self.params
+        n_top = min(p["top_per_atom"], scores.shape[1])
+        best_of = scores.topk(n_top, dim=1)
+        best: dict[int, float] = {}
+        for vals, ids in zip(best_of.values.tolist(), best_of.indices.tolist(), strict=True):
+            for v, t in zip(vals, ids, strict=True):
+                if v > best.get(t, -math.inf):
+                    best[t] = v
+        chosen = sorted(best, key=lambda t: -best[t])[: p["max_templates"]]
+        prod = prepare_product(smiles)
+        ranked: list[tuple[float, int, tuple[int, ...], list[Any]]] = []
+        for t in chosen:
+            rxn = compile_template(self.templates[t])
+            for site, outcomes in template_sites(rxn, prod).items():
+                if site and max(site) < scores.shape[0]:
+                    score = float(scores[list(site), t].mean())
+                    ranked.append((score, t, site, outcomes))
+        ranked.sort(key=lambda c: (-c[0], c[1], c[2]))
+        found: list[ReactantSet] = []
+        distinct: set[tuple[str, ...]] = set()
+        for score, t, site, outcomes in ranked:
+            if len(distinct) >= k:
+                break
+            rxn = compile_template(self.templates[t])
+            for reactants in apply_outcomes(rxn, prod, outcomes):
+                distinct.add(reactants)
+                info = {"template": self.templates[t], "site": list(site)}
+                found.append(ReactantSet(reactants, math.exp(score), info))
+        return found
+
+    # ------------------------------------------------------------------ persistence
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if self.net is None:
+            raise RuntimeError("local_gnn is not trained: nothing to save")
+        return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        net = self._build(len(self.templates))
+        net.load_state_dict({k: v.float() for k, v in tensors.items()})
+        net.eval()
+        self.net = net
+
+    def _save_files(self, folder: Path) -> None:
+        import gzip
+
+        with gzip.open(folder / TEMPLATES_FILE, "wt") as fh:
+            json.dump(self.templates, fh)
+
+    def _load_files(self, folder: Path) -> None:
+        import gzip
+
+        with gzip.open(folder / TEMPLATES_FILE, "rt") as fh:
+            self.templates = list(json.load(fh))
+
+
+def _sparse_state(
+    opt: torch.optim.Optimizer, params: Sequence[nn.Parameter], state: dict[str, Any]
+) -> dict[str, torch.Tensor]:
+    """SparseAdam's moments as tensors (its step count goes into ``state``)."""
+    out: dict[str, torch.Tensor] = {}
+    for i, w in enumerate(params):
+        s = opt.state.get(w, {})
+        if "exp_avg" in s:
+            out[f"sparse.{i}.exp_avg"] = s["exp_avg"]
+            out[f"sparse.{i}.exp_avg_sq"] = s["exp_avg_sq"]
+            state[f"sparse_step_{i}"] = int(s["step"])
+    return out
+
+
+def _load_sparse(
+    opt: torch.optim.Optimizer,
+    params: Sequence[nn.Parameter],
+    extra: dict[str, torch.Tensor],
+    state: dict[str, Any],
+) -> None:
+    for i, w in enumerate(params):
+        if f"sparse.{i}.exp_avg" in extra:
+            opt.state[w] = {
+                "step": int(state[f"sparse_step_{i}"]),
+                "exp_avg": extra[f"sparse.{i}.exp_avg"],
+                "exp_avg_sq": extra[f"sparse.{i}.exp_avg_sq"],
+            }

@@ -1,0 +1,162 @@
+"""Local reaction-centre templates and the Local-GNN single-step model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from makeable.chem.reaction import Reaction
+from makeable.retro.single_step.local_templates import (
+    apply_at_site,
+    extract_local,
+    extract_many,
+    template_sites,
+)
+
+# atom-mapped reactions (USPTO-style): SNAr with an alcohol or an amine, ester hydrolysis
+SNAR_OME = (
+    "Cl[c:3]1[cH:4][cH:5][c:6]([Br:7])[cH:8][n:9]1.[CH3:1][OH:2]"
+    ">>[CH3:1][O:2][c:3]1[cH:4][cH:5][c:6]([Br:7])[cH:8][n:9]1"
+)
+ESTER = (
+    "CC[O:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([Cl:8])[o:9]1"
+    ">>[OH:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([Cl:8])[o:9]1"
+)
+TRAINING = [
+    SNAR_OME,
+    "Cl[c:3]1[cH:4][cH:5][c:6]([Cl:7])[cH:8][n:9]1.[CH3:1][OH:2]"
+    ">>[CH3:1][O:2][c:3]1[cH:4][cH:5][c:6]([Cl:7])[cH:8][n:9]1",
+    "Cl[c:3]1[cH:4][cH:5][c:6]([CH3:7])[cH:8][n:9]1.[CH3:1][OH:2]"
+    ">>[CH3:1][O:2][c:3]1[cH:4][cH:5][c:6]([CH3:7])[cH:8][n:9]1",
+    "Cl[c:1]1[cH:2][c:3]([Cl:4])[n:5][cH:6][n:7]1.[CH3:8][NH2:9]"
+    ">>[c:1]1([NH:9][CH3:8])[cH:2][c:3]([Cl:4])[n:5][cH:6][n:7]1",
+    "Cl[c:1]1[cH:2][c:3]([CH3:4])[n:5][cH:6][n:7]1.[CH3:8][NH2:9]"
+    ">>[c:1]1([NH:9][CH3:8])[cH:2][c:3]([CH3:4])[n:5][cH:6][n:7]1",
+    ESTER,
+    "CC[O:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([Br:8])[o:9]1"
+    ">>[OH:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([Br:8])[o:9]1",
+    "CC[O:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([CH3:8])[s:9]1"
+    ">>[OH:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([CH3:8])[s:9]1",
+]
+
+
+def test_extract_local_keeps_only_the_changed_atoms() -> None:
+    ex = extract_local(SNAR_OME)
+    assert ex is not None
+    assert ex.product == "COc1ccc(Br)cn1"
+    # the ether oxygen (atom 1) and the ring carbon it joins (atom 2) form the centre
+    assert ex.site == (1, 2)
+    assert ex.template == "[O;H0;D2;+0:2]-[c;H0;D3;+0:1]>>Cl-[c;H0;D3;+0:1].[OH;D1;+0:2]"
+    assert ex.reactants == ("CO", "Clc1ccc(Br)cn1")
+    assert apply_at_site(ex.template, ex.product, ex.site) == [ex.reactants]
+
+
+def test_extract_local_refuses_what_it_cannot_read() -> None:
+    assert extract_local("not a reaction") is None
+    assert extract_local("CCO>>CCO") is None  # nothing changes
+    assert extract_local("C[CH2:1][OH:2]>>[CH3:1][OH:2].C") is None  # two products
+    assert extract_many([ESTER, "", "C>>C"]) == [extract_local(ESTER), None, None]
+
+
+def test_a_template_gives_each_site_its_own_reactants() -> None:
+    template = extract_local(SNAR_OME).template  # type: ignore[union-attr]
+    product = "COc1ccc(OC)cn1"  # two aryl methyl ethers: two places to disconnect
+    sites = template_sites(template, product)
+    assert sorted(sites) == [(1, 2), (5, 6)]
+    assert apply_at_site(template, product, (1, 2)) == [("CO", "COc1ccc(Cl)nc1")]
+    assert apply_at_site(template, product, (5, 6)) == [("CO", "COc1ccc(Cl)cn1")]
+    assert apply_at_site(template, product, (0, 1)) == []  # not a place it matches
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    import torch
+
+    from makeable.retro.single_step.local_gnn import LocalGNN
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the one_thread fixture, for the whole module
+    reactions = [Reaction.from_smiles(m, mapped=m) for m in TRAINING]
+    model = LocalGNN(dim=32, n_layers=2, epochs=60, lr=3e-3, train_batch_size=4, dropout=0.0)
+    folder = tmp_path_factory.mktemp("local_gnn")
+    model.fit(reactions, reactions[:2], checkpoint_dir=folder / "train")
+    yield model, reactions, folder
+    torch.set_num_threads(threads)
+
+
+def test_local_gnn_learns_its_training_reactions(trained: tuple) -> None:
+    model, reactions, _ = trained
+    assert len(model.templates) == 3
+    preds = model.predict([r.product.smiles for r in reactions], k=5)
+    top1 = [p.reactant_sets[0].reactants if p.reactant_sets else () for p in preds]
+    truth = [tuple(sorted(m.smiles for m in r.reactants)) for r in reactions]
+    assert sum(a == b for a, b in zip(top1, truth, strict=True)) == len(reactions)
+    history = model.training["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_local_gnn_ranks_the_sites_of_one_template(trained: tuple) -> None:
+    model, _, _ = trained
+    # both ethers can be disconnected; both are proposed, each once, with its own score
+    (pred,) = model.predict(["COc1ccc(OC)cn1"], k=10)
+    sets = {rs.reactants: rs.score for rs in pred.reactant_sets}
+    assert ("CO", "COc1ccc(Cl)nc1") in sets and ("CO", "COc1ccc(Cl)cn1") in sets
+    assert all(0.0 < s <= 1.0 for s in sets.values())
+
+
+def test_local_gnn_save_load_predicts_the_same(trained: tuple) -> None:
+    from makeable.retro.single_step.base import load_model
+
+    model, reactions, folder = trained
+    model.save(folder / "model")
+    again = load_model(folder / "model")
+    products = [r.product.smiles for r in reactions] + ["not smiles", "CCO"]
+    assert [p.to_dict() for p in again.predict(products, k=5)] == [
+        p.to_dict() for p in model.predict(products, k=5)
+    ]
+    assert again.predict(["not smiles"])[0].error
+
+
+def test_local_gnn_resumes_to_the_same_weights(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, one_thread: None
+) -> None:
+    import torch
+
+    from makeable.models import checkpoints
+    from makeable.retro.single_step.local_gnn import LocalGNN
+
+    reactions = [Reaction.from_smiles(m, mapped=m) for m in TRAINING]
+
+    def build(dim: int = 16) -> LocalGNN:
+        return LocalGNN(dim=dim, n_layers=1, epochs=4, lr=3e-3, train_batch_size=3)
+
+    whole = build()
+    whole.fit(reactions, reactions[:3], checkpoint_dir=tmp_path / "whole")
+    original = checkpoints.save_checkpoint
+
+    def killed_after_epoch_2(folder, *args, **kw):  # type: ignore[no-untyped-def]
+        original(folder, *args, **kw)
+        if folder.name == "epoch_2":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        build().fit(reactions, reactions[:3], checkpoint_dir=tmp_path / "cut")
+    monkeypatch.setattr(checkpoints, "save_checkpoint", original)
+    resumed = build()
+    resumed.fit(reactions, reactions[:3], checkpoint_dir=tmp_path / "cut")
+    assert [h["epoch"] for h in resumed.training["history"]] == [1, 2, 3, 4]
+    assert resumed.training["history"] == whole.training["history"]
+    assert resumed.net is not None and whole.net is not None
+    for key, value in whole.net.state_dict().items():
+        assert torch.equal(value, resumed.net.state_dict()[key]), key
+    with pytest.raises(ValueError, match="checkpoints of another training"):
+        build(dim=8).fit(reactions, reactions[:3], checkpoint_dir=tmp_path / "cut")
+
+
+def test_local_gnn_needs_mapped_reactions() -> None:
+    from makeable.retro.single_step.local_gnn import LocalGNN
+
+    with pytest.raises(ValueError, match="atom-mapped"):
+        LocalGNN(epochs=1).fit([Reaction.from_smiles("CCO.CC(=O)O>>CCOC(C)=O")])
