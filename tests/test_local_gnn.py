@@ -160,3 +160,13 @@ def test_local_gnn_needs_mapped_reactions() -> None:
 
     with pytest.raises(ValueError, match="atom-mapped"):
         LocalGNN(epochs=1).fit([Reaction.from_smiles("CCO.CC(=O)O>>CCOC(C)=O")])
+
+
+def test_local_gnn_report_shows_the_reaction_centre(trained: tuple, tmp_path) -> None:
+    from makeable.retro.single_step.report import write_html
+
+    model, _, _ = trained
+    preds = model.predict(["COc1ccc(OC)cn1"], k=3)
+    assert all(rs.info["site"] for rs in preds[0].reactant_sets)
+    text = write_html(preds, tmp_path / "p.html", "local_gnn").read_text()
+    assert text.count("title='reaction centre'") == len(preds[0].reactant_sets)

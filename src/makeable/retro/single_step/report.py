@@ -25,6 +25,10 @@ def write_html(predictions: Sequence[Prediction], path: Path, model: str) -> Pat
             parts.append("<p>No reactant set proposed.</p>")
         for i, rs in enumerate(pred.reactant_sets, start=1):
             drawings = " + ".join(mol_svg(s, (200, 160)) for s in rs.reactants)
+            site = rs.info.get("site")
+            if site:  # a local model says where the product reacts: show it
+                centre = mol_svg(pred.canonical or "", (200, 160), highlight=site)
+                drawings = f"<div class='site' title='reaction centre'>{centre}</div> ⇐ {drawings}"
             parts.append(
                 f"<div class='row'><div class='rank'>#{i}<br>score {rs.score:.4g}</div>"
                 f"{drawings}<div class='smiles'>{html.escape(rs.smiles)}</div></div>"
