@@ -50,10 +50,11 @@ from makeable.retro.single_step.gnn import GraphBatch, GraphEncoder, MolGraph, m
 from makeable.retro.single_step.local_templates import (
     LocalExample,
     apply_outcomes,
+    compile_local,
     extract_many,
     template_sites,
 )
-from makeable.retro.single_step.templates import compile_template, prepare_product
+from makeable.retro.single_step.templates import prepare_product
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +452,7 @@ class LocalGNN(SingleStepModel):
         prod = prepare_product(smiles)
         ranked: list[tuple[float, int, tuple[int, ...], list[Any]]] = []
         for t in chosen:
-            rxn = compile_template(self.templates[t])
+            rxn = compile_local(self.templates[t])
             for site, outcomes in template_sites(rxn, prod).items():
                 if site and max(site) < scores.shape[0]:
                     score = float(scores[list(site), t].mean())
@@ -462,7 +463,7 @@ class LocalGNN(SingleStepModel):
         for score, t, site, outcomes in ranked:
             if len(distinct) >= k:
                 break
-            rxn = compile_template(self.templates[t])
+            rxn = compile_local(self.templates[t])
             for reactants in apply_outcomes(rxn, prod, outcomes):
                 distinct.add(reactants)
                 info = {"template": self.templates[t], "site": list(site)}

@@ -169,13 +169,32 @@ def outcome_site(outcome: Sequence[Chem.Mol]) -> Site:
     )
 
 
+def compile_local(template: str) -> Any:
+    """The compiled ``rdchiralReaction`` of a local template (cached per process).
+
+    A reaction may change atoms in two places of its product at once (two esters hydrolysed,
+    say): the product side then has two disconnected patterns, which RDKit would read as two
+    reactant molecules. They are grouped into one (``(a.b)>>...``), so that both match in the
+    one product.
+    """
+    product, _, reactants = template.partition(">>")
+    if "." in product and not product.startswith("("):
+        template = f"({product})>>{reactants}"
+    return compile_template(template)
+
+
 def template_sites(template: str | Any, product: str | Any) -> dict[Site, list[Any]]:
-    """Where a retro template matches a product: its raw outcomes grouped by site."""
-    rxn = compile_template(template) if isinstance(template, str) else template
+    """Where a retro template matches a product: its raw outcomes grouped by site (none
+    when RDKit cannot run the template on this product)."""
+    rxn = compile_local(template) if isinstance(template, str) else template
     prod = prepare_product(product) if isinstance(product, str) else product
     rxn.reset()
     with quiet_rdkit():
-        outcomes = rxn.rxn.RunReactants((prod.reactants_achiral,))
+        try:
+            outcomes = rxn.rxn.RunReactants((prod.reactants_achiral,))
+        except Exception as exc:  # RDKit refuses some template/molecule pairs
+            log.debug("template matching failed: %s", exc)
+            return {}
     groups: dict[Site, list[Any]] = {}
     for outcome in outcomes:
         groups.setdefault(outcome_site(outcome), []).append(outcome)
@@ -190,7 +209,7 @@ def apply_outcomes(
 
     from rdchiral.main import rdchiralRun
 
-    rxn = compile_template(template) if isinstance(template, str) else template
+    rxn = compile_local(template) if isinstance(template, str) else template
     prod = prepare_product(product) if isinstance(product, str) else product
     proxy = copy.copy(rxn)
     proxy.rxn = _Outcomes(list(outcomes))
