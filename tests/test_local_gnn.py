@@ -59,6 +59,19 @@ def test_extract_local_refuses_what_it_cannot_read() -> None:
     assert extract_many([ESTER, "", "C>>C"]) == [extract_local(ESTER), None, None]
 
 
+def test_a_centre_in_two_places_is_one_template() -> None:
+    # both ethyl esters hydrolysed: the centre is two disconnected oxygens
+    mapped = (
+        "CC[O:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([C:8](=[O:9])[O:10]CC)[cH:11][cH:12]1"
+        ">>[OH:1][C:2](=[O:3])[c:4]1[cH:5][cH:6][c:7]([C:8](=[O:9])[OH:10])[cH:11][cH:12]1"
+    )
+    ex = extract_local(mapped)
+    assert ex is not None and "." in ex.template.split(">>")[0]
+    assert len(ex.site) == 2
+    assert apply_at_site(ex.template, ex.product, ex.site) == [ex.reactants]
+    assert ex.reactants == ("CCOC(=O)c1ccc(C(=O)OCC)cc1",)
+
+
 def test_a_template_gives_each_site_its_own_reactants() -> None:
     template = extract_local(SNAR_OME).template  # type: ignore[union-attr]
     product = "COc1ccc(OC)cn1"  # two aryl methyl ethers: two places to disconnect
