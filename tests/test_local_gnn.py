@@ -183,3 +183,24 @@ def test_local_gnn_report_shows_the_reaction_centre(trained: tuple, tmp_path) ->
     assert all(rs.info["site"] for rs in preds[0].reactant_sets)
     text = write_html(preds, tmp_path / "p.html", "local_gnn").read_text()
     assert text.count("title='reaction centre'") == len(preds[0].reactant_sets)
+
+
+def test_local_gnn_small_float16_model_round_trips(tmp_path, one_thread: None) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from makeable.retro.single_step.base import load_model
+    from makeable.retro.single_step.local_gnn import LocalGNN
+
+    reactions = [Reaction.from_smiles(m, mapped=m) for m in TRAINING]
+    model = LocalGNN(dim=16, n_layers=1, epochs=3, env_buckets=512, storage_dtype="float16")
+    model.fit(reactions)
+    model.save(tmp_path / "m")
+    tensors = load_file(str(tmp_path / "m" / "model.safetensors"))
+    assert tensors["encoder.env_embed.weight"].shape == (512, 16)
+    assert {t.dtype for t in tensors.values()} == {torch.float16}
+    again = load_model(tmp_path / "m")
+    products = [r.product.smiles for r in reactions]
+    assert again.predict(products, k=5) == model.predict(products, k=5)
+    with pytest.raises(ValueError, match="env_buckets"):
+        LocalGNN(env_buckets=0)._build(3)

@@ -228,11 +228,14 @@ class GraphBatch:
 class GraphEncoder(nn.Module):
     """Atom embeddings → ``n_layers`` of message passing → atom states ``(n_atoms, dim)``."""
 
-    def __init__(self, dim: int = 128, n_layers: int = 3) -> None:
+    def __init__(self, dim: int = 128, n_layers: int = 3, env_buckets: int = N_ENV_HASH) -> None:
         super().__init__()
+        if not 1 <= env_buckets <= N_ENV_HASH:
+            raise ValueError(f"env_buckets must be in 1..{N_ENV_HASH}, got {env_buckets}")
         self.atom_embed = nn.ModuleList(nn.Embedding(n, dim) for n in ATOM_FIELDS)
         # sparse gradients: only the few hashed environments of a batch are updated
-        self.env_embed = nn.EmbeddingBag(N_ENV_HASH, dim, mode="sum", sparse=True)
+        self.env_embed = nn.EmbeddingBag(env_buckets, dim, mode="sum", sparse=True)
+        self.env_buckets = env_buckets
         self.msg = nn.ModuleList(nn.Linear(dim, dim) for _ in range(n_layers))
         self.edge = nn.ModuleList(nn.Linear(N_BOND_FEATURES, dim) for _ in range(n_layers))
         self.update = nn.ModuleList(
@@ -244,7 +247,8 @@ class GraphEncoder(nn.Module):
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         h = sum(emb(batch.atoms[:, i]) for i, emb in enumerate(self.atom_embed))
-        h = h + self.env_embed(batch.envs)
+        envs = batch.envs if self.env_buckets == N_ENV_HASH else batch.envs % self.env_buckets
+        h = h + self.env_embed(envs)
         src, dst = batch.edges
         for msg, edge, update, norm in zip(
             self.msg, self.edge, self.update, self.norm, strict=True

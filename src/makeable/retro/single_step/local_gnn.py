@@ -60,15 +60,17 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_FILE = "templates.json.gz"
 EXAMPLES_FILE = "local_examples.json.gz"
-_INFERENCE_PARAMS = ("max_templates", "top_per_atom")
+_INFERENCE_PARAMS = ("max_templates", "top_per_atom", "storage_dtype")
 
 
 class LocalNet(nn.Module):
     """Product graph → per-atom ``log p(react)`` and ``log p(template | react)``."""
 
-    def __init__(self, dim: int, n_layers: int, n_templates: int, dropout: float) -> None:
+    def __init__(
+        self, dim: int, n_layers: int, n_templates: int, dropout: float, env_buckets: int
+    ) -> None:
         super().__init__()
-        self.encoder = GraphEncoder(dim, n_layers)
+        self.encoder = GraphEncoder(dim, n_layers, env_buckets)
         self.react = nn.Sequential(
             nn.Linear(2 * dim, dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim, 1)
         )
@@ -110,6 +112,11 @@ class LocalGNN(SingleStepModel):
         top_per_atom: the candidate templates are the ``top_per_atom`` most probable of each
             atom (then the ``max_templates`` best of those).
         jobs: processes that extract the local templates before training.
+        env_buckets: rows of the hashed atom-environment embedding (at most 65,536; fewer
+            make a smaller model, with more environments sharing a row).
+        storage_dtype: ``float16`` halves the saved weights; the trained weights are then
+            rounded to float16 at the end of training, so that a saved and reloaded model
+            predicts exactly what the trained one did.
         seed: seed of the initialisation and data order.
     """
 
@@ -131,8 +138,12 @@ class LocalGNN(SingleStepModel):
         max_templates: int = 200,
         top_per_atom: int = 20,
         jobs: int = 1,
+        env_buckets: int = 1 << 16,
+        storage_dtype: str = "float32",
         seed: int = 0,
     ) -> None:
+        if storage_dtype not in ("float32", "float16"):
+            raise ValueError(f"storage_dtype must be float32 or float16, got {storage_dtype!r}")
         super().__init__(
             dim=int(dim),
             n_layers=int(n_layers),
@@ -144,6 +155,8 @@ class LocalGNN(SingleStepModel):
             max_templates=int(max_templates),
             top_per_atom=int(top_per_atom),
             jobs=int(jobs),
+            env_buckets=int(env_buckets),
+            storage_dtype=storage_dtype,
             seed=int(seed),
         )
         self.templates: list[str] = []
@@ -230,7 +243,7 @@ class LocalGNN(SingleStepModel):
     # ------------------------------------------------------------------ training
     def _build(self, n_templates: int) -> LocalNet:
         p = self.params
-        return LocalNet(p["dim"], p["n_layers"], n_templates, p["dropout"])
+        return LocalNet(p["dim"], p["n_layers"], n_templates, p["dropout"], p["env_buckets"])
 
     def _loss(
         self, net: LocalNet, data: tuple[GraphBatch, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -390,7 +403,10 @@ class LocalGNN(SingleStepModel):
                 save_checkpoint(root / "checkpoints" / f"epoch_{epoch + 1}", net, opt, state, extra)
                 prune_checkpoints(root, keep=1, prefix="epoch")
         assert best is not None
-        net.load_state_dict(best[1])
+        weights = best[1]
+        if p["storage_dtype"] == "float16":
+            weights = {k: v.half().float() for k, v in weights.items()}
+        net.load_state_dict(weights)
         net.eval()
         self.net = net.cpu()
         self.training = {
@@ -474,7 +490,8 @@ class LocalGNN(SingleStepModel):
     def _tensors(self) -> dict[str, torch.Tensor]:
         if self.net is None:
             raise RuntimeError("local_gnn is not trained: nothing to save")
-        return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        dtype = torch.float16 if self.params["storage_dtype"] == "float16" else torch.float32
+        return {k: v.detach().to(dtype) for k, v in self.net.state_dict().items()}
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         net = self._build(len(self.templates))
