@@ -277,7 +277,8 @@ class LocalGNN(SingleStepModel):
 
         The local templates are extracted once (cached in ``checkpoint_dir``); a checkpoint
         is written after every epoch and a new call with the same folder goes on from the last
-        finished epoch. The epoch with the lowest validation loss is kept. ``device``
+        finished epoch. The epoch with the best validation site accuracy (the share of site
+        atoms whose most probable template is right) is kept. ``device``
         (``cpu``, ``cuda``, ``cuda:N``, ``auto``) is where the network trains; the trained
         network is moved back to the CPU, where the model predicts.
 
@@ -386,7 +387,9 @@ class LocalGNN(SingleStepModel):
             history.append(record)
             bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "epoch"})
             log.info("%s %s", self.name, record)
-            score = -record.get("val_loss", -float(epoch))
+            # the validation loss rises while the template accuracy still does (the network
+            # grows over-confident): the accuracy picks the epoch kept
+            score = record.get("val_site_top1", float(epoch))
             if best is None or score >= best[0]:
                 best = (score, {k: v.clone() for k, v in net.state_dict().items()})
             if root is not None:
