@@ -204,3 +204,53 @@ def test_local_gnn_small_float16_model_round_trips(tmp_path, one_thread: None) -
     assert again.predict(products, k=5) == model.predict(products, k=5)
     with pytest.raises(ValueError, match="env_buckets"):
         LocalGNN(env_buckets=0)._build(3)
+
+
+def test_ensemble_scores_by_the_weighted_geometric_mean(trained: tuple, tmp_path) -> None:
+    import math
+
+    from makeable.retro.single_step.base import load_model
+    from makeable.retro.single_step.ensemble import EnsembleModel
+    from makeable.retro.single_step.local_gnn import LocalGNN
+
+    model, reactions, _ = trained
+    other = LocalGNN(dim=16, n_layers=1, epochs=5, seed=1)
+    other.fit(reactions)
+    model.save(tmp_path / "a")
+    other.save(tmp_path / "b")
+    ens = EnsembleModel([str(tmp_path / "a"), str(tmp_path / "b")], weights=[2.0, 1.0])
+    products = ["COc1ccc(OC)cn1", reactions[5].product.smiles]
+    got = ens.predict(products, k=50)
+    for pred, pa, pb in zip(
+        got, model.predict(products, k=50), other.predict(products, k=50), strict=True
+    ):
+        a = {rs.reactants: rs.score for rs in pa.reactant_sets}
+        b = {rs.reactants: rs.score for rs in pb.reactant_sets}
+        assert {rs.reactants for rs in pred.reactant_sets} == set(a) | set(b)
+        for rs in pred.reactant_sets:
+            la, lb = (math.log(d.get(rs.reactants, 1e-4)) for d in (a, b))
+            assert rs.score == pytest.approx(math.exp((2 * la + lb) / 3))
+        scores = [rs.score for rs in pred.reactant_sets]
+        assert scores == sorted(scores, reverse=True)
+    ens.save(tmp_path / "ens")
+    assert load_model(tmp_path / "ens").predict(products, k=50) == got
+    assert ens.digest() != EnsembleModel([str(tmp_path / "a"), str(tmp_path / "a")]).digest()
+    with pytest.raises(ValueError, match="at least two"):
+        EnsembleModel([str(tmp_path / "a")])
+    with pytest.raises(ValueError, match="weights"):
+        EnsembleModel([str(tmp_path / "a"), str(tmp_path / "b")], weights=[1.0, 0.0])
+
+
+def test_cli_retro_ensemble(trained: tuple, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from makeable.cli.main import main
+
+    model, _, _ = trained
+    model.save(tmp_path / "a")
+    args = ["retro", "ensemble", str(tmp_path / "a"), str(tmp_path / "a"), "--weights", "1", "2"]
+    assert main([*args, "--out", str(tmp_path / "ens")]) == 0
+    assert main(["retro", "predict", "COc1ccc(OC)cn1", "--model", str(tmp_path / "ens")]) == 0
+    assert "CO.COc1ccc(Cl)" in capsys.readouterr().out
+    bad = ["retro", "ensemble", str(tmp_path / "a"), "no_such_model", "--out", str(tmp_path / "x")]
+    assert main(bad) == 2
+    err = capsys.readouterr().err
+    assert "no_such_model" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -92,6 +92,19 @@ def add_parser(sub: Any) -> None:
     add_no_progress(corpus)
     corpus.set_defaults(func=run_corpus)
 
+    ens = rsub.add_parser(
+        "ensemble",
+        help="combine single-step models into one (proposals re-scored by all)",
+        description="Write a model folder that asks each member model for its proposals and "
+        "scores every proposed reactant set by the weighted geometric mean of the members' "
+        "scores (a member that did not propose it counts --floor). Use the folder as --model.",
+    )
+    ens.add_argument("members", nargs="+", help="member models: registered names or folders")
+    ens.add_argument("--weights", nargs="+", type=float, help="one per member (default 1 each)")
+    ens.add_argument("--floor", type=float, default=1e-4, help="score of a set not proposed")
+    add_out(ens, "model folder to write")
+    ens.set_defaults(func=run_ensemble)
+
     pred = rsub.add_parser(
         "predict",
         help="ranked reactant sets for product SMILES",
@@ -200,6 +213,21 @@ def run_train(args: argparse.Namespace) -> int:
         model.save(out)
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the model is whole: not needed
     print(f"saved {args.model} to {out} ({model.training.get('train_time_s', '?')} s training)")
+    return 0
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    from makeable.retro.single_step.base import load_model
+    from makeable.retro.single_step.ensemble import EnsembleModel
+
+    members = []
+    for member in args.members:  # a folder is recorded absolute: the ensemble may move
+        path = Path(member)
+        members.append(str(path.resolve()) if path.is_dir() else member)
+        load_model(member)  # fails here, with its own message, if it cannot load
+    model = EnsembleModel(members, args.weights, args.floor)
+    model.save(args.out)
+    print(f"saved an ensemble of {', '.join(args.members)} to {args.out}")
     return 0
 
 

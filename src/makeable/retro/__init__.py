@@ -8,6 +8,7 @@ Importing this package registers the single-step models in
 """
 
 from makeable.retro.single_step import (  # noqa: F401  (registers the models)
+    ensemble,
     local_gnn,
     retcl,
     template_mlp,
