@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
+	rm -rf demo_run  # a fresh showcase: a folder of an older version's defaults would refuse to resume
 	$(BIN)/makeable design --objective osimertinib_mpo --optimizer synthesis_ga --budget 1500 --seed 0 --plan-routes 10 --out demo_run
 	@echo "Open demo_run/report.html to see the molecules found and the routes that make them."
 
