@@ -254,3 +254,13 @@ def test_cli_retro_ensemble(trained: tuple, tmp_path, capsys: pytest.CaptureFixt
     assert main(bad) == 2
     err = capsys.readouterr().err
     assert "no_such_model" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_untrained_name_says_how_to_make_it(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from makeable.retro.single_step import base
+
+    monkeypatch.setattr(base, "default_model_dir", lambda name: tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="retro train local_gnn --corpus CORPUS"):
+        base.load_model("local_gnn")
+    with pytest.raises(FileNotFoundError, match="retro ensemble MODEL MODEL --out DIR"):
+        base.load_model("ensemble")

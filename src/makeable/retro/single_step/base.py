@@ -419,9 +419,15 @@ def _load_any(name_or_path: str | Path, overrides: Mapping[str, Any] | None) -> 
         if folder is not None and (folder / CONFIG_FILE).is_file():
             log.info("loading %s from %s", name, folder)
             return SingleStepModel.load(folder, overrides)
+    cls = MODELS.factory(name)
+    if name == "ensemble":
+        make = "`makeable retro ensemble MODEL MODEL --out DIR` (then --model DIR)"
+    elif getattr(cls, "requires_corpus", False):
+        make = f"`makeable retro train {name} --corpus CORPUS` (writes {default_model_dir(name)})"
+    else:
+        make = f"`makeable retro train {name}` (writes {default_model_dir(name)})"
     raise FileNotFoundError(
-        f"no trained weights for {name!r}: run `makeable retro train {name}` "
-        f"(writes {default_model_dir(name)}), or pass --model a saved model folder"
+        f"no trained weights for {name!r}: run {make}, or pass --model a saved model folder"
     )
 
 
