@@ -54,11 +54,11 @@ from makeable.retro.single_step.local_templates import (
     extract_many,
     template_sites,
 )
+from makeable.retro.single_step.template_mlp import TemplateNetFiles
 from makeable.retro.single_step.templates import prepare_product
 
 log = logging.getLogger(__name__)
 
-TEMPLATES_FILE = "templates.json.gz"
 EXAMPLES_FILE = "local_examples.json.gz"
 _INFERENCE_PARAMS = ("max_templates", "top_per_atom", "storage_dtype")
 
@@ -96,7 +96,7 @@ def _dense_and_sparse(net: LocalNet) -> tuple[list[nn.Parameter], list[nn.Parame
 
 
 @MODELS.register("local_gnn")
-class LocalGNN(SingleStepModel):
+class LocalGNN(TemplateNetFiles, SingleStepModel):
     """Local reaction-centre templates scored per atom by a graph network (after LocalRetro).
 
     Trains on a ``retro corpus`` folder built with ``--remap-uspto50k`` (every reaction
@@ -488,31 +488,6 @@ class LocalGNN(SingleStepModel):
                 info = {"template": self.templates[t], "site": list(site)}
                 found.append(ReactantSet(reactants, math.exp(score), info))
         return found
-
-    # ------------------------------------------------------------------ persistence
-    def _tensors(self) -> dict[str, torch.Tensor]:
-        if self.net is None:
-            raise RuntimeError("local_gnn is not trained: nothing to save")
-        dtype = torch.float16 if self.params["storage_dtype"] == "float16" else torch.float32
-        return {k: v.detach().to(dtype) for k, v in self.net.state_dict().items()}
-
-    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        net = self._build(len(self.templates))
-        net.load_state_dict({k: v.float() for k, v in tensors.items()})
-        net.eval()
-        self.net = net
-
-    def _save_files(self, folder: Path) -> None:
-        import gzip
-
-        with gzip.open(folder / TEMPLATES_FILE, "wt") as fh:
-            json.dump(self.templates, fh)
-
-    def _load_files(self, folder: Path) -> None:
-        import gzip
-
-        with gzip.open(folder / TEMPLATES_FILE, "rt") as fh:
-            self.templates = list(json.load(fh))
 
 
 def _sparse_state(

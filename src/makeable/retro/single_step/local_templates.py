@@ -35,6 +35,7 @@ from makeable.retro.single_step.templates import (
     canonical_outcome,
     compile_template,
     prepare_product,
+    run_rdchiral,
 )
 
 log = logging.getLogger(__name__)
@@ -207,20 +208,11 @@ def apply_outcomes(
     """rdchiral's processing (stereo checks, clean-up) of some raw outcomes of one template."""
     import copy
 
-    from rdchiral.main import rdchiralRun
-
     rxn = compile_local(template) if isinstance(template, str) else template
     prod = prepare_product(product) if isinstance(product, str) else product
     proxy = copy.copy(rxn)
     proxy.rxn = _Outcomes(list(outcomes))
-    with quiet_rdkit():
-        try:
-            results = rdchiralRun(proxy, prod, combine_enantiomers=False)
-        except Exception as exc:  # rdchiral can fail on unusual valences or stereo
-            log.debug("template application failed: %s", exc)
-            return []
-    found = {canonical_outcome(r) for r in results}
-    return sorted(r for r in found if r is not None)
+    return run_rdchiral(proxy, prod)
 
 
 def apply_at_site(

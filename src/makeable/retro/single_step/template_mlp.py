@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -111,8 +111,49 @@ class TemplateNet(nn.Module):
         return self.rest(h)
 
 
+class TemplateNetFiles:
+    """Saving and loading of a model that is a template list and a network over it.
+
+    The weights go to ``model.safetensors`` (float16 with ``storage_dtype="float16"``), the
+    templates to ``templates.json.gz``. Used by :class:`TemplateMLP` and ``local_gnn``; the
+    model provides ``name``, ``params``, ``templates``, ``net`` and ``_build(n_templates)``.
+    """
+
+    name: ClassVar[str]
+    params: dict[str, Any]
+    templates: list[str]
+    net: nn.Module | None
+
+    def _build(self, n_templates: int) -> nn.Module:
+        raise NotImplementedError
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if self.net is None:
+            raise RuntimeError(f"{self.name} is not trained: nothing to save")
+        dtype = torch.float16 if self.params["storage_dtype"] == "float16" else torch.float32
+        return {k: v.to(dtype) for k, v in self.net.state_dict().items()}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        net = self._build(len(self.templates))
+        net.load_state_dict({k: v.float() for k, v in tensors.items()})
+        net.eval()
+        self.net = net
+
+    def _save_files(self, folder: Path) -> None:
+        import gzip
+
+        with gzip.open(folder / TEMPLATES_FILE, "wt") as fh:
+            json.dump(self.templates, fh)
+
+    def _load_files(self, folder: Path) -> None:
+        import gzip
+
+        with gzip.open(folder / TEMPLATES_FILE, "rt") as fh:
+            self.templates = list(json.load(fh))
+
+
 @MODELS.register("template_mlp")
-class TemplateMLP(SingleStepModel):
+class TemplateMLP(TemplateNetFiles, SingleStepModel):
     """Neuralsym-style template classifier (Segler & Waller 2017).
 
     Args:
@@ -520,33 +561,6 @@ class TemplateMLP(SingleStepModel):
                     found.append(ReactantSet(reactants, prob, info))
             out.append(found)
         return out
-
-    # ------------------------------------------------------------------ persistence
-    def _tensors(self) -> dict[str, torch.Tensor]:
-        if self.net is None:
-            raise RuntimeError("template_mlp is not trained: nothing to save")
-        dtype = torch.float16 if self.params["storage_dtype"] == "float16" else torch.float32
-        return {k: v.to(dtype) for k, v in self.net.state_dict().items()}
-
-    def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        net = self._build(len(self.templates))
-        net.load_state_dict({k: v.float() for k, v in tensors.items()})
-        net.eval()
-        self.net = net
-
-    def _save_files(self, folder: Path) -> None:
-        import gzip
-        import json
-
-        with gzip.open(folder / TEMPLATES_FILE, "wt") as fh:
-            json.dump(self.templates, fh)
-
-    def _load_files(self, folder: Path) -> None:
-        import gzip
-        import json
-
-        with gzip.open(folder / TEMPLATES_FILE, "rt") as fh:
-            self.templates = list(json.load(fh))
 
 
 @MODELS.register("template_mlp_forward")

@@ -141,10 +141,16 @@ def apply_template(template: str | Any, product: str | Any) -> list[ReactantTupl
         share one probability, so their order breaks ties in the search and in the
         single-step ranks, and runs were not repeatable (docs/benchmarks/rerun_check.md).
     """
-    from rdchiral.main import rdchiralRun
-
     rxn = compile_template(template) if isinstance(template, str) else template
     prod = prepare_product(product) if isinstance(product, str) else product
+    return run_rdchiral(rxn, prod)
+
+
+def run_rdchiral(rxn: Any, prod: Any) -> list[ReactantTuple]:
+    """rdchiral's run of a compiled template on a prepared product: the distinct reactant
+    sets, sorted (empty when rdchiral fails on the pair)."""
+    from rdchiral.main import rdchiralRun
+
     with quiet_rdkit():
         try:
             outcomes = rdchiralRun(rxn, prod, combine_enantiomers=False)
