@@ -22,6 +22,7 @@ class ChainToy(SingleStepModel):
 
     name = "bench_makeable_toy"
     score_merge = "sum"
+    scores_are_probabilities = True
     asked: list[str] = []
 
     def _predict(

@@ -56,6 +56,7 @@ class RouteToy(SingleStepModel):
 
     name = "design_routes_toy"
     score_merge = "sum"
+    scores_are_probabilities = True
     asked: ClassVar[list[str]] = []
     interrupt_on: ClassVar[str | None] = None
 

@@ -44,7 +44,9 @@ class PlanningToy(SingleStepModel):
     precursors that are never in stock. Counts the molecules it is asked about."""
 
     name = "planning_toy"
-    score_merge = "sum"  # scores are probabilities
+    # scores are probabilities though duplicates merge by "max" (as the Local-GNN's do): the
+    # planner must read them as probabilities all the same (Retro* -log p, route probability)
+    scores_are_probabilities = True
 
     def __init__(self, variant: int = 0) -> None:
         super().__init__(variant=variant)  # a parameter, as ``--model-param`` sets them
@@ -328,6 +330,7 @@ class TiesToy(SingleStepModel):
 
     name = "ties_toy"
     score_merge = "sum"
+    scores_are_probabilities = True
 
     def __init__(self) -> None:
         super().__init__()

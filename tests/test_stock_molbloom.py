@@ -106,6 +106,7 @@ class Acetylation(SingleStepModel):
 
     name = "acetylation_toy"
     score_merge = "sum"
+    scores_are_probabilities = True
 
     def _predict(
         self, products: list[Molecule], k: int, classes: list[int] | None = None
@@ -158,6 +159,7 @@ class FalsePositiveOnly(SingleStepModel):
 
     name = "false_positive_toy"
     score_merge = "sum"
+    scores_are_probabilities = True
 
     def _predict(
         self, products: list[Molecule], k: int, classes: list[int] | None = None

@@ -46,6 +46,7 @@ class LoopToy(SingleStepModel):
 
     name = "synthesis_loop_toy"
     score_merge = "sum"
+    scores_are_probabilities = True
     asked: ClassVar[list[str]] = []
     interrupt_on: ClassVar[str | None] = None
 

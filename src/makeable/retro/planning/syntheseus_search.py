@@ -220,7 +220,7 @@ def build_algorithm(
         use_cache=True,
         default_num_results=s.expansion_k,
     )
-    has_probability = model.score_merge == "sum"
+    has_probability = model.scores_are_probabilities
     common: dict[str, Any] = {
         "reaction_model": backward,
         "mol_inventory": syn.StockInventory(stock),

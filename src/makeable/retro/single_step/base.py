@@ -107,6 +107,9 @@ class SingleStepModel(ABC):
     name: ClassVar[str] = ""
     score_merge: ClassVar[str] = "max"
     """How scores of duplicate reactant sets combine: ``"max"`` or ``"sum"`` (probabilities)."""
+    scores_are_probabilities: ClassVar[bool] = False
+    """True for a model whose scores are probabilities in (0, 1]: planning then costs a step
+    ``-log p`` (Retro*) and uses ``p`` as MCTS's policy; otherwise every step costs the same."""
     supports_classes: ClassVar[bool] = False
     requires_corpus: ClassVar[bool] = False
     """True for a model that trains on a ``retro corpus`` folder, not on USPTO-50k alone."""

@@ -40,6 +40,7 @@ class EnsembleModel(SingleStepModel):
 
     name = "ensemble"
     score_merge = "max"
+    scores_are_probabilities = True
 
     def __init__(
         self,

@@ -123,6 +123,7 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
     name = "local_gnn"
     resumable_training = True
     score_merge = "max"
+    scores_are_probabilities = True
     requires_corpus = True
     batch_size = 32
 

@@ -80,7 +80,7 @@ def _adapter_class() -> type:
                 preds = [_keep_passing(p, self.reaction_filter) for p in preds]
             t1 = time.perf_counter()
             self.model_seconds += t1 - t0
-            is_prob = self.model.score_merge == "sum"
+            is_prob = self.model.scores_are_probabilities
             out: list[Sequence[Any]] = []
             for mol, pred in zip(inputs, preds, strict=True):
                 reactions = []

@@ -177,6 +177,7 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
     name = "template_mlp"
     resumable_training = True
     score_merge = "sum"
+    scores_are_probabilities = True
 
     def __init__(
         self,
