@@ -8,14 +8,19 @@ A checkpoint is a folder ``<root>/checkpoints/<prefix>_<N>/`` (``N`` = steps or 
     state.json              the caller's state, the optimizer's scalars and param groups
 
 It is written to a ``.tmp`` folder first and renamed, so a kill leaves the previous one whole.
-Nothing is unpickled. Used by the SMILES language model's training and by the Template-MLP.
+Nothing is unpickled. Used by the SMILES language model's and the VAE's training, and — through
+:class:`EpochRun`, the bookkeeping of an epoch-based training that keeps its best epoch — by
+the Template-MLP and the Local-GNN.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +100,120 @@ def prune_checkpoints(root: Path, keep: int, prefix: str = "step") -> None:
     folders = sorted((root / "checkpoints").glob(f"{prefix}_*"), key=_number)
     for folder in folders[:-keep]:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochRun:
+    """An epoch-based training that keeps the weights of its best epoch and resumes.
+
+    :meth:`resume` starts it (from the last checkpoint of ``root``, when one of the same
+    ``identity`` is there), :meth:`keep_best` after each epoch, :meth:`save` writes the
+    epoch's checkpoint (the network, the optimizer, the best weights so far, the history,
+    the time spent, and the caller's own ``state`` and ``extra`` tensors), and
+    :meth:`best_weights` gives the kept weights at the end. ``state`` and ``extra`` hold what
+    the resumed checkpoint had, for the caller's own fields (a scheduler, a second
+    optimizer, the data order's RNG).
+    """
+
+    root: Path | None
+    identity: dict[str, Any]
+    start: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_score: float | None = None
+    best: dict[str, torch.Tensor] | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    t0: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def resume(
+        cls,
+        root: str | Path | None,
+        identity: dict[str, Any],
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        name: str,
+        epochs: int,
+    ) -> EpochRun:
+        """A fresh run, or the one whose last checkpoint is in ``root`` (restored into
+        ``model`` and ``optimizer``).
+
+        Raises:
+            ValueError: ``root`` holds checkpoints of a training with another ``identity``
+                (other data, templates or parameters).
+        """
+        folder = Path(root) if root is not None else None
+        last = latest_checkpoint(folder, "epoch") if folder is not None else None
+        if last is None:
+            return cls(folder, identity)
+        if json.loads((last / "state.json").read_text()).get("identity") != identity:
+            raise ValueError(
+                f"{folder} holds checkpoints of another training (other data, templates or "
+                "parameters); use another output folder or delete its checkpoints folder"
+            )
+        state, extra = load_checkpoint(last, model, optimizer)
+        log.info("%s: resuming after epoch %d of %d", name, state["epoch"], epochs)
+        return cls(
+            folder,
+            identity,
+            start=state["epoch"],
+            history=state["history"],
+            best_score=state["best_score"],
+            best={k[5:]: v for k, v in extra.items() if k.startswith("best.")},
+            state=state,
+            extra={k: v for k, v in extra.items() if not k.startswith("best.")},
+            t0=time.perf_counter() - state["train_time_s"],
+        )
+
+    @property
+    def seconds(self) -> float:
+        """Training time so far, over all sessions."""
+        return time.perf_counter() - self.t0
+
+    def keep_best(self, score: float, model: torch.nn.Module) -> None:
+        """Keep ``model``'s weights when ``score`` is at least the best so far."""
+        if self.best_score is None or score >= self.best_score:
+            self.best_score = score
+            self.best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def save(
+        self,
+        epoch: int,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        state: Mapping[str, Any] | None = None,
+        extra: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Write the checkpoint of ``epoch`` (epochs done) and drop the older ones; nothing
+        without a ``root``."""
+        if self.root is None:
+            return
+        full_state = {
+            **(state or {}),
+            "epoch": epoch,
+            "identity": self.identity,
+            "train_time_s": self.seconds,
+            "history": self.history,
+            "best_score": self.best_score,
+        }
+        tensors = {f"best.{k}": v for k, v in (self.best or {}).items()}
+        tensors.update(extra or {})
+        save_checkpoint(
+            self.root / "checkpoints" / f"epoch_{epoch}", model, optimizer, full_state, tensors
+        )
+        prune_checkpoints(self.root, keep=1, prefix="epoch")
+
+    def best_weights(self, storage_dtype: str = "float32") -> dict[str, torch.Tensor]:
+        """The kept weights; with ``storage_dtype="float16"`` rounded to float16 (and back),
+        so that a model saved in float16 predicts what the trained one does."""
+        if self.best is None:
+            raise RuntimeError("no epoch was trained")
+        if storage_dtype == "float16":
+            return {k: v.half().float() for k, v in self.best.items()}
+        return self.best
 
 
 def load_weights(model: torch.nn.Module, weights: Path, config: Path) -> torch.nn.Module:

@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import math
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -289,12 +288,7 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
         """
         from tqdm import tqdm
 
-        from makeable.models.checkpoints import (
-            latest_checkpoint,
-            load_checkpoint,
-            prune_checkpoints,
-            save_checkpoint,
-        )
+        from makeable.models.checkpoints import EpochRun
         from makeable.runtime import resolve_device
 
         p = self.params
@@ -341,29 +335,16 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
             "templates": hashlib.sha256("\n".join(self.templates).encode()).hexdigest(),
             "n_train": len(tr),
         }
-        best: tuple[float, dict[str, torch.Tensor]] | None = None
-        history: list[dict[str, float]] = []
-        start, spent = 0, 0.0
-        last = latest_checkpoint(root, "epoch") if root is not None else None
-        if last is not None:
-            if json.loads((last / "state.json").read_text()).get("identity") != identity:
-                raise ValueError(
-                    f"{root} holds checkpoints of another training (other data or "
-                    "parameters); use another output folder or delete its checkpoints folder"
-                )
-            state, extra = load_checkpoint(last, net, opt)
-            _load_sparse(opt_sparse, sparse, extra, state)
-            start, spent, history = state["epoch"], state["train_time_s"], state["history"]
-            rng.bit_generator.state = state["numpy_rng"]
-            best = (state["best_score"], {k[5:]: v for k, v in extra.items() if k[:5] == "best."})
-            log.info("%s: resuming after epoch %d of %d", self.name, start, p["epochs"])
-        t0 = time.perf_counter() - spent
+        run = EpochRun.resume(root, identity, net, opt, self.name, p["epochs"])
+        if run.start:
+            _load_sparse(opt_sparse, sparse, run.extra, run.state)
+            rng.bit_generator.state = run.state["numpy_rng"]
         bar = tqdm(
-            range(start, p["epochs"]),
+            range(run.start, p["epochs"]),
             desc=self.name,
             disable=not progress,
             unit="epoch",
-            initial=start,
+            initial=run.start,
             total=p["epochs"],
         )
         for epoch in bar:
@@ -385,31 +366,16 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
             record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, len(tr))}
             if va:
                 record.update(self._validate(net, va))
-            history.append(record)
+            run.history.append(record)
             bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "epoch"})
             log.info("%s %s", self.name, record)
             # the validation loss rises while the template accuracy still does (the network
             # grows over-confident): the accuracy picks the epoch kept
-            score = record.get("val_site_top1", float(epoch))
-            if best is None or score >= best[0]:
-                best = (score, {k: v.clone() for k, v in net.state_dict().items()})
-            if root is not None:
-                state = {
-                    "epoch": epoch + 1,
-                    "identity": identity,
-                    "train_time_s": time.perf_counter() - t0,
-                    "history": history,
-                    "numpy_rng": rng.bit_generator.state,
-                    "best_score": best[0],
-                }
-                extra = {f"best.{k}": v for k, v in best[1].items()}
-                extra.update(_sparse_state(opt_sparse, sparse, state))
-                save_checkpoint(root / "checkpoints" / f"epoch_{epoch + 1}", net, opt, state, extra)
-                prune_checkpoints(root, keep=1, prefix="epoch")
-        assert best is not None
-        weights = best[1]
-        if p["storage_dtype"] == "float16":
-            weights = {k: v.half().float() for k, v in weights.items()}
+            run.keep_best(record.get("val_site_top1", float(epoch)), net)
+            state = {"numpy_rng": rng.bit_generator.state}
+            extra = _sparse_state(opt_sparse, sparse, state)
+            run.save(epoch + 1, net, opt, state, extra)
+        weights = run.best_weights(p["storage_dtype"])
         net.load_state_dict(weights)
         net.eval()
         self.net = net.cpu()
@@ -417,8 +383,8 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
             "n_train": len(tr),
             "n_val": len(va),
             "n_templates": len(self.templates),
-            "train_time_s": round(time.perf_counter() - t0, 1),
-            "history": history,
+            "train_time_s": round(run.seconds, 1),
+            "history": run.history,
         }
 
     @torch.no_grad()

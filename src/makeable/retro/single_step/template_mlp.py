@@ -252,12 +252,7 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
         """
         from tqdm import tqdm
 
-        from makeable.models.checkpoints import (
-            latest_checkpoint,
-            load_checkpoint,
-            prune_checkpoints,
-            save_checkpoint,
-        )
+        from makeable.models.checkpoints import EpochRun
         from makeable.runtime import resolve_device
 
         p = self.params
@@ -280,37 +275,23 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
         opt = torch.optim.Adam(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, p["epochs"]))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
-        best: tuple[float, dict[str, torch.Tensor]] | None = None
-        history: list[dict[str, float]] = []
         identity = {
             "params": {k: v for k, v in p.items() if k not in _INFERENCE_PARAMS},
             "templates_digest": _digest(kept),
             "n_train": len(y_train),
         }
-        start, spent = 0, 0.0
-        root = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        last = latest_checkpoint(root, "epoch") if root is not None else None
-        if last is not None:
-            if json.loads((last / "state.json").read_text()).get("identity") != identity:
-                raise ValueError(
-                    f"{root} holds checkpoints of another training (other data, templates or "
-                    "parameters); use another output folder or delete its checkpoints folder"
-                )
-            state, extra = load_checkpoint(last, net, opt)
-            start, spent, history = state["epoch"], state["train_time_s"], state["history"]
-            sched.load_state_dict(state["scheduler"])
-            rng.bit_generator.state = state["numpy_rng"]
-            best = (state["best_score"], {k.removeprefix("best."): v for k, v in extra.items()})
-            log.info("template_mlp: resuming after epoch %d of %d", start, p["epochs"])
+        run = EpochRun.resume(checkpoint_dir, identity, net, opt, "template_mlp", p["epochs"])
+        if run.start:
+            sched.load_state_dict(run.state["scheduler"])
+            rng.bit_generator.state = run.state["numpy_rng"]
         elif len(y_val):  # the untrained network, for reference
-            history.append({"epoch": 0, **self._template_accuracy(net, x_val, y_val)})
-        t0 = time.perf_counter() - spent
+            run.history.append({"epoch": 0, **self._template_accuracy(net, x_val, y_val)})
         bar = tqdm(
-            range(start, p["epochs"]),
+            range(run.start, p["epochs"]),
             desc="template_mlp",
             disable=not progress,
             unit="epoch",
-            initial=start,
+            initial=run.start,
             total=p["epochs"],
         )
         for epoch in bar:
@@ -321,29 +302,17 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
             record = {"epoch": epoch + 1, "train_loss": loss}
             if len(y_val):
                 record.update(self._template_accuracy(net, x_val, y_val))
-            history.append(record)
+            run.history.append(record)
             bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "epoch"})
             log.info("template_mlp %s", record)
-            score = record.get("val_top1", -float(epoch))
-            if best is None or score >= best[0] or not len(y_val):
-                best = (score, {k: v.clone() for k, v in net.state_dict().items()})
-            if root is not None:
-                state = {
-                    "epoch": epoch + 1,
-                    "identity": identity,
-                    "train_time_s": time.perf_counter() - t0,
-                    "history": history,
-                    "scheduler": sched.state_dict(),
-                    "numpy_rng": rng.bit_generator.state,
-                    "best_score": best[0],
-                }
-                extra = {f"best.{k}": v for k, v in best[1].items()}
-                save_checkpoint(root / "checkpoints" / f"epoch_{epoch + 1}", net, opt, state, extra)
-                prune_checkpoints(root, keep=1, prefix="epoch")
-        assert best is not None
-        state = best[1]
-        if p["storage_dtype"] == "float16":
-            state = {k: v.half().float() for k, v in state.items()}
+            run.keep_best(record.get("val_top1", float(epoch)), net)  # without val: the last
+            run.save(
+                epoch + 1,
+                net,
+                opt,
+                {"scheduler": sched.state_dict(), "numpy_rng": rng.bit_generator.state},
+            )
+        state = run.best_weights(p["storage_dtype"])
         net.load_state_dict(state)
         net.eval()
         self.net = net.cpu()
@@ -352,8 +321,8 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
             "n_train": len(y_train),
             "n_val": len(y_val),
             "n_templates": len(kept),
-            "train_time_s": round(time.perf_counter() - t0, 1),
-            "history": history,
+            "train_time_s": round(run.seconds, 1),
+            "history": run.history,
         }
 
     def _train_epoch(
