@@ -34,19 +34,26 @@ def nitrogen_share(smiles: str) -> float:
     return sum(a.GetAtomicNum() == 7 for a in mol.GetAtoms()) / mol.GetNumAtoms()
 
 
-def train_tiny(folder: Path, steps: int = 60, seed: int = 0) -> Path:
-    """Train a 1 × 64 LSTM on the toy language and save it as a model folder."""
+def train_tiny(folder: Path, steps: int = 60, seed: int = 0, notation: str = "smiles") -> Path:
+    """Train a 1 × 64 LSTM on the toy language (as SMILES, or as SAFE strings with shuffled
+    fragments) and save it as a model folder."""
     import torch
 
+    from makeable.chem import safe
     from makeable.chem.smiles_tokens import SmilesTokenizer
     from makeable.models.smiles_lm.io import save_model
     from makeable.models.smiles_lm.lstm import SmilesLSTM
     from makeable.optimizers.lm_common import imitation_step
 
     data = toy_smiles(2000, seed)
+    if notation == "safe":
+        shuffle = random.Random(seed)
+        data = [str(safe.encode(s, shuffle)) for s in data]
     tokenizer = SmilesTokenizer.build(data)
     torch.manual_seed(seed)
-    model = SmilesLSTM(tokenizer, embedding_dim=16, hidden_size=64, n_layers=1, dropout=0.0)
+    model = SmilesLSTM(
+        tokenizer, embedding_dim=16, hidden_size=64, n_layers=1, dropout=0.0, notation=notation
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     rng = random.Random(seed)
     for _ in range(steps):
@@ -54,16 +61,17 @@ def train_tiny(folder: Path, steps: int = 60, seed: int = 0) -> Path:
     return save_model(model, folder, {"toy": True})
 
 
-@lru_cache(maxsize=1)
-def tiny_prior() -> str:
-    """Path of a tiny toy prior, trained once per test process."""
+@lru_cache(maxsize=2)
+def tiny_prior(notation: str = "smiles") -> str:
+    """Path of a tiny toy prior (SMILES or SAFE), trained once per test process."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         folder = Path(tempfile.mkdtemp(prefix="makeable_tiny_prior_"))
-        return str(train_tiny(folder / "tiny"))
+        steps = 60 if notation == "smiles" else 150
+        return str(train_tiny(folder / "tiny", steps=steps, notation=notation))
     finally:
         torch.set_num_threads(threads)
 
@@ -89,7 +97,8 @@ def calls_table(run_dir: Path) -> list[tuple]:
 
 
 def design(optimizer: str, params: dict, budget: int, out: Path, seed: int = 0):
-    """A design run of ``optimizer`` on the toy objective with the tiny prior."""
+    """A design run of ``optimizer`` on the toy objective with the tiny prior (the SAFE one
+    for ``fragment_rag``)."""
     from makeable.runs.config import DesignConfig
     from makeable.runs.design import run_design
 
@@ -98,7 +107,10 @@ def design(optimizer: str, params: dict, budget: int, out: Path, seed: int = 0):
         optimizer=optimizer,
         budget=budget,
         seed=seed,
-        optimizer_params={"prior": tiny_prior(), **params},
+        optimizer_params={
+            "prior": tiny_prior("safe" if optimizer == "fragment_rag" else "smiles"),
+            **params,
+        },
         pool=toy_pool(out.parent),
     )
     return config, run_design(config, out, progress=False)

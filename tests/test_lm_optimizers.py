@@ -1,6 +1,7 @@
-"""GEGL, REINVENT, SMILES-LSTM hill climbing and Genetic GFN on a toy objective with a tiny
-prior: each learns, spends its budget exactly, and resumes after an interrupt into the same calls
-as an uninterrupted run with the same seed (so two runs with one seed make the same calls)."""
+"""GEGL, REINVENT, SMILES-LSTM hill climbing, Genetic GFN and fragment RAG on a toy objective
+with a tiny prior: each learns, spends its budget exactly, and resumes after an interrupt into
+the same calls as an uninterrupted run with the same seed (so two runs with one seed make the
+same calls)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ CASES = {
     "reinvent": {"batch_size": 32, "lr": 2e-3, "experience_replay": 8, "memory_size": 32},
     "lstm-hc": {"mols_to_sample": 96, "keep_top": 48, "optimize_batch_size": 32},
     "genetic_gfn": {"batch_size": 32, "lr": 2e-3, "memory_size": 64, "replay_batch_size": 16},
+    "fragment_rag": {
+        "population_size": 32,
+        "lm_samples": 32,
+        "ga_offspring": 16,
+        "vocab_size": 10,
+        "finetune_steps": 2,
+        "finetune_lr": 1e-3,
+    },
 }
 
 

@@ -47,10 +47,21 @@ def add_parser(sub: Any) -> None:
     add_threads(t)
     t.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the training steps")
     add_device(t)
+    t.add_argument(
+        "--notation",
+        choices=("smiles", "safe"),
+        default="smiles",
+        help="train on SMILES, or on SAFE strings (fragments joined by ring-closure digits, in "
+        "a random order: a model that completes molecules from some of their fragments)",
+    )
     add_no_progress(t)
     t.set_defaults(func=run_train)
 
-    s = psub.add_parser("sample", help="sample SMILES from a prior (one a line)")
+    s = psub.add_parser(
+        "sample",
+        help="sample SMILES from a prior (one a line; a SAFE prior's samples decoded, an invalid "
+        "one as an empty line)",
+    )
     s.add_argument("--prior", default="zinc250k_lstm", help="shipped prior name or model folder")
     s.add_argument("-n", type=int, default=10000, help="number of samples")
     s.add_argument("--max-len", type=int, default=100)
@@ -95,6 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         bf16=args.bf16,
         device=args.device,
+        notation=args.notation,
     )
     best = train_prior(config, args.out, progress=not args.no_progress)
     print(f"best model: {best}")
@@ -110,6 +122,8 @@ def _sample(args: argparse.Namespace) -> tuple[list[str], float]:
     generator = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
     smiles = model.sample(args.n, max_len=args.max_len, generator=generator)
+    if model.notation == "safe":
+        smiles = [m or "" for m in model.molecules(smiles)]
     return smiles, time.perf_counter() - start
 
 

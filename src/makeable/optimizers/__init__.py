@@ -16,6 +16,7 @@ _BUILTIN_MODULES = (
     "makeable.optimizers.genetic_gfn",
     "makeable.optimizers.synthesis_ga",
     "makeable.optimizers.vae_bo",
+    "makeable.optimizers.fragment_rag",
 )
 
 

@@ -108,7 +108,8 @@ def prior_path(name_or_path: str | Path = DEFAULT_PRIOR) -> Path:
         )
     raise PriorNotFoundError(
         f"no prior {name!r}: neither a model folder nor a shipped prior "
-        f"(shipped: {', '.join(shipped_priors()) or 'none'})"
+        f"(shipped: {', '.join(shipped_priors()) or 'none'}); train one with `makeable prior "
+        "train --out DIR` (add `--notation safe` for a SAFE model) and pass DIR instead"
     )
 
 

@@ -7,6 +7,10 @@ and of GEGL's apprentice (Ahn et al., NeurIPS 2020), with a learned embedding in
 inputs. Those used 3 layers of 1024 units on a GPU; the shipped ZINC250k prior is smaller so that
 it trains and fine-tunes on a CPU (see ``resources/priors/zinc250k_lstm/README.md``).
 
+The strings are SMILES, or SAFE strings (``notation="safe"``: a molecule as its BRICS fragments
+joined by ring-closure digits, :mod:`makeable.chem.safe`), which a model can complete from a
+prompt of some fragments; :meth:`SmilesLSTM.molecules` turns either into canonical SMILES.
+
 Token batches are ``LongTensor``s of shape ``(batch, length)``: ``<bos>`` first, then the tokens,
 ``<eos>``, and ``<pad>`` after it (see :func:`pad_batch`).
 """
@@ -22,7 +26,10 @@ from torch import nn
 from makeable.chem.smiles_tokens import SmilesTokenizer
 from makeable.models.autoregressive import AutoregressiveLSTM, Hidden
 
-__all__ = ["Hidden", "SmilesLSTM", "pad_batch"]
+__all__ = ["NOTATIONS", "Hidden", "SmilesLSTM", "pad_batch"]
+
+NOTATIONS = ("smiles", "safe")
+"""What a model's strings are: SMILES, or SAFE strings (:mod:`makeable.chem.safe`)."""
 
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> torch.Tensor:
@@ -45,6 +52,7 @@ class SmilesLSTM(AutoregressiveLSTM):
         hidden_size: LSTM units per layer.
         n_layers: stacked LSTM layers.
         dropout: dropout between LSTM layers and before the head (training only).
+        notation: what its strings are: ``smiles`` or ``safe`` (:data:`NOTATIONS`).
     """
 
     def __init__(
@@ -54,13 +62,17 @@ class SmilesLSTM(AutoregressiveLSTM):
         hidden_size: int = 512,
         n_layers: int = 3,
         dropout: float = 0.2,
+        notation: str = "smiles",
     ) -> None:
+        if notation not in NOTATIONS:
+            raise ValueError(f"notation must be one of {', '.join(NOTATIONS)}, got {notation!r}")
         vocab = len(tokenizer)
         super().__init__(
             vocab, vocab, embedding_dim, hidden_size, n_layers, dropout, tokenizer.pad_id
         )
         self.tokenizer = tokenizer
         self.embedding_dim = embedding_dim
+        self.notation = notation
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -87,7 +99,17 @@ class SmilesLSTM(AutoregressiveLSTM):
             "hidden_size": self.hidden_size,
             "n_layers": self.n_layers,
             "dropout": self.dropout_p,
+            "notation": self.notation,
         }
+
+    def molecules(self, strings: Sequence[str]) -> list[str | None]:
+        """Canonical SMILES of the model's strings (``None``: not one valid molecule; a SAFE
+        string with an unattached fragment or an open attachment digit is not)."""
+        from makeable.chem import safe
+        from makeable.chem.molecule import canonical_smiles
+
+        decode = safe.decode if self.notation == "safe" else canonical_smiles
+        return [decode(s) if s else None for s in strings]
 
     def log_likelihood(self, tokens: torch.Tensor) -> torch.Tensor:
         """Log-probability of each sequence of a token batch (differentiable).
@@ -116,6 +138,7 @@ class SmilesLSTM(AutoregressiveLSTM):
         generator: torch.Generator | None = None,
         batch_size: int = 1024,
         temperature: float = 1.0,
+        prompts: Sequence[Sequence[int]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample token sequences.
 
@@ -126,6 +149,9 @@ class SmilesLSTM(AutoregressiveLSTM):
                 samples.
             batch_size: sequences generated together.
             temperature: softmax temperature.
+            prompts: one token-id list per sequence (no ``<bos>``; at most ``max_len``): the
+                sequence starts with it and the model writes the rest (a SAFE model: the
+                other fragments of a molecule). Empty lists sample freely.
 
         Returns:
             ``(n, width)`` token batch (``<bos>`` ... ``<eos>`` ``<pad>``..., ``width`` at most
@@ -138,8 +164,18 @@ class SmilesLSTM(AutoregressiveLSTM):
         out = torch.full((n, max_len + 2), tok.pad_id, dtype=torch.long)
         finished = torch.zeros(n, dtype=torch.bool)
         try:
+            if prompts is not None and len(prompts) != n:
+                raise ValueError(f"{len(prompts)} prompts for {n} sequences")
             for start in range(0, n, batch_size):
                 b = min(batch_size, n - start)
+                guide = keep = None
+                if prompts is not None:
+                    guide = torch.full((b, max_len + 1), tok.pad_id, dtype=torch.long)
+                    for i, prompt in enumerate(prompts[start : start + b]):
+                        guide[i, : len(prompt[:max_len])] = torch.as_tensor(
+                            list(prompt[:max_len]), dtype=torch.long
+                        )
+                    keep = guide != tok.pad_id
                 seq, ended = self.sample_steps(
                     torch.full((b, 1), tok.bos_id, dtype=torch.long),
                     max_len + 1,
@@ -150,6 +186,8 @@ class SmilesLSTM(AutoregressiveLSTM):
                     never=(tok.pad_id, tok.bos_id, tok.unk_id),
                     stop_id=tok.eos_id,
                     pad_id=tok.pad_id,
+                    guide=guide,
+                    keep=keep,
                 )
                 # a sequence that reached max_len + 1 tokens without <eos> is unfinished
                 out[start : start + b, 0] = tok.bos_id
