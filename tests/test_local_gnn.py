@@ -264,3 +264,42 @@ def test_an_untrained_name_says_how_to_make_it(monkeypatch: pytest.MonkeyPatch, 
         base.load_model("local_gnn")
     with pytest.raises(FileNotFoundError, match="retro ensemble MODEL MODEL --out DIR"):
         base.load_model("ensemble")
+
+
+def test_local_gnn_fine_tunes_on_the_steps_of_its_own_routes(trained: tuple, tmp_path) -> None:
+    """Self-improved planning: route steps carry the local template that proposed them; the
+    model finds their site, trains on them, and is stored in float32 afterwards."""
+    from makeable.retro.single_step.base import load_model
+
+    model, reactions, _ = trained
+    model.save(tmp_path / "m")
+    tuned = load_model(tmp_path / "m")  # the module's model stays as it was
+    assert tuned.supports_fine_tuning
+    products = [r.product.smiles for r in reactions]
+    steps = []
+    # every proposal, with both sites of the di-ether (one template, two places)
+    for pred in tuned.predict([*products, "COc1ccc(OC)cn1"], k=3):
+        for rs in pred.reactant_sets:
+            step = ".".join(rs.reactants) + ">>" + str(pred.canonical)
+            steps.append(Reaction.from_smiles(step, template=rs.info["template"]))
+    assert steps
+    own = [LocalGNNExample(s) for s in steps]
+    assert all(
+        e is not None and e.template == s.metadata["template"]
+        for e, s in zip(own, steps, strict=True)
+    )
+    unusable = [Reaction.from_smiles("CCO>>CC=O"), Reaction.from_smiles(SNAR_OME, mapped=SNAR_OME)]
+    record = tuned.fine_tune(steps + unusable, epochs=20, lr=3e-3)
+    assert record["n_used"] == len(steps) + 1  # the mapped reaction counts, the bare one not
+    assert record["skipped_no_template"] == 1
+    assert record["loss_after"] < record["loss_before"]
+    assert tuned.params["storage_dtype"] == "float32"
+    tuned.save(tmp_path / "tuned")
+    again = load_model(tmp_path / "tuned")
+    assert again.predict(products, k=3) == tuned.predict(products, k=3)
+
+
+def LocalGNNExample(reaction: Reaction):  # noqa: N802
+    from makeable.retro.single_step.local_gnn import LocalGNN
+
+    return LocalGNN._own_example(reaction)

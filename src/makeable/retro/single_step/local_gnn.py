@@ -50,6 +50,7 @@ from makeable.retro.single_step.local_templates import (
     LocalExample,
     apply_outcomes,
     compile_local,
+    extract_local,
     extract_many,
     template_sites,
 )
@@ -348,22 +349,16 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
             total=p["epochs"],
         )
         for epoch in bar:
-            net.train()
-            order = rng.permutation(len(tr))
-            loss_sum = 0.0
-            for i, s in enumerate(range(0, len(order), p["train_batch_size"])):
-                rows = [tr[j] for j in order[s : s + p["train_batch_size"]]]
-                for o in (opt, opt_sparse):
-                    for group in o.param_groups:
-                        group["lr"] = lr_at(epoch * steps_per_epoch + i)
-                loss = self._loss(net, self._batch(*zip(*rows, strict=True)))[0]
-                opt.zero_grad()
-                opt_sparse.zero_grad()
-                loss.backward()
-                opt.step()
-                opt_sparse.step()
-                loss_sum += float(loss.detach()) * len(rows)
-            record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, len(tr))}
+            first = epoch * steps_per_epoch
+            loss = self._train_epoch(
+                net,
+                (opt, opt_sparse),
+                tr,
+                rng,
+                p["train_batch_size"],
+                lambda i, first=first: lr_at(first + i),
+            )
+            record = {"epoch": epoch + 1, "train_loss": loss}
             if va:
                 record.update(self._validate(net, va))
             run.history.append(record)
@@ -386,6 +381,131 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
             "train_time_s": round(run.seconds, 1),
             "history": run.history,
         }
+
+    def _train_epoch(
+        self,
+        net: LocalNet,
+        optimizers: Sequence[torch.optim.Optimizer],
+        rows: Sequence[tuple[MolGraph, LocalExample, int]],
+        rng: np.random.Generator,
+        batch_size: int,
+        lr_of_step: Any,
+    ) -> float:
+        """One pass over ``rows`` in a random order (step ``i`` at learning rate
+        ``lr_of_step(i)``); the mean loss."""
+        net.train()
+        order = rng.permutation(len(rows))
+        loss_sum = 0.0
+        for i, s in enumerate(range(0, len(order), batch_size)):
+            batch = [rows[j] for j in order[s : s + batch_size]]
+            for o in optimizers:
+                for group in o.param_groups:
+                    group["lr"] = lr_of_step(i)
+            loss = self._loss(net, self._batch(*zip(*batch, strict=True)))[0]
+            for o in optimizers:
+                o.zero_grad()
+            loss.backward()
+            for o in optimizers:
+                o.step()
+            loss_sum += float(loss.detach()) * len(batch)
+        return loss_sum / max(1, len(rows))
+
+    def fine_tune(
+        self,
+        reactions: Sequence[Reaction],
+        epochs: int = 1,
+        lr: float = 1e-4,
+        batch_size: int | None = None,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Continue training on ``reactions`` (self-improved planning: the steps of the
+        model's own routes).
+
+        A reaction is an example of (product, site, template): from its atom-mapped SMILES
+        (``metadata["mapped"]``), else from ``metadata["template"]`` (planning records the
+        local template of every step), the site being the place where that template gives the
+        step's reactants. Reactions with neither, or whose template is not among the model's
+        (the output layer is fixed), are skipped and counted. The training loss, Adam and
+        sparse Adam at a constant ``lr``, fresh optimiser states; the model is then stored in
+        float32 (a fine-tuning step is finer than float16's resolution).
+
+        Raises:
+            RuntimeError: the model is not trained.
+        """
+        from tqdm import tqdm
+
+        if self.net is None:
+            raise RuntimeError("local_gnn is not trained: call fit() or load a saved model")
+        import time
+
+        index = {t: i for i, t in enumerate(self.templates)}
+        rows: list[tuple[MolGraph, LocalExample, int]] = []
+        no_example = unknown = 0
+        for r in reactions:
+            example = self._own_example(r)
+            graph = None
+            if example is not None:
+                try:
+                    graph = mol_graph(example.product)
+                except ValueError:
+                    graph = None
+            if example is None or graph is None:
+                no_example += 1
+            elif example.template not in index:
+                unknown += 1
+            else:
+                rows.append((graph, example, index[example.template]))
+        size = int(batch_size or self.params["train_batch_size"])
+        record: dict[str, Any] = {
+            "n_given": len(reactions),
+            "n_used": len(rows),
+            "skipped_no_template": no_example,
+            "skipped_unknown_template": unknown,
+            "epochs": int(epochs),
+            "lr": float(lr),
+            "batch_size": size,
+            "seed": int(seed),
+        }
+        t0 = time.perf_counter()
+        history: list[float] = []
+        if rows:
+            net = self.net
+            record["loss_before"] = self._validate(net, rows)["val_loss"]
+            torch.manual_seed(seed)
+            rng = np.random.default_rng(seed)
+            dense, sparse = _dense_and_sparse(net)
+            optimizers = (torch.optim.Adam(dense, lr=lr), torch.optim.SparseAdam(sparse, lr=lr))
+            bar = tqdm(range(epochs), desc="fine-tuning", disable=not progress, unit="epoch")
+            for _ in bar:
+                history.append(self._train_epoch(net, optimizers, rows, rng, size, lambda i: lr))
+                bar.set_postfix(loss=round(history[-1], 4))
+            self.params["storage_dtype"] = "float32"
+            net.eval()
+            record["loss_after"] = self._validate(net, rows)["val_loss"]
+        else:
+            log.warning("local_gnn fine-tuning: no usable reaction, weights unchanged")
+        record["history"] = history
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        return record
+
+    @staticmethod
+    def _own_example(reaction: Reaction) -> LocalExample | None:
+        """The (product, site, template) example of a reaction (see :meth:`fine_tune`)."""
+        mapped = reaction.metadata.get("mapped")
+        if mapped:
+            return extract_local(str(mapped))
+        template = reaction.metadata.get("template")
+        if not template:
+            return None
+        product = reaction.product.smiles
+        want = tuple(sorted(m.smiles for m in reaction.reactants))
+        prod = prepare_product(product)
+        rxn = compile_local(str(template))
+        for site, outcomes in sorted(template_sites(rxn, prod).items()):
+            if want in apply_outcomes(rxn, prod, outcomes):
+                return LocalExample(product, site, str(template), want)
+        return None
 
     @torch.no_grad()
     def _validate(
