@@ -239,9 +239,13 @@ class FragmentRAG(Optimizer):
                 if two:
                     chosen.append(_rank_pick(arms, ctx))
                 text = prompt(chosen)
-            ids = model.tokenizer.encode(text, add_special=False) if text else []
-            if model.tokenizer.unk_id in ids:  # a token the model does not know
-                ids = []
+            ids: list[int] = []
+            # a prompt the model cannot read (an unknown token) or finish in max_len tokens
+            # is dropped: the model samples freely instead
+            if text and model.tokenizer.covers(text):
+                ids = model.tokenizer.encode(text, add_special=False)
+                if len(ids) > self.max_len // 2:
+                    ids = []
             prompts.append(ids)
         tokens, ended = model.sample_tokens(
             self.lm_samples,
