@@ -155,3 +155,18 @@ def test_rank_weights_favour_the_best_and_break_ties_by_order():
         rank_weights([0.1], 0)
     with pytest.raises(ValueError, match="no scores"):
         rank_weights([], 0.01)
+
+
+@pytest.mark.parametrize("name", ["reinvent", "genetic_gfn", "gegl"])
+def test_bf16_updates_learn_and_resume_into_the_same_calls(tmp_path, name):
+    """``bf16=true`` (bfloat16 autocast in the model updates) is deterministic too: an
+    interrupted run resumes into the calls of an uninterrupted one."""
+    params = {**CASES[name], "bf16": True}
+    config, whole = design(name, params, 200, tmp_path / "whole")
+    assert whole.metrics["n_calls"] == 200
+    interrupted_then_resumed(config, tmp_path / "cut", stop_at=100)
+    assert calls_table(tmp_path / "cut") == calls_table(tmp_path / "whole")
+    from makeable.optimizers import get_optimizer
+
+    with pytest.raises(ValueError, match="bf16 must be true or false"):
+        get_optimizer(name, bf16="yes")

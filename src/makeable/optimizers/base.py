@@ -156,4 +156,15 @@ def require_probability(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
+def require_bool(name: str, value: Any) -> bool:
+    """Refuse a parameter that is not ``true`` or ``false``; returns it.
+
+    Raises:
+        ValueError: naming the parameter and the value given.
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", group="makeable.optimizers")

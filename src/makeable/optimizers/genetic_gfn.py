@@ -52,6 +52,7 @@ from makeable.optimizers.base import (
     DesignContext,
     Optimizer,
     StallGuard,
+    require_bool,
     require_int,
     require_probability,
     require_real,
@@ -91,6 +92,8 @@ class GeneticGFN(Optimizer):
         rank_coefficient: ``k`` of the rank-based weights (0.01; smaller favours the best).
         max_len: most SMILES tokens.
         threads: torch CPU threads (0 keeps torch's setting).
+        bf16: run the policy's updates under bfloat16 autocast
+            (:func:`makeable.optimizers.lm_common.autocast`; faster on CPUs with AVX512-BF16).
     """
 
     name = "genetic_gfn"
@@ -114,6 +117,7 @@ class GeneticGFN(Optimizer):
         rank_coefficient: float = 0.01,
         max_len: int = 100,
         threads: int = 1,
+        bf16: bool = False,
     ) -> None:
         for key, value, least in (
             ("batch_size", batch_size, 1),
@@ -151,6 +155,7 @@ class GeneticGFN(Optimizer):
         self.rank_coefficient = rank_coefficient
         self.max_len = max_len
         self.threads = threads
+        self.bf16 = require_bool("bf16", bf16)
 
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
@@ -239,7 +244,7 @@ class GeneticGFN(Optimizer):
         ``prior_ll`` caches the prior's log-likelihood of each molecule (filled here)."""
         import torch
 
-        from makeable.optimizers.lm_common import token_batch
+        from makeable.optimizers.lm_common import autocast, token_batch
 
         entries = memory.ranked()
         new = [s for s, _ in entries if s not in prior_ll]
@@ -261,7 +266,8 @@ class GeneticGFN(Optimizer):
             counts = torch.tensor(list(picks.values()), dtype=torch.float32)
             tokens = token_batch(policy, [s for s, _ in batch])
             scores = torch.tensor([v for _, v in batch], dtype=torch.float32)
-            log_p = policy.log_likelihood(tokens)
+            with autocast(self.bf16):
+                log_p = policy.log_likelihood(tokens).float()
             log_p_prior = torch.tensor([prior_ll[s] for s, _ in batch], dtype=torch.float32)
             balance = trajectory_balance(log_z, log_p, self.beta * scores)
             kl = log_p - log_p_prior
