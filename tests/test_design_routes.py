@@ -253,7 +253,7 @@ def test_route_settings_round_trip_and_are_resume_free(tmp_path: Path):
     assert (defaults.top, defaults.stock, defaults.model) == (
         0,
         "building_blocks",
-        "template_mlp_uspto500mt",  # the leakage-filtered corpus model (synthesis.PLANNING_MODEL)
+        "local_gnn",  # the Local-GNN of the leakage-filtered corpus (synthesis.PLANNING_MODEL)
     )
     assert (defaults.budget, defaults.jobs) == (100, 1)
     for bad in ({"top": -1}, {"budget": 0}, {"jobs": 0}, {"stock": ""}, {"tp": 1}):

@@ -22,8 +22,8 @@ from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
 from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
 from makeable.data.stocks import DEFAULT_STOCK
+from makeable.synthesis import LABEL_MODEL
 from makeable.synthesis import MODES as SYNTHESIS_MODES
-from makeable.synthesis import PLANNING_MODEL
 
 
 def add_parser(sub: Any) -> None:
@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
         "makeable",
         help="makeable PMO: the 23 PMO tasks, AUC top-10 and the verified makeable share",
         description="Runs every task and seed as a resumable design run under OUT/runs/, then "
-        f"judges the 100 best molecules of each run (Retro*, {PLANNING_MODEL}, stock "
+        f"judges the 100 best molecules of each run (Retro*, {LABEL_MODEL}, stock "
         f"{DEFAULT_STOCK}, 50 calls) and writes OUT/results.csv (auc_top10, "
         "makeable_top10_share, makeable_top100_share, makeable_auc_top10) and OUT/summary.md.",
     )

@@ -21,7 +21,7 @@ from makeable.cli.flags import (
     executor_args,
 )
 from makeable.data.stocks import DEFAULT_STOCK
-from makeable.synthesis import PLANNING_MODEL
+from makeable.synthesis import LABEL_MODEL
 
 
 def add_parser(sub: Any) -> None:
@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
     label = ssub.add_parser(
         "label",
         help="plan molecules and append one label row each to OUT/labels.csv",
-        description=f"Plans each molecule with Retro*, the shipped {PLANNING_MODEL} (50 templates "
+        description=f"Plans each molecule with Retro*, the shipped {LABEL_MODEL} (50 templates "
         f"per call) and the shipped stock {DEFAULT_STOCK}, stopping at the first solution, and "
         "appends its verdict to OUT/labels.csv as it finishes. The molecules are shuffled with "
         "--seed (a larger --limit with the same seed extends the same order). Running the same "

@@ -39,7 +39,7 @@ from makeable.results_csv import append_csv, read_csv
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
 from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.run_folder import RunFolder, versions
-from makeable.synthesis import PLANNING_MODEL
+from makeable.synthesis import LABEL_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ LABELS, CONFIG = "labels.csv", "config.json"
 LABEL_SETTINGS = SearchSettings(algorithm="retro_star", max_calls=50, stop_on_first_solution=True)
 """The search of the shipped model's labels: Retro*, 50 calls, stop at the first solution."""
 
-LABEL_MODEL = PLANNING_MODEL
 LABEL_MODEL_PARAMS: Mapping[str, Any] = {"max_templates": 50}
 LABEL_STOCK = DEFAULT_STOCK
 
