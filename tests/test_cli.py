@@ -106,7 +106,7 @@ def test_design_and_config_take_names_with_dash_or_underscore(tmp_path, monkeypa
     assert yaml.safe_load((out / "config.yaml").read_text())["budget"] == 40
     capsys.readouterr()
     assert main([*args, "--optimizer", "graph-gaa"]) == 2
-    assert "unknown optimizer 'graph-gaa'; choose one of: gegl, genetic_gfn, graph_ga, lstm-hc" in (
+    assert "unknown optimizer 'graph-gaa'; choose one of: fragment_rag, gegl, genetic_gfn" in (
         capsys.readouterr().err
     )
 

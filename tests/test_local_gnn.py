@@ -260,6 +260,8 @@ def test_an_untrained_name_says_how_to_make_it(monkeypatch: pytest.MonkeyPatch, 
     from makeable.retro.single_step import base
 
     monkeypatch.setattr(base, "default_model_dir", lambda name: tmp_path / name)
+    # as on an install without the shipped weights
+    monkeypatch.setattr(base, "shipped_model_dir", lambda name: tmp_path / "shipped" / name)
     with pytest.raises(FileNotFoundError, match="retro train local_gnn --corpus CORPUS"):
         base.load_model("local_gnn")
     with pytest.raises(FileNotFoundError, match="retro ensemble MODEL MODEL --out DIR"):
@@ -303,3 +305,17 @@ def LocalGNNExample(reaction: Reaction):  # noqa: N802
     from makeable.retro.single_step.local_gnn import LocalGNN
 
     return LocalGNN._own_example(reaction)
+
+
+def test_the_shipped_local_gnn_is_the_planning_default() -> None:
+    """The shipped weights load by name and disconnect paracetamol's amide (4-aminophenol and
+    an acetyl donor) among their first proposals."""
+    from makeable.retro.single_step.base import load_model
+    from makeable.synthesis import LABEL_MODEL, PLANNING_MODEL
+
+    assert (PLANNING_MODEL, LABEL_MODEL) == ("local_gnn", "template_mlp_uspto500mt")
+    model = load_model(PLANNING_MODEL)
+    assert model.params["env_buckets"] == 16384 and model.scores_are_probabilities
+    (pred,) = model.predict(["CC(=O)Nc1ccc(O)cc1"], k=10)
+    assert any("Nc1ccc(O)cc1" in rs.reactants for rs in pred.reactant_sets[:3])
+    assert all(0.0 < rs.score <= 1.0 for rs in pred.reactant_sets)
