@@ -78,3 +78,47 @@ def test_rows_shares_and_masked_auc(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     ChainToy.asked.clear()
     again = bench.run_makeable_pmo("graph_ga", [0], 60, out, tasks=["qed"])
     assert ChainToy.asked == [] and again == rows
+
+
+class Flaky(ChainToy):
+    """Fails in every search while ``fail`` is set (as a model whose class lost an attribute
+    the planner reads did: a long run that imported half its code before an upgrade)."""
+
+    name = "bench_makeable_flaky"
+    fail = True
+
+    def predict(self, *args: object, **kwargs: object) -> list:  # type: ignore[override]
+        if Flaky.fail:
+            raise AttributeError("a bug in the model")
+        return super().predict(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_failed_plan_writes_no_row_and_is_planned_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verdict plan that fails is no verdict: the benchmark stops instead of counting the
+    molecule as not makeable, and the next run plans those molecules again (and only those)."""
+    from makeable.bench import makeable as bench
+    from makeable.retro.planning.search import SearchSettings
+    from makeable.runs.routes import RoutePlanner
+
+    planner = RoutePlanner(
+        model=Flaky(),
+        stock=Stock(["CCN", "CCO"], name="toy"),
+        settings=SearchSettings(max_calls=2, top_k=1, stop_on_first_solution=True),
+        model_ref="toy",
+        stock_ref="toy",
+    )
+    monkeypatch.setattr(bench, "JUDGED", 5)
+    monkeypatch.setattr(bench, "verdict_planner", lambda: planner)
+    out = tmp_path / "bench"
+    Flaky.fail = True
+    with pytest.raises(RuntimeError, match="5 of 5 verdict plans failed .*a bug in the model"):
+        bench.run_makeable_pmo("graph_ga", [0], 40, out, tasks=["qed"])
+    results = out / "results.csv"
+    assert not results.is_file() or len(results.read_text().split()) <= 1  # no row
+    Flaky.fail = False
+    ChainToy.asked.clear()
+    (row,) = bench.run_makeable_pmo("graph_ga", [0], 40, out, tasks=["qed"])
+    assert len(set(ChainToy.asked)) >= 5  # the five failed molecules planned again
+    assert row["n_calls"] == 40

@@ -108,6 +108,14 @@ def judge_run(budget: int, task: str, seed: int, run_dir: Path) -> dict[str, Any
     top = [(smiles[i], scores[i]) for i in order[:JUDGED]]
     constructed = read_constructed_routes(run_dir)
     summary = plan_top_routes(run_dir / "makeable", top, verdict_planner(), constructed=constructed)
+    failed = [t for t in summary.targets if t.error]
+    if failed:
+        # a failed plan is no verdict: counting it as "not makeable" would write a wrong row
+        raise RuntimeError(
+            f"{task} seed {seed}: {len(failed)} of {len(summary.targets)} verdict plans failed "
+            f"(first: {failed[0].error}); no row written. Fix the cause and run the benchmark "
+            "again: the failed molecules are planned again, the others are kept"
+        )
     makeable = {t.smiles for t in summary.targets if t.solved}
     stock = verdict_planner().stock
     for s, data in constructed.items():  # every molecule the optimizer built, not only the top

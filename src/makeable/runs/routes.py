@@ -295,7 +295,10 @@ def plan_top_routes(
 
     rank = {smiles: i for i, (smiles, _) in enumerate(top, start=1)}
     score = dict(top)
-    done = {t.smiles: t for t in _read_results(results_path, _read_routes(lines_path))}
+    # a molecule whose planning failed (an error, not a verdict) is planned again
+    done = {
+        t.smiles: t for t in _read_results(results_path, _read_routes(lines_path)) if not t.error
+    }
     judged = sum(smiles in done for smiles, _ in top)
     if judged:
         log.info("routes: %d of %d molecules already judged", judged, len(top))
