@@ -521,3 +521,33 @@ def test_cli_bench_planning_records_the_reaction_filter(
     assert main([*args, "--reaction-filter", str(folder), "--out", str(tmp_path / "x")]) == 2
     assert "forward" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+class FailsOn(PlanningToy):
+    """The planning toy, but it fails (raises) on the molecules in ``broken``."""
+
+    name = "planning_toy_fails"
+    broken: tuple[str, ...] = ()
+
+    def _predict(
+        self, products: list[Molecule], k: int, classes: list[int] | None = None
+    ) -> list[list[ReactantSet]]:
+        if any(m.smiles in self.broken for m in products):
+            raise RuntimeError("cannot featurise this molecule")
+        return super()._predict(products, k, classes)
+
+
+def test_a_model_failure_on_the_target_is_an_error_not_a_verdict(stock: Stock) -> None:
+    from makeable.retro.planning.syntheseus_search import ModelFailedError
+
+    model = FailsOn()
+    model.broken = (TARGET,)
+    with pytest.raises(ModelFailedError, match="failed on the target: .*cannot featurise"):
+        plan(TARGET, model, stock, max_calls=20)
+    (result,) = plan_many([TARGET], model, stock, SearchSettings(max_calls=20))
+    assert not result.solved and result.error and "cannot featurise" in result.error
+    # on an intermediate it is a dead end, not an error: both routes of the toy pass through
+    # the amine, so the search ends unsolved after trying the rest
+    model.broken = (AMINE,)
+    result = plan(TARGET, model, stock, max_calls=20)
+    assert not result.solved and result.error is None and result.calls > 1

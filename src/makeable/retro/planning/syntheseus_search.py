@@ -36,6 +36,10 @@ UNVERIFIED_LOOKAHEAD = 5
 """With a probabilistic stock, routes looked at per route kept (to find makeable ones)."""
 
 
+class ModelFailedError(ValueError):
+    """The single-step model failed on the target molecule: the search says nothing about it."""
+
+
 @dataclass(frozen=True)
 class SearchOutcome:
     """What one search found (see :class:`makeable.retro.planning.search.PlanResult`)."""
@@ -270,6 +274,9 @@ def run_search(
     alg = build_algorithm(model, stock, s, on_calls, target=canon)
     graph, _ = alg.run_from_mol(syn.SynMolecule(canon))
     calls = int(alg.reaction_model.used)
+    failed = alg.reaction_model.inner.errors.get(canon)
+    if failed:  # the model failed on the target itself: no verdict, an error
+        raise ModelFailedError(f"the single-step model failed on the target: {failed}")
     solved = bool(graph.root_node.has_solution)
     first_calls: int | None = None
     first_s: float | None = None

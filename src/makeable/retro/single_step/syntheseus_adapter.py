@@ -56,9 +56,10 @@ def _adapter_class() -> type:
 
         ``model_seconds`` accumulates the time spent in the makeable model's ``predict`` and
         ``adapter_seconds`` the time spent converting its answers to syntheseus reactions:
-        the only overhead makeable adds to a syntheseus search. A ``reaction_filter``
-        (:mod:`makeable.retro.planning.reaction_filter`) drops the proposals it rejects; its time
-        counts as the model's.
+        the only overhead makeable adds to a syntheseus search. ``errors`` holds the model's
+        failures by molecule (such a molecule gets no reactions: a dead end for the search).
+        A ``reaction_filter`` (:mod:`makeable.retro.planning.reaction_filter`) drops the
+        proposals it rejects; its time counts as the model's.
         """
 
         def __init__(
@@ -72,6 +73,7 @@ def _adapter_class() -> type:
             self.reaction_filter = reaction_filter
             self.model_seconds = 0.0
             self.adapter_seconds = 0.0
+            self.errors: dict[str, str] = {}
 
         def _get_reactions(self, inputs: list[Any], num_results: int) -> list[Sequence[Any]]:
             t0 = time.perf_counter()
@@ -83,6 +85,8 @@ def _adapter_class() -> type:
             is_prob = self.model.scores_are_probabilities
             out: list[Sequence[Any]] = []
             for mol, pred in zip(inputs, preds, strict=True):
+                if pred.error:
+                    self.errors[mol.smiles] = pred.error
                 reactions = []
                 for rs in pred.reactant_sets:
                     meta: dict[str, Any] = {"score": rs.score, "source": self.model.name}
