@@ -154,9 +154,17 @@ def join(pieces: Sequence[str], open_ok: bool = False) -> str | None:
         rooted = [_rooted(m) for m in mols]
     except ValueError:
         return None
-    # attachment numbers above every ring number the pieces use themselves
+    # attachment numbers above every ring number the pieces use themselves, given in the order
+    # the attachments first appear in the string (as SMILES numbers its ring closures): a
+    # model reading left to right meets them in increasing order
     start = max((_max_ring_digit(text) for text, _ in rooted), default=0)
-    numbers = {label: start + 1 + i for i, label in enumerate(sorted(labels))}
+    order: list[int] = []
+    for text, _ in rooted:
+        for m in _DUMMY.finditer(text):
+            label = int(m.group(2) if m.group(2) is not None else m.group(4))
+            if label not in order:
+                order.append(label)
+    numbers = {label: start + 1 + i for i, label in enumerate(order)}
     if start + len(numbers) > 99:
         return None
     return ".".join(_attach(text, symbols, numbers) for text, symbols in rooted)
