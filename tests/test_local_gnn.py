@@ -295,6 +295,8 @@ def test_local_gnn_fine_tunes_on_the_steps_of_its_own_routes(trained: tuple, tmp
     assert record["n_used"] == len(steps) + 1  # the mapped reaction counts, the bare one not
     assert record["skipped_no_template"] == 1
     assert record["loss_after"] < record["loss_before"]
+    # the record retro improve reads: per-epoch train_loss, kept in the model's training log
+    assert len(record["train_loss"]) == 20 and tuned.training["fine_tuning"][-1] == record
     assert tuned.params["storage_dtype"] == "float32"
     tuned.save(tmp_path / "tuned")
     again = load_model(tmp_path / "tuned")

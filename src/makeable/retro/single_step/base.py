@@ -22,7 +22,7 @@ import json
 import logging
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -260,6 +260,59 @@ class SingleStepModel(ABC):
             "fine-tuning (self-improved planning needs SingleStepModel.fine_tune); models "
             f"that do: {', '.join(fine_tunable_models()) or 'none'}"
         )
+
+    def _fine_tune_epochs(
+        self,
+        counts: Mapping[str, int],
+        epochs: int,
+        lr: float,
+        batch_size: int,
+        seed: int,
+        progress: bool,
+        loss: Callable[[], float],
+        train_epoch: Callable[[Any], float],
+    ) -> dict[str, Any]:
+        """The loop and the record of a :meth:`fine_tune` whose examples are ready.
+
+        ``counts`` holds ``n_given``, ``n_used`` and the skipped counts; ``loss()`` is the
+        model's loss on the examples in eval mode, ``train_epoch(rng)`` one pass over them (a
+        NumPy generator seeded with ``seed`` orders the data; torch is seeded too). The model
+        is then stored in float32 (``storage_dtype``): fine-tuning moves weights by less than
+        float16's resolution (~3e-5 at a weight of 0.05), which rounding would undo. The
+        record is appended to ``self.training["fine_tuning"]`` and returned.
+        """
+        import time
+
+        import numpy as np
+        import torch
+        from tqdm import tqdm
+
+        record: dict[str, Any] = {
+            **counts,
+            "epochs": int(epochs),
+            "lr": float(lr),
+            "batch_size": int(batch_size),
+            "seed": int(seed),
+        }
+        t0 = time.perf_counter()
+        history: list[float] = []
+        if counts["n_used"]:
+            record["loss_before"] = loss()
+            torch.manual_seed(seed)
+            rng = np.random.default_rng(seed)
+            bar = tqdm(range(epochs), desc="fine-tuning", disable=not progress, unit="epoch")
+            for _ in bar:
+                history.append(train_epoch(rng))
+                bar.set_postfix(loss=round(history[-1], 4))
+            if "storage_dtype" in self.params:
+                self.params["storage_dtype"] = "float32"
+            record["loss_after"] = loss()
+        else:
+            log.warning("%s fine-tuning: no usable reaction, weights unchanged", self.name)
+        record["train_loss"] = history
+        record["seconds"] = round(time.perf_counter() - t0, 2)
+        self.training.setdefault("fine_tuning", []).append(record)
+        return record
 
     def prepare_for_stock(self, stock: Stock) -> None:  # noqa: B027 (optional hook)
         """Get ready to plan routes down to ``stock`` (called before each search).

@@ -433,12 +433,8 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
         Raises:
             RuntimeError: the model is not trained.
         """
-        from tqdm import tqdm
-
         if self.net is None:
             raise RuntimeError("local_gnn is not trained: call fit() or load a saved model")
-        import time
-
         index = {t: i for i, t in enumerate(self.templates)}
         rows: list[tuple[MolGraph, LocalExample, int]] = []
         no_example = unknown = 0
@@ -456,38 +452,28 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
                 unknown += 1
             else:
                 rows.append((graph, example, index[example.template]))
+        net = self.net
+        dense, sparse = _dense_and_sparse(net)
+        optimizers = (torch.optim.Adam(dense, lr=lr), torch.optim.SparseAdam(sparse, lr=lr))
         size = int(batch_size or self.params["train_batch_size"])
-        record: dict[str, Any] = {
+        counts = {
             "n_given": len(reactions),
             "n_used": len(rows),
             "skipped_no_template": no_example,
             "skipped_unknown_template": unknown,
-            "epochs": int(epochs),
-            "lr": float(lr),
-            "batch_size": size,
-            "seed": int(seed),
         }
-        t0 = time.perf_counter()
-        history: list[float] = []
-        if rows:
-            net = self.net
-            record["loss_before"] = self._validate(net, rows)["val_loss"]
-            torch.manual_seed(seed)
-            rng = np.random.default_rng(seed)
-            dense, sparse = _dense_and_sparse(net)
-            optimizers = (torch.optim.Adam(dense, lr=lr), torch.optim.SparseAdam(sparse, lr=lr))
-            bar = tqdm(range(epochs), desc="fine-tuning", disable=not progress, unit="epoch")
-            for _ in bar:
-                history.append(self._train_epoch(net, optimizers, rows, rng, size, lambda i: lr))
-                bar.set_postfix(loss=round(history[-1], 4))
-            self.params["storage_dtype"] = "float32"
-            net.eval()
-            record["loss_after"] = self._validate(net, rows)["val_loss"]
-        else:
-            log.warning("local_gnn fine-tuning: no usable reaction, weights unchanged")
-        record["history"] = history
-        record["seconds"] = round(time.perf_counter() - t0, 2)
-        return record
+        return self._fine_tune_epochs(
+            counts,
+            epochs,
+            lr,
+            size,
+            seed,
+            progress,
+            loss=lambda: self._validate(net, rows)["val_loss"],
+            train_epoch=lambda rng: self._train_epoch(
+                net, optimizers, rows, rng, size, lambda i: lr
+            ),
+        )
 
     @staticmethod
     def _own_example(reaction: Reaction) -> LocalExample | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -377,7 +376,6 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
         Raises:
             RuntimeError: the model is not trained.
         """
-        from tqdm import tqdm
 
         from makeable.retro.single_step.templates import extract_template
 
@@ -407,41 +405,26 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
                 unknown,
                 len(self.templates),
             )
+        net = self.net
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
+        opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=p["weight_decay"])
         size = int(batch_size or p["train_batch_size"])
-        record: dict[str, Any] = {
+        counts = {
             "n_given": len(reactions),
             "n_used": len(ys),
             "skipped_no_template": no_template,
             "skipped_unknown_template": unknown,
-            "epochs": int(epochs),
-            "lr": float(lr),
-            "batch_size": size,
-            "seed": int(seed),
         }
-        t0 = time.perf_counter()
-        net = self.net
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=p["label_smoothing"])
-        history: list[float] = []
-        if len(ys):
-            record["loss_before"] = self._eval_loss(net, loss_fn, xs, ys)
-            torch.manual_seed(seed)
-            rng = np.random.default_rng(seed)
-            opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=p["weight_decay"])
-            bar = tqdm(range(epochs), desc="fine-tuning", disable=not progress, unit="epoch")
-            for _ in bar:
-                history.append(self._train_epoch(net, opt, loss_fn, xs, ys, rng, size))
-                bar.set_postfix(loss=round(history[-1], 4))
-            # A fine-tuned model is saved in float32: fine-tuning moves weights by less than
-            # float16's resolution (~3e-5 at a weight of 0.05), which rounding would undo.
-            p["storage_dtype"] = "float32"
-            net.eval()
-            record["loss_after"] = self._eval_loss(net, loss_fn, xs, ys)
-        else:
-            log.warning("template_mlp fine-tuning: no usable reaction, weights unchanged")
-        record["train_loss"] = history
-        record["seconds"] = round(time.perf_counter() - t0, 2)
-        self.training.setdefault("fine_tuning", []).append(record)
-        return record
+        return self._fine_tune_epochs(
+            counts,
+            epochs,
+            lr,
+            size,
+            seed,
+            progress,
+            loss=lambda: self._eval_loss(net, loss_fn, xs, ys),
+            train_epoch=lambda rng: self._train_epoch(net, opt, loss_fn, xs, ys, rng, size),
+        )
 
     @torch.no_grad()
     def _eval_loss(
