@@ -99,15 +99,19 @@ def _rooted(fragment: Chem.Mol) -> tuple[str, dict[int, str]]:
     return Chem.MolToSmiles(fragment, rootedAtAtom=root), symbols
 
 
+def _label(match: re.Match[str]) -> int:
+    """The attachment label of a :data:`_DUMMY` match (``[3*]`` → 3)."""
+    return int(match.group(2) if match.group(2) is not None else match.group(4))
+
+
 def _attach(text: str, symbols: dict[int, str], numbers: dict[int, int]) -> str:
     """``text`` with each dummy ``[label*]`` replaced by the ring-closure number
     ``numbers[label]`` (a double-bond direction written on the dummy's bond is kept)."""
 
     def replace(m: re.Match[str]) -> str:
         written = m.group(1) if m.group(2) is not None else m.group(3)
-        label = int(m.group(2) if m.group(2) is not None else m.group(4))
-        symbol = written if written in ("/", "\\") else symbols[label]
-        return symbol + _digit(numbers[label])
+        symbol = written if written in ("/", "\\") else symbols[_label(m)]
+        return symbol + _digit(numbers[_label(m)])
 
     return _DUMMY.sub(replace, text)
 
@@ -161,9 +165,8 @@ def join(pieces: Sequence[str], open_ok: bool = False) -> str | None:
     order: list[int] = []
     for text, _ in rooted:
         for m in _DUMMY.finditer(text):
-            label = int(m.group(2) if m.group(2) is not None else m.group(4))
-            if label not in order:
-                order.append(label)
+            if _label(m) not in order:
+                order.append(_label(m))
     numbers = {label: start + 1 + i for i, label in enumerate(order)}
     if start + len(numbers) > 99:
         return None
