@@ -30,7 +30,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from rdkit import Chem
 
 from makeable.chem import safe
 from makeable.chem.molecule import parse_smiles
@@ -60,13 +63,20 @@ def fragment_vocabulary(population: dict[str, float], size: int) -> tuple[list[s
     by SMILES). A fragment's attachment number is set to 1 (arms) or 1 and 2 (linkers)."""
     totals: dict[str, list[float]] = defaultdict(list)
     for smiles, score in population.items():
-        for frag in set(_normalised(f) for f in safe.fragments(smiles)):
-            if frag is not None:
-                totals[frag].append(score)
+        for frag in _molecule_fragments(smiles):
+            totals[frag].append(score)
     ranked = sorted(totals, key=lambda f: (-sum(totals[f]) / len(totals[f]), f))
     arms = [f for f in ranked if safe.attachments(f) == 1][:size]
     linkers = [f for f in ranked if safe.attachments(f) == 2][:size]
     return arms, linkers
+
+
+@lru_cache(maxsize=100_000)
+def _molecule_fragments(smiles: str) -> tuple[str, ...]:
+    """The distinct normalised fragments of a molecule, sorted (cached: the population keeps
+    most of its molecules from one round to the next)."""
+    found = {_normalised(f) for f in safe.fragments(smiles)}
+    return tuple(sorted(f for f in found if f is not None))
 
 
 def _normalised(fragment: str) -> str | None:
@@ -80,8 +90,6 @@ def _normalised(fragment: str) -> str | None:
         if atom.GetAtomicNum() == 0:
             number += 1
             atom.SetIsotope(number)
-    from rdkit import Chem
-
     return str(Chem.MolToSmiles(mol))
 
 
@@ -258,8 +266,6 @@ class FragmentRAG(Optimizer):
 
     def _children(self, population: dict[str, float], ctx: DesignContext) -> list[str]:
         """Graph GA children of a mating pool drawn from the population."""
-        from rdkit import Chem
-
         from makeable.optimizers.graph_ga_ops import make_mating_pool, reproduce_seeded
 
         if not self.ga_offspring or not population:
