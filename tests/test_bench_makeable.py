@@ -32,19 +32,25 @@ class ChainToy(SingleStepModel):
         return [[ReactantSet(("CCN", "CCO"), 0.9)] if "N" in m.smiles else [] for m in products]
 
 
-def test_rows_shares_and_masked_auc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from makeable.bench import makeable as bench
-    from makeable.oracle.metrics import auc_top_k
+def toy_planner(model: SingleStepModel):
+    """The verdict planner of these tests: ``model``, a two-molecule exact stock, 2 calls."""
     from makeable.retro.planning.search import SearchSettings
     from makeable.runs.routes import RoutePlanner
 
-    planner = RoutePlanner(
-        model=ChainToy(),
+    return RoutePlanner(
+        model=model,
         stock=Stock(["CCN", "CCO"], name="toy"),
         settings=SearchSettings(max_calls=2, top_k=1, stop_on_first_solution=True),
         model_ref="toy",
         stock_ref="toy",
     )
+
+
+def test_rows_shares_and_masked_auc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from makeable.bench import makeable as bench
+    from makeable.oracle.metrics import auc_top_k
+
+    planner = toy_planner(ChainToy())
     monkeypatch.setattr(bench, "verdict_planner", lambda: planner)
     monkeypatch.setattr(bench, "JUDGED", 20)
     out = tmp_path / "bench"
@@ -99,16 +105,8 @@ def test_a_failed_plan_writes_no_row_and_is_planned_again(
     """A verdict plan that fails is no verdict: the benchmark stops instead of counting the
     molecule as not makeable, and the next run plans those molecules again (and only those)."""
     from makeable.bench import makeable as bench
-    from makeable.retro.planning.search import SearchSettings
-    from makeable.runs.routes import RoutePlanner
 
-    planner = RoutePlanner(
-        model=Flaky(),
-        stock=Stock(["CCN", "CCO"], name="toy"),
-        settings=SearchSettings(max_calls=2, top_k=1, stop_on_first_solution=True),
-        model_ref="toy",
-        stock_ref="toy",
-    )
+    planner = toy_planner(Flaky())
     monkeypatch.setattr(bench, "JUDGED", 5)
     monkeypatch.setattr(bench, "verdict_planner", lambda: planner)
     out = tmp_path / "bench"
