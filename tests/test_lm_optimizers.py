@@ -170,3 +170,25 @@ def test_bf16_updates_learn_and_resume_into_the_same_calls(tmp_path, name):
 
     with pytest.raises(ValueError, match="bf16 must be true or false"):
         get_optimizer(name, bf16="yes")
+
+
+def test_bf16_autocast_runs_in_float32_on_a_cpu_without_bfloat16(monkeypatch, caplog):
+    """On a CPU without bfloat16 kernels oneDNN has no bfloat16 LSTM: ``bf16`` is then ignored
+    with a warning (the run goes on in float32), never a crash; with the kernels, the LSTM runs in
+    bfloat16."""
+    from makeable.models import toolkit
+
+    lstm = torch.nn.LSTM(8, 8, batch_first=True)
+    x = torch.randn(2, 3, 8)
+    monkeypatch.setattr(toolkit, "cpu_has_bf16", lambda: False)
+    toolkit._warn_no_bf16.cache_clear()
+    with caplog.at_level("WARNING"), toolkit.bf16_autocast("cpu", True):
+        out, _ = lstm(x)
+    assert out.dtype == torch.float32
+    assert "no bfloat16 kernels" in caplog.text
+    with toolkit.bf16_autocast("cpu", False):
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(toolkit, "cpu_has_bf16", lambda: True)
+    with toolkit.bf16_autocast("cpu", True):
+        assert torch.is_autocast_enabled("cpu")
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16

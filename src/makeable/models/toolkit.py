@@ -13,9 +13,11 @@ References:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +25,8 @@ from makeable.runtime import threads_set
 
 if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays light
     import torch
+
+log = logging.getLogger(__name__)
 
 
 def rank_weights(scores: Sequence[float] | np.ndarray, rank_coefficient: float) -> np.ndarray:
@@ -54,6 +58,42 @@ def trajectory_balance(
     or weighted) and may add their own terms (Genetic GFN's KL to the prior).
     """
     return (log_z + log_pf - log_reward) ** 2
+
+
+def bf16_autocast(device_type: str, enabled: bool) -> AbstractContextManager[Any]:
+    """bfloat16 autocast on ``device_type`` when ``enabled`` and the hardware has bfloat16
+    kernels; otherwise nothing changes (float32).
+
+    On a CPU without AVX512-BF16 or AMX, oneDNN has no bfloat16 LSTM (it fails with "could not
+    create a primitive descriptor"), and emulated bfloat16 would be slower than float32 anyway:
+    there ``bf16`` is a speed hint that is ignored, with one warning per process.
+    """
+    import torch
+
+    if not enabled:
+        return nullcontext()
+    if device_type == "cpu" and not cpu_has_bf16():
+        _warn_no_bf16()
+        return nullcontext()
+    return torch.autocast(device_type, dtype=torch.bfloat16)
+
+
+@cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bfloat16 kernels (oneDNN's own test: AVX512-BF16 or AMX)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
+
+
+@cache
+def _warn_no_bf16() -> None:
+    log.warning(
+        "bf16: this CPU has no bfloat16 kernels (AVX512-BF16 or AMX); the updates run in float32"
+    )
 
 
 @contextmanager

@@ -67,8 +67,11 @@ def autocast(bf16: bool) -> AbstractContextManager[Any]:
     """bfloat16 autocast on the CPU for a model update when ``bf16`` (the LSTM and the head in
     bfloat16, log-softmax and the loss in float32, weights and Adam state float32): 1.8 times
     faster per update of 64 SMILES through the 3 × 256 LSTM on a CPU with AVX512-BF16 (0.38 vs
-    0.71 s, one thread). Off, nothing changes."""
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    0.71 s, one thread). Off, or on a CPU without bfloat16 kernels, nothing changes
+    (:func:`makeable.models.toolkit.bf16_autocast`)."""
+    from makeable.models.toolkit import bf16_autocast
+
+    return bf16_autocast("cpu", bf16)
 
 
 def fits(model: SmilesLSTM, smiles: str, max_len: int) -> bool:

@@ -43,6 +43,7 @@ from makeable.models.checkpoints import (
 )
 from makeable.models.smiles_lm.io import save_model
 from makeable.models.smiles_lm.lstm import SmilesLSTM, pad_batch
+from makeable.models.toolkit import bf16_autocast
 from makeable.results_csv import open_append
 from makeable.run_folder import RunFolder
 from makeable.runtime import resolve_device
@@ -321,7 +322,7 @@ def train_prior(config: TrainConfig, out_dir: str | Path, progress: bool = True)
                     decay = 1.0 - (1.0 - config.lr_final_fraction) * step / max(1, total_steps - 1)
                     for group in optimizer.param_groups:
                         group["lr"] = config.lr * decay
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+                    with bf16_autocast(device.type, config.bf16):
                         loss = -model.log_likelihood(batch).sum() / n_tok
                     optimizer.zero_grad()
                     loss.backward()
