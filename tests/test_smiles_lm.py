@@ -257,3 +257,34 @@ def test_sampling_never_emits_special_tokens():
     for row in body.tolist():
         if tok.pad_id in row:
             assert tok.eos_id in row[: row.index(tok.pad_id)]
+
+
+def test_sampling_steps_give_the_networks_own_probabilities():
+    """Sampling steps the LSTM cell by matrix products and drops rows that stopped; the
+    log-probability of what it draws, accumulated step by step, equals the network's own
+    (``log_likelihood``: the whole sequence through ``nn.LSTM``, in length groups)."""
+    model = _tiny(SmilesTokenizer.build(TRICKY))
+    model.eval()
+    torch.manual_seed(0)
+    for p in model.parameters():  # a peaked network, so sequences end at different lengths
+        p.data.normal_(0.0, 0.5)
+    generator = torch.Generator().manual_seed(1)
+    tokens, finished = model.sample_tokens(70, max_len=12, generator=generator)
+    stepped = torch.zeros(len(tokens))
+    step = model._stepper(len(tokens))
+    pad = model.tokenizer.pad_id
+    with torch.no_grad():
+        for t in range(tokens.shape[1] - 1):
+            logp = torch.log_softmax(step(tokens[:, t : t + 1]), dim=-1)
+            target = tokens[:, t + 1]
+            stepped += torch.where(target != pad, logp.gather(1, target[:, None])[:, 0], 0.0)
+        whole = model.log_likelihood(tokens)
+    assert torch.allclose(stepped, whole, atol=1e-4)
+    lengths = (tokens != pad).sum(dim=1)
+    assert len(set(lengths.tolist())) > 1  # the length groups were exercised
+    # rows dropped from the batch keep the others' state: the same logits as without dropping
+    full, part, rows = model._stepper(len(tokens)), model._stepper(len(tokens)), [0, 5, 9]
+    with torch.no_grad():
+        full(tokens[:, :1]), part(tokens[:, :1])
+        part.keep(torch.tensor(rows))
+        assert torch.allclose(full(tokens[:, 1:2])[rows], part(tokens[rows, 1:2]), atol=1e-6)
