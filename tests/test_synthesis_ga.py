@@ -89,6 +89,32 @@ def test_slot_table_is_cached_as_npz_and_recomputed_when_unreadable(tmp_path):
         assert set(data.files) == {"key", "indices", "offsets"}
 
 
+def test_the_defaults_slot_table_ships_and_holds_true_matches(tmp_path):
+    """The slot table of the default templates and stock ships (a fresh installation does not
+    spend a minute matching 23,575 blocks); it is read without writing to the cache, and a
+    sample of its entries and non-entries agrees with RDKit's substructure match."""
+    import random
+    from importlib import resources
+
+    from rdkit import Chem
+
+    from makeable.chem.synthesis import table_key
+    from makeable.data.stocks import load_stock
+
+    templates, blocks = load_templates(), load_stock("building_blocks").molecules()
+    name = f"slots-{table_key(templates, blocks)[:24]}.npz"
+    assert resources.files("makeable.resources").joinpath("synthesis", name).is_file()
+    table = slot_table(templates, blocks, cache=tmp_path)
+    assert not list(tmp_path.iterdir())  # the shipped table was read, nothing computed
+    rng = random.Random(0)
+    for slot in rng.sample(range(len(templates.slots)), 8):
+        t, s = templates.slots[slot]
+        query = templates[t].slot_query(s)
+        fits = set(table[slot].tolist())
+        for i in rng.sample(range(len(blocks)), 150) + rng.sample(sorted(fits), min(20, len(fits))):
+            assert Chem.MolFromSmiles(blocks[i]).HasSubstructMatch(query) == (i in fits)
+
+
 def test_tree_route_is_paroutes_json_and_replays():
     templates = load_templates()
     space = SynthesisSpace(templates, sorted([ACID, AMINE]))

@@ -54,7 +54,9 @@ takes about 30 s on one core (168,166 matches; RDKit's SubstructLibrary with pat
 fingerprints was slower, 43 s, the recursive SMARTS defeat its screen; the 340 slots of
 ``hb_real`` took 77 s on a core shared with other jobs); the table is cached
 as an ``.npz`` file (no pickle) keyed by a hash of the RDKit version, the templates and the
-building blocks, and loads in milliseconds.
+building blocks, and loads in milliseconds. The table of the defaults (``hb_real`` and the
+shipped stock ``building_blocks``, RDKit as pinned) ships in ``resources/synthesis/``, so a
+fresh installation's first synthesis run starts at once.
 
 References:
     Hartenfeller et al., "A collection of robust organic synthesis reactions for in silico
@@ -376,24 +378,21 @@ def slot_table(
         templates: the templates (slots in :attr:`TemplateSet.slots` order).
         building_blocks: canonical SMILES; indices refer to this list.
         cache: a folder for the table (``slots-<key>.npz``); read when it holds the table of
-            these templates and building blocks, written after computing it otherwise.
+            these templates and building blocks, written after computing it otherwise. A table
+            shipped in ``resources/synthesis/`` under the same name is read first.
 
     Returns:
         The arrays, in :attr:`TemplateSet.slots` order.
     """
     key = table_key(templates, building_blocks)
-    path = cache / f"slots-{key[:24]}.npz" if cache is not None else None
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["key"]) == key:
-                    indices, offsets = data["indices"], data["offsets"]
-                    if len(offsets) == len(templates.slots) + 1:
-                        return [
-                            indices[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)
-                        ]
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("slot table %s is unreadable (%s): computing it again", path, exc)
+    name = f"slots-{key[:24]}.npz"
+    path = cache / name if cache is not None else None
+    shipped = Path(str(resources.files("makeable.resources").joinpath("synthesis", name)))
+    for known in (shipped, path):
+        if known is not None and known.is_file():
+            table = _read_table(known, key, len(templates.slots))
+            if table is not None:
+                return table
     start = time.perf_counter()
     with quiet_rdkit():
         mols = [Chem.MolFromSmiles(s) for s in building_blocks]
@@ -413,9 +412,24 @@ def slot_table(
         offsets = np.cumsum([0, *(len(a) for a in table)]).astype(np.int64)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, key=np.array(key), indices=np.concatenate(table), offsets=offsets)
+            np.savez_compressed(
+                fh, key=np.array(key), indices=np.concatenate(table), offsets=offsets
+            )
         os.replace(tmp, path)
     return table
+
+
+def _read_table(path: Path, key: str, n_slots: int) -> list[np.ndarray] | None:
+    """The slot table in ``path`` if it is the one of ``key`` (``None`` otherwise)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["key"]) == key:
+                indices, offsets = data["indices"], data["offsets"]
+                if len(offsets) == n_slots + 1:
+                    return [indices[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("slot table %s is unreadable (%s): computing it again", path, exc)
+    return None
 
 
 class SynthesisSpace:
