@@ -91,3 +91,30 @@ def test_several_outcomes_come_in_the_same_order_in_every_process():
     assert outputs.pop().strip() == (
         "[('CC(=O)Nc1ccc(N)cc1', 'CCC(=O)O'), ('CC(=O)O', 'CCC(=O)Nc1ccc(N)cc1')]"
     )
+
+
+def test_listed_atoms_give_rdchirals_own_outcomes_and_are_restored() -> None:
+    """Template application lists a molecule's atoms and bonds instead of RDKit's slow
+    sequence object; every template of the toy reactions, applied to every toy product, gives
+    the same outcomes as rdchiral with RDKit's own iteration, and RDKit's is back afterwards."""
+    from rdchiral.main import rdchiralRun
+    from rdkit.Chem import rdchem
+
+    from makeable.retro.single_step.templates import canonical_outcome, prepare_product
+
+    own = rdchem.Mol.GetAtoms
+    templates = [t for t in (extract_template(m) for m in MAPPED) if t is not None]
+    products = [Reaction.from_smiles(m).product.smiles for m in MAPPED]
+    for template in templates:
+        rxn = compile_template(template)
+        for product in products:
+            prod = prepare_product(product)
+            listed = apply_template(rxn, prod)
+            plain = {
+                canonical_outcome(o) for o in rdchiralRun(rxn, prod, combine_enantiomers=False)
+            }
+            assert listed == sorted(o for o in plain if o is not None)
+    assert rdchem.Mol.GetAtoms is own
+    from rdkit import Chem
+
+    assert not isinstance(Chem.MolFromSmiles("CCO").GetAtoms(), list)
