@@ -102,7 +102,7 @@ def prepare_product(smiles: str) -> Any:
     """
     from rdchiral.initialization import rdchiralReactants
 
-    with quiet_rdkit():
+    with quiet_rdkit(), _listed_atoms_and_bonds():
         try:
             return rdchiralReactants(smiles)
         except Exception as exc:
