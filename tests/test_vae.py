@@ -304,3 +304,69 @@ def test_cli_errors_are_one_line(trained, tmp_path, capsys):
     line = one_error(capsys, ["vae", "decode", str(wrong), "--model", str(trained), "--out",
                               str(tmp_path / "d.smi")])  # fmt: skip
     assert "latent vectors must be (n, 8), got (2, 3)" in line
+
+
+# -- property heads: targeting and the vae-heads benchmark ----------------------------------
+def test_targeting_moves_the_heads_prediction_to_the_target():
+    from makeable.generative.targeting import target_latents
+
+    vae = _tiny(props=True)
+    for target in (0.5, 4.0):
+        z = target_latents(vae, "logp", target, n=40, seed=0, steps=300, lr=0.1, prior_weight=0)
+        predicted = vae.predict_properties(z)[:, 0]
+        assert float((predicted - target).abs().mean()) < 0.05
+    start = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
+    assert float((vae.predict_properties(start)[:, 0] - 4.0).abs().mean()) > 0.3
+    with pytest.raises(ValueError, match="no 'sas' head"):
+        target_latents(vae, "sas", 3.0, n=4, seed=0)
+
+
+def test_targeted_metrics_by_hand():
+    from rdkit import Chem
+    from rdkit.Chem import Crippen
+
+    from makeable.generative.targeting import property_function, targeted
+
+    ethanol = Crippen.MolLogP(Chem.MolFromSmiles("CCO"))
+    benzene = Crippen.MolLogP(Chem.MolFromSmiles("c1ccccc1"))
+    result = targeted(["CCO", "OCC", "c1ccccc1", "C1C"], "logP", ethanol, tolerance=0.1)
+    assert result.n == 4 and result.valid == 0.75 and result.unique == pytest.approx(2 / 3)
+    assert result.mae == pytest.approx(abs(benzene - ethanol) / 3)
+    assert result.within == pytest.approx(2 / 3)
+    assert result.mean_value == pytest.approx((2 * ethanol + benzene) / 3)
+    none = targeted(["C1C", ""], "qed", 0.5, tolerance=0.1)
+    assert none.valid == 0 and math.isnan(none.mae) and none.within == 0
+    with pytest.raises(ValueError, match="known are logP, qed, SAS"):
+        property_function("tpsa")
+
+
+def test_mean_and_95_interval_over_seeds():
+    from makeable.bench.vae_heads import mean_ci
+
+    mean, half = mean_ci([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6) and half == pytest.approx(4.303 * 0.1 / math.sqrt(3))
+    assert math.isnan(mean_ci([0.4])[1]) and math.isnan(mean_ci([])[0])
+
+
+def test_bench_vae_heads_compares_groups(trained, tmp_path, capsys):
+    bare = tmp_path / "no_heads"
+    save_vae(_tiny(), bare)
+    out = tmp_path / "heads"
+    argv = ["bench", "vae-heads", "--models", f"two={trained}", f"none={bare}",
+            "--property", "logp", "--interpolative", "1.0", "--extrapolative", "6.0",
+            "--n", "12", "--steps", "20", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [(r["label"], r["kind"], r["target"]) for r in rows] == [
+        ("two", "prior", ""), ("two", "interpolative", "1.0"), ("two", "extrapolative", "6.0"),
+        ("none", "prior", ""),
+    ]  # fmt: skip
+    assert rows[0]["heads"] == "logp+qed" and rows[3]["heads"] == "none"
+    assert all(0 <= float(r["valid"]) <= 1 for r in rows)
+    summary = (out / "summary.md").read_text()
+    assert "| two | 1 | logp+qed | interpolative | 1.0 |" in summary
+    assert "VAE property heads: logp" in capsys.readouterr().out
+    line = one_error(capsys, [*argv[:3], f"none={bare}", *argv[5:]])
+    assert "none of the models has a 'logp' head" in line
+    line = one_error(capsys, [*argv[:3], str(tmp_path / "missing"), *argv[5:]])
+    assert "no model folder" in line

@@ -21,6 +21,7 @@ from makeable.cli.params import parse_params
 from makeable.cli.plan import add_bench_parser as add_planning_bench_parser
 from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
 from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
+from makeable.cli.vae import add_bench_parser as add_vae_bench_parser
 from makeable.data.stocks import DEFAULT_STOCK
 from makeable.synthesis import LABEL_MODEL
 from makeable.synthesis import MODES as SYNTHESIS_MODES
@@ -57,6 +58,7 @@ def add_parser(sub: Any) -> None:
     add_planning_bench_parser(bsub)
     add_conformers_bench_parser(bsub)
     add_moses_bench_parser(bsub)
+    add_vae_bench_parser(bsub)
 
     props = bsub.add_parser(
         "properties",

@@ -330,3 +330,64 @@ def run_decode(args: argparse.Namespace) -> int:
     _write_lines(out, smiles)
     print(f"decoded {len(smiles)} latent vectors into {out}; {_parse_share(smiles):.1%} parse")
     return 0
+
+
+def add_bench_parser(bench_sub: Any) -> None:
+    """Add ``makeable bench vae-heads`` to the ``bench`` subcommand's subparsers."""
+    p = bench_sub.add_parser(
+        "vae-heads",
+        help="do extra property heads make a VAE's molecules more valid and more specific?",
+        description="For groups of SMILES VAEs (e.g. one head vs several, each group trained "
+        "with several seeds): the validity of prior samples, and for each target value of "
+        "--property, latent points moved along the head's gradient, decoded and scored by "
+        "RDKit (valid, unique, mean absolute error, share within the tolerance). Writes "
+        "OUT/results.csv and OUT/summary.md (mean ± 95 %% interval over each group's models).",
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        required=True,
+        metavar="LABEL=DIR",
+        help="VAE folders, each with the group it belongs to (a bare DIR is its own group)",
+    )
+    p.add_argument("--property", required=True, help="the head to target, e.g. logP")
+    p.add_argument("--interpolative", nargs="*", type=float, default=[], metavar="T",
+                   help="targets inside the training set's range of the property")  # fmt: skip
+    p.add_argument("--extrapolative", nargs="*", type=float, default=[], metavar="T",
+                   help="targets beyond that range")  # fmt: skip
+    p.add_argument("--n", type=at_least_one, default=500, help="points per model and target")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        help="'within' tolerance in the property's units (default: a quarter of its std)",
+    )
+    p.add_argument("--steps", type=at_least_zero, default=200, help="Adam steps per target")
+    add_seed(p, draws="the latent draws (the same for every model)")
+    add_threads(p)
+    add_out(p, "benchmark folder: results.csv, summary.md, config.yaml")
+    p.set_defaults(func=run_bench_heads)
+
+
+def run_bench_heads(args: argparse.Namespace) -> int:
+    from makeable.bench.vae_heads import HeadsSettings, run_vae_heads
+
+    models = []
+    for item in args.models:
+        label, sep, folder = item.partition("=")
+        models.append((label, folder) if sep else (Path(item).name, item))
+    for _, folder in models:
+        if not Path(folder).is_dir():
+            raise ValueError(f"bench vae-heads: no model folder {folder}")
+    settings = HeadsSettings(
+        models=tuple(models),
+        prop=args.property,
+        interpolative=tuple(args.interpolative),
+        extrapolative=tuple(args.extrapolative),
+        n=args.n,
+        seed=args.seed,
+        tolerance=args.tolerance,
+        steps=args.steps,
+    )
+    run_vae_heads(settings, args.out)
+    print(Path(args.out, "summary.md").read_text())
+    return 0
