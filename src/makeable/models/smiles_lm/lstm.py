@@ -49,8 +49,8 @@ MAX_GROUPS = 4
 def length_groups(lengths: torch.Tensor) -> list[torch.Tensor]:
     """Row indices of a batch split by length into up to :data:`MAX_GROUPS` groups of at least
     :data:`GROUP_ROWS` rows (shortest first), so that each group is padded only to its own
-    longest sequence: a batch of 88 sampled SMILES (mean 40 tokens, longest 63) runs through
-    the LSTM 1.3 to 1.5 times faster in 2 to 3 groups than padded to 63 as one."""
+    longest sequence (64 sampled SMILES, mean 40 tokens, longest 63: forward and backward
+    about 10 % faster in 2 groups than padded to 63 as one, on an idle core)."""
     n = len(lengths)
     k = max(1, min(MAX_GROUPS, n // GROUP_ROWS))
     if k == 1:
@@ -140,6 +140,8 @@ class SmilesLSTM(AutoregressiveLSTM):
         """
         tokens = tokens.to(self.device)
         pad = self.tokenizer.pad_id
+        if not len(tokens):
+            return torch.zeros(0, device=self.device)
         lengths = (tokens != pad).sum(dim=1)
         groups = length_groups(lengths)
         parts = []
