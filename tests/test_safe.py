@@ -126,13 +126,78 @@ def test_the_vocabulary_ranks_fragments_by_their_molecules_scores() -> None:
     assert two is not None and two.count(".") == 2 and safe.decode(two[:-1]) is None
 
 
-def test_fragment_rag_refuses_a_smiles_prior(tmp_path) -> None:
-    from tests.lm_toys import design, tiny_prior
+@pytest.mark.parametrize(
+    "arm",
+    [
+        "[1*]C(=O)c1ccccc1",  # a branch, then the chain
+        "[1*]c1ccc2c(c1)NC(=O)[C@@H]1CCCCN21",  # the attachment atom opens a ring
+        "[1*]N1CCOCC1",
+        "[1*]C(C)(C)C",  # branches only
+        "[1*]O",  # one atom
+        "[1*]=CC",  # a double cut bond
+        "[1*]C1=CC(=O)N(C)C1=O",
+    ],
+)
+def test_an_arm_prefix_is_continued_at_the_attachment_atom(arm: str) -> None:
+    prefix = safe.arm_prefix(arm)
+    assert prefix is not None
+    joined = Chem.MolFromSmiles(prefix + "N")
+    assert joined is not None
+    # what the model writes next sits where the cut bond was: [1*] becomes that atom
+    want = Chem.MolFromSmiles(arm.replace("[1*]", "N"))
+    assert Chem.MolToSmiles(joined) == Chem.MolToSmiles(want)
 
-    with pytest.raises(ValueError, match="notation safe"):
-        design("fragment_rag", {"prior": tiny_prior("smiles")}, 50, tmp_path / "r")
+
+def test_arm_prefix_and_extend_arm_refuse_what_they_cannot_use() -> None:
+    assert safe.arm_prefix("CCO") is None  # no attachment point
+    assert safe.arm_prefix("[1*]CC[2*]") is None  # a linker
+    assert safe.arm_prefix("not a molecule") is None
+    longer = safe.extend_arm("[1*]C(=O)c1ccccc1", "[1*]N1CCN([2*])CC1")
+    assert longer == Chem.MolToSmiles(Chem.MolFromSmiles("[1*]N1CCN(C(=O)c2ccccc2)CC1"))
+    assert safe.extend_arm("[1*]C(=O)c1ccccc1", "[1*]N1CCOCC1") is None  # not a linker
+    assert safe.extend_arm("[1*]C", "[1*]=C[2*]") is None  # the joined bond's ends disagree
+
+
+def test_sampling_can_keep_every_ring_digit_closed(one_thread: None) -> None:
+    import re
+
+    import torch
+
+    from makeable.models.smiles_lm.io import load_model
+    from tests.lm_toys import tiny_prior
+
+    model = load_model(tiny_prior("safe"))
+    digits = [model.tokenizer.itos[i] for i in model.ring_digit_ids]
+    assert digits and all(re.fullmatch(r"%\d\d|\d", d) for d in digits)
+    g = torch.Generator().manual_seed(0)
+    tokens, ended = model.sample_tokens(200, 40, g, close_rings=True)
+    texts = [t for t, e in zip(model.decode_batch(tokens, ended), ended.tolist(), strict=True) if e]
+    assert texts
+    # every string that ended holds each digit an even number of times: nothing left open
+    for text in texts:
+        tokens_of = re.findall(r"%\d\d|\d", text)
+        assert all(tokens_of.count(d) % 2 == 0 for d in set(tokens_of)), text
+
+
+def test_fragment_rag_grows_retrieved_arms_with_a_smiles_prior(tmp_path) -> None:
     from makeable.optimizers import get_optimizer
+    from tests.lm_toys import calls_table, design, tiny_prior
 
+    params = {"prior": tiny_prior("smiles"), "population_size": 16, "lm_samples": 16}
+    params |= {"ga_offspring": 0, "vocab_size": 8, "linker_share": 0.5}
+    _, result = design("fragment_rag", params, 120, tmp_path / "r")
+    assert result.metrics["n_calls"] == 120 == len(calls_table(tmp_path / "r"))
+    # what the model writes holds the retrieved arm, joined at its attachment atom
+    import torch
+
+    from makeable.models.smiles_lm.io import load_model
+    from makeable.optimizers.base import DesignContext
+
+    rag = get_optimizer("fragment_rag", lm_samples=24, linker_share=0.0)
+    model = load_model(tiny_prior("smiles"))
+    written = rag._write(model, ["[1*]NCNC"], [], DesignContext(0, []), torch.Generator())
+    assert written
+    assert all(Chem.MolFromSmiles(m).HasSubstructMatch(Chem.MolFromSmiles("NCNC")) for m in written)
     with pytest.raises(ValueError, match="nothing to propose"):
         get_optimizer("fragment_rag", lm_samples=0, ga_offspring=0)
 

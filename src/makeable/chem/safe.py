@@ -23,10 +23,12 @@ from collections.abc import Sequence
 from rdkit import Chem
 from rdkit.Chem import BRICS
 
-from makeable.chem.molecule import parse_smiles
+from makeable.chem.molecule import parse_smiles, quiet_rdkit
 
 _DUMMY = re.compile(r"\(([-=#/\\]?)\[(\d+)\*\]\)|([-=#/\\]?)\[(\d+)\*\]")
 _RING_DIGIT = re.compile(r"%(\d{2})|(?<![\[:%\d])(\d)")
+_RING_TOKEN = re.compile(r"%\d\d|\d")
+_BOND_TOKENS = ("-", "=", "#", "/", "\\", ":")
 _BOND = {Chem.BondType.SINGLE: "", Chem.BondType.DOUBLE: "=", Chem.BondType.TRIPLE: "#"}
 
 
@@ -171,3 +173,75 @@ def join(pieces: Sequence[str], open_ok: bool = False) -> str | None:
     if start + len(numbers) > 99:
         return None
     return ".".join(_attach(text, symbols, numbers) for text, symbols in rooted)
+
+
+def arm_prefix(arm: str) -> str | None:
+    """A SMILES prefix of an *arm* (a fragment with one attachment point) that a SMILES model
+    continues at the attachment atom: ``[1*]C(=O)c1ccccc1`` → ``C(=O)(c1ccccc1)``, so any
+    atom written next is bonded where the cut bond was (a double or triple cut bond is
+    written after the prefix: ``=``). The arm is written from its attachment atom, and all of
+    it that would follow that atom goes into branches. ``None`` when ``arm`` is not an arm."""
+    from makeable.chem.smiles_tokens import split_smiles
+
+    mol = _mol(arm)
+    if mol is None:
+        return None
+    dummies = [a for a in mol.GetAtoms() if a.GetAtomicNum() == 0]
+    if len(dummies) != 1 or mol.GetNumAtoms() < 2:
+        return None
+    (bond,) = dummies[0].GetBonds()
+    tokens = split_smiles(Chem.MolToSmiles(mol, rootedAtAtom=dummies[0].GetIdx()))
+    tokens = tokens[1:]  # the dummy
+    if tokens and tokens[0] in _BOND_TOKENS:
+        tokens = tokens[1:]  # the cut bond: written after the prefix instead
+    head = [tokens.pop(0)]  # the attachment atom and the ring closures it opens
+    while tokens and (
+        _RING_TOKEN.fullmatch(tokens[0])
+        or (len(tokens) > 1 and tokens[0] in _BOND_TOKENS and _RING_TOKEN.fullmatch(tokens[1]))
+    ):
+        head.append(tokens.pop(0))
+    branches: list[str] = []
+    while tokens and tokens[0] == "(":
+        depth = 0
+        end = 0
+        for end, token in enumerate(tokens, start=1):  # noqa: B007 (end is read below)
+            depth += (token == "(") - (token == ")")
+            if depth == 0:
+                break
+        branches += tokens[:end]
+        tokens = tokens[end:]
+    chain = ["(", *tokens, ")"] if tokens else []
+    return "".join([*head, *branches, *chain, _BOND.get(bond.GetBondType(), "")])
+
+
+def extend_arm(arm: str, linker: str) -> str | None:
+    """The arm made by joining ``arm`` (attachment ``[1*]``) to a linker's ``[1*]`` point: the
+    linker's other point (``[2*]``) becomes the new arm's ``[1*]``. ``None`` when either is not
+    what it should be or the joined bond is impossible."""
+    a, b = _mol(arm), _mol(linker)
+    if a is None or b is None or attachments(arm) != 1 or attachments(linker) != 2:
+        return None
+    ends = [
+        (atom.GetIsotope(), atom.GetBonds()[0].GetBondType())
+        for m in (a, b)
+        for atom in m.GetAtoms()
+        if atom.GetAtomicNum() == 0
+    ]
+    if sorted(label for label, _ in ends) != [1, 1, 2] or len({t for i, t in ends if i == 1}) != 1:
+        return None  # not [1*] + [1*]...[2*], or the two ends of the joined bond disagree
+    params = Chem.MolzipParams()
+    params.label = Chem.MolzipLabel.Isotope
+    try:
+        with quiet_rdkit():
+            zipped = Chem.molzip(a, b, params)
+    except (RuntimeError, ValueError):
+        return None
+    for atom in zipped.GetAtoms():
+        if atom.GetAtomicNum() == 0:
+            atom.SetIsotope(1)
+    try:
+        with quiet_rdkit():
+            Chem.SanitizeMol(zipped)
+    except (RuntimeError, ValueError):
+        return None
+    return str(Chem.MolToSmiles(zipped))

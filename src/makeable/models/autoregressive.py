@@ -104,6 +104,7 @@ class AutoregressiveLSTM(nn.Module):
         pad_id: int = 0,
         guide: torch.Tensor | None = None,
         keep: torch.Tensor | None = None,
+        paired: Sequence[int] = (),
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw up to ``steps`` tokens after each start token, one step for all rows at a time.
 
@@ -118,6 +119,9 @@ class AutoregressiveLSTM(nn.Module):
             pad_id: what fills the positions after a stop (and undrawn ones).
             guide, keep: ``(n, steps)`` tokens and a bool mask: kept positions take the guide's
                 token instead of the drawn one (δ-CS's conservative denoising).
+            paired: tokens that come in pairs (ring-closure digits): ``stop_id`` is not drawn
+                while a row holds one of them an odd number of times, so a string never ends
+                with a ring or a SAFE attachment left open.
 
         Rows that emitted ``stop_id`` leave the batch: the network runs only on the rows still
         drawing, and the generator gives one draw per such row and step.
@@ -137,10 +141,18 @@ class AutoregressiveLSTM(nn.Module):
         live = torch.arange(n)  # the rows still drawing; only they go through the network
         x = start.to(device)
         step = self._stepper(n)
+        pair_column = torch.full((self.head.out_features,), -1, dtype=torch.long)
+        pair_column[list(paired)] = torch.arange(len(paired))
+        open_pairs = torch.zeros(n, len(paired) + 1, dtype=torch.bool)  # last column: unpaired
         for t in range(steps):
             step_logits = step(x) / temperature
             if never:
                 step_logits[:, list(never)] = float("-inf")
+            if paired and stop_id is not None:
+                still_open = open_pairs[live, :-1].any(dim=1).to(step_logits.device)
+                step_logits[:, stop_id] = step_logits[:, stop_id].masked_fill(
+                    still_open, float("-inf")
+                )
             probs = torch.softmax(step_logits, dim=-1)
             if t == 0 and not bool(torch.isfinite(probs).all()):
                 raise FloatingPointError(
@@ -153,6 +165,8 @@ class AutoregressiveLSTM(nn.Module):
             if guide is not None and keep is not None:
                 token = torch.where(keep[live, t], guide[live, t], token)
             out[live, t] = token
+            if paired:
+                open_pairs[live, pair_column[token]] ^= True
             if stop_id is not None:
                 ends = token == stop_id
                 if bool(ends.any()):  # stopped rows leave the batch (their state too)

@@ -1,5 +1,5 @@
-"""Fragment retrieval-augmented generation: a SAFE language model prompted with the best
-fragments found so far, and a genetic step beside it.
+"""Fragment retrieval-augmented generation: a language model prompted with the best fragments
+found so far, and a genetic step beside it.
 
 In the spirit of f-RAG (Lee, Nam, Kim, Kim, Hwang, "Molecule Generation with Fragment
 Retrieval Augmentation", NeurIPS 2024, https://arxiv.org/abs/2411.12078) and GenMol (Lee et
@@ -9,18 +9,24 @@ CPU. Each round:
 1. **Fragment vocabulary.** The population's molecules (the best seen) are cut at their BRICS
    bonds (:func:`makeable.chem.safe.fragments`); each fragment is scored by the mean score of
    the population molecules that hold it. *Arms* have one attachment point, *linkers* two.
-2. **Retrieval-augmented generation.** The SAFE language model (a SMILES LSTM trained on SAFE
-   strings with shuffled fragments, ``notation="safe"``) is prompted with retrieved arms —
-   one arm (motif extension) or two (linker design), drawn by rank from the vocabulary — and
-   writes the rest of the molecule. f-RAG instead feeds retrieved fragments to a SAFE-GPT
-   through a trained fragment-injection module; here the prompt is the retrieval.
+2. **Retrieval-augmented generation.** A language model is prompted with retrieved fragments,
+   drawn by rank from the vocabulary, and writes the rest of the molecule:
+
+   * a SMILES model (the default, the shipped ZINC250k prior): the prompt is one arm written so
+     that the model continues at its attachment atom (:func:`makeable.chem.safe.arm_prefix`),
+     or, for ``linker_share`` of the prompts, an arm extended by a retrieved linker;
+   * a SAFE model (``notation="safe"``, ``makeable prior train --notation safe``): one arm
+     (motif extension) or, for ``linker_share`` of the prompts, two (linker design).
+
+   f-RAG instead feeds retrieved fragments to a SAFE-GPT through a trained fragment-injection
+   module; here the prompt is the retrieval.
 3. **Genetic fragment modification.** Graph GA crossover and mutation
    (:mod:`makeable.optimizers.graph_ga_ops`) on a mating pool drawn from the population, as
    f-RAG does.
 4. The new molecules of both are scored together; the population keeps the best
    ``population_size``. With ``finetune_steps``, the language model then takes that many
-   maximum-likelihood steps on the population's SAFE strings (in new random fragment orders),
-   which neither paper does (an option, off by default).
+   maximum-likelihood steps on the population's strings (SAFE strings in new random fragment
+   orders for a SAFE model), which neither paper does (an option, off by default).
 
 The first population is drawn from the pool (ZINC250k), as Graph GA's is.
 """
@@ -37,6 +43,7 @@ from rdkit import Chem
 
 from makeable.chem import safe
 from makeable.chem.molecule import parse_smiles
+from makeable.models.smiles_lm import DEFAULT_PRIOR
 from makeable.optimizers.base import (
     OPTIMIZERS,
     DesignContext,
@@ -52,9 +59,6 @@ if TYPE_CHECKING:
     from makeable.models.smiles_lm.lstm import SmilesLSTM
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SAFE_PRIOR = "zinc250k_safe_lstm"
-"""The shipped SAFE language model (``makeable prior train --notation safe``)."""
 
 
 def fragment_vocabulary(population: dict[str, float], size: int) -> tuple[list[str], list[str]]:
@@ -110,16 +114,16 @@ def _rank_pick(items: Sequence[str], ctx: DesignContext) -> str:
 
 @OPTIMIZERS.register("fragment_rag")
 class FragmentRAG(Optimizer):
-    """A SAFE language model prompted with the best fragments, and Graph GA beside it.
+    """A language model prompted with the best fragments, and Graph GA beside it.
 
     Args:
-        prior: SAFE model: shipped name or model folder (``notation`` must be ``safe``).
+        prior: language model: shipped name or model folder, SMILES or SAFE notation.
         population_size: best molecules kept (and mined for fragments).
         lm_samples: molecules the language model writes per round.
         ga_offspring: Graph GA children per round.
         vocab_size: arms and linkers kept in the fragment vocabulary.
-        linker_share: share of prompts with two arms (the model writes what joins them);
-            the rest have one arm.
+        linker_share: share of prompts of two fragments: two arms (a SAFE model writes what
+            joins them) or an arm extended by a linker (a SMILES model); the rest have one arm.
         mutation_rate: Graph GA's mutation probability.
         temperature: the language model's sampling temperature.
         finetune_steps: maximum-likelihood steps on the population per round (0: none).
@@ -132,7 +136,7 @@ class FragmentRAG(Optimizer):
 
     def __init__(
         self,
-        prior: str = DEFAULT_SAFE_PRIOR,
+        prior: str = DEFAULT_PRIOR,
         population_size: int = 100,
         lm_samples: int = 64,
         ga_offspring: int = 64,
@@ -183,12 +187,6 @@ class FragmentRAG(Optimizer):
             with ctx.proposing():
                 model = resolve_prior(self.prior)
                 model.eval()
-                if model.notation != "safe":
-                    raise ValueError(
-                        f"fragment_rag needs a SAFE model (notation safe), and {self.prior!r} "
-                        f"writes {model.notation}; train one with `makeable prior train "
-                        "--notation safe`"
-                    )
                 optimizer = (
                     torch.optim.Adam(model.parameters(), lr=self.finetune_lr)
                     if self.finetune_steps
@@ -202,7 +200,7 @@ class FragmentRAG(Optimizer):
                 round_ += 1
                 with ctx.proposing():
                     arms, linkers = fragment_vocabulary(population, self.vocab_size)
-                    written = self._write(model, arms, ctx, generator)
+                    written = self._write(model, arms, linkers, ctx, generator)
                     children = self._children(population, ctx)
                     proposals = list(dict.fromkeys(m for m in [*written, *children] if m))
                     new = [m for m in proposals if m not in population]
@@ -231,22 +229,28 @@ class FragmentRAG(Optimizer):
         self,
         model: SmilesLSTM,
         arms: Sequence[str],
+        linkers: Sequence[str],
         ctx: DesignContext,
         generator: object,
     ) -> list[str]:
-        """Molecules the language model writes from prompts of retrieved arms (free samples
-        while the vocabulary has no arm)."""
+        """Molecules the language model writes from prompts of retrieved fragments (free
+        samples while the vocabulary has no arm)."""
         if not self.lm_samples:
             return []
         prompts: list[list[int]] = []
         for _ in range(self.lm_samples):
             text = None
-            if arms:
+            if arms and model.notation == "safe":
                 two = len(arms) > 1 and ctx.rng.random() < self.linker_share
                 chosen = [_rank_pick(arms, ctx)]
                 if two:
                     chosen.append(_rank_pick(arms, ctx))
                 text = prompt(chosen)
+            elif arms:
+                arm: str | None = _rank_pick(arms, ctx)
+                if linkers and ctx.rng.random() < self.linker_share:
+                    arm = safe.extend_arm(str(arm), _rank_pick(linkers, ctx)) or arm
+                text = safe.arm_prefix(str(arm))
             ids: list[int] = []
             # a prompt the model cannot read (an unknown token) or finish in max_len tokens
             # is dropped: the model samples freely instead
@@ -261,6 +265,7 @@ class FragmentRAG(Optimizer):
             generator,  # type: ignore[arg-type]
             temperature=self.temperature,
             prompts=prompts,
+            close_rings=model.notation == "safe",  # an open attachment is never a molecule
         )
         return [m for m in model.molecules(model.decode_batch(tokens, ended)) if m]
 
@@ -285,10 +290,13 @@ class FragmentRAG(Optimizer):
         population: dict[str, float],
         ctx: DesignContext,
     ) -> float:
-        """Maximum-likelihood steps on the population's SAFE strings (new fragment orders)."""
+        """Maximum-likelihood steps on the population's strings (SAFE strings in new fragment
+        orders for a SAFE model)."""
         from makeable.optimizers.lm_common import fits, imitation_step
 
-        strings = [safe.encode(s, ctx.rng) for s in sorted(population)]
+        strings: list[str | None] = list(sorted(population))
+        if model.notation == "safe":
+            strings = [safe.encode(s, ctx.rng) for s in sorted(population)]
         data = [s for s in strings if s and fits(model, s, self.max_len)]
         loss = float("nan")
         if not data:

@@ -17,6 +17,7 @@ Token batches are ``LongTensor``s of shape ``(batch, length)``: ``<bos>`` first,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ from makeable.chem.smiles_tokens import SmilesTokenizer
 from makeable.models.autoregressive import AutoregressiveLSTM, Hidden
 
 __all__ = ["NOTATIONS", "Hidden", "SmilesLSTM", "length_groups", "pad_batch"]
+
+_RING_DIGIT = re.compile(r"%\d\d|\d")
 
 NOTATIONS = ("smiles", "safe")
 """What a model's strings are: SMILES, or SAFE strings (:mod:`makeable.chem.safe`)."""
@@ -158,6 +161,13 @@ class SmilesLSTM(AutoregressiveLSTM):
         """Token batch of SMILES strings (``<unk>`` for tokens outside the vocabulary)."""
         return pad_batch([self.tokenizer.encode(s) for s in smiles], self.tokenizer.pad_id)
 
+    @property
+    def ring_digit_ids(self) -> list[int]:
+        """Ids of the vocabulary's ring-closure digits (``1``-``9``, ``%10``...)."""
+        return [
+            i for i, t in enumerate(self.tokenizer.itos) if _RING_DIGIT.fullmatch(t) is not None
+        ]
+
     @torch.no_grad()
     def sample_tokens(
         self,
@@ -167,6 +177,7 @@ class SmilesLSTM(AutoregressiveLSTM):
         batch_size: int = 1024,
         temperature: float = 1.0,
         prompts: Sequence[Sequence[int]] | None = None,
+        close_rings: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample token sequences.
 
@@ -180,6 +191,9 @@ class SmilesLSTM(AutoregressiveLSTM):
             prompts: one token-id list per sequence (no ``<bos>``; at most ``max_len``): the
                 sequence starts with it and the model writes the rest (a SAFE model: the
                 other fragments of a molecule). Empty lists sample freely.
+            close_rings: never end a sequence while a ring-closure digit is open (a SAFE
+                string's attachments are such digits). Off by default: the samples then follow
+                the model's own distribution, which the likelihood-based optimizers assume.
 
         Returns:
             ``(n, width)`` token batch (``<bos>`` ... ``<eos>`` ``<pad>``..., ``width`` at most
@@ -216,6 +230,7 @@ class SmilesLSTM(AutoregressiveLSTM):
                     pad_id=tok.pad_id,
                     guide=guide,
                     keep=keep,
+                    paired=self.ring_digit_ids if close_rings else (),
                 )
                 # a sequence that reached max_len + 1 tokens without <eos> is unfinished
                 out[start : start + b, 0] = tok.bos_id
