@@ -269,17 +269,20 @@ class SingleStepModel(ABC):
         batch_size: int,
         seed: int,
         progress: bool,
-        loss: Callable[[], float],
         train_epoch: Callable[[Any], float],
+        loss: Callable[[], float] | None = None,
+        finish: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """The loop and the record of a :meth:`fine_tune` whose examples are ready.
 
-        ``counts`` holds ``n_given``, ``n_used`` and the skipped counts; ``loss()`` is the
-        model's loss on the examples in eval mode, ``train_epoch(rng)`` one pass over them (a
-        NumPy generator seeded with ``seed`` orders the data; torch is seeded too). The model
-        is then stored in float32 (``storage_dtype``): fine-tuning moves weights by less than
-        float16's resolution (~3e-5 at a weight of 0.05), which rounding would undo. The
-        record is appended to ``self.training["fine_tuning"]`` and returned.
+        ``counts`` holds ``n_given``, ``n_used`` and the skipped counts; ``train_epoch(rng)``
+        is one pass over the examples, returning its mean training loss (a NumPy generator
+        seeded with ``seed`` orders the data; torch is seeded too); ``loss()``, when given,
+        the model's loss on the examples in eval mode, recorded before and after; ``finish()``
+        runs after the last epoch (RetCL re-embeds its candidates). The model is then stored
+        in float32 (``storage_dtype``): fine-tuning moves weights by less than float16's
+        resolution (~3e-5 at a weight of 0.05), which rounding would undo. The record is
+        appended to ``self.training["fine_tuning"]`` and returned.
         """
         import time
 
@@ -297,16 +300,20 @@ class SingleStepModel(ABC):
         t0 = time.perf_counter()
         history: list[float] = []
         if counts["n_used"]:
-            record["loss_before"] = loss()
+            if loss is not None:
+                record["loss_before"] = loss()
             torch.manual_seed(seed)
             rng = np.random.default_rng(seed)
             bar = tqdm(range(epochs), desc="fine-tuning", disable=not progress, unit="epoch")
             for _ in bar:
                 history.append(train_epoch(rng))
                 bar.set_postfix(loss=round(history[-1], 4))
+            if finish is not None:
+                finish()
             if "storage_dtype" in self.params:
                 self.params["storage_dtype"] = "float32"
-            record["loss_after"] = loss()
+            if loss is not None:
+                record["loss_after"] = loss()
         else:
             log.warning("%s fine-tuning: no usable reaction, weights unchanged", self.name)
         record["train_loss"] = history

@@ -345,9 +345,7 @@ class RetCL(SingleStepModel):
         from makeable.retro.single_step.retcl_train import fine_tune_retcl
 
         size = int(batch_size or self.params["train_batch_size"])
-        record = fine_tune_retcl(self, reactions, epochs, lr, size, seed, progress=progress)
-        self.training.setdefault("fine_tuning", []).append(record)
-        return record
+        return fine_tune_retcl(self, reactions, epochs, lr, size, seed, progress=progress)
 
     # ------------------------------------------------------------------ persistence
     def _tensors(self) -> dict[str, torch.Tensor]:

@@ -304,7 +304,8 @@ def fine_tune_retcl(
 
     Returns:
         The fine-tuning record (see
-        :meth:`makeable.retro.single_step.base.SingleStepModel.fine_tune`).
+        :meth:`makeable.retro.single_step.base.SingleStepModel.fine_tune`), also appended to
+        ``model.training["fine_tuning"]``.
     """
     if not model.candidates:
         raise RuntimeError("retcl has no candidate set: train it or load a saved model")
@@ -325,36 +326,33 @@ def fine_tune_retcl(
             too_many,
             p["max_reactants"],
         )
-    record: dict[str, Any] = {
+    counts = {
         "n_given": len(reactions),
         "n_used": len(examples),
         "skipped_not_candidate": not_candidates,
         "skipped_too_many_reactants": too_many,
-        "epochs": int(epochs),
-        "lr": float(lr),
-        "batch_size": int(batch_size),
-        "seed": int(seed),
     }
-    t0 = time.perf_counter()
-    history: list[float] = []
-    if examples:
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        opts = _optimisers(model, lr)
-        used = [model.candidate_index[r] for _, reactants, _ in examples for r in reactants]
-        for epoch in range(epochs):
-            neighbours = None
-            if p["hard_negatives"] > 0:
-                model.refresh_candidates(progress=progress)
-                neighbours = mine_neighbours(model.cand_keys, p["hard_negatives"], rows=used)
-            desc = f"retcl fine-tuning {epoch + 1}/{epochs}"
-            loss, _ = _run_epoch(
-                model, examples, opts, (), neighbours, rng, batch_size, desc, progress
-            )
-            history.append(loss)
-        model.refresh_candidates(progress=progress)
-    else:
-        log.warning("retcl fine-tuning: no usable reaction, weights unchanged")
-    record["train_loss"] = history
-    record["seconds"] = round(time.perf_counter() - t0, 2)
-    return record
+    opts = _optimisers(model, lr) if examples else []
+    used = [model.candidate_index[r] for _, reactants, _ in examples for r in reactants]
+    done = [0]  # epochs run, for the progress label
+
+    def train_epoch(rng: np.random.Generator) -> float:
+        neighbours = None
+        if p["hard_negatives"] > 0:
+            model.refresh_candidates(progress=progress)
+            neighbours = mine_neighbours(model.cand_keys, p["hard_negatives"], rows=used)
+        done[0] += 1
+        desc = f"retcl fine-tuning {done[0]}/{epochs}"
+        loss, _ = _run_epoch(model, examples, opts, (), neighbours, rng, batch_size, desc, progress)
+        return loss
+
+    return model._fine_tune_epochs(
+        counts,
+        epochs,
+        lr,
+        batch_size,
+        seed,
+        progress,
+        train_epoch=train_epoch,
+        finish=lambda: model.refresh_candidates(progress=progress),
+    )
