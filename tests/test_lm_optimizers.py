@@ -5,6 +5,8 @@ same calls)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -69,6 +71,9 @@ def test_round_events_feed_the_report(whole_runs, name):
     _, _, out = whole_runs[name]
     report = (out / "report.html").read_text()
     assert "Best kept molecules over rounds" in report
+    # the header counts the rounds the optimizer logged
+    rounds = re.search(rf"of a budget of {BUDGET}; (\d+) rounds", report)
+    assert rounds is not None and int(rounds.group(1)) > 0
 
 
 @pytest.mark.parametrize("name", CASES)

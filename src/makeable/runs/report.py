@@ -70,13 +70,14 @@ def write_report(
     plot_scores(calls, out / "score_vs_calls.png", f"{config.optimizer} on {config.objective}")
     best = sorted(calls, key=lambda c: c.score, reverse=True)[:n_show]
     cards = molecule_grid(_card(rank, c) for rank, c in enumerate(best, 1))
-    n_generations = sum(1 for _, kind, _ in events if kind == "generation")
+    # a GA logs a "generation" event per generation, a language-model optimizer a "round"
+    n_rounds = sum(1 for _, kind, _ in events if kind in ("generation", "round"))
     page = html_page(
         f"makeable run: {config.objective}",
         [
             f"<h1>{html.escape(config.optimizer)} on {html.escape(config.objective)}</h1>",
-            f"<p>{len(calls)} counted oracle calls of a budget of {config.budget}; "
-            f"{n_generations} rounds.</p>",
+            f"<p>{len(calls)} counted oracle calls of a budget of {config.budget}"
+            f"{f'; {n_rounds} rounds' if n_rounds else ''}.</p>",
             "<h2>Score against oracle calls</h2>",
             '<img src="score_vs_calls.png" alt="score against oracle calls">',
             f"<h2>Metrics</h2>{html_kv_table(metrics)}",
