@@ -121,6 +121,11 @@ def test_the_vocabulary_ranks_fragments_by_their_molecules_scores() -> None:
     assert all(safe.attachments(a) == 1 for a in arms)
     assert all(safe.attachments(x) == 2 for x in linkers)
     assert fragment_vocabulary(population, 1)[0] == arms[:1]
+    # [1*]CCC is in a 0.9 and a 0.1 molecule, [1*]CCN in a 0.6 one: the mean puts [1*]CCN
+    # first, the best molecule (f-RAG's ranking) [1*]CCC
+    spread = {"CCCOCCC": 0.9, "CCCOC": 0.1, "NCCOCCN": 0.6}
+    assert fragment_vocabulary(spread, 2, "mean")[0] == ["[1*]CCN", "[1*]CCC"]
+    assert fragment_vocabulary(spread, 2, "max")[0] == ["[1*]CCC", "[1*]CCN"]
     assert prompt(["[1*]CC"]) == "CC1."
     two = prompt(["[1*]CC", "[1*]CCN"])
     assert two is not None and two.count(".") == 2 and safe.decode(two[:-1]) is None

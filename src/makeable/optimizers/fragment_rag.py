@@ -61,15 +61,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def fragment_vocabulary(population: dict[str, float], size: int) -> tuple[list[str], list[str]]:
+FRAGMENT_SCORES = ("mean", "max")
+"""How a fragment is scored from the molecules holding it: their mean score, or the best (as
+f-RAG ranks a fragment by the molecule it came from)."""
+
+
+def fragment_vocabulary(
+    population: dict[str, float], size: int, score: str = "mean"
+) -> tuple[list[str], list[str]]:
     """The ``size`` best arms (one attachment point) and linkers (two) of the population's
-    molecules, each scored by the mean score of the molecules holding it (best first; ties
-    by SMILES). A fragment's attachment number is set to 1 (arms) or 1 and 2 (linkers)."""
+    molecules, each scored by the ``mean`` or ``max`` score of the molecules holding it (best
+    first; ties by SMILES). A fragment's attachment number is set to 1 (arms) or 1 and 2
+    (linkers)."""
     totals: dict[str, list[float]] = defaultdict(list)
-    for smiles, score in population.items():
+    for smiles, value in population.items():
         for frag in _molecule_fragments(smiles):
-            totals[frag].append(score)
-    ranked = sorted(totals, key=lambda f: (-sum(totals[f]) / len(totals[f]), f))
+            totals[frag].append(value)
+    if score == "max":
+        scored = {f: max(v) for f, v in totals.items()}
+    else:
+        scored = {f: sum(v) / len(v) for f, v in totals.items()}
+    ranked = sorted(scored, key=lambda f: (-scored[f], f))
     arms = [f for f in ranked if safe.attachments(f) == 1][:size]
     linkers = [f for f in ranked if safe.attachments(f) == 2][:size]
     return arms, linkers
@@ -122,6 +134,8 @@ class FragmentRAG(Optimizer):
         lm_samples: molecules the language model writes per round.
         ga_offspring: Graph GA children per round.
         vocab_size: arms and linkers kept in the fragment vocabulary.
+        fragment_score: a fragment's score: the ``mean`` or the ``max`` score of the
+            population molecules holding it.
         linker_share: share of prompts of two fragments: two arms (a SAFE model writes what
             joins them) or an arm extended by a linker (a SMILES model); the rest have one arm.
         mutation_rate: Graph GA's mutation probability.
@@ -141,6 +155,7 @@ class FragmentRAG(Optimizer):
         lm_samples: int = 64,
         ga_offspring: int = 64,
         vocab_size: int = 50,
+        fragment_score: str = "mean",
         linker_share: float = 0.5,
         mutation_rate: float = 0.1,
         temperature: float = 1.0,
@@ -161,6 +176,11 @@ class FragmentRAG(Optimizer):
             require_int(key, value, least)
         if lm_samples + ga_offspring == 0:
             raise ValueError("lm_samples and ga_offspring are both 0: nothing to propose")
+        if fragment_score not in FRAGMENT_SCORES:
+            raise ValueError(
+                f"fragment_score must be one of {', '.join(FRAGMENT_SCORES)}, "
+                f"got {fragment_score!r}"
+            )
         require_probability("linker_share", linker_share)
         require_probability("mutation_rate", mutation_rate)
         require_real("temperature", temperature, above=0.0)
@@ -170,6 +190,7 @@ class FragmentRAG(Optimizer):
         self.lm_samples = lm_samples
         self.ga_offspring = ga_offspring
         self.vocab_size = vocab_size
+        self.fragment_score = fragment_score
         self.linker_share = linker_share
         self.mutation_rate = mutation_rate
         self.temperature = temperature
@@ -199,7 +220,9 @@ class FragmentRAG(Optimizer):
             while not oracle.finished:
                 round_ += 1
                 with ctx.proposing():
-                    arms, linkers = fragment_vocabulary(population, self.vocab_size)
+                    arms, linkers = fragment_vocabulary(
+                        population, self.vocab_size, self.fragment_score
+                    )
                     written = self._write(model, arms, linkers, ctx, generator)
                     children = self._children(population, ctx)
                     proposals = list(dict.fromkeys(m for m in [*written, *children] if m))
