@@ -197,3 +197,45 @@ def test_bf16_autocast_runs_in_float32_on_a_cpu_without_bfloat16(monkeypatch, ca
     with toolkit.bf16_autocast("cpu", True):
         assert torch.is_autocast_enabled("cpu")
         assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
+class _Calls:
+    """An oracle stand-in: a call count and the mean of the 100 best scores."""
+
+    def __init__(self) -> None:
+        self.n_calls, self.mean = 0, 0.0
+
+    def top_mean(self, k: int) -> float:
+        return self.mean
+
+
+def test_top_mean_patience_counts_only_rounds_without_gain_after_min_calls():
+    from makeable.optimizers.base import TopMeanPatience
+
+    oracle = _Calls()
+    early = TopMeanPatience(patience=2, min_calls=100, tolerance=1e-3)
+    early.start(oracle)
+    for n_calls, mean in ((50, 0.1), (80, 0.1), (90, 0.1)):  # before min_calls: never
+        oracle.n_calls, oracle.mean = n_calls, mean
+        assert not early.stalled(oracle)
+    oracle.n_calls, oracle.mean = 150, 0.5
+    assert not early.stalled(oracle)  # gained against 0
+    oracle.n_calls, oracle.mean = 200, 0.5004
+    assert not early.stalled(oracle)  # one round under the tolerance
+    oracle.n_calls, oracle.mean = 250, 0.6
+    assert not early.stalled(oracle)  # a gain resets the count
+    for n_calls in (300, 350):
+        oracle.n_calls = n_calls
+        stopped = early.stalled(oracle)
+    assert stopped  # two rounds in a row without a gain
+    off = TopMeanPatience(patience=0, min_calls=0, tolerance=1.0)
+    assert not any(off.stalled(oracle) for _ in range(10))
+
+
+def test_reinvent_patience_is_checked():
+    from makeable.optimizers import get_optimizer
+
+    assert get_optimizer("reinvent").patience == 0  # the tables' protocol: no early stop
+    assert get_optimizer("reinvent", patience=5).patience == 5
+    with pytest.raises(ValueError, match="patience must be an integer >= 0"):
+        get_optimizer("reinvent", patience=-1)

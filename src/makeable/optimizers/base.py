@@ -117,6 +117,40 @@ class StallGuard:
         return False
 
 
+class TopMeanPatience:
+    """mol_opt's early stop: a run ends once the mean of the 100 best scores so far has gained
+    less than ``tolerance`` in each of ``patience`` rounds in a row, counting only rounds that
+    end with more than ``min_calls`` calls (before that, a round is compared with 0).
+
+    Graph GA (PMO: ``patience=5, min_calls=100, tolerance=1e-3``) and REINVENT (mol_opt's
+    ``patience`` after 1,000 calls, any gain resets it: ``tolerance`` tiny) share it. Call
+    :meth:`start` after the first scored batch and :meth:`stalled` once at the end of every
+    round; ``patience=0`` never stops.
+    """
+
+    def __init__(self, patience: int, min_calls: int, tolerance: float) -> None:
+        self.patience, self.min_calls, self.tolerance = patience, min_calls, tolerance
+        self._last = 0.0
+        self._rounds = 0
+
+    def start(self, oracle: Oracle) -> None:
+        """Take the current top-100 mean as the first comparison point (no round counted)."""
+        self._last = oracle.top_mean(100) if oracle.n_calls > self.min_calls else 0.0
+
+    def stalled(self, oracle: Oracle) -> bool:
+        if not self.patience or oracle.n_calls <= self.min_calls:
+            self._last = 0.0
+            return False
+        now = oracle.top_mean(100)
+        gained = now - self._last >= self.tolerance
+        self._rounds = 0 if gained else self._rounds + 1
+        self._last = now
+        if self._rounds >= self.patience:
+            log.info("top-100 mean unchanged for %d rounds: stopping", self._rounds)
+            return True
+        return False
+
+
 def require_int(name: str, value: Any, least: int) -> None:
     """Refuse a parameter that is not an integer >= ``least`` (a ``bool`` is not one).
 

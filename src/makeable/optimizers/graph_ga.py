@@ -27,6 +27,7 @@ from makeable.optimizers.base import (
     DesignContext,
     Optimizer,
     StallGuard,
+    TopMeanPatience,
     require_int,
     require_probability,
 )
@@ -101,9 +102,10 @@ class GraphGA(Optimizer):
         population = [parse_smiles(ctx.pool[i]) for i in picks]
         population = [m for m in population if m is not None]
         scores = list(oracle([Chem.MolToSmiles(m) for m in population]))
-        stalled, guard, generation = 0, StallGuard(), 0
+        guard, generation = StallGuard(), 0
+        early = TopMeanPatience(self.patience, min_calls=100, tolerance=1e-3)
+        early.start(oracle)
         while not oracle.finished:
-            old_score = oracle.top_mean(100) if oracle.n_calls > 100 else 0.0
             with ctx.proposing():
                 pool = make_mating_pool(population, scores, self.population_size, ctx.rng)
                 children = self._children(pool, ctx, executor)
@@ -118,14 +120,7 @@ class GraphGA(Optimizer):
                 "generation",
                 {"generation": generation, "best": scores[0], "mean": float(np.mean(scores))},
             )
-            if self.patience and oracle.n_calls > 100:
-                if oracle.top_mean(100) - old_score < 1e-3:
-                    stalled += 1
-                    if stalled >= self.patience:
-                        return
-                else:
-                    stalled = 0
-            if guard.stalled(oracle):
+            if early.stalled(oracle) or guard.stalled(oracle):
                 return
 
 
