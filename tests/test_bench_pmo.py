@@ -30,6 +30,17 @@ def test_bench_pmo_small(tmp_path, monkeypatch):
     assert (
         list(csv.DictReader((out / "results.csv").open()))[0]["auc_top10"] == rows[0]["auc_top10"]
     )
+    # a row carried over without its run folder (another machine's results) stands: not rerun
+    import shutil
+
+    shutil.rmtree(out / "runs" / "median1_s1")
+    text = (out / "results.csv").read_text().replace(f",{rows[3]['auc_top10']},", ",0.123,")
+    (out / "results.csv").write_text(text)
+    assert main(args) == 0
+    again = list(csv.DictReader((out / "results.csv").open()))
+    assert [(r["task"], r["seed"]) for r in again] == [(r["task"], r["seed"]) for r in rows]
+    assert again[3]["auc_top10"] == "0.123" and not (out / "runs" / "median1_s1").exists()
+    assert again[0]["auc_top10"] == rows[0]["auc_top10"]
 
 
 def test_bench_rejects_unknown_task(tmp_path, capsys):

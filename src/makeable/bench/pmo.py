@@ -2,7 +2,8 @@
 
 23 oracles, a 10,000-call budget, AUC top-10 as the headline metric. Every (task, seed) is an
 ordinary design run in ``OUT/runs/<task>_s<seed>/``, so an interrupted benchmark resumes, and
-``results.csv`` / ``summary.md`` are rebuilt from the run folders.
+``results.csv`` / ``summary.md`` are rewritten after every run. A row of ``results.csv`` whose
+run folder is gone (results carried over from another machine) stands and is not run again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from makeable.bench.jobs import DesignJob, JobRun, registered_optimizer
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
-from makeable.results_csv import write_csv
+from makeable.results_csv import read_csv, write_csv
 from makeable.run_folder import RunFolder
 from makeable.runs.config import DesignConfig
 
@@ -126,14 +127,26 @@ def run_pmo(
             config_name="bench.yaml",
         )
         jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
+        done = {
+            (r["task"], int(r["seed"])): {**r, "seed": int(r["seed"])}
+            for r in read_csv(out / "results.csv", missing_ok=True)
+        }
+        # a row whose run folder is gone (results carried over from another machine) stands
+        jobs_list = [
+            j
+            for j in jobs_list
+            if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
+        ]
         rows: list[dict[str, Any]] = []
         runs = JobRun(
             jobs_list, jobs, progress, f"PMO {optimizer}", executor=executor, address=address
         )
         for i, row in enumerate(runs, 1):
             rows.append(row)
+            done[(row["task"], int(row["seed"]))] = row
             _progress(i, len(jobs_list), row)
-        write_results(out, optimizer, rows, budget)
+            write_results(out, optimizer, list(done.values()), budget)  # after every run
+        write_results(out, optimizer, list(done.values()), budget)
         runs.raise_failures()
         return rows
 
