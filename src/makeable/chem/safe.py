@@ -24,10 +24,10 @@ from rdkit import Chem
 from rdkit.Chem import BRICS
 
 from makeable.chem.molecule import parse_smiles, quiet_rdkit
+from makeable.chem.smiles_tokens import RING_CLOSURE_TOKEN, split_smiles
 
 _DUMMY = re.compile(r"\(([-=#/\\]?)\[(\d+)\*\]\)|([-=#/\\]?)\[(\d+)\*\]")
 _RING_DIGIT = re.compile(r"%(\d{2})|(?<![\[:%\d])(\d)")
-_RING_TOKEN = re.compile(r"%\d\d|\d")
 _BOND_TOKENS = ("-", "=", "#", "/", "\\", ":")
 _BOND = {Chem.BondType.SINGLE: "", Chem.BondType.DOUBLE: "=", Chem.BondType.TRIPLE: "#"}
 
@@ -181,8 +181,6 @@ def arm_prefix(arm: str) -> str | None:
     atom written next is bonded where the cut bond was (a double or triple cut bond is
     written after the prefix: ``=``). The arm is written from its attachment atom, and all of
     it that would follow that atom goes into branches. ``None`` when ``arm`` is not an arm."""
-    from makeable.chem.smiles_tokens import split_smiles
-
     mol = _mol(arm)
     if mol is None:
         return None
@@ -196,8 +194,12 @@ def arm_prefix(arm: str) -> str | None:
         tokens = tokens[1:]  # the cut bond: written after the prefix instead
     head = [tokens.pop(0)]  # the attachment atom and the ring closures it opens
     while tokens and (
-        _RING_TOKEN.fullmatch(tokens[0])
-        or (len(tokens) > 1 and tokens[0] in _BOND_TOKENS and _RING_TOKEN.fullmatch(tokens[1]))
+        RING_CLOSURE_TOKEN.fullmatch(tokens[0])
+        or (
+            len(tokens) > 1
+            and tokens[0] in _BOND_TOKENS
+            and RING_CLOSURE_TOKEN.fullmatch(tokens[1])
+        )
     ):
         head.append(tokens.pop(0))
     branches: list[str] = []

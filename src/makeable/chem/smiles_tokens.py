@@ -27,6 +27,9 @@ SMILES_REGEX = re.compile(
     r"|%[0-9]{2}|[0-9])"
 )
 
+RING_CLOSURE_TOKEN = re.compile(r"%[0-9]{2}|[0-9]")
+"""A ring-closure token of :data:`SMILES_REGEX` (``1``-``9``, ``%10``...), whole-token match."""
+
 
 class TokenizeError(ValueError):
     """A SMILES string holds characters the tokenizer regex does not cover."""

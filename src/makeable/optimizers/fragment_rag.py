@@ -272,10 +272,10 @@ class FragmentRAG(Optimizer):
                     chosen.append(_rank_pick(arms, ctx))
                 text = prompt(chosen)
             elif arms:
-                arm: str | None = _rank_pick(arms, ctx)
+                arm = _rank_pick(arms, ctx)
                 if linkers and ctx.rng.random() < self.linker_share:
-                    arm = safe.extend_arm(str(arm), _rank_pick(linkers, ctx)) or arm
-                text = safe.arm_prefix(str(arm))
+                    arm = safe.extend_arm(arm, _rank_pick(linkers, ctx)) or arm
+                text = safe.arm_prefix(arm)
             ids: list[int] = []
             # a prompt the model cannot read (an unknown token) or finish in max_len tokens
             # is dropped: the model samples freely instead
@@ -319,9 +319,10 @@ class FragmentRAG(Optimizer):
         orders for a SAFE model)."""
         from makeable.optimizers.lm_common import fits, imitation_step
 
-        strings: list[str | None] = list(sorted(population))
+        molecules = sorted(population)
+        strings: Sequence[str | None] = molecules
         if model.notation == "safe":
-            strings = [safe.encode(s, ctx.rng) for s in sorted(population)]
+            strings = [safe.encode(s, ctx.rng) for s in molecules]
         data = [s for s in strings if s and fits(model, s, self.max_len)]
         loss = float("nan")
         if not data:

@@ -17,19 +17,16 @@ Token batches are ``LongTensor``s of shape ``(batch, length)``: ``<bos>`` first,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from makeable.chem.smiles_tokens import SmilesTokenizer
+from makeable.chem.smiles_tokens import RING_CLOSURE_TOKEN, SmilesTokenizer
 from makeable.models.autoregressive import AutoregressiveLSTM, Hidden
 
 __all__ = ["NOTATIONS", "Hidden", "SmilesLSTM", "length_groups", "pad_batch"]
-
-_RING_DIGIT = re.compile(r"%\d\d|\d")
 
 NOTATIONS = ("smiles", "safe")
 """What a model's strings are: SMILES, or SAFE strings (:mod:`makeable.chem.safe`)."""
@@ -164,9 +161,8 @@ class SmilesLSTM(AutoregressiveLSTM):
     @property
     def ring_digit_ids(self) -> list[int]:
         """Ids of the vocabulary's ring-closure digits (``1``-``9``, ``%10``...)."""
-        return [
-            i for i, t in enumerate(self.tokenizer.itos) if _RING_DIGIT.fullmatch(t) is not None
-        ]
+        itos = self.tokenizer.itos
+        return [i for i, t in enumerate(itos) if RING_CLOSURE_TOKEN.fullmatch(t) is not None]
 
     @torch.no_grad()
     def sample_tokens(
