@@ -220,17 +220,22 @@ def test_property_benchmark_writes_rows_and_resumes(data_dir, tmp_path: Path):
 
 
 def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
-    """A tiny proxy-hacking run: the proxy is trained on oracle labels, the plain and
-    conservative runs design against it, and every row is judged by the true oracle."""
+    """A tiny proxy-hacking run: a proxy per size is trained on oracle labels, the plain and
+    conservative runs design against it, one run against the true oracle serves both sizes,
+    and every row is judged by the true oracle."""
     from makeable.bench.proxy import run_proxy
     from makeable.objectives import get_objective
     from makeable.oracle.store import RunStore
 
     settings = TrainSettings(ensemble=2, epochs=2, network=SMALL)
     rows = run_proxy(
-        ["drd2"], [40], ["screening"], [0], tmp_path, budget=30, proxy_settings=settings
+        ["drd2"], [40, 30], ["screening"], [0], tmp_path, budget=30, proxy_settings=settings
     )
-    assert [r["variant"] for r in rows] == ["plain", "conservative", "true"]
+    assert [(r["n_train"], r["variant"]) for r in rows] == [
+        (40, "plain"), (40, "conservative"), ("-", "true"), (30, "plain"), (30, "conservative")
+    ]  # fmt: skip
+    assert (tmp_path / "runs" / "drd2" / "screening_true_s0" / "run.db").is_file()
+    assert not (tmp_path / "runs" / "drd2_30" / "screening_true_s0").exists()
     proxy = tmp_path / "proxies" / "drd2_40"
     assert (proxy / "config.json").is_file() and (proxy / "train.csv").is_file()
     run = tmp_path / "runs" / "drd2_40" / "screening_plain_s0"
@@ -241,7 +246,11 @@ def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
     assert rows[0]["true_top10"] == pytest.approx(float(truth.mean()))
     assert rows[2]["true_top10"] == pytest.approx(rows[2]["seen_top10"])  # the true variant
     assert all(0.0 <= r["seen_top10"] <= 1.0 for r in rows)  # low=0, high=1
-    assert "| drd2 | 40 | screening |" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    true_cell = f"{rows[2]['true_top10']:.3f} / {rows[2]['true_top100']:.3f}"
+    for n in (40, 30):  # both sizes' lines show the one true-oracle run
+        line = next(x for x in summary.splitlines() if x.startswith(f"| drd2 | {n} | screening |"))
+        assert line.split(" | ")[5] == true_cell
     with pytest.raises(ValueError, match="unknown oracle"):
         run_proxy(["qed"], [40], ["screening"], [0], tmp_path / "x")
 

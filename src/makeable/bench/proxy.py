@@ -7,8 +7,10 @@ true oracle (DRD2, JNK3, GSK3B: makeable has them) and training-set size:
 1. ``N`` ZINC250k molecules (``random.Random(seed)``) are labelled by the true oracle and a
    predictor ensemble is trained on them (``OUT/proxies/<oracle>_<N>/``);
 2. each optimizer runs ``budget`` calls against the predictor, *plain* (the mean) and
-   *conservative* (mean − K·std, K = ``conservative``), and against the *true* oracle itself,
-   for each seed (``OUT/runs/<oracle>_<N>/<optimizer>_<variant>_s<seed>/``, resumable);
+   *conservative* (mean − K·std, K = ``conservative``), for each seed
+   (``OUT/runs/<oracle>_<N>/<optimizer>_<variant>_s<seed>/``, resumable); and against the
+   *true* oracle itself, once per oracle, optimizer and seed whatever the sizes
+   (``OUT/runs/<oracle>/<optimizer>_true_s<seed>/``; its rows have ``n_train`` ``-``);
 3. the 10 and 100 best molecules of each run (by the score the run saw) are scored by the true
    oracle; ``true_top10`` / ``true_top100`` are their means (the benchmark's result), beside the
    proxy's own view of them.
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 ORACLES = ("drd2", "jnk3", "gsk3b")
 VARIANTS = ("plain", "conservative", "true")
+TRUE_SIZE = "-"
+"""``n_train`` of a run against the true oracle (it has no training set)."""
 RESULT_COLUMNS = (
     "oracle",
     "n_train",
@@ -139,6 +143,8 @@ def run_proxy(
                 proxy = train_proxy(oracle, n, out, settings=proxy_settings)
                 for optimizer in optimizers:
                     for variant in variants:
+                        if variant == "true" and n != sizes[0]:
+                            continue  # the true oracle's runs do not depend on the size
                         for seed in seeds:
                             job_list.append(
                                 _job(oracle, n, optimizer, variant, seed, proxy, out, budget,
@@ -190,14 +196,16 @@ def _job(
         optimizer_params=dict(params),
         objective_params=objective_params,
     )
+    true = variant == "true"
     labels = (
         ("oracle", oracle),
-        ("n_train", n),
+        ("n_train", TRUE_SIZE if true else n),
         ("optimizer", optimizer),
         ("variant", variant),
         ("seed", seed),
     )
-    run_dir = out / "runs" / f"{oracle}_{n}" / f"{optimizer}_{variant}_s{seed}"
+    folder = oracle if true else f"{oracle}_{n}"
+    run_dir = out / "runs" / folder / f"{optimizer}_{variant}_s{seed}"
     return DesignJob(labels, run_dir, config, (), functools.partial(judge, oracle))
 
 
@@ -215,11 +223,13 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
         groups.setdefault(key, []).append(row)
 
     def mean(key: tuple[Any, ...], column: str) -> float | None:
+        if key[3] == "true":  # one true-oracle run serves every size
+            key = (key[0], TRUE_SIZE, key[2], key[3])
         found = groups.get(key)
         return statistics.fmean(float(r[column]) for r in found) if found else None
 
     table = []
-    for oracle, n, optimizer in dict.fromkeys(k[:3] for k in groups):
+    for oracle, n, optimizer in dict.fromkeys(k[:3] for k in groups if k[1] != TRUE_SIZE):
         cells: list[str] = [oracle, str(n), optimizer]
         values = {}
         for variant in VARIANTS:
