@@ -130,6 +130,23 @@ def test_resume_replays_record_without_rescoring(tmp_path, toy_objective):
     assert store.n_calls() == 5
 
 
+def test_only_an_unfinished_run_announces_a_replay(tmp_path, toy_objective, caplog):
+    """Re-opening a finished run (to read its results) replays nothing, and says nothing."""
+    import logging
+
+    store = RunStore(tmp_path / "run.db")
+    Oracle(toy_objective, budget=10, store=store)(ZINC_FEW[:3])
+    with caplog.at_level(logging.INFO, logger="makeable.oracle.oracle"):
+        Oracle(toy_objective, budget=10, store=store)
+        assert "resuming: 3 recorded calls will be replayed" in caplog.text
+        caplog.clear()
+        store.mark_finished(10)
+        assert store.finished(10) and not store.finished(20)
+        Oracle(toy_objective, budget=10, store=store)
+        assert "resuming" not in caplog.text
+    store.close()
+
+
 def test_resume_divergence_keeps_every_recorded_call(tmp_path, toy_objective):
     store = RunStore(tmp_path / "run.db")
     Oracle(toy_objective, budget=10, store=store)(ZINC_FEW[:3])

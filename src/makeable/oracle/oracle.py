@@ -97,7 +97,7 @@ class Oracle:
         self.replayed = 0
         self._top: list[float] = []  # min-heap of the best scores (for progress displays)
         self._checked = False  # whether the first batch scored here was looked at
-        if self._replay:
+        if self._replay and store is not None and not store.finished(self.budget):
             log.info("resuming: %d recorded calls will be replayed", len(self._replay))
 
     # -- state ---------------------------------------------------------------------------

@@ -113,6 +113,15 @@ class RunStore:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
             )
 
+    def finished(self, budget: int) -> bool:
+        """Whether the run's optimizer already finished with this budget (see
+        :meth:`mark_finished`): re-opening such a run only reads its results."""
+        return bool(self.get_meta("finished_budget") == budget)
+
+    def mark_finished(self, budget: int) -> None:
+        """Record that the optimizer finished with ``budget``."""
+        self.set_meta("finished_budget", budget)
+
     def pin_params(self, params: dict[str, Any], key: str = "optimizer_params") -> None:
         """Record the optimizer's effective parameters (defaults included) under ``key``, or,
         when the run already recorded them, refuse to go on with other ones — a default that

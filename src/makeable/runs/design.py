@@ -120,7 +120,7 @@ def _check_resume(store: RunStore, config: DesignConfig, pool_source: str) -> st
     recorded_pool = store.get_meta("pool")
     if recorded_pool in (None, pool_source) or store.n_calls() == 0:
         return pool_source
-    if store.get_meta("finished_budget") == config.budget:
+    if store.finished(config.budget):
         return str(recorded_pool)
     raise ConfigError(
         f"the run folder holds a run started from another initial pool ({recorded_pool}; "
@@ -194,7 +194,7 @@ def run_design(
         accept = functools.partial(passes, sets=tuple(config.filters)) if config.filters else None
         oracle = Oracle(objective, config.budget, store, executor, on_calls=on_calls, accept=accept)
         resumed_from = store.n_calls()
-        finished = store.get_meta("finished_budget") == config.budget
+        finished = store.finished(config.budget)
         if not finished:
             store.clear_events_after(-1)  # a resumed run re-records its events while replaying
         ctx = DesignContext(
@@ -228,7 +228,7 @@ def run_design(
             store.set_meta("sessions", sessions)
             write_constructed_routes(out, optimizer, [r.smiles for r in store.calls()])
         # the optimizer is done: a run interrupted while planning routes resumes without replay
-        store.set_meta("finished_budget", config.budget)
+        store.mark_finished(config.budget)
         return finish_run(out, store, config, pool_source, planner=planner, progress=progress)
 
 

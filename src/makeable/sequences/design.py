@@ -115,7 +115,7 @@ def run_sequence_design(
         oracle = Oracle(task, config.budget, store)
         start = time.perf_counter()
         resumed_from = store.n_calls()
-        if store.get_meta("finished_budget") != config.budget:
+        if not store.finished(config.budget):
             store.clear_events_after(-1)  # a resumed run re-records its rounds while replaying
             _loop(config, task, optimizer, oracle, store, initial_seqs, initial_scores, progress)
             sessions = store.get_meta("sessions") or []
@@ -128,7 +128,7 @@ def run_sequence_design(
                 }
             )
             store.set_meta("sessions", sessions)
-            store.set_meta("finished_budget", config.budget)
+            store.mark_finished(config.budget)
         rounds = [payload for _, _, payload in store.events("round")]
         calls = store.calls()
     finally:
