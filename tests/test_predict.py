@@ -251,6 +251,8 @@ def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
     for n in (40, 30):  # both sizes' lines show the one true-oracle run
         line = next(x for x in summary.splitlines() if x.startswith(f"| drd2 | {n} | screening |"))
         assert line.split(" | ")[5] == true_cell
+    proxy_metrics = json.loads((proxy / "metrics.json").read_text())["test"]["drd2"]
+    assert f"| drd2 | 40 | {proxy_metrics['n']} | {proxy_metrics['rmse']:.3f} |" in summary
     with pytest.raises(ValueError, match="unknown oracle"):
         run_proxy(["qed"], [40], ["screening"], [0], tmp_path / "x")
 

@@ -23,6 +23,7 @@ over seeds and the share of the plain-to-true gap the conservative variant close
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import random
 import statistics
@@ -211,7 +212,26 @@ def _job(
 
 def write_results(out: Path, rows: list[dict[str, Any]]) -> None:
     write_csv(out / "results.csv", RESULT_COLUMNS, rows)
-    (out / "summary.md").write_text(summary_markdown(rows))
+    (out / "summary.md").write_text(summary_markdown(rows) + proxies_markdown(out))
+
+
+def proxies_markdown(out: Path) -> str:
+    """How well each trained proxy predicts its oracle on its own held-out molecules."""
+    table = []
+    for folder in sorted((out / "proxies").glob("*_*")):
+        metrics_path = folder / "metrics.json"
+        if not metrics_path.is_file():
+            continue
+        metrics = json.loads(metrics_path.read_text())
+        oracle, n = folder.name.rsplit("_", 1)
+        test = metrics.get("test", {}).get(oracle, {})
+        cells = [oracle, n, str(test.get("n", "–"))]
+        cells += [f"{test[k]:.3f}" if k in test else "–" for k in ("rmse", "r2")]
+        table.append(cells)
+    if not table:
+        return ""
+    header = ["oracle", "n train", "test molecules", "test RMSE", "test R²"]
+    return "\n## The proxies on their held-out molecules\n\n" + markdown_table(header, table)
 
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
