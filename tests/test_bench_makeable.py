@@ -86,6 +86,31 @@ def test_rows_shares_and_masked_auc(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert ChainToy.asked == [] and again == rows
 
 
+def test_runs_of_a_pmo_benchmark_are_judged_without_running_them_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--runs-from: a `bench pmo` folder's finished run is copied and judged; its optimizer
+    does not run again (no new session), its calls are the source's, the source is untouched."""
+    from makeable.bench import makeable as bench
+    from makeable.bench.pmo import run_pmo
+    from makeable.oracle.store import RunStore
+
+    monkeypatch.setattr(bench, "verdict_planner", lambda: toy_planner(ChainToy()))
+    monkeypatch.setattr(bench, "JUDGED", 10)
+    pmo = tmp_path / "pmo"
+    (pmo_row,) = run_pmo("graph_ga", [0], 40, pmo, tasks=["qed"])
+    out = tmp_path / "makeable"
+    (row,) = bench.run_makeable_pmo("graph_ga", [0], 40, out, tasks=["qed"], runs_from=pmo)
+    assert row["auc_top10"] == pytest.approx(pmo_row["auc_top10"])
+    with RunStore(out / "runs" / "qed_s0" / "run.db") as copy:
+        sessions, calls = copy.get_meta("sessions"), copy.calls()
+    with RunStore(pmo / "runs" / "qed_s0" / "run.db") as source:
+        assert calls == source.calls() and len(sessions) == 1
+    assert not (pmo / "runs" / "qed_s0" / "makeable").exists()  # verdicts only in the copy
+    with pytest.raises(ValueError, match="no runs/ folder"):
+        bench.run_makeable_pmo("graph_ga", [0], 40, out, tasks=["qed"], runs_from=tmp_path)
+
+
 class Flaky(ChainToy):
     """Fails in every search while ``fail`` is set (as a model whose class lost an attribute
     the planner reads did: a long run that imported half its code before an upgrade)."""

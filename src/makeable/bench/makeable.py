@@ -24,13 +24,16 @@ Per run (a row of ``results.csv``):
   not among the final 100 best counts 0.
 
 The verdicts live in ``DIR/runs/<run>/makeable/routes/`` (the design-run routes format,
-resumable: a molecule judged before is not planned again).
+resumable: a molecule judged before is not planned again). ``--runs-from PMO_DIR`` judges the
+finished runs of a ``bench pmo`` folder (copied, not run again): a plain optimizer's run has
+the same configuration in both benchmarks.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import shutil
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -154,14 +157,22 @@ def run_makeable_pmo(
     progress: bool = False,
     executor: str = "process",
     address: str | None = None,
+    runs_from: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run and judge every (task, seed); write ``results.csv`` and ``summary.md`` into ``out``.
 
+    ``runs_from``: a folder of ``bench pmo`` (or ``bench makeable``) whose finished runs are
+    copied into ``out/runs/`` where ``out`` has none; a copied run is only judged. Its
+    recorded configuration must be this benchmark's (the usual resume check refuses any
+    other optimizer, parameters or budget).
+
     Raises:
-        ValueError: an unknown task.
+        ValueError: an unknown task, or ``runs_from`` is not a folder.
     """
     optimizer = registered_optimizer(optimizer)
     check_tasks(tasks)
+    if runs_from is not None and not (runs_from / "runs").is_dir():
+        raise ValueError(f"--runs-from {runs_from}: no runs/ folder of a benchmark there")
     with RunFolder(out) as folder:  # one process per benchmark folder
         params = dict(sorted((optimizer_params or {}).items()))
         folder.record(
@@ -195,6 +206,9 @@ def run_makeable_pmo(
             synthesis=synthesis,
             synthesis_params=dict(synthesis_params or {}),
         )
+        if runs_from is not None:
+            copied = copy_finished_runs(runs_from, [j.run_dir for j in job_list])
+            log.info("%d finished runs copied from %s (judged, not run again)", copied, runs_from)
         done = {
             (r["task"], int(r["seed"])): r for r in read_csv(out / "results.csv", missing_ok=True)
         }
@@ -227,6 +241,24 @@ def run_makeable_pmo(
             write_results(out, optimizer, synthesis, list(done.values()), budget)
         runs.raise_failures()
         return rows
+
+
+def copy_finished_runs(source: Path, run_dirs: Sequence[Path]) -> int:
+    """Copy ``source/runs/<name>`` to each of ``run_dirs`` that does not exist yet, when the
+    source run finished (its ``metrics.json`` is written); without its lock. Returns how many
+    were copied."""
+    copied = 0
+    for run_dir in run_dirs:
+        found = source / "runs" / run_dir.name
+        if run_dir.exists() or not (found / "metrics.json").is_file():
+            continue
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        partial = run_dir.with_name(run_dir.name + ".copying")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(found, partial, ignore=shutil.ignore_patterns("run.lock"))
+        partial.rename(run_dir)  # a copy cut off by a kill is never taken for a run
+        copied += 1
+    return copied
 
 
 def write_results(

@@ -51,6 +51,12 @@ def add_parser(sub: Any) -> None:
     mk.add_argument(
         "--synthesis-param", action="append", metavar="KEY=VALUE", help="synthesis setting"
     )
+    mk.add_argument(
+        "--runs-from",
+        metavar="DIR",
+        help="a `bench pmo` (or `bench makeable`) folder: its finished runs of the same "
+        "optimizer, settings and budget are copied into OUT and only judged, not run again",
+    )
     mk.set_defaults(func=run_makeable)
     add_design_bench_parsers(bsub)
     add_seq_bench_parser(bsub)
@@ -247,6 +253,7 @@ def run_makeable(args: argparse.Namespace) -> int:
         synthesis=args.synthesis,
         synthesis_params=parse_params(args.synthesis_param),
         progress=not args.no_progress,
+        runs_from=Path(args.runs_from) if args.runs_from else None,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0
