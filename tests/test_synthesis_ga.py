@@ -271,3 +271,42 @@ def test_block_focus_ranks_blocks_by_what_scored_well():
     utility = focus.utilities()
     assert utility.shape == (4,)
     assert min(utility[0], utility[3]) > max(utility[1], utility[2])
+    # the same regression ranks whole molecules: a phenol above an alkane
+    predicted = focus.predict(["Oc1ccc(CCC)cc1", "CCCCCCC"])
+    assert predicted[0] > predicted[1]
+
+
+def test_screened_children_are_the_ones_the_regression_ranks_highest(monkeypatch):
+    """With screen=3 each generation makes three times the children it scores and scores the
+    ones the block focus's regression ranks highest; all still carry replayable routes."""
+    from makeable.objectives import get_objective
+    from makeable.optimizers import get_optimizer
+    from makeable.optimizers import synthesis_ga as module
+    from makeable.optimizers.base import DesignContext
+    from makeable.oracle import Oracle
+
+    monkeypatch.setattr(module, "FOCUS_MIN_SCORED", 20)
+    made: list[dict[str, float]] = []  # each generation's candidates and their predictions
+    predict = module.BlockFocus.predict
+
+    def spy(self, smiles):
+        values = predict(self, smiles)
+        made.append(dict(zip(smiles, values.tolist(), strict=True)))
+        return values
+
+    monkeypatch.setattr(module.BlockFocus, "predict", spy)
+    optimizer = get_optimizer(
+        "synthesis_ga", population_size=20, offspring_size=20, screen=3, max_reactions=2
+    )
+    oracle = Oracle(get_objective("qed"), 120)
+    optimizer.optimize(oracle, DesignContext(seed=0, pool=["CCO"]))
+    smiles, _ = oracle.history()
+    assert len(smiles) == 120 and made  # the budget exactly, and screening happened
+    first = made[0]  # the first generation (20 initial molecules scored: the focus is on)
+    scored = smiles[20:40]
+    assert len(first) > 20 and set(scored) <= set(first)  # more candidates than scored
+    rejected = [v for s, v in first.items() if s not in scored]
+    assert min(first[s] for s in scored) >= max(rejected)  # the best-ranked were scored
+    for s in smiles:
+        route = optimizer.constructed_route(s)
+        assert route is not None and replay_route(route) == []

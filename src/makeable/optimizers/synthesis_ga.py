@@ -118,6 +118,7 @@ class BlockFocus:
         self._xty = np.zeros(FOCUS_BITS)
         self._sx = np.zeros(FOCUS_BITS)
         self._sy = 0.0
+        self._w = np.zeros(FOCUS_BITS)
         self.n = 0
 
     def add(self, smiles: list[str], scores: list[float]) -> None:
@@ -132,12 +133,21 @@ class BlockFocus:
         self._sy += float(y.sum())
         self.n += len(y)
 
-    def utilities(self) -> np.ndarray:
-        """``w . x`` for every building block, ``w`` fitted on the centred data."""
+    def fit(self) -> np.ndarray:
+        """Refit ``w`` on the centred data (kept for :meth:`predict`); returns it."""
         n = max(self.n, 1)
         mx, my = self._sx / n, self._sy / n
         cov = self._xtx - n * np.outer(mx, mx) + self.ridge * np.eye(FOCUS_BITS)
-        w = np.linalg.solve(cov, self._xty - n * mx * my)
+        self._w = np.linalg.solve(cov, self._xty - n * mx * my)
+        return self._w
+
+    def predict(self, smiles: list[str]) -> np.ndarray:
+        """``w . x`` of molecules under the last :meth:`fit` (a ranking: no intercept)."""
+        return np.asarray(_bit_matrix(smiles).astype(np.float64) @ self._w)
+
+    def utilities(self) -> np.ndarray:
+        """``w . x`` for every building block, ``w`` refitted on the centred data."""
+        w = self.fit()
         # A trailing 0 keeps every row start a valid index (an empty last row); reduceat gives
         # an empty row the next row's first weight, so empty rows are zeroed.
         sums = np.add.reduceat(np.append(w[self._bits], 0.0), self._starts)
@@ -207,6 +217,10 @@ class SynthesisGA(Optimizer):
         focus: probability that a building block drawn for a slot comes from the block focus
             (0.5); 0 turns the focus off.
         focus_top: how many of a slot's highest-utility blocks the focus draws from (50).
+        screen: candidate children made per child scored (1: off). With ``screen > 1`` and
+            the block focus's regression in use, each generation makes ``screen`` times
+            ``offspring_size`` new candidates and scores the ``offspring_size`` the
+            regression ranks highest (the others are not proposed: they may come again).
         stock: the building blocks: a stock name or a file (``building_blocks``).
         templates: the forward templates: a shipped set (``hb_real``, ``hb_edited``,
             ``real``) or a file of
@@ -230,6 +244,7 @@ class SynthesisGA(Optimizer):
         patience: int = 5,
         focus: float = 0.5,
         focus_top: int = 50,
+        screen: int = 1,
         stock: str = DEFAULT_STOCK,
         templates: str = DEFAULT_TEMPLATE_SET,
     ) -> None:
@@ -241,6 +256,7 @@ class SynthesisGA(Optimizer):
             ("neighbours", neighbours, 1),
             ("patience", patience, 0),
             ("focus_top", focus_top, 1),
+            ("screen", screen, 1),
         ):
             require_int(key, value, low)
         for key, rate in (
@@ -269,6 +285,7 @@ class SynthesisGA(Optimizer):
         self.patience = patience
         self.focus = float(focus)
         self.focus_top = focus_top
+        self.screen = screen
         self.stock = stock
         self.templates = templates
         self._routes: dict[str, SynthesisTree] = {}
@@ -361,14 +378,31 @@ class SynthesisGA(Optimizer):
     def _offspring(
         self, population: list[SynthesisTree], scores: list[float], rng: random.Random
     ) -> list[SynthesisTree]:
-        children = []
-        for _ in range(self.offspring_size):
+        screening = self.screen > 1 and self._utilities is not None
+        n_make = self.offspring_size * (self.screen if screening else 1)
+        children: dict[str, SynthesisTree] = {}
+        for _ in range(n_make):
             for _ in range(MAX_TRIES):
                 child = self._child(population, scores, rng)
-                if child is not None and self._propose(child):
-                    children.append(child)
+                if child is None:
+                    continue
+                if child.smiles in self._routes:
+                    self._propose(child)  # only keeps a shorter route to a known molecule
+                    continue
+                known = children.get(child.smiles)
+                if known is None or child.n_reactions < known.n_reactions:
+                    children[child.smiles] = child
+                if known is None:
                     break
-        return children
+        chosen = list(children.values())
+        if screening and len(chosen) > self.offspring_size:
+            assert self._focus is not None
+            predicted = self._focus.predict([t.smiles for t in chosen])
+            order = np.argsort(-predicted, kind="stable")[: self.offspring_size]
+            chosen = [chosen[int(i)] for i in sorted(order)]
+        for child in chosen:
+            self._propose(child)
+        return chosen
 
     def _child(
         self, population: list[SynthesisTree], scores: list[float], rng: random.Random
