@@ -118,7 +118,7 @@ class BlockFocus:
         self._xty = np.zeros(FOCUS_BITS)
         self._sx = np.zeros(FOCUS_BITS)
         self._sy = 0.0
-        self._w = np.zeros(FOCUS_BITS)
+        self._w: np.ndarray = np.zeros(FOCUS_BITS)
         self.n = 0
 
     def add(self, smiles: list[str], scores: list[float]) -> None:
