@@ -76,7 +76,16 @@ def train_proxy(oracle: str, n_train: int, out: Path, seed: int = 0, settings: A
         molecules, scores.values, scores.valid, strict=True) if ok]  # fmt: skip
     write_csv(table_path, ["smiles", oracle], rows)
     table = read_table(table_path, "smiles", [oracle])
-    train_predictor(table, folder, settings or TrainSettings(), source={"oracle": oracle})
+    log.info("proxy %s: training on %d labelled molecules", folder.name, len(table))
+    metrics = train_predictor(table, folder, settings or TrainSettings(), source={"oracle": oracle})
+    test = metrics["test"][oracle]
+    log.info(
+        "proxy %s trained in %.0f s: held-out RMSE %.3f, R² %.3f",
+        folder.name,
+        metrics["train_s"],
+        test["rmse"],
+        test["r2"],
+    )
     return folder
 
 
