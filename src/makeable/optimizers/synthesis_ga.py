@@ -82,6 +82,7 @@ from makeable.optimizers.base import (
     DesignContext,
     Optimizer,
     StallGuard,
+    TopMeanPatience,
     require_int,
     require_probability,
 )
@@ -327,9 +328,10 @@ class SynthesisGA(Optimizer):
             self._utilities, self._top = None, {}
         scores = list(oracle([t.smiles for t in population]))
         self._learn(population, scores, ctx)
-        stalled, guard, generation = 0, StallGuard(), 0
+        guard, generation = StallGuard(), 0
+        early = TopMeanPatience(self.patience, min_calls=100, tolerance=1e-3)  # Graph GA's
+        early.start(oracle)
         while not oracle.finished:
-            old_score = oracle.top_mean(100) if oracle.n_calls > 100 else 0.0
             with ctx.proposing():
                 children = self._offspring(population, scores, rng)
             child_scores = list(oracle([t.smiles for t in children]))
@@ -346,14 +348,7 @@ class SynthesisGA(Optimizer):
                     "mean_reactions": float(np.mean([t.n_reactions for t in population])),
                 },
             )
-            if self.patience and oracle.n_calls > 100:
-                if oracle.top_mean(100) - old_score < 1e-3:
-                    stalled += 1
-                    if stalled >= self.patience:
-                        return
-                else:
-                    stalled = 0
-            if guard.stalled(oracle):
+            if early.stalled(oracle) or guard.stalled(oracle):
                 return
 
     def _learn(self, trees: list[SynthesisTree], scores: list[float], ctx: DesignContext) -> None:
@@ -389,10 +384,7 @@ class SynthesisGA(Optimizer):
                 if child.smiles in self._routes:
                     self._propose(child)  # only keeps a shorter route to a known molecule
                     continue
-                known = children.get(child.smiles)
-                if known is None or child.n_reactions < known.n_reactions:
-                    children[child.smiles] = child
-                if known is None:
+                if _record(children, child):
                     break
         chosen = list(children.values())
         if screening and len(chosen) > self.offspring_size:
@@ -417,10 +409,7 @@ class SynthesisGA(Optimizer):
 
     def _propose(self, tree: SynthesisTree) -> bool:
         """Record ``tree`` as a route of its molecule; ``True`` if the molecule is new."""
-        known = self._routes.get(tree.smiles)
-        if known is None or tree.n_reactions < known.n_reactions:
-            self._routes[tree.smiles] = tree
-        return known is None
+        return _record(self._routes, tree)
 
     def _tournament(
         self, population: list[SynthesisTree], scores: list[float], rng: random.Random
@@ -556,3 +545,12 @@ class SynthesisGA(Optimizer):
             t, a, b = rng.choice(joins)
             return space.react(t, [a, b])
         return None
+
+
+def _record(routes: dict[str, SynthesisTree], tree: SynthesisTree) -> bool:
+    """Keep ``tree`` in ``routes`` when its molecule is new there or it is a shorter route to
+    it; ``True`` if the molecule is new."""
+    known = routes.get(tree.smiles)
+    if known is None or tree.n_reactions < known.n_reactions:
+        routes[tree.smiles] = tree
+    return known is None
