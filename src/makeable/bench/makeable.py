@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from makeable.bench.jobs import JobRun, registered_optimizer
-from makeable.bench.pmo import PMO_TASKS, check_tasks, pmo_jobs
+from makeable.bench.pmo import PMO_TASKS, carried_over, check_tasks, pmo_jobs
 from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
-from makeable.results_csv import read_csv, read_jsonl, write_csv
+from makeable.results_csv import read_jsonl, write_csv
 from makeable.retro.planning.search import SearchSettings
 from makeable.run_folder import RunFolder
 from makeable.synthesis.labels import LABEL_MODEL, LABEL_MODEL_PARAMS, LABEL_SETTINGS, LABEL_STOCK
@@ -209,15 +209,7 @@ def run_makeable_pmo(
         if runs_from is not None:
             copied = copy_finished_runs(runs_from, [j.run_dir for j in job_list])
             log.info("%d finished runs copied from %s (judged, not run again)", copied, runs_from)
-        done = {
-            (r["task"], int(r["seed"])): r for r in read_csv(out / "results.csv", missing_ok=True)
-        }
-        # a row whose run folder is gone (results carried over from another machine) stands
-        job_list = [
-            j
-            for j in job_list
-            if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
-        ]
+        job_list, done = carried_over(out, job_list)
         rows: list[dict[str, Any]] = []
         runs = JobRun(
             job_list,

@@ -127,16 +127,7 @@ def run_pmo(
             config_name="bench.yaml",
         )
         jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
-        done = {
-            (r["task"], int(r["seed"])): {**r, "seed": int(r["seed"])}
-            for r in read_csv(out / "results.csv", missing_ok=True)
-        }
-        # a row whose run folder is gone (results carried over from another machine) stands
-        jobs_list = [
-            j
-            for j in jobs_list
-            if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
-        ]
+        jobs_list, done = carried_over(out, jobs_list)
         rows: list[dict[str, Any]] = []
         runs = JobRun(
             jobs_list, jobs, progress, f"PMO {optimizer}", executor=executor, address=address
@@ -149,6 +140,22 @@ def run_pmo(
         write_results(out, optimizer, list(done.values()), budget)
         runs.raise_failures()
         return rows
+
+
+def carried_over(
+    out: Path, jobs: Sequence[DesignJob]
+) -> tuple[list[DesignJob], dict[tuple[str, int], dict[str, Any]]]:
+    """The rows of ``out/results.csv`` by (task, seed), and the jobs still to run: a row whose
+    run folder is gone (results carried over from another machine) stands, so its job is
+    dropped; a job whose folder exists runs (or, finished, is only re-read)."""
+    done = {
+        (r["task"], int(r["seed"])): {**r, "seed": int(r["seed"])}
+        for r in read_csv(out / "results.csv", missing_ok=True)
+    }
+    todo = [
+        j for j in jobs if j.run_dir.is_dir() or (j.config.objective, j.config.seed) not in done
+    ]
+    return todo, done
 
 
 def check_tasks(tasks: Sequence[str]) -> None:
