@@ -219,6 +219,40 @@ def test_property_benchmark_writes_rows_and_resumes(data_dir, tmp_path: Path):
         run_properties(["nope"], ["random"], [0], tmp_path / "x", settings)
 
 
+def test_graseq_sets_run_on_their_own_split_with_each_encoder(data_dir, tmp_path: Path):
+    from makeable.bench.properties import given_split, load_set, run_properties
+
+    table = load_set("graseq_bace")
+    train, val, test = given_split("graseq_bace", seed=3)
+    # the test file's rows are the test set; validation is a tenth of the training file
+    assert len(test) == 152 and list(test) == list(range(len(table) - 152, len(table)))
+    assert len(train) + len(val) == len(table) - 152 and len(val) == 121
+    assert not set(train) & set(val)
+    assert list(given_split("graseq_bace", seed=3)[1]) == list(val)  # seeded
+    assert list(given_split("graseq_bace", seed=4)[1]) != list(val)
+    tox21 = load_set("graseq_tox21")
+    assert tox21.y.shape[1] == 12 and np.isnan(tox21.y).any()  # -1 read as missing
+    assert not ((tox21.y != 0) & (tox21.y != 1) & ~np.isnan(tox21.y)).any()
+
+    settings = TrainSettings(ensemble=1, epochs=1, network=SMALL)
+    rows = run_properties(
+        ["graseq_bace"], ["random", "scaffold"], [0], tmp_path, settings,
+        encoders=["graph", "graph+smiles"],
+    )  # fmt: skip
+    assert [(r["model"], r["split"], r["n_test"]) for r in rows] == [
+        ("makeable", "given", 152),
+        ("makeable graph+smiles", "given", 152),
+    ]
+    runs = tmp_path / "runs" / "graseq_bace" / "given"
+    for folder in ("s0", "s0_graph+smiles"):
+        split = json.loads((runs / folder / "split.json").read_text())
+        assert split["test"] == list(test)
+    config = json.loads((runs / "s0_graph+smiles" / "config.json").read_text())
+    assert config["network"]["encoder"] == "graph+smiles"
+    with pytest.raises(ValueError, match="unknown encoder"):
+        run_properties(["graseq_bace"], ["random"], [0], tmp_path / "x", settings, encoders=["x"])
+
+
 def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
     """A tiny proxy-hacking run: a proxy per size is trained on oracle labels, the plain and
     conservative runs design against it, one run against the true oracle serves both sizes,

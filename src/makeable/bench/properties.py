@@ -8,7 +8,15 @@ the mean ± std over seeds per set and split (RMSE for regression, ROC-AUC for c
 averaged over the targets of a multi-task set, as MoleculeNet and chemprop report them).
 
 The data are chemprop's copies of the MoleculeNet sets in the data folder
-(``$MAKEABLE_DATA/properties/moleculenet/``; see the data folder's README for their licences).
+(``$MAKEABLE_DATA/properties/moleculenet/``; see the data folder's README for their licences),
+and the ``graseq_*`` sets: GraSeq's own train/test files (Guo et al., CIKM 2020;
+``$MAKEABLE_DATA/properties/graseq/``, headerless TSVs ``id, SMILES, label...`` with ``-1`` for a
+missing label). Those have one fixed split, ``given``: the test file is the test set and a
+seeded 10 % of the training file the validation set (GraSeq's code has no validation set).
+
+``encoders`` trains one predictor per encoder (``graph``, the D-MPNN; ``graph+smiles``, GraSeq's
+idea of a graph and a SMILES encoder side by side) on the same split; a non-default encoder's
+runs are ``OUT/runs/<set>/<split>/s<seed>_<encoder>/`` and its rows' model ``makeable <encoder>``.
 """
 
 from __future__ import annotations
@@ -38,13 +46,24 @@ class PropertySet:
     smiles_col: str
     targets: tuple[str, ...]
     task: str
+    test_relpath: str | None = None
+    """GraSeq layout: ``relpath`` and this are its headerless train and test TSVs (the set's
+    one split, :data:`GIVEN`)."""
+
+    @property
+    def splits(self) -> tuple[str, ...] | None:
+        """The set's own splits (``None``: any of :data:`~makeable.predict.splits.SPLITS`)."""
+        return (GIVEN,) if self.test_relpath else None
 
     @property
     def metric(self) -> str:
         return "roc_auc" if self.task == "classification" else "rmse"
 
 
+GIVEN = "given"
+"""The split of a set that comes with its own train and test files."""
 _MN = "properties/moleculenet"
+_GS = "properties/graseq"
 TOX21 = (
     "NR-AR", "NR-AR-LBD", "NR-AhR", "NR-Aromatase", "NR-ER", "NR-ER-LBD", "NR-PPAR-gamma",
     "SR-ARE", "SR-ATAD5", "SR-HSE", "SR-MMP", "SR-p53",
@@ -59,21 +78,95 @@ PROPERTY_SETS: dict[str, PropertySet] = {
         f"{_MN}/clintox.csv.gz", "smiles", ("FDA_APPROVED", "CT_TOX"), "classification"
     ),
     "tox21": PropertySet(f"{_MN}/tox21.csv.gz", "smiles", TOX21, "classification"),
+    **{
+        f"graseq_{name}": PropertySet(
+            f"{_GS}/{name}_train.tsv.gz",
+            "smiles",
+            targets,
+            "classification",
+            test_relpath=f"{_GS}/{name}_test.tsv.gz",
+        )
+        for name, targets in (
+            ("bbbp", ("p_np",)),
+            ("bace", ("Class",)),
+            ("logp", ("logp",)),
+            ("fda", ("fda",)),
+            ("tox21", TOX21),
+        )
+    },
 }
 """The sets of the benchmark (ESOL's column is misnamed ``logp`` in chemprop's copy: it holds
-log solubility)."""
+log solubility; GraSeq's LogP is a 0/1 label, as in its paper)."""
+MOLECULENET = ("esol", "freesolv", "lipo", "bbbp", "bace", "clintox", "tox21")
+GRASEQ = tuple(name for name in PROPERTY_SETS if name.startswith("graseq_"))
+
+
+def load_set(name: str) -> Any:
+    """The usable rows of a benchmark set (a :class:`~makeable.predict.data.PropertyTable`),
+    read once per process: a run's predictor and its chemprop side share them. A set with its
+    own test file: the training file's rows first, then the test file's."""
+    return _load(name)[0]
 
 
 @functools.lru_cache(maxsize=2)
-def load_set(name: str) -> Any:
-    """The usable rows of a benchmark set (a :class:`~makeable.predict.data.PropertyTable`),
-    read once per process: a run's predictor and its chemprop side share them."""
+def _load(name: str) -> tuple[Any, int]:
+    """The table and how many of its rows come from the training file."""
     from makeable.data.molecules import data_file
     from makeable.predict.data import read_table
 
     spec = PROPERTY_SETS[name]
     path = data_file(spec.relpath, f"the {name} property set")
-    return read_table(path, spec.smiles_col, spec.targets, spec.task)
+    if spec.test_relpath is None:
+        table = read_table(path, spec.smiles_col, spec.targets, spec.task)
+        return table, len(table)
+    test_path = data_file(spec.test_relpath, f"the {name} property set")
+    train, test = (_read_graseq(p, spec) for p in (path, test_path))
+    return _concat(train, test), len(train)
+
+
+def _read_graseq(path: Path, spec: PropertySet) -> Any:
+    """A GraSeq TSV (no header; ``id, SMILES, label...``; ``-1`` a missing label) as a table."""
+    import csv
+    import tempfile
+
+    from makeable.predict.data import open_text, read_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = Path(tmp) / "table.csv"
+        with open_text(path) as fh, open(converted, "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow([spec.smiles_col, *spec.targets])
+            for row in csv.reader(fh, delimiter="\t"):
+                if row:
+                    labels = ["" if v.strip() == "-1" else v for v in row[2:]]
+                    writer.writerow([row[1], *labels])
+        return read_table(converted, spec.smiles_col, spec.targets, spec.task)
+
+
+def _concat(a: Any, b: Any) -> Any:
+    import numpy as np
+
+    from makeable.predict.data import PropertyTable
+
+    return PropertyTable(a.smiles + b.smiles, a.mols + b.mols, np.vstack([a.y, b.y]), a.targets)
+
+
+def given_split(name: str, seed: int, val_fraction: float = 0.1) -> tuple[Any, Any, Any]:
+    """Training, validation and test rows of a set with its own test file: the test file's rows
+    are the test set; a ``random.Random(seed)`` share of the training file's the validation."""
+    import random
+
+    import numpy as np
+
+    table, n_train = _load(name)
+    rows = list(range(n_train))
+    random.Random(seed).shuffle(rows)
+    n_val = max(1, round(val_fraction * n_train))
+    return (
+        np.array(sorted(rows[n_val:])),
+        np.array(sorted(rows[:n_val])),
+        np.arange(n_train, len(table)),
+    )
 
 
 RESULT_COLUMNS = (
@@ -99,6 +192,15 @@ class PropertyJob:
     run_dir: Path
     chemprop: str | None = None
 
+    @property
+    def model(self) -> str:
+        """The results' model name: ``makeable``, or ``makeable <encoder>`` for another encoder."""
+        encoder = self.settings.network.encoder
+        return "makeable" if encoder == DEFAULT_ENCODER else f"makeable {encoder}"
+
+
+DEFAULT_ENCODER = "graph"
+
 
 def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
     from makeable.predict.train import train_predictor
@@ -108,11 +210,18 @@ def _run_job(job: PropertyJob) -> list[dict[str, Any]]:
     if metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())
     else:
-        settings = replace(job.settings, task=spec.task, split=job.split, seed=job.seed)
-        metrics = train_predictor(
-            load_set(job.name), job.run_dir, settings, source={"set": job.name}
+        given = job.split == GIVEN
+        settings = replace(
+            job.settings, task=spec.task, split="random" if given else job.split, seed=job.seed
         )
-    rows = _rows("makeable", job, spec, metrics["test"], metrics["train_s"], metrics["s_per_epoch"])
+        metrics = train_predictor(
+            load_set(job.name),
+            job.run_dir,
+            settings,
+            source={"set": job.name, "split": job.split},
+            split=given_split(job.name, job.seed, settings.val_fraction) if given else None,
+        )
+    rows = _rows(job.model, job, spec, metrics["test"], metrics["train_s"], metrics["s_per_epoch"])
     if job.chemprop:
         rows += _chemprop_rows(job, spec)
     return rows
@@ -208,14 +317,18 @@ def run_properties(
     chemprop: str | None = None,
     executor: str = "process",
     address: str | None = None,
+    encoders: Sequence[str] = (DEFAULT_ENCODER,),
 ) -> list[dict[str, Any]]:
-    """Train and test every (set, split, seed); write ``results.csv`` and ``summary.md``.
-    With ``chemprop`` (the path of chemprop's ``chemprop`` command, v2, installed apart),
-    chemprop is also trained on each run's rows and split, with the same epochs.
+    """Train and test every (set, split, seed, encoder); write ``results.csv`` and
+    ``summary.md``. A set with its own split (the ``graseq_*`` sets) runs on that split only,
+    whatever ``splits``. With ``chemprop`` (the path of chemprop's ``chemprop`` command, v2,
+    installed apart), chemprop is also trained on each (set, split, seed)'s rows and split, with
+    the same epochs, once (beside the first encoder's run).
 
     Raises:
-        ValueError: an unknown set.
+        ValueError: an unknown set or encoder.
     """
+    from makeable.predict.mpnn import ENCODERS
     from makeable.predict.train import TrainSettings
 
     unknown = [s for s in sets if s not in PROPERTY_SETS]
@@ -223,13 +336,17 @@ def run_properties(
         raise ValueError(
             f"unknown property set(s) {', '.join(unknown)}; known: {', '.join(PROPERTY_SETS)}"
         )
+    bad = [e for e in encoders if e not in ENCODERS] or ([] if encoders else ["(none)"])
+    if bad:
+        raise ValueError(f"unknown encoder(s) {', '.join(bad)}; known: {', '.join(ENCODERS)}")
     settings = settings or TrainSettings()
     with RunFolder(out) as folder:
         folder.record(
             {
-                "benchmark": "properties (MoleculeNet, chemprop's copies)",
+                "benchmark": "properties (MoleculeNet, chemprop's copies; GraSeq's splits)",
                 "sets": list(sets),
                 "splits": list(splits),
+                "encoders": list(encoders),
                 "seeds": list(seeds),
                 "settings": {k: v for k, v in asdict(settings).items() if k != "threads"},
                 "chemprop": chemprop,
@@ -237,10 +354,22 @@ def run_properties(
             config_name="bench.yaml",
         )
         job_list = [
-            PropertyJob(n, sp, s, settings, out / "runs" / n / sp / f"s{s}", chemprop)
+            PropertyJob(
+                n,
+                sp,
+                s,
+                replace(settings, network=replace(settings.network, encoder=encoder)),
+                out
+                / "runs"
+                / n
+                / sp
+                / (f"s{s}" if encoder == DEFAULT_ENCODER else f"s{s}_{encoder}"),
+                chemprop if i == 0 else None,
+            )
             for n in sets
-            for sp in splits
+            for sp in PROPERTY_SETS[n].splits or splits
             for s in seeds
+            for i, encoder in enumerate(encoders)
         ]
         rows: list[dict[str, Any]] = []
         runs = JobRun(

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from makeable.bench.properties import GRASEQ, MOLECULENET
 from makeable.cli.bench_design import add_parsers as add_design_bench_parsers
 from makeable.cli.conformers import add_bench_parser as add_conformers_bench_parser
 from makeable.cli.flags import (
@@ -70,17 +71,28 @@ def add_parser(sub: Any) -> None:
         "properties",
         help="property prediction: MoleculeNet sets x splits x seeds (RMSE / ROC-AUC)",
         description="Trains a predictor (makeable predict train's defaults unless given) per "
-        "set, split and seed under OUT/runs/ (resumable), then writes OUT/results.csv and "
-        "OUT/summary.md. Needs MAKEABLE_DATA (properties/moleculenet/).",
+        "set, split, seed and encoder under OUT/runs/ (resumable), then writes "
+        "OUT/results.csv and OUT/summary.md. Needs MAKEABLE_DATA (properties/moleculenet/, "
+        "properties/graseq/).",
     )
     props.add_argument(
         "--sets",
         nargs="+",
-        default=["esol", "freesolv", "lipo", "bbbp", "bace", "clintox", "tox21"],
-        help="esol freesolv lipo bbbp bace clintox tox21 (default: all)",
+        default=list(MOLECULENET),
+        metavar="SET",
+        help=f"MoleculeNet: {' '.join(MOLECULENET)} (the default: all of them); GraSeq's own "
+        f"train/test files, run on that split only: {' '.join(GRASEQ)}",
     )
     props.add_argument(
         "--splits", nargs="+", choices=["random", "scaffold"], default=["random", "scaffold"]
+    )
+    props.add_argument(
+        "--encoders",
+        nargs="+",
+        choices=["graph", "graph+smiles"],
+        default=["graph"],
+        help="one predictor per encoder on the same split: graph (the D-MPNN, default), "
+        "graph+smiles (D-MPNN and SMILES BiLSTM side by side, after GraSeq)",
     )
     add_seeds(props, default=(0, 1, 2, 3, 4))
     props.add_argument("--ensemble", type=at_least_one, default=1, help="models per run (1)")
@@ -274,6 +286,7 @@ def run_properties(args: argparse.Namespace) -> int:
         **executor_args(args),
         progress=not args.no_progress,
         chemprop=args.chemprop,
+        encoders=args.encoders,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0

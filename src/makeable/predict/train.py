@@ -410,7 +410,7 @@ def _train(
         plot_parity(y[test], test_mean, calibrated, table.targets, out / "test_parity.png")
     metrics = {
         "task": settings.task,
-        "split": settings.split,
+        "split": settings.split if split is None else "given",
         "seed": settings.seed,
         "n_train": len(train),
         "n_val": len(val),
