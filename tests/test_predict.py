@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +218,13 @@ def test_property_benchmark_writes_rows_and_resumes(data_dir, tmp_path: Path):
     assert again == rows and model.stat().st_mtime_ns == stamp  # read back, not retrained
     with pytest.raises(ValueError, match="unknown property set"):
         run_properties(["nope"], ["random"], [0], tmp_path / "x", settings)
+    # an ensemble's calibration is in the rows and the summary
+    ensemble = run_properties(
+        ["freesolv"], ["random"], [0], tmp_path / "ens", replace(settings, ensemble=2)
+    )
+    assert 0 <= float(ensemble[0]["within_1std"]) <= float(ensemble[0]["within_2std"]) <= 1
+    assert rows[0]["within_1std"] == ""  # one model: no spread
+    assert "## Uncertainty" in (tmp_path / "ens" / "summary.md").read_text()
 
 
 def test_graseq_sets_run_on_their_own_split_with_each_encoder(data_dir, tmp_path: Path):

@@ -169,6 +169,11 @@ def given_split(name: str, seed: int, val_fraction: float = 0.1) -> tuple[Any, A
     )
 
 
+UNCERTAINTY_COLUMNS = ("within_1std", "within_2std", "spearman_error_std", "ece")
+"""The calibration of a run's uncertainty (:func:`makeable.predict.train.regression_metrics`,
+``classification_metrics``): test shares within ±1 / ±2 calibrated deviations of an ensemble
+(ideal 0.683 / 0.954), the rank correlation of error and deviation, a classifier's expected
+calibration error; blank where they do not apply."""
 RESULT_COLUMNS = (
     "model",
     "set",
@@ -180,6 +185,7 @@ RESULT_COLUMNS = (
     "n_test",
     "train_s",
     "s_per_epoch",
+    *UNCERTAINTY_COLUMNS,
 )
 
 
@@ -248,6 +254,7 @@ def _rows(
             "n_test": values.get("n", 0),
             "train_s": train_s,
             "s_per_epoch": s_per_epoch,
+            **{column: values.get(column, "") for column in UNCERTAINTY_COLUMNS},
         }
         for target, values in per_target.items()
     ]
@@ -443,4 +450,26 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
             ]
         )
     header = ["set", "split", "model", "metric", "mean ± std over seeds", "seeds", "s / epoch"]
-    return "# Property prediction\n\n" + markdown_table(header, table)
+    return "# Property prediction\n\n" + markdown_table(header, table) + _uncertainty_table(rows)
+
+
+def _uncertainty_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Means over seeds and targets of the calibration columns, where any run has them."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        key = (row["set"], row["split"], row.get("model", "makeable"))
+        groups.setdefault(key, []).append(row)
+    table = []
+    for key, group in groups.items():
+        means = [_mean([r.get(c, "") for r in group]) for c in UNCERTAINTY_COLUMNS]
+        if any(m == m for m in means):  # not all NaN
+            table.append([*key, *("" if m != m else f"{m:.3f}" for m in means)])
+    if not table:
+        return ""
+    header = ["set", "split", "model", "within ±1 std", "within ±2 std", "ρ(error, std)", "ECE"]
+    return (
+        "\n## Uncertainty\n\nMeans over seeds and targets. An ensemble's regression "
+        "uncertainty, calibrated on the validation set: ideal 0.683 within ±1 std and 0.954 "
+        "within ±2; ECE: a classifier's expected calibration error (10 bins, lower is "
+        "better).\n\n" + markdown_table(header, table)
+    )
