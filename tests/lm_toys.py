@@ -119,6 +119,15 @@ def design(optimizer: str, params: dict, budget: int, out: Path, seed: int = 0):
 def interrupted_then_resumed(config, out: Path, stop_at: int):
     """Run ``config`` into ``out``, interrupt it (KeyboardInterrupt from the oracle) once
     ``stop_at`` calls are counted, then run it again to resume; returns the resumed result."""
+    from makeable.runs.design import run_design
+
+    interrupted(config, out, stop_at)
+    return run_design(config, out, progress=False)
+
+
+def interrupted(config, out: Path, stop_at: int) -> None:
+    """Run ``config`` into ``out`` and interrupt it (KeyboardInterrupt from the oracle) once
+    ``stop_at`` calls are counted."""
     import pytest
 
     from makeable.oracle import Oracle
@@ -139,4 +148,3 @@ def interrupted_then_resumed(config, out: Path, stop_at: int):
         Oracle._score_new = original  # type: ignore[method-assign]
     n_saved = len(calls_table(out))
     assert stop_at <= n_saved < config.budget
-    return run_design(config, out, progress=False)

@@ -84,6 +84,46 @@ def test_interrupt_then_resume_equals_uninterrupted_run(whole_runs, tmp_path, na
     assert resumed.metrics["auc_top10"] == whole.metrics["auc_top10"]
 
 
+@pytest.mark.parametrize("name", ["gegl", "reinvent", "genetic_gfn"])
+def test_resume_from_a_checkpoint_equals_uninterrupted_run(whole_runs, tmp_path, monkeypatch, name):
+    """With a checkpoint after every step, the resumed run restores the last one instead of
+    recomputing its steps, and still makes exactly the uninterrupted run's calls and events."""
+    from makeable.optimizers import checkpoint
+    from makeable.oracle.store import RunStore
+
+    monkeypatch.setattr(checkpoint, "EVERY_S", 0.0)
+    config, whole, out = whole_runs[name]
+    cut = tmp_path / "cut"
+    resumed = interrupted_then_resumed(config, cut, stop_at=BUDGET // 2)
+    assert calls_table(cut) == calls_table(out)
+    assert resumed.metrics["auc_top10"] == whole.metrics["auc_top10"]
+    with RunStore(cut / "run.db") as store, RunStore(out / "run.db") as reference:
+        sessions = store.get_meta("sessions")
+        assert [e[:2] for e in store.events("round")] == [e[:2] for e in reference.events("round")]
+        assert [e[2]["round"] for e in store.events("round")] == [
+            e[2]["round"] for e in reference.events("round")
+        ]
+    # the second session started from a checkpoint (a step before the cut), not from call 0
+    assert 0 < sessions[-1]["from_checkpoint"] <= sessions[-1]["resumed_from"]
+    assert not (cut / "checkpoint").exists()  # removed once the optimizer is done
+
+
+def test_a_damaged_checkpoint_is_not_used(whole_runs, tmp_path, monkeypatch, caplog):
+    from makeable.optimizers import checkpoint
+    from makeable.runs.design import run_design
+    from tests.lm_toys import interrupted
+
+    monkeypatch.setattr(checkpoint, "EVERY_S", 0.0)
+    config, _, out = whole_runs["genetic_gfn"]
+    cut = tmp_path / "cut"
+    interrupted(config, cut, stop_at=BUDGET // 2)
+    tensors = cut / "checkpoint" / "state.safetensors"
+    tensors.write_bytes(tensors.read_bytes()[:-8] + b"00000000")
+    result = run_design(config, cut, progress=False)
+    assert "checkpoint not used" in caplog.text
+    assert calls_table(cut) == calls_table(out) and result.metrics["n_calls"] == BUDGET
+
+
 def test_priority_queue_keeps_the_best():
     from makeable.optimizers.gegl import PriorityQueue
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from makeable.optimizers.checkpoint import Checkpoints
 from makeable.oracle.oracle import Oracle
 from makeable.registry import Registry
 
@@ -42,6 +43,9 @@ class DesignContext:
         log_event: record a per-round event in the run store (``kind``, JSON-able payload).
         propose_s: seconds spent inside :meth:`proposing` blocks (the algorithm's own work, as
             opposed to oracle time and the framework's bookkeeping).
+        checkpoints: where an optimizer that supports it saves its state now and then, so that
+            a resumed run restarts from there (:mod:`makeable.optimizers.checkpoint`; disabled
+            by default).
     """
 
     seed: int
@@ -49,6 +53,7 @@ class DesignContext:
     rng: random.Random = field(init=False)
     np_rng: np.random.Generator = field(init=False)
     log_event: Callable[[str, dict[str, Any]], None] = lambda kind, payload: None
+    checkpoints: Checkpoints = field(default_factory=Checkpoints)
 
     propose_s: float = field(init=False, default=0.0)
 

@@ -198,6 +198,7 @@ class GEGL(Optimizer):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
 
+        from makeable.optimizers.checkpoint import restore_state, save_if_due
         from makeable.optimizers.lm_common import log_round, resolve_prior, torch_session
 
         with torch_session(ctx.seed, self.threads) as generator:
@@ -208,7 +209,15 @@ class GEGL(Optimizer):
             expert_q = PriorityQueue(self.queue_size)
             mols: dict[str, Chem.Mol | None] = {}
             guard, round_ = StallGuard(), 0
-            if self.init_pool:
+            modules, optimizers = {"model": model}, {"adam": optimizer}
+            restored = restore_state(ctx, oracle, generator, modules, optimizers)
+            if restored is not None:
+                state = restored[1]
+                apprentice_q.scores = dict(state["apprentice_queue"])
+                expert_q.scores = dict(state["expert_queue"])
+                round_ = state["round"]
+                vars(guard).update(state["guard"])
+            elif self.init_pool:
                 with ctx.proposing():
                     seeds = admissible(oracle, model, ctx.pool[: self.init_pool], self.max_len)
                 score_into(oracle, seeds, apprentice_q, expert_q)
@@ -248,6 +257,13 @@ class GEGL(Optimizer):
                 )
                 if guard.stalled(oracle):
                     return
+                state = {
+                    "apprentice_queue": list(apprentice_q.scores.items()),
+                    "expert_queue": list(expert_q.scores.items()),
+                    "round": round_,
+                    "guard": vars(guard),
+                }
+                save_if_due(ctx, oracle, generator, modules, optimizers, state)
 
     def _imitate(
         self,

@@ -160,6 +160,7 @@ class GeneticGFN(Optimizer):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
 
+        from makeable.optimizers.checkpoint import restore_state, save_if_due
         from makeable.optimizers.lm_common import log_round, prior_and_agent, torch_session
 
         with torch_session(ctx.seed, self.threads) as generator:
@@ -176,6 +177,16 @@ class GeneticGFN(Optimizer):
             prior_ll: dict[str, float] = {}  # the prior is fixed: each molecule's LL once
             mols: dict[str, Chem.Mol | None] = {}
             guard, step = StallGuard(), 0
+            modules, optimizers = {"policy": policy}, {"adam": optimizer}
+            restored = restore_state(ctx, oracle, generator, modules, optimizers)
+            if restored is not None:
+                tensors, state = restored
+                with torch.no_grad():
+                    log_z.copy_(tensors["log_z"])
+                memory.scores = dict(state["memory"])
+                prior_ll.update(state["prior_ll"])
+                step = state["step"]
+                vars(guard).update(state["guard"])
             while not oracle.finished:
                 step += 1
                 start_calls = oracle.n_calls
@@ -201,6 +212,14 @@ class GeneticGFN(Optimizer):
                 )
                 if guard.stalled(oracle):
                     return
+                state = {
+                    "memory": list(memory.scores.items()),
+                    "prior_ll": prior_ll,
+                    "step": step,
+                    "guard": vars(guard),
+                }
+                tensors = {"log_z": log_z.detach()}
+                save_if_due(ctx, oracle, generator, modules, optimizers, state, tensors)
 
     def _genetic_expert(
         self,

@@ -154,6 +154,7 @@ class Reinvent(Optimizer):
         import torch
 
         from makeable.models.smiles_lm.lstm import pad_batch
+        from makeable.optimizers.checkpoint import restore_state, save_if_due
         from makeable.optimizers.lm_common import (
             autocast,
             log_round,
@@ -169,6 +170,14 @@ class Reinvent(Optimizer):
             guard, step = StallGuard(), 0
             early = TopMeanPatience(self.patience, min_calls=1000, tolerance=1e-12)
             pad = agent.tokenizer.pad_id
+            modules, optimizers = {"agent": agent}, {"adam": optimizer}
+            restored = restore_state(ctx, oracle, generator, modules, optimizers)
+            if restored is not None:
+                state = restored[1]
+                memory.items = {s: (v, p, t) for s, v, p, t in state["memory"]}
+                step = state["step"]
+                vars(guard).update(state["guard"])
+                vars(early).update(state["early_stop"])
             while not oracle.finished:
                 step += 1
                 with ctx.proposing():
@@ -212,6 +221,13 @@ class Reinvent(Optimizer):
                 log_round(ctx, step, memory.scores(), loss=float(loss.item()))
                 if early.stalled(oracle) or guard.stalled(oracle):
                     return
+                state = {
+                    "memory": [[s, *item] for s, item in memory.items.items()],
+                    "step": step,
+                    "guard": vars(guard),
+                    "early_stop": vars(early),
+                }
+                save_if_due(ctx, oracle, generator, modules, optimizers, state)
 
 
 def likelihood_regulariser(log_p: torch.Tensor) -> torch.Tensor:

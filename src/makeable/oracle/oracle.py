@@ -118,6 +118,26 @@ class Oracle:
     def replaying(self) -> bool:
         return self.n_calls < len(self._replay)
 
+    @property
+    def recorded(self) -> int:
+        """Calls in the record of the interrupted run being resumed (0 for a new run)."""
+        return len(self._replay)
+
+    def fast_forward(self, n: int) -> None:
+        """Count the first ``n`` recorded calls as done, without the optimizer proposing them
+        (it restored its state as it was after them: :mod:`makeable.optimizers.checkpoint`).
+
+        Raises:
+            ValueError: calls were counted already, or the record has fewer than ``n``.
+        """
+        if self.n_calls or not 0 <= n <= len(self._replay):
+            raise ValueError(f"cannot fast-forward {n} calls ({len(self._replay)} recorded)")
+        for record in self._replay[:n]:
+            self._count(record.smiles, record.score, record.valid)
+        self.replayed += n
+        if n and self.on_calls is not None:
+            self.on_calls(self, n)
+
     def __len__(self) -> int:
         return self.n_calls
 

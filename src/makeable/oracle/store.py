@@ -159,6 +159,16 @@ class RunStore:
         rows = self._db.execute(query + " ORDER BY id", args).fetchall()
         return [(n, k, json.loads(p)) for n, k, p in rows]
 
+    def last_event_id(self) -> int:
+        """The id of the last recorded event (0 when there is none)."""
+        row = self._db.execute("SELECT MAX(id) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def keep_events_to(self, event_id: int) -> None:
+        """Drop the events recorded after the one with ``event_id``."""
+        with self._db:
+            self._db.execute("DELETE FROM events WHERE id > ?", (event_id,))
+
     def clear_events_after(self, n_calls: int) -> None:
         """Drop events recorded beyond ``n_calls`` (used when a replayed run re-records them)."""
         with self._db:

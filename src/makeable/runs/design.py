@@ -35,6 +35,7 @@ from makeable.data.molecules import (
 )
 from makeable.objectives import OBJECTIVES, get_objective
 from makeable.optimizers import OPTIMIZERS, DesignContext, Optimizer, get_optimizer
+from makeable.optimizers.checkpoint import Checkpoints
 from makeable.oracle.executor import Executor, make_executor
 from makeable.oracle.metrics import pmo_metrics
 from makeable.oracle.oracle import Oracle
@@ -195,12 +196,14 @@ def run_design(
         oracle = Oracle(objective, config.budget, store, executor, on_calls=on_calls, accept=accept)
         resumed_from = store.n_calls()
         finished = store.finished(config.budget)
-        if not finished:
+        checkpoints = Checkpoints(out / CHECKPOINT_DIR, store)
+        if not finished and not checkpoints.exists():
             store.clear_events_after(-1)  # a resumed run re-records its events while replaying
         ctx = DesignContext(
             seed=config.seed,
             pool=pool,
             log_event=lambda kind, payload: store.add_event(oracle.n_calls, kind, payload),
+            checkpoints=checkpoints,
         )
         start = time.perf_counter()
         try:
@@ -223,15 +226,19 @@ def run_design(
                     "wall_s": wall_s,
                     "oracle_s": oracle.oracle_s,
                     "propose_s": ctx.propose_s,
+                    "from_checkpoint": checkpoints.restored_at,
                 }
             )
             store.set_meta("sessions", sessions)
+            checkpoints.remove()
             write_constructed_routes(out, optimizer, [r.smiles for r in store.calls()])
         # the optimizer is done: a run interrupted while planning routes resumes without replay
         store.mark_finished(config.budget)
         return finish_run(out, store, config, pool_source, planner=planner, progress=progress)
 
 
+CHECKPOINT_DIR = "checkpoint"
+"""Run-folder subfolder of the optimizer's checkpoint while it runs (removed when it is done)."""
 CONSTRUCTED_ROUTES = "constructed_routes.jsonl"
 """Run-folder file: the routes an optimizer built its molecules by, one JSON line each."""
 
