@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from rdkit import Chem
 
 from makeable.cli.main import main
@@ -114,6 +115,54 @@ def test_save_load_round_trip_and_no_pickle(trained: Path):
     a = load_predictor(trained).predict(["CCO"]).mean
     b = load_predictor(str(trained) + "/").predict(["CCO"]).mean
     assert np.array_equal(a, b)
+
+
+def test_an_interrupted_training_resumes_with_the_next_member(tmp_path: Path, monkeypatch):
+    """Members finished before an interruption are loaded back, not trained again; the
+    predictor is the one an uninterrupted training makes."""
+    from safetensors.torch import load_file
+
+    from makeable.predict import train as train_module
+
+    table = read_table(
+        write_table(tmp_path / "t.csv", [(s, str(heavy_atoms(s))) for s in MOLECULES]),
+        targets=["y"],
+    )
+    settings = TrainSettings(ensemble=3, epochs=3, batch_size=10, network=SMALL)
+    train_predictor(table, tmp_path / "whole", settings)
+    real, trained_members, stop_at = train_module.train_member, [], [2]
+
+    def interrupted(*args, **kwargs):
+        if stop_at and len(trained_members) == stop_at[0]:
+            stop_at.clear()
+            raise KeyboardInterrupt
+        trained_members.append(args[5])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_member", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_predictor(table, tmp_path / "cut", settings)
+    assert sorted(p.name for p in (tmp_path / "cut" / "partial").glob("*.safetensors")) == [
+        "member_0.safetensors",
+        "member_1.safetensors",
+    ]
+    trained_members.clear()
+    metrics = train_predictor(table, tmp_path / "cut", settings)
+    assert trained_members == [2]  # members 0 and 1 were loaded back
+    assert not (tmp_path / "cut" / "partial").exists()
+    for i in range(3):
+        a = load_file(str(tmp_path / "whole" / f"model_{i}.safetensors"))
+        b = load_file(str(tmp_path / "cut" / f"model_{i}.safetensors"))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert metrics["test"] == json.loads((tmp_path / "whole" / "metrics.json").read_text())["test"]
+    # members of another setting are not reused
+    trained_members.clear()
+    stop_at.append(2)
+    with pytest.raises(KeyboardInterrupt):
+        train_predictor(table, tmp_path / "cut2", settings)
+    trained_members.clear()
+    train_predictor(table, tmp_path / "cut2", replace(settings, epochs=2))
+    assert trained_members == [0, 1, 2]
 
 
 def test_bad_predictor_folders_give_one_line(tmp_path: Path, trained: Path):

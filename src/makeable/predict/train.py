@@ -379,16 +379,25 @@ def _train(
         dynamic_ncols=True,
     )
     members, histories = [], []
+    partial = _Finished(out / PARTIAL, _training_key(settings, table, train, val, scaled))
     try:
         for k in range(settings.ensemble):
-            net, history = train_member(
-                pick(train), scaled[train], pick(val), scaled[val], settings, k, bar, tokens
-            )
+            found = partial.load(k, lambda: build_network(y.shape[1], settings, tokens))
+            if found is None:
+                start = time.perf_counter()
+                net, history = train_member(
+                    pick(train), scaled[train], pick(val), scaled[val], settings, k, bar, tokens
+                )
+                partial.save(k, net, history, time.perf_counter() - start)
+            else:
+                net, history = found
+                if bar is not None:
+                    bar.update(settings.epochs)
             members.append(net)
             histories.append(history)
     finally:
         bar.close()
-    train_s = time.perf_counter() - t0
+    train_s = time.perf_counter() - t0 + partial.earlier_s
 
     def ensemble(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raw = np.stack([_outputs(net, pick(idx)) for net in members])
@@ -458,7 +467,68 @@ def _train(
     indices = {"train": train.tolist(), "val": val.tolist(), "test": test.tolist()}
     (out / "split.json").write_text(json.dumps(indices) + "\n")  # rows of the usable table
     forget_loaded()  # a predictor loaded before from this folder is stale now
+    partial.remove()
     return metrics
+
+
+PARTIAL = "partial"
+"""Subfolder of a predictor being trained: its finished ensemble members, so that an
+interrupted training resumes with the next member (removed when the predictor is saved)."""
+
+
+def _training_key(
+    settings: TrainSettings,
+    table: PropertyTable,
+    train: np.ndarray,
+    val: np.ndarray,
+    scaled: np.ndarray,
+) -> str:
+    """What a finished member depends on: the settings, the data and the split."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    plain = {k: v for k, v in asdict(settings).items() if k != "threads"}
+    digest.update(json.dumps(plain, sort_keys=True, default=str).encode())
+    digest.update("\n".join(table.smiles).encode())
+    for array in (train, val, np.nan_to_num(scaled, nan=1e300)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+class _Finished:
+    """The finished members of an interrupted training (safetensors + JSON, no pickle)."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder, self.key = folder, key
+        self.earlier_s = 0.0  # training seconds of the members loaded back
+
+    def load(self, k: int, build: Any) -> tuple[nn.Module, list[dict[str, float]]] | None:
+        from safetensors.torch import load_file
+
+        meta_path = self.folder / f"member_{k}.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("key") != self.key:
+                return None
+            net = build()
+            net.load_state_dict(load_file(str(self.folder / f"member_{k}.safetensors")))
+        except (OSError, ValueError, KeyError, RuntimeError):
+            return None  # none saved, or not from this training: train it
+        log.info("predictor: member %d was trained before the interruption, loaded", k)
+        self.earlier_s += float(meta.get("train_s", 0.0))
+        return net.eval(), list(meta["history"])
+
+    def save(self, k: int, net: nn.Module, history: list[dict[str, float]], seconds: float) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tensors = {n: v.contiguous() for n, v in net.state_dict().items()}
+        save_file(tensors, str(self.folder / f"member_{k}.safetensors"))
+        meta = {"key": self.key, "history": history, "train_s": seconds}
+        (self.folder / f"member_{k}.json").write_text(json.dumps(meta) + "\n")
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _mixture_config(settings: TrainSettings, members: list[nn.Module]) -> dict[str, Any]:
