@@ -84,7 +84,7 @@ def test_interrupt_then_resume_equals_uninterrupted_run(whole_runs, tmp_path, na
     assert resumed.metrics["auc_top10"] == whole.metrics["auc_top10"]
 
 
-@pytest.mark.parametrize("name", ["gegl", "reinvent", "genetic_gfn"])
+@pytest.mark.parametrize("name", ["gegl", "reinvent", "genetic_gfn", "lstm-hc", "fragment_rag"])
 def test_resume_from_a_checkpoint_equals_uninterrupted_run(whole_runs, tmp_path, monkeypatch, name):
     """With a checkpoint after every step, the resumed run restores the last one instead of
     recomputing its steps, and still makes exactly the uninterrupted run's calls and events."""

@@ -204,6 +204,7 @@ class FragmentRAG(Optimizer):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
 
+        from makeable.optimizers.checkpoint import restore_state, save_if_due
         from makeable.optimizers.lm_common import log_round, resolve_prior, torch_session
 
         with torch_session(ctx.seed, self.threads) as generator:
@@ -215,10 +216,19 @@ class FragmentRAG(Optimizer):
                     if self.finetune_steps
                     else None
                 )
-            picks = ctx.np_rng.integers(0, len(ctx.pool), size=self.population_size)
-            result = oracle.evaluate([ctx.pool[int(i)] for i in picks])
-            population = _best({}, result, self.population_size)
+            modules = {"model": model}
+            optimizers = {"adam": optimizer} if optimizer is not None else {}
             guard, round_ = StallGuard(), 0
+            restored = restore_state(ctx, oracle, generator, modules, optimizers)
+            if restored is not None:
+                state = restored[1]
+                population = dict(state["population"])
+                round_ = state["round"]
+                vars(guard).update(state["guard"])
+            else:
+                picks = ctx.np_rng.integers(0, len(ctx.pool), size=self.population_size)
+                result = oracle.evaluate([ctx.pool[int(i)] for i in picks])
+                population = _best({}, result, self.population_size)
             while not oracle.finished:
                 round_ += 1
                 with ctx.proposing():
@@ -249,6 +259,12 @@ class FragmentRAG(Optimizer):
                 log_round(ctx, round_, population, **extra)
                 if guard.stalled(oracle):
                     return
+                state = {
+                    "population": list(population.items()),
+                    "round": round_,
+                    "guard": vars(guard),
+                }
+                save_if_due(ctx, oracle, generator, modules, optimizers, state)
 
     def _write(
         self,

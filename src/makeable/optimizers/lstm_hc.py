@@ -91,6 +91,7 @@ class SmilesLSTMHillClimbing(Optimizer):
     def _optimize(self, oracle: Oracle, ctx: DesignContext) -> None:
         import torch
 
+        from makeable.optimizers.checkpoint import restore_state, save_if_due
         from makeable.optimizers.lm_common import (
             distinct_canonical,
             log_round,
@@ -106,6 +107,14 @@ class SmilesLSTMHillClimbing(Optimizer):
             kept: dict[str, float] = {}
             seen: set[str] = set()
             guard, round_ = StallGuard(), 0
+            modules, optimizers = {"model": model}, {"adam": optimizer}
+            restored = restore_state(ctx, oracle, generator, modules, optimizers)
+            if restored is not None:
+                state = restored[1]
+                kept = dict(state["kept"])
+                seen = set(state["seen"])
+                round_ = state["round"]
+                vars(guard).update(state["guard"])
             while not oracle.finished and (self.n_rounds <= 0 or round_ < self.n_rounds):
                 round_ += 1
                 with ctx.proposing():
@@ -128,6 +137,13 @@ class SmilesLSTMHillClimbing(Optimizer):
                 log_round(ctx, round_, kept, loss=loss)
                 if guard.stalled(oracle):
                     return
+                state = {
+                    "kept": list(kept.items()),
+                    "seen": sorted(seen),
+                    "round": round_,
+                    "guard": vars(guard),
+                }
+                save_if_due(ctx, oracle, generator, modules, optimizers, state)
 
     def _fine_tune(
         self,
