@@ -131,12 +131,19 @@ class JobRun:
 
     def raise_failures(self) -> None:
         """Raise :class:`JobsFailedError` listing the failed runs, if any."""
-        if self.failures:
-            listed = "; ".join(f"{path}: {error}" for path, error in self.failures)
-            raise JobsFailedError(
-                f"{len(self.failures)} of {len(self.jobs)} run(s) failed ({listed}); the other "
-                "results are written; run the same command again to retry them"
-            )
+        raise_failures([self])
+
+
+def raise_failures(runs: Sequence[JobRun]) -> None:
+    """Raise :class:`JobsFailedError` listing the failed runs of several job sets, if any."""
+    failed = [failure for run in runs for failure in run.failures]
+    if failed:
+        listed = "; ".join(f"{path}: {error}" for path, error in failed)
+        total = sum(len(run.jobs) for run in runs)
+        raise JobsFailedError(
+            f"{len(failed)} of {total} run(s) failed ({listed}); the other "
+            "results are written; run the same command again to retry them"
+        )
 
 
 def registered_optimizer(name: str) -> str:

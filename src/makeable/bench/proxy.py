@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.bench.jobs import DesignJob, JobRun
+from makeable.bench.jobs import DesignJob, JobRun, raise_failures
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
@@ -147,8 +147,10 @@ def run_proxy(
             },
             config_name="bench.yaml",
         )
-        job_list = []
-        for oracle in oracles:
+        rows: list[dict[str, Any]] = []
+        failures = []
+        for oracle in oracles:  # one oracle's runs start as soon as its proxies are trained
+            job_list = []
             for n in sizes:
                 proxy = train_proxy(oracle, n, out, settings=proxy_settings)
                 for optimizer in optimizers:
@@ -160,23 +162,25 @@ def run_proxy(
                                 _job(oracle, n, optimizer, variant, seed, proxy, out, budget,
                                      conservative, (optimizer_params or {}).get(optimizer, {}))
                             )  # fmt: skip
-        rows: list[dict[str, Any]] = []
-        runs = JobRun(job_list, jobs, progress, "proxy runs", executor=executor, address=address)
-        for row in runs:
-            rows.append(row)
-            log.info(
-                "%s %s %s %s seed %s: true top-10 %.3f (the run saw %.3f)",
-                row["oracle"],
-                row["n_train"],
-                row["optimizer"],
-                row["variant"],
-                row["seed"],
-                row["true_top10"],
-                row["seen_top10"],
+            runs = JobRun(
+                job_list, jobs, progress, f"{oracle} runs", executor=executor, address=address
             )
-            write_results(out, rows)
+            for row in runs:
+                rows.append(row)
+                log.info(
+                    "%s %s %s %s seed %s: true top-10 %.3f (the run saw %.3f)",
+                    row["oracle"],
+                    row["n_train"],
+                    row["optimizer"],
+                    row["variant"],
+                    row["seed"],
+                    row["true_top10"],
+                    row["seen_top10"],
+                )
+                write_results(out, rows)
+            failures.append(runs)
         write_results(out, rows)
-        runs.raise_failures()
+        raise_failures(failures)
         return rows
 
 
