@@ -16,7 +16,6 @@ when the optimizer finishes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from makeable.data.download import sha256_of
+from makeable.results_csv import replace_text
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +84,7 @@ class Checkpoints:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / (TENSORS + ".tmp")
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-        digest = _sha256(tmp)
+        digest = sha256_of(tmp)
         os.replace(tmp, self.folder / TENSORS)
         meta = {
             "format": FORMAT,
@@ -92,18 +94,17 @@ class Checkpoints:
             "tensors_sha256": digest,
             "state": state,
         }
-        tmp_json = self.folder / (STATE + ".tmp")
-        tmp_json.write_text(json.dumps(meta))
-        os.replace(tmp_json, self.folder / STATE)
+        replace_text(self.folder / STATE, json.dumps(meta))
         self._last = time.monotonic()
 
     def restore(self, oracle: Oracle) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
         """The saved tensors and state, with the oracle moved on to the checkpoint's calls and
-        the store's later events dropped; ``None`` (and the store's events all dropped, as a
-        replay from the first call records them again) when there is no usable checkpoint."""
+        the store's later events dropped; ``None`` when there is no usable checkpoint (the
+        store's events of an unusable one's run are dropped, as a replay from the first call
+        records them again; without a checkpoint the run dropped them before)."""
         found = self._read(oracle)
         if found is None:
-            if self.store is not None:
+            if self.store is not None and self.exists():
                 self.store.clear_events_after(-1)
             return None
         meta, tensors = found
@@ -128,7 +129,7 @@ class Checkpoints:
             ok = meta.get("format") == FORMAT and meta.get("format_version") == 1
             if not ok:
                 raise ValueError("not a makeable optimizer checkpoint")
-            if _sha256(self.folder / TENSORS) != meta["tensors_sha256"]:
+            if sha256_of(self.folder / TENSORS) != meta["tensors_sha256"]:
                 raise ValueError("its tensors file is not the one its state names")
             if oracle.n_calls:
                 raise ValueError("the oracle has counted calls already")
@@ -145,14 +146,6 @@ class Checkpoints:
         """Delete the checkpoint (the optimizer finished)."""
         if self.folder is not None and self.folder.is_dir():
             shutil.rmtree(self.folder)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def rng_state(ctx: Any) -> dict[str, Any]:

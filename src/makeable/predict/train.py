@@ -391,8 +391,7 @@ def _train(
                 partial.save(k, net, history, time.perf_counter() - start)
             else:
                 net, history = found
-                if bar is not None:
-                    bar.update(settings.epochs)
+                bar.update(settings.epochs)
             members.append(net)
             histories.append(history)
     finally:
