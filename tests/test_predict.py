@@ -393,7 +393,7 @@ def test_scarce_data_benchmark_compares_methods_on_one_split(data_dir, tmp_path:
 
     settings = TrainSettings(ensemble=1, epochs=1, network=SMALL)
     rows = run_scarce("freesolv", ["esol"], [20], [0], tmp_path, settings)
-    assert [r["method"] for r in rows] == ["scratch", "transfer:esol", "moe"]
+    assert [r["method"] for r in rows] == ["scratch", "transfer:esol", "moe", "moe_ft"]
     assert all(r["n_train"] == 20 and r["metric"] == "rmse" for r in rows)
     tests = {
         json.dumps(json.loads((p / "split.json").read_text())["test"])
@@ -401,7 +401,8 @@ def test_scarce_data_benchmark_compares_methods_on_one_split(data_dir, tmp_path:
     }
     assert len(tests) == 1  # every method is tested on the same molecules
     assert (tmp_path / "experts" / "esol" / "config.json").is_file()
-    assert "moe best of all" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "moe beats best transfer" in summary and "moe_ft best of all" in summary
     with pytest.raises(ValueError, match="distinct sets"):
         run_scarce("freesolv", ["freesolv"], [20], [0], tmp_path / "x", settings)
 
@@ -423,3 +424,23 @@ def test_graph_and_smiles_dual_encoder(tmp_path: Path):
     assert pred.valid.all() and np.isfinite(pred.mean).all()
     with pytest.raises(ValueError, match="encoder must be one of"):
         NetworkSettings(encoder="smiles")
+
+
+def test_scarce_summary_counts_mixture_wins_by_hand():
+    """Per size: each mixture against the best pairwise transfer of each seed, and against all."""
+    from makeable.bench.scarce import summary_markdown
+
+    values = {  # seed -> method -> RMSE
+        0: {"scratch": 2.0, "transfer:a": 1.5, "transfer:b": 1.2, "moe": 1.1, "moe_ft": 1.3},
+        1: {"scratch": 0.9, "transfer:a": 1.5, "transfer:b": 1.4, "moe": 1.0, "moe_ft": 1.6},
+    }
+    rows = [
+        {"target": "t", "size": 50, "seed": seed, "method": m, "metric": "rmse", "value": v}
+        for seed, by_method in values.items()
+        for m, v in by_method.items()
+    ]
+    last = summary_markdown(rows).strip().splitlines()[-1].split("|")[1:-1]
+    cells = [c.strip() for c in last]
+    # size, 5 means, then moe (vs transfer, vs all), moe_ft (vs transfer, vs all)
+    assert cells[0] == "50" and cells[4] == "1.050"  # moe: mean of 1.1 and 1.0
+    assert cells[6:] == ["2 / 2", "1 / 2", "0 / 2", "0 / 2"]

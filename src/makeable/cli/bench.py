@@ -154,7 +154,11 @@ def add_parser(sub: Any) -> None:
         help="training rows of the target (50 100 200 400)",
     )  # fmt: skip
     add_seeds(scarce)
-    scarce.add_argument("--epochs", type=at_least_one, default=50, help="epochs (50)")
+    scarce.add_argument(
+        "--epochs", type=at_least_one, default=200,
+        help="epochs (200: at 50 rows an epoch is one step, and 50 epochs left every method "
+        "under-fitted)",
+    )  # fmt: skip
     scarce.add_argument("--split", choices=["random", "scaffold"], default="random")
     add_out(scarce, "benchmark folder (created, or resumed)")
     add_no_progress(scarce)
