@@ -5,6 +5,7 @@ score, and the CLI."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -444,3 +445,19 @@ def test_scarce_summary_counts_mixture_wins_by_hand():
     # size, 5 means, then moe (vs transfer, vs all), moe_ft (vs transfer, vs all)
     assert cells[0] == "50" and cells[4] == "1.050"  # moe: mean of 1.1 and 1.0
     assert cells[6:] == ["2 / 2", "1 / 2", "0 / 2", "0 / 2"]
+
+
+def test_few_optimizer_steps_are_warned_about(tmp_path: Path, caplog):
+    """A small set at few epochs makes few steps: the log says so and suggests more epochs."""
+    table = write_table(tmp_path / "t.csv", [(s, str(heavy_atoms(s))) for s in MOLECULES])
+    few = TrainSettings(ensemble=1, epochs=2, batch_size=50, network=SMALL)
+    with caplog.at_level(logging.WARNING, logger="makeable.predict.train"):
+        train_predictor(read_table(table, targets=["y"]), tmp_path / "few", few)
+    warned = [r.getMessage() for r in caplog.records if "optimizer steps" in r.getMessage()]
+    assert len(warned) == 1 and "only 2 optimizer steps" in warned[0], warned
+    assert "--epochs 200" in warned[0]  # one step an epoch: 200 epochs reach FEW_STEPS
+    caplog.clear()
+    enough = TrainSettings(ensemble=1, epochs=200, batch_size=50, network=SMALL)
+    with caplog.at_level(logging.WARNING, logger="makeable.predict.train"):
+        train_predictor(read_table(table, targets=["y"]), tmp_path / "enough", enough)
+    assert not [r for r in caplog.records if "optimizer steps" in r.getMessage()]

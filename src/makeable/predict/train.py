@@ -60,6 +60,10 @@ from makeable.runtime import threads_set
 
 log = logging.getLogger(__name__)
 
+FEW_STEPS = 200
+"""Fewer optimizer steps than this get a warning (50 rows at 50 epochs make 50 steps: in the
+scarce-data benchmark every method then under-fitted; docs/benchmarks/properties.md)."""
+
 ONE_SIGMA = 0.6827
 """The share of a normal distribution within ±1 standard deviation: the calibration target."""
 
@@ -356,6 +360,15 @@ def _train(
         empty = [t for j, t in enumerate(table.targets) if np.all(np.isnan(y[idx, j]))]
         if empty:
             raise ValueError(f"the {name} set has no value of target(s) {', '.join(empty)}")
+    steps = math.ceil(len(train) / settings.batch_size) * settings.epochs
+    if steps < FEW_STEPS:
+        log.warning(
+            "%d training rows in batches of %d for %d epochs: only %d optimizer steps, which "
+            "under-fitted every model of the scarce-data benchmark; small sets learn better "
+            "with more epochs (e.g. --epochs %d)",
+            len(train), settings.batch_size, settings.epochs, steps,
+            math.ceil(FEW_STEPS / math.ceil(len(train) / settings.batch_size)),
+        )  # fmt: skip
     if settings.task == "classification":
         mean, scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
     else:
