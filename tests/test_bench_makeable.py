@@ -145,3 +145,34 @@ def test_a_failed_plan_writes_no_row_and_is_planned_again(
     (row,) = bench.run_makeable_pmo("graph_ga", [0], 40, out, tasks=["qed"])
     assert len(set(ChainToy.asked)) >= 5  # the five failed molecules planned again
     assert row["n_calls"] == 40
+
+
+def test_glance_table_sums_task_means_by_hand(tmp_path: Path, capsys) -> None:
+    """`bench makeable-table`: per optimizer, sums over its tasks of the mean over seeds; the
+    reference's sum over the same tasks; a reference without one of the tasks is refused."""
+    from makeable.bench.makeable import glance_markdown
+    from makeable.cli.main import main
+
+    def row(task: str, seed: int, auc: float, t10: float, t100: float, mk: float) -> dict:
+        return {"task": task, "seed": seed, "auc_top10": auc, "makeable_top10_share": t10,
+                "makeable_top100_share": t100, "makeable_auc_top10": mk}  # fmt: skip
+
+    results = {
+        "ref": [row("a", 0, 0.5, 1, 1, 0.5), row("b", 0, 0.3, 1, 1, 0.3),
+                row("c", 0, 0.1, 1, 1, 0.1)],
+        "opt": [row("a", 0, 0.6, 0.2, 0.1, 0.2), row("a", 1, 0.8, 0.4, 0.3, 0.4),
+                row("b", 0, 0.5, 0.0, 0.0, 0.0)],
+    }  # fmt: skip
+    lines = glance_markdown(results, "ref").strip().splitlines()
+    opt = [c.strip() for c in lines[3].split("|")[1:-1]]
+    # a: mean AUC 0.7, shares 0.3 / 0.2, makeable 0.3; b: 0.5, 0 / 0, 0 -> sums and means
+    assert opt == ["opt", "2", "2", "1.200", "0.15 / 0.10", "0.300", "0.800"]
+    with pytest.raises(ValueError, match="has no row for c"):
+        glance_markdown({"ref": results["opt"], "x": results["ref"]}, "ref")
+    path = tmp_path / "opt.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(results["opt"][0]))
+        writer.writeheader()
+        writer.writerows(results["opt"])
+    assert main(["bench", "makeable-table", f"opt={path}"]) == 0
+    assert "| opt | 2 | 2 | 1.200 |" in capsys.readouterr().out

@@ -260,31 +260,44 @@ def write_results(
     (out / "summary.md").write_text(summary_markdown(optimizer, synthesis, rows, budget))
 
 
+METRIC_KEYS = ("auc_top10", "makeable_top10_share", "makeable_top100_share", "makeable_auc_top10")
+
+
+def task_means(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[int, dict[str, float]]]:
+    """Per task (sorted): the number of seeds and the mean of each metric over them."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_task.setdefault(str(row["task"]), []).append(row)
+    return {
+        task: (
+            len(by_task[task]),
+            {k: statistics.fmean(float(r[k]) for r in by_task[task]) for k in METRIC_KEYS},
+        )
+        for task in sorted(by_task)
+    }
+
+
 def summary_markdown(
     optimizer: str, synthesis: str, rows: Sequence[dict[str, Any]], budget: int
 ) -> str:
     """Per-task means over seeds and the sums / averages over tasks."""
-    by_task: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_task.setdefault(str(row["task"]), []).append(row)
-    keys = ("auc_top10", "makeable_top10_share", "makeable_top100_share", "makeable_auc_top10")
+    keys = METRIC_KEYS
     name = optimizer + (f" + synthesis {synthesis}" if synthesis != "none" else "")
     header = ["task", "seeds", "AUC top-10", "makeable top-10", "makeable top-100"]
     header += ["makeable AUC top-10"]
     table: list[list[Any]] = []
     means: dict[str, list[float]] = {k: [] for k in keys}
-    for task in sorted(by_task):
-        task_rows = by_task[task]
-        m = {k: statistics.fmean(float(r[k]) for r in task_rows) for k in keys}
+    per_task = task_means(rows)
+    for task, (n_seeds, m) in per_task.items():
         for k in keys:
             means[k].append(m[k])
         table.append(
-            [task, len(task_rows), f"{m['auc_top10']:.3f}", f"{m['makeable_top10_share']:.2f}"]
+            [task, n_seeds, f"{m['auc_top10']:.3f}", f"{m['makeable_top10_share']:.2f}"]
             + [f"{m['makeable_top100_share']:.2f}", f"{m['makeable_auc_top10']:.3f}"]
         )
-    if by_task:
+    if per_task:
         table.append(
-            [f"**sum / mean over {len(by_task)} tasks**", "", f"**{sum(means['auc_top10']):.3f}**"]
+            [f"**sum / mean over {len(per_task)} tasks**", "", f"**{sum(means['auc_top10']):.3f}**"]
             + [f"**{statistics.fmean(means[k]):.2f}**" for k in keys[1:3]]
             + [f"**{sum(means['makeable_auc_top10']):.3f}**"]
         )
@@ -300,3 +313,43 @@ def summary_markdown(
         "molecule the optimizer built) judged; see makeable.bench.makeable.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def glance_markdown(results: dict[str, list[dict[str, Any]]], reference: str | None = None) -> str:
+    """One row per optimizer (its ``results.csv`` rows): the tasks it has, the most seeds of a
+    task, the sum over tasks of the per-task mean AUC top-10, the mean makeable shares, the sum
+    of makeable AUC top-10, and, with ``reference`` (one of ``results``), the reference's sum
+    AUC top-10 over the same tasks (its own seeds' means).
+
+    Raises:
+        ValueError: a reference that is not among the results, or that lacks a task another
+            optimizer has.
+    """
+    if reference is not None and reference not in results:
+        raise ValueError(f"the reference {reference!r} is not one of {', '.join(results)}")
+    means = {name: task_means(rows) for name, rows in results.items()}
+    header = ["optimizer", "tasks", "seeds", "sum AUC top-10", "makeable top-10 / top-100"]
+    header += ["sum makeable AUC top-10"]
+    if reference is not None:
+        header.append(f"{reference} sum AUC top-10, same tasks")
+    table = []
+    for name, per_task in means.items():
+        values = [m for _, m in per_task.values()]
+        if not values:
+            continue
+        row = [
+            name,
+            str(len(per_task)),
+            str(max(n for n, _ in per_task.values())),
+            f"{sum(m['auc_top10'] for m in values):.3f}",
+            f"{statistics.fmean(m['makeable_top10_share'] for m in values):.2f} / "
+            f"{statistics.fmean(m['makeable_top100_share'] for m in values):.2f}",
+            f"{sum(m['makeable_auc_top10'] for m in values):.3f}",
+        ]
+        if reference is not None:
+            missing = sorted(set(per_task) - set(means[reference]))
+            if missing:
+                raise ValueError(f"the reference {reference} has no row for {', '.join(missing)}")
+            row.append(f"{sum(means[reference][t][1]['auc_top10'] for t in per_task):.3f}")
+        table.append(row)
+    return markdown_table(header, table)

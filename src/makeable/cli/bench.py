@@ -173,6 +173,17 @@ def add_parser(sub: Any) -> None:
     table.add_argument("results", nargs="+", metavar="NAME=CSV", help="optimizer=results.csv")
     table.set_defaults(func=pmo_table)
 
+    glance = bsub.add_parser(
+        "makeable-table",
+        help="one row per optimizer from makeable-bench results.csv files (makeable.md)",
+        description="Sums over each optimizer's tasks of the per-task means over seeds: AUC "
+        "top-10, makeable shares, makeable AUC top-10; with --reference, that optimizer's sum "
+        "AUC top-10 over the same tasks.",
+    )
+    glance.add_argument("results", nargs="+", metavar="NAME=CSV", help="optimizer=results.csv")
+    glance.add_argument("--reference", metavar="NAME", help="a NAME to compare every row with")
+    glance.set_defaults(func=makeable_table)
+
 
 def _add_scaling_parser(bsub: Any) -> None:
     from makeable.oracle.executor import ADDRESS_HELP, EXECUTOR_KINDS
@@ -336,15 +347,27 @@ def run_scarce(args: argparse.Namespace) -> int:
     return 0
 
 
-def pmo_table(args: argparse.Namespace) -> int:
-    from makeable.bench.pmo import comparison_markdown
+def _named_csvs(items: list[str]) -> dict[str, list[dict[str, Any]]]:
     from makeable.results_csv import read_csv
 
     results = {}
-    for item in args.results:
+    for item in items:
         name, sep, path = item.partition("=")
         if not sep:
             raise ValueError(f"expected NAME=CSV, got {item!r}")
         results[name] = read_csv(Path(path))
-    print(comparison_markdown(results), end="")
+    return results
+
+
+def makeable_table(args: argparse.Namespace) -> int:
+    from makeable.bench.makeable import glance_markdown
+
+    print(glance_markdown(_named_csvs(args.results), args.reference), end="")
+    return 0
+
+
+def pmo_table(args: argparse.Namespace) -> int:
+    from makeable.bench.pmo import comparison_markdown
+
+    print(comparison_markdown(_named_csvs(args.results)), end="")
     return 0
