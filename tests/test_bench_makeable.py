@@ -90,7 +90,8 @@ def test_runs_of_a_pmo_benchmark_are_judged_without_running_them_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--runs-from: a `bench pmo` folder's finished run is copied and judged; its optimizer
-    does not run again (no new session), its calls are the source's, the source is untouched."""
+    does not run again (no new session), its calls are the source's, the source is untouched;
+    and `bench pmo --runs-from` takes a makeable folder's run the same way."""
     from makeable.bench import makeable as bench
     from makeable.bench.pmo import run_pmo
     from makeable.oracle.store import RunStore
@@ -109,6 +110,13 @@ def test_runs_of_a_pmo_benchmark_are_judged_without_running_them_again(
     assert not (pmo / "runs" / "qed_s0" / "makeable").exists()  # verdicts only in the copy
     with pytest.raises(ValueError, match="no runs/ folder"):
         bench.run_makeable_pmo("graph_ga", [0], 40, out, tasks=["qed"], runs_from=tmp_path)
+    # the other way: a makeable folder's run gives a PMO row without running again
+    (back,) = run_pmo("graph_ga", [0], 40, tmp_path / "pmo2", tasks=["qed"], runs_from=out)
+    assert back["auc_top10"] == pytest.approx(pmo_row["auc_top10"])
+    with RunStore(tmp_path / "pmo2" / "runs" / "qed_s0" / "run.db") as again:
+        assert len(again.get_meta("sessions")) == 1 and again.calls() == calls
+    with pytest.raises(ValueError, match="no runs/ folder"):
+        run_pmo("graph_ga", [0], 40, tmp_path / "pmo3", tasks=["qed"], runs_from=tmp_path)
 
 
 class Flaky(ChainToy):

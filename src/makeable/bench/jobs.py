@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,3 +169,21 @@ def accepts(optimizer: str, param: str) -> bool:
 
     load_builtin_optimizers()
     return param in inspect.signature(OPTIMIZERS.factory(optimizer)).parameters
+
+
+def copy_finished_runs(source: Path, run_dirs: Sequence[Path]) -> int:
+    """Copy ``source/runs/<name>`` to each of ``run_dirs`` that does not exist yet, when the
+    source run finished (its ``metrics.json`` is written); without its lock. Returns how many
+    were copied."""
+    copied = 0
+    for run_dir in run_dirs:
+        found = source / "runs" / run_dir.name
+        if run_dir.exists() or not (found / "metrics.json").is_file():
+            continue
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        partial = run_dir.with_name(run_dir.name + ".copying")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(found, partial, ignore=shutil.ignore_patterns("run.lock"))
+        partial.rename(run_dir)  # a copy cut off by a kill is never taken for a run
+        copied += 1
+    return copied

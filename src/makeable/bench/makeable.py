@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import shutil
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.bench.jobs import JobRun, registered_optimizer
+from makeable.bench.jobs import JobRun, copy_finished_runs, registered_optimizer
 from makeable.bench.pmo import PMO_TASKS, carried_over, check_tasks, pmo_jobs
 from makeable.oracle.metrics import auc_top_k
 from makeable.oracle.store import RunStore
@@ -233,24 +232,6 @@ def run_makeable_pmo(
             write_results(out, optimizer, synthesis, list(done.values()), budget)
         runs.raise_failures()
         return rows
-
-
-def copy_finished_runs(source: Path, run_dirs: Sequence[Path]) -> int:
-    """Copy ``source/runs/<name>`` to each of ``run_dirs`` that does not exist yet, when the
-    source run finished (its ``metrics.json`` is written); without its lock. Returns how many
-    were copied."""
-    copied = 0
-    for run_dir in run_dirs:
-        found = source / "runs" / run_dir.name
-        if run_dir.exists() or not (found / "metrics.json").is_file():
-            continue
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        partial = run_dir.with_name(run_dir.name + ".copying")
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(found, partial, ignore=shutil.ignore_patterns("run.lock"))
-        partial.rename(run_dir)  # a copy cut off by a kill is never taken for a run
-        copied += 1
-    return copied
 
 
 def write_results(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from makeable.bench.jobs import DesignJob, JobRun, registered_optimizer
+from makeable.bench.jobs import DesignJob, JobRun, copy_finished_runs, registered_optimizer
 from makeable.oracle.store import RunStore
 from makeable.report import markdown_table
 from makeable.results_csv import read_csv, write_csv
@@ -108,11 +108,20 @@ def run_pmo(
     progress: bool = False,
     executor: str = "process",
     address: str | None = None,
+    runs_from: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (task, seed), then write ``results.csv`` and ``summary.md`` into ``out``;
-    ``progress``: a progress bar over the runs."""
+    ``progress``: a progress bar over the runs; ``runs_from``: a ``bench pmo`` or ``bench
+    makeable`` folder whose finished runs are copied in first (a run of other settings is
+    refused when it is resumed).
+
+    Raises:
+        ValueError: an unknown task, or ``runs_from`` is not a benchmark folder.
+    """
     optimizer = registered_optimizer(optimizer)
     check_tasks(tasks)
+    if runs_from is not None and not (runs_from / "runs").is_dir():
+        raise ValueError(f"--runs-from {runs_from}: no runs/ folder of a benchmark there")
     with RunFolder(out) as folder:  # one process per benchmark folder
         params = tuple(sorted((optimizer_params or {}).items()))
         folder.record(
@@ -127,6 +136,9 @@ def run_pmo(
             config_name="bench.yaml",
         )
         jobs_list = pmo_jobs(optimizer, seeds, budget, out, tasks, dict(params), collect_row)
+        if runs_from is not None:
+            copied = copy_finished_runs(runs_from, [j.run_dir for j in jobs_list])
+            log.info("%d finished runs copied from %s", copied, runs_from)
         jobs_list, done = carried_over(out, jobs_list)
         rows: list[dict[str, Any]] = []
         runs = JobRun(

@@ -38,6 +38,12 @@ def add_parser(sub: Any) -> None:
         "writes OUT/results.csv and OUT/summary.md.",
     )
     _add_pmo_args(pmo)
+    pmo.add_argument(
+        "--runs-from",
+        metavar="DIR",
+        help="a `bench makeable` (or `bench pmo`) folder: its finished runs of the same "
+        "optimizer, settings and budget are copied into OUT and not run again",
+    )
     pmo.set_defaults(func=run_pmo)
     mk = bsub.add_parser(
         "makeable",
@@ -259,6 +265,7 @@ def run_pmo(args: argparse.Namespace) -> int:
         **executor_args(args),
         optimizer_params=parse_params(args.param),
         progress=not args.no_progress,
+        runs_from=Path(args.runs_from) if args.runs_from else None,
     )
     print((Path(args.out) / "summary.md").read_text())
     return 0
