@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -242,8 +243,12 @@ def test_cli_train_score_and_design(tmp_path: Path, capsys):
     assert main(["predict", "score", str(tmp_path / "in.csv"), "--model", str(out),
                  "--out", str(tmp_path / "o.csv")]) == 0  # fmt: skip
     lines = (tmp_path / "o.csv").read_text().splitlines()
-    assert lines[0] == "smiles,y,y_predicted,y_std,error"  # the measured y is kept
-    assert lines[1].startswith("CCO,3,") and lines[2] == "nope,1,,,invalid SMILES"
+    # the measured y is kept; the nearest training molecule's similarity beside the prediction
+    assert lines[0] == "smiles,y,y_predicted,y_std,similarity_to_training,error"
+    assert lines[1].startswith("CCO,3,") and lines[2] == "nope,1,,,,invalid SMILES"
+    trained_on = {MOLECULES[i] for i in json.loads((out / "split.json").read_text())["train"]}
+    similarity = float(lines[1].split(",")[4])
+    assert similarity == 1.0 if "CCO" in trained_on else 0.0 < similarity < 1.0
     assert main(["predict", "score", "x.csv", "--model", str(tmp_path), "--out", "-"]) == 2
     assert "makeable: error:" in capsys.readouterr().err
     run = tmp_path / "run"
@@ -461,3 +466,29 @@ def test_few_optimizer_steps_are_warned_about(tmp_path: Path, caplog):
     with caplog.at_level(logging.WARNING, logger="makeable.predict.train"):
         train_predictor(read_table(table, targets=["y"]), tmp_path / "enough", enough)
     assert not [r for r in caplog.records if "optimizer steps" in r.getMessage()]
+
+
+def test_applicability_domain_and_min_similarity(trained: Path, tmp_path: Path):
+    """domain.npz holds the training molecules' fingerprints: a training molecule is at
+    similarity 1, an unlike one far below; min_similarity scores molecules outside the domain 0
+    and leaves the others as they were; it needs low/high and a predictor with a domain."""
+    predictor = load_predictor(trained)
+    train = json.loads((trained / "split.json").read_text())["train"]
+    inside = Chem.MolFromSmiles(MOLECULES[train[0]])
+    far = Chem.MolFromSmiles("O=C(O)c1cc(S(=O)(=O)N)c(Cl)cc1NCc1ccco1")  # furosemide
+    near = predictor.nearest_similarity([inside, far])
+    assert near[0] == pytest.approx(1.0) and near[1] < 0.3
+    smiles = [Chem.MolToSmiles(inside), Chem.MolToSmiles(far)]
+    plain = get_objective(f"predictor:{trained}", low=0, high=20)(smiles).values
+    kept = get_objective(f"predictor:{trained}", low=0, high=20, min_similarity=0.5)(smiles)
+    assert kept.values[0] == pytest.approx(plain[0]) and plain[1] > 0 and kept.values[1] == 0.0
+    with pytest.raises(ValueError, match="give low and high"):
+        get_objective(f"predictor:{trained}", min_similarity=0.5)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        get_objective(f"predictor:{trained}", low=0, high=1, min_similarity=1.5)
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    (old / "domain.npz").unlink()
+    assert get_objective(f"predictor:{old}", low=0, high=1)(["CCO"]).valid[0]  # still scores
+    with pytest.raises(PredictorError, match="no domain.npz"):
+        get_objective(f"predictor:{old}", low=0, high=1, min_similarity=0.5)

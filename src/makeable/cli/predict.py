@@ -99,8 +99,9 @@ def add_parser(sub: Any) -> None:
         "score",
         help="predict for every row of a CSV (or SMILES file), in order",
         description="Writes the input rows in order with one column per target (named as the "
-        "target) and its uncertainty beside it (TARGET_std); a row with an invalid SMILES gets "
-        "empty values and an error column.",
+        "target) and its uncertainty beside it (TARGET_std), and the Tanimoto similarity of the "
+        "nearest training molecule (similarity_to_training: low means the prediction is an "
+        "extrapolation); a row with an invalid SMILES gets empty values and an error column.",
     )
     s.add_argument("data", help="CSV/TSV with a SMILES column, or a SMILES file (one a line)")
     s.add_argument("--model", required=True, help="predictor folder")
@@ -210,9 +211,20 @@ def run_score(args: argparse.Namespace) -> int:
     names = [t if t not in header else f"{t}_predicted" for t in predictor.targets]
     for name, target in zip(names, predictor.targets, strict=True):
         columns += [name, f"{target}_std"]
+    similarity: dict[int, float] = {}
+    if predictor.has_domain:  # the applicability domain: the nearest training molecule
+        from makeable.chem.molecule import parse_smiles, quiet_rdkit
+
+        columns.append("similarity_to_training")
+        valid = [i for i in range(len(rows)) if prediction.valid[i]]
+        with quiet_rdkit():
+            mols = [parse_smiles((rows[i].get(args.smiles_col) or "").strip()) for i in valid]
+        similarity = dict(zip(valid, predictor.nearest_similarity(mols).tolist(), strict=True))
     columns.append("error")
     for i, row in enumerate(rows):
         ok = bool(prediction.valid[i])
+        if i in similarity:
+            row["similarity_to_training"] = f"{similarity[i]:.3f}"
         for j, (name, target) in enumerate(zip(names, predictor.targets, strict=True)):
             mean, std = prediction.mean[i, j], prediction.std[i, j]
             row[name] = f"{mean:.6g}" if ok else ""

@@ -10,6 +10,11 @@ minimise a property), for optimizers whose updates assume scores in [0, 1] (REIN
 augmented likelihood, GEGL's and Genetic GFN's rewards) and so that an invalid molecule
 (score 0) is never better than a valid one. Without them the raw prediction is the score.
 
+``min_similarity=S`` keeps the search inside the predictor's applicability domain, as δ-CS
+keeps its search within a distance δ of its data: a molecule whose nearest training molecule
+is less similar than ``S`` (Tanimoto, Morgan radius 2) scores 0, the bottom of the
+``[low, high]`` scale (so ``low`` and ``high`` are needed).
+
 Examples::
 
     makeable design --objective predictor:models/esol --objective-param conservative=1 \\
@@ -38,6 +43,8 @@ class PredictorObjective(Objective):
         target: the target column (default: the predictor's first).
         conservative: K in ``mean - K * std``; needs an ensemble (2 or more models).
         low, high: map ``[low, high]`` linearly onto ``[0, 1]`` (both or neither).
+        min_similarity: molecules less similar than this to every training molecule score 0
+            (0: off; needs ``low`` and ``high`` and a predictor with ``domain.npz``).
 
     Raises:
         PredictorError: the folder is not a loadable predictor, or has no such target.
@@ -51,6 +58,7 @@ class PredictorObjective(Objective):
         conservative: float = 0.0,
         low: float | None = None,
         high: float | None = None,
+        min_similarity: float = 0.0,
     ) -> None:
         from makeable.predict.model import PredictorError, load_predictor
 
@@ -68,7 +76,19 @@ class PredictorObjective(Objective):
             )
         if (low is None) != (high is None) or (low is not None and low == high):
             raise ValueError("give both low and high (and low != high), or neither")
+        if isinstance(min_similarity, bool) or not isinstance(min_similarity, (int, float)):
+            raise ValueError(f"min_similarity must be a number, not {min_similarity!r}")
+        if not 0.0 <= min_similarity <= 1.0:
+            raise ValueError(f"min_similarity must be in [0, 1], not {min_similarity!r}")
+        if min_similarity and low is None:
+            raise ValueError(
+                "min_similarity scores molecules outside the domain 0, the bottom of the [low, "
+                "high] scale: give low and high too"
+            )
+        if min_similarity and not self.predictor.has_domain:
+            self.predictor.nearest_similarity([])  # raises PredictorError: no domain.npz
         self.conservative = float(conservative)
+        self.min_similarity = float(min_similarity)
         self.low, self.high = low, high
         suffix = f":{self.target}" if target else ""
         self.name = f"{PREFIX}{folder}{suffix}"
@@ -80,6 +100,9 @@ class PredictorObjective(Objective):
             value = value - self.conservative * std[:, self.column]
         if self.low is not None and self.high is not None:
             value = np.clip((value - self.low) / (self.high - self.low), 0.0, 1.0)
+        if self.min_similarity:
+            inside = self.predictor.nearest_similarity(list(mols)) >= self.min_similarity
+            value = np.where(inside, value, 0.0)
         return np.asarray(value, dtype=np.float64)
 
 

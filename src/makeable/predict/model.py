@@ -3,8 +3,10 @@ deviation per target.
 
 A predictor folder holds ``config.json`` (the format, the feature version, the task, the
 targets, the network, the target scaling, the calibration and the test metrics) and
-``model_<i>.safetensors`` per ensemble member. Loading reads JSON and safetensors only: nothing
-is unpickled. A folder of another format or feature version is refused with one line.
+``model_<i>.safetensors`` per ensemble member, and ``domain.npz``: the Morgan fingerprints
+(radius 2, 2,048 bits, packed) of its training molecules, for the applicability domain
+(:meth:`Predictor.nearest_similarity`). Loading reads JSON, safetensors and npz (without
+pickle) only. A folder of another format or feature version is refused with one line.
 """
 
 from __future__ import annotations
@@ -30,6 +32,21 @@ from makeable.runtime import threads_set
 
 FORMAT_VERSION = 1
 CONFIG = "config.json"
+DOMAIN = "domain.npz"
+DOMAIN_BITS = 2048
+
+
+def save_domain(path: Path, mols: Sequence[Any]) -> None:
+    """Write the training molecules' Morgan fingerprints (radius 2, :data:`DOMAIN_BITS` bits)
+    to ``path`` as one packed ``uint8`` array ``bits`` (``(n, DOMAIN_BITS / 8)``)."""
+    from rdkit import DataStructs
+
+    from makeable.chem.fingerprints import morgan_bits
+
+    rows = np.zeros((len(mols), DOMAIN_BITS), dtype=np.uint8)
+    for i, mol in enumerate(mols):
+        DataStructs.ConvertToNumpyArray(morgan_bits(mol, 2, DOMAIN_BITS), rows[i])
+    np.savez_compressed(path, bits=np.packbits(rows, axis=1))
 
 
 def member_file(i: int) -> str:
@@ -59,8 +76,12 @@ class Prediction:
 class Predictor:
     """A loaded predictor (use :func:`load_predictor`)."""
 
-    def __init__(self, config: dict[str, Any], members: list[torch.nn.Module]) -> None:
+    def __init__(
+        self, config: dict[str, Any], members: list[torch.nn.Module], folder: Path | None = None
+    ) -> None:
         self.config = config
+        self.folder = folder
+        self._domain: list[Any] | None = None
         self.members = members
         self.task: str = config["task"]
         self.targets: list[str] = list(config["targets"])
@@ -109,6 +130,50 @@ class Predictor:
         else:
             std = np.full_like(mean, math.nan)
         return mean, std
+
+    @property
+    def has_domain(self) -> bool:
+        """Whether the folder holds its training molecules' fingerprints (``domain.npz``)."""
+        return self.folder is not None and (self.folder / DOMAIN).is_file()
+
+    def nearest_similarity(self, mols: Sequence[Any]) -> np.ndarray:
+        """For each parsed molecule, the Tanimoto similarity (Morgan, radius 2, 2,048 bits) of
+        its nearest training molecule: the applicability domain (near 1: like what the model
+        learned from; low: the prediction is an extrapolation).
+
+        Raises:
+            PredictorError: the folder has no ``domain.npz`` (a predictor trained by an older
+                makeable) or it is unreadable.
+        """
+        from rdkit import DataStructs
+
+        from makeable.chem.fingerprints import morgan_bits
+
+        if self._domain is None:
+            if not self.has_domain:
+                raise PredictorError(
+                    f"{self.folder}: no {DOMAIN} (its training molecules' fingerprints; a "
+                    "predictor trained before they were saved): train it again"
+                )
+            assert self.folder is not None
+            try:
+                with np.load(self.folder / DOMAIN, allow_pickle=False) as data:
+                    rows = np.unpackbits(np.asarray(data["bits"], dtype=np.uint8), axis=1)
+            except (OSError, ValueError, KeyError) as exc:
+                raise PredictorError(f"{self.folder / DOMAIN}: unreadable ({exc})") from None
+            self._domain = []
+            for row in rows[:, :DOMAIN_BITS]:
+                fp = DataStructs.ExplicitBitVect(DOMAIN_BITS)
+                fp.SetBitsFromList(np.flatnonzero(row).tolist())
+                self._domain.append(fp)
+        if not self._domain:
+            return np.zeros(len(mols))
+        domain = self._domain
+        return np.array(
+            [max(DataStructs.BulkTanimotoSimilarity(morgan_bits(m, 2, DOMAIN_BITS), domain))
+             for m in mols],
+            dtype=np.float64,
+        )  # fmt: skip
 
     def predict(self, smiles: Sequence[str]) -> Prediction:
         """Predict for SMILES strings (invalid ones get NaN and ``valid`` False)."""
@@ -174,7 +239,7 @@ def _load(folder: str) -> Predictor:
             members.append(net.eval())
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError, OSError) as exc:
         raise PredictorError(f"{path}: cannot load the predictor's weights ({exc})") from None
-    return Predictor(config, members)
+    return Predictor(config, members, path)
 
 
 def forget_loaded() -> None:

@@ -45,12 +45,14 @@ from makeable.predict.data import TASKS, PropertyTable
 from makeable.predict.features import FEATURES_VERSION, GraphBatch, batch_graphs, mol_graph
 from makeable.predict.model import (
     CONFIG,
+    DOMAIN,
     FORMAT_NAME,
     FORMAT_VERSION,
     PredictorError,
     forget_loaded,
     load_predictor,
     member_file,
+    save_domain,
 )
 from makeable.predict.mpnn import MPNN, DualEncoder, MixtureOfExperts, NetworkSettings
 from makeable.predict.splits import SPLITS, average_precision, roc_auc, split_indices
@@ -476,6 +478,7 @@ def _train(
         ["line", "reason"],
         [{"line": line, "reason": why} for line, why in table.skipped],
     )
+    save_domain(out / DOMAIN, [table.mols[i] for i in train])
     indices = {"train": train.tolist(), "val": val.tolist(), "test": test.tolist()}
     (out / "split.json").write_text(json.dumps(indices) + "\n")  # rows of the usable table
     forget_loaded()  # a predictor loaded before from this folder is stale now
