@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from rdkit import Chem
 
 from makeable.cli.main import main
@@ -317,9 +318,10 @@ def test_graseq_sets_run_on_their_own_split_with_each_encoder(data_dir, tmp_path
 
 
 def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
-    """A tiny proxy-hacking run: a proxy per size is trained on oracle labels, the plain and
-    conservative runs design against it, one run against the true oracle serves both sizes,
-    and every row is judged by the true oracle."""
+    """A tiny proxy-hacking run: a proxy per size is trained on oracle labels, the plain,
+    conservative and domain runs design against it (the domain run from the proxy's training
+    molecules, scoring 0 outside its domain), one run against the true oracle serves both
+    sizes, and every row is judged by the true oracle."""
     from makeable.bench.proxy import run_proxy
     from makeable.objectives import get_objective
     from makeable.oracle.store import RunStore
@@ -329,7 +331,8 @@ def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
         ["drd2"], [40, 30], ["screening"], [0], tmp_path, budget=30, proxy_settings=settings
     )
     assert [(r["n_train"], r["variant"]) for r in rows] == [
-        (40, "plain"), (40, "conservative"), ("-", "true"), (30, "plain"), (30, "conservative")
+        (40, "plain"), (40, "conservative"), (40, "domain"), ("-", "true"),
+        (30, "plain"), (30, "conservative"), (30, "domain"),
     ]  # fmt: skip
     assert (tmp_path / "runs" / "drd2" / "screening_true_s0" / "run.db").is_file()
     assert not (tmp_path / "runs" / "drd2_30" / "screening_true_s0").exists()
@@ -341,13 +344,22 @@ def test_proxy_benchmark_judges_runs_with_the_true_oracle(tmp_path: Path):
     best = sorted(calls, key=lambda c: c.score, reverse=True)[:10]
     truth = get_objective("drd2")([c.smiles for c in best]).values
     assert rows[0]["true_top10"] == pytest.approx(float(truth.mean()))
-    assert rows[2]["true_top10"] == pytest.approx(rows[2]["seen_top10"])  # the true variant
+    assert rows[3]["true_top10"] == pytest.approx(rows[3]["seen_top10"])  # the true variant
     assert all(0.0 <= r["seen_top10"] <= 1.0 for r in rows)  # low=0, high=1
+    domain_run = tmp_path / "runs" / "drd2_40" / "screening_domain_s0"
+    config = yaml.safe_load((domain_run / "config.yaml").read_text())
+    assert config["objective_params"]["min_similarity"] == 0.4
+    pool = (proxy / "domain.smi").read_text().split()
+    train = json.loads((proxy / "split.json").read_text())["train"]
+    assert len(pool) == len(train) and config["pool"] == str(proxy / "domain.smi")
+    with RunStore(domain_run / "run.db") as store:  # screening: molecules of its pool only
+        screened = {c.smiles for c in store.calls()}
+    assert screened and screened <= {Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in pool}
     summary = (tmp_path / "summary.md").read_text()
-    true_cell = f"{rows[2]['true_top10']:.3f} / {rows[2]['true_top100']:.3f}"
+    true_cell = f"{rows[3]['true_top10']:.3f} / {rows[3]['true_top100']:.3f}"
     for n in (40, 30):  # both sizes' lines show the one true-oracle run
         line = next(x for x in summary.splitlines() if x.startswith(f"| drd2 | {n} | screening |"))
-        assert line.split(" | ")[5] == true_cell
+        assert line.split(" | ")[6] == true_cell
     proxy_metrics = json.loads((proxy / "metrics.json").read_text())["test"]["drd2"]
     assert f"| drd2 | 40 | {proxy_metrics['n']} | {proxy_metrics['rmse']:.3f} |" in summary
     with pytest.raises(ValueError, match="unknown oracle"):

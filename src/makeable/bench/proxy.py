@@ -6,8 +6,12 @@ true oracle (DRD2, JNK3, GSK3B: makeable has them) and training-set size:
 
 1. ``N`` ZINC250k molecules (``random.Random(seed)``) are labelled by the true oracle and a
    predictor ensemble is trained on them (``OUT/proxies/<oracle>_<N>/``);
-2. each optimizer runs ``budget`` calls against the predictor, *plain* (the mean) and
-   *conservative* (mean − K·std, K = ``conservative``), for each seed
+2. each optimizer runs ``budget`` calls against the predictor, *plain* (the mean),
+   *conservative* (mean − K·std, K = ``conservative``) and *domain* (the conservative score,
+   and 0 outside the applicability domain: a molecule whose nearest training molecule is less
+   similar than ``min_similarity``; δ-CS's search within a distance of its data; its initial
+   molecules are drawn from the proxy's training molecules, a random ZINC250k sample like the
+   others' pool, so that the search starts inside the domain), for each seed
    (``OUT/runs/<oracle>_<N>/<optimizer>_<variant>_s<seed>/``, resumable); and against the
    *true* oracle itself, once per oracle, optimizer and seed whatever the sizes
    (``OUT/runs/<oracle>/<optimizer>_true_s<seed>/``; its rows have ``n_train`` ``-``);
@@ -17,7 +21,7 @@ true oracle (DRD2, JNK3, GSK3B: makeable has them) and training-set size:
 
 Both proxy variants score ``[0, 1]`` (the oracles' range: ``low=0, high=1``), so every optimizer
 sees scores on the oracle's scale. ``results.csv`` has one row per run; ``summary.md`` the means
-over seeds and the share of the plain-to-true gap the conservative variant closes.
+over seeds and the share of the plain-to-true gap the conservative and domain variants close.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ from makeable.runs.config import DesignConfig
 log = logging.getLogger(__name__)
 
 ORACLES = ("drd2", "jnk3", "gsk3b")
-VARIANTS = ("plain", "conservative", "true")
+VARIANTS = ("plain", "conservative", "domain", "true")
+DOMAIN_POOL = "domain.smi"
+"""The proxy's training molecules (its training split), one SMILES a line: the domain variant's
+initial pool."""
 TRUE_SIZE = "-"
 """``n_train`` of a run against the true oracle (it has no training set)."""
 RESULT_COLUMNS = (
@@ -67,6 +74,7 @@ def train_proxy(oracle: str, n_train: int, out: Path, seed: int = 0, settings: A
 
     folder = out / "proxies" / f"{oracle}_{n_train}"
     if (folder / "config.json").is_file():
+        write_domain(folder, oracle)
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     molecules = random.Random(seed).sample(list(zinc250k()), n_train)
@@ -86,7 +94,24 @@ def train_proxy(oracle: str, n_train: int, out: Path, seed: int = 0, settings: A
         test["rmse"],
         test["r2"],
     )
+    write_domain(folder, oracle)
     return folder
+
+
+def write_domain(folder: Path, oracle: str) -> None:
+    """The proxy's training molecules as ``DOMAIN_POOL``, and its ``domain.npz`` when it was
+    trained before predictors kept one (their rows of ``train.csv``, from ``split.json``)."""
+    from makeable.predict.data import read_table
+    from makeable.predict.model import DOMAIN, save_domain
+
+    if (folder / DOMAIN_POOL).is_file() and (folder / DOMAIN).is_file():
+        return
+    table = read_table(folder / "train.csv", "smiles", [oracle])
+    train = json.loads((folder / "split.json").read_text())["train"]
+    if not (folder / DOMAIN).is_file():
+        save_domain(folder / DOMAIN, [table.mols[i] for i in train])
+    smiles = [table.smiles[i] for i in train]
+    (folder / DOMAIN_POOL).write_text("".join(f"{s}\n" for s in smiles))
 
 
 def judge(oracle: str, run_dir: Path) -> dict[str, Any]:
@@ -113,6 +138,7 @@ def run_proxy(
     out: Path,
     budget: int = 10000,
     conservative: float = 1.0,
+    min_similarity: float = 0.4,
     variants: Sequence[str] = VARIANTS,
     proxy_settings: Any = None,
     optimizer_params: dict[str, dict[str, Any]] | None = None,
@@ -144,6 +170,7 @@ def run_proxy(
                 "seeds": list(seeds),
                 "budget": budget,
                 "conservative": conservative,
+                "min_similarity": min_similarity,
             },
             config_name="bench.yaml",
         )
@@ -160,7 +187,8 @@ def run_proxy(
                         for seed in seeds:
                             job_list.append(
                                 _job(oracle, n, optimizer, variant, seed, proxy, out, budget,
-                                     conservative, (optimizer_params or {}).get(optimizer, {}))
+                                     (conservative, min_similarity),
+                                     (optimizer_params or {}).get(optimizer, {}))
                             )  # fmt: skip
             runs = JobRun(
                 job_list, jobs, progress, f"{oracle} runs", executor=executor, address=address
@@ -193,15 +221,20 @@ def _job(
     proxy: Path,
     out: Path,
     budget: int,
-    conservative: float,
+    caution: tuple[float, float],
     params: dict[str, Any],
 ) -> DesignJob:
+    """One run; ``caution``: K of the conservative score and the domain's least similarity."""
+    pool = "zinc250k"  # DesignConfig's default
     if variant == "true":
         objective, objective_params = oracle, {}
     else:
         objective = f"predictor:{proxy}"
-        k = conservative if variant == "conservative" else 0.0
+        k = caution[0] if variant in ("conservative", "domain") else 0.0
         objective_params = {"conservative": k, "low": 0.0, "high": 1.0}
+        if variant == "domain":
+            objective_params["min_similarity"] = caution[1]
+            pool = str(proxy / DOMAIN_POOL)
     config = DesignConfig(
         objective=objective,
         optimizer=optimizer,
@@ -209,6 +242,7 @@ def _job(
         seed=seed,
         optimizer_params=dict(params),
         objective_params=objective_params,
+        pool=pool,
     )
     true = variant == "true"
     labels = (
@@ -249,7 +283,8 @@ def proxies_markdown(out: Path) -> str:
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """Mean true top-10 / top-100 over seeds per (oracle, size, optimizer, variant), and the
-    share of the plain-to-true gap in true top-10 that the conservative variant closes."""
+    share of the plain-to-true gap in true top-10 that the conservative and domain variants
+    close."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
         key = (row["oracle"], row["n_train"], row["optimizer"], row["variant"])
@@ -270,14 +305,16 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
             t100 = mean((oracle, n, optimizer, variant), "true_top100")
             values[variant] = t10
             cells.append("–" if t10 is None else f"{t10:.3f} / {t100:.3f}")
-        plain, careful, true = values["plain"], values["conservative"], values["true"]
-        if None in (plain, careful, true) or true == plain:
-            cells.append("–")
-        else:
-            cells.append(f"{(careful - plain) / (true - plain):.0%}")  # type: ignore[operator]
+        plain, true = values["plain"], values["true"]
+        for careful in (values["conservative"], values["domain"]):
+            if plain is None or careful is None or true is None or true == plain:
+                cells.append("–")
+            else:
+                cells.append(f"{(careful - plain) / (true - plain):.0%}")
         table.append(cells)
     header = ["oracle", "n train", "optimizer", "plain: true top-10 / top-100", "conservative",
-              "true oracle", "gap closed (top-10)"]  # fmt: skip
+              "domain", "true oracle", "gap closed: conservative",
+              "gap closed: domain"]  # fmt: skip
     return "# Proxy hacking: the true oracle's view of proxy-designed molecules\n\n" + (
         markdown_table(header, table)
     )

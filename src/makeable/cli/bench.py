@@ -119,9 +119,11 @@ def add_parser(sub: Any) -> None:
         "proxy",
         help="proxy hacking: design against a learned predictor, judge with the true oracle",
         description="For each oracle (drd2, jnk3, gsk3b) and size N: label N ZINC250k "
-        "molecules with the oracle, train a predictor, run each optimizer against it (plain "
-        "and conservative: mean - K std) and against the true oracle, and score the runs' best "
-        "molecules with the true oracle. Resumable; OUT/results.csv and OUT/summary.md.",
+        "molecules with the oracle, train a predictor, run each optimizer against it (plain; "
+        "conservative: mean - K std; domain: conservative, and 0 for molecules less similar "
+        "than --min-similarity to every training molecule) and against the true oracle, and "
+        "score the runs' best molecules with the true oracle. Resumable; OUT/results.csv and "
+        "OUT/summary.md.",
     )
     proxy.add_argument("--oracles", nargs="+", default=["drd2", "jnk3", "gsk3b"])
     proxy.add_argument(
@@ -129,12 +131,16 @@ def add_parser(sub: Any) -> None:
     )
     proxy.add_argument("--optimizers", nargs="+", default=["graph_ga", "reinvent", "gegl"])
     proxy.add_argument(
-        "--variants", nargs="+", default=["plain", "conservative", "true"],
-        choices=["plain", "conservative", "true"],
+        "--variants", nargs="+", default=["plain", "conservative", "domain", "true"],
+        choices=["plain", "conservative", "domain", "true"],
     )  # fmt: skip
     add_seeds(proxy)
     proxy.add_argument("--budget", type=at_least_one, default=10000, help="calls per run")
     proxy.add_argument("--conservative", type=float, default=1.0, help="K in mean - K std (1)")
+    proxy.add_argument(
+        "--min-similarity", type=float, default=0.4,
+        help="the domain variant's least Tanimoto similarity to a training molecule (0.4)",
+    )  # fmt: skip
     proxy.add_argument(
         "--proxy-epochs", type=at_least_one, default=50, help="predictor epochs (50)"
     )
@@ -326,6 +332,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         Path(args.out),
         budget=args.budget,
         conservative=args.conservative,
+        min_similarity=args.min_similarity,
         variants=args.variants,
         proxy_settings=TrainSettings(epochs=args.proxy_epochs),
         jobs=args.jobs,
