@@ -29,7 +29,7 @@ from makeable.predict.features import (
     bond_features,
     mol_graph,
 )
-from makeable.predict.model import PredictorError, load_predictor
+from makeable.predict.model import PredictorError, forget_loaded, load_predictor
 from makeable.predict.mpnn import NetworkSettings
 from makeable.predict.train import TrainSettings, train_predictor
 
@@ -504,3 +504,7 @@ def test_applicability_domain_and_min_similarity(trained: Path, tmp_path: Path):
     assert get_objective(f"predictor:{old}", low=0, high=1)(["CCO"]).valid[0]  # still scores
     with pytest.raises(PredictorError, match="no domain.npz"):
         get_objective(f"predictor:{old}", low=0, high=1, min_similarity=0.5)
+    (old / "domain.npz").write_bytes(b"not a zip")
+    forget_loaded()
+    with pytest.raises(PredictorError, match="domain.npz: unreadable"):
+        load_predictor(old).nearest_similarity([inside])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -159,7 +160,7 @@ class Predictor:
             try:
                 with np.load(self.folder / DOMAIN, allow_pickle=False) as data:
                     rows = np.unpackbits(np.asarray(data["bits"], dtype=np.uint8), axis=1)
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
                 raise PredictorError(f"{self.folder / DOMAIN}: unreadable ({exc})") from None
             self._domain = []
             for row in rows[:, :DOMAIN_BITS]:
