@@ -184,3 +184,6 @@ def test_glance_table_sums_task_means_by_hand(tmp_path: Path, capsys) -> None:
         writer.writerows(results["opt"])
     assert main(["bench", "makeable-table", f"opt={path}"]) == 0
     assert "| opt | 2 | 2 | 1.200 |" in capsys.readouterr().out
+    (tmp_path / "other.csv").write_text("task,seed\nqed,0\n")
+    assert main(["bench", "makeable-table", f"x={tmp_path / 'other.csv'}"]) == 2
+    assert "has no column auc_top10" in capsys.readouterr().err

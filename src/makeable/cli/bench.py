@@ -361,7 +361,8 @@ def run_scarce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _named_csvs(items: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _named_csvs(items: list[str], columns: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """``NAME=CSV`` arguments read into rows; each file must have ``columns``."""
     from makeable.results_csv import read_csv
 
     results = {}
@@ -369,19 +370,24 @@ def _named_csvs(items: list[str]) -> dict[str, list[dict[str, Any]]]:
         name, sep, path = item.partition("=")
         if not sep:
             raise ValueError(f"expected NAME=CSV, got {item!r}")
-        results[name] = read_csv(Path(path))
+        rows = read_csv(Path(path))
+        missing = [c for c in columns if rows and c not in rows[0]]
+        if missing:
+            raise ValueError(f"{path} has no column {', '.join(missing)}: not a results.csv")
+        results[name] = rows
     return results
 
 
 def makeable_table(args: argparse.Namespace) -> int:
-    from makeable.bench.makeable import glance_markdown
+    from makeable.bench.makeable import METRIC_KEYS, glance_markdown
 
-    print(glance_markdown(_named_csvs(args.results), args.reference), end="")
+    results = _named_csvs(args.results, ("task", "seed", *METRIC_KEYS))
+    print(glance_markdown(results, args.reference), end="")
     return 0
 
 
 def pmo_table(args: argparse.Namespace) -> int:
     from makeable.bench.pmo import comparison_markdown
 
-    print(comparison_markdown(_named_csvs(args.results)), end="")
+    print(comparison_markdown(_named_csvs(args.results, ("task", "seed", "auc_top10"))), end="")
     return 0
