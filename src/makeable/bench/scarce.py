@@ -1,7 +1,7 @@
 """Scarce data: a mixture of experts against pairwise transfer and training from scratch.
 
 As in Chang et al. (npj Comput. Mater. 2022): experts are predictors trained on larger source
-sets; a small target set is learned three ways, at several training-set sizes:
+sets; a small target set is learned in each of these ways, at several training-set sizes:
 
 * ``scratch``: a network trained on the target data only;
 * ``transfer:<source>``: each source's network fine-tuned on the target (pairwise transfer,
