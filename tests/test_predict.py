@@ -508,3 +508,7 @@ def test_applicability_domain_and_min_similarity(trained: Path, tmp_path: Path):
     forget_loaded()
     with pytest.raises(PredictorError, match="domain.npz: unreadable"):
         load_predictor(old).nearest_similarity([inside])
+    np.savez_compressed(old / "domain.npz", bits=np.zeros(7, dtype=np.uint8))
+    forget_loaded()
+    with pytest.raises(PredictorError, match=r"bits of shape \(7,\)"):
+        load_predictor(old).nearest_similarity([inside])

@@ -44,10 +44,12 @@ def save_domain(path: Path, mols: Sequence[Any]) -> None:
 
     from makeable.chem.fingerprints import morgan_bits
 
-    rows = np.zeros((len(mols), DOMAIN_BITS), dtype=np.uint8)
-    for i, mol in enumerate(mols):
-        DataStructs.ConvertToNumpyArray(morgan_bits(mol, 2, DOMAIN_BITS), rows[i])
-    np.savez_compressed(path, bits=np.packbits(rows, axis=1))
+    packed = np.zeros((len(mols), DOMAIN_BITS // 8), dtype=np.uint8)
+    bits = np.zeros(DOMAIN_BITS, dtype=np.uint8)
+    for i, mol in enumerate(mols):  # one row at a time: 256 bytes a molecule in memory
+        DataStructs.ConvertToNumpyArray(morgan_bits(mol, 2, DOMAIN_BITS), bits)
+        packed[i] = np.packbits(bits)
+    np.savez_compressed(path, bits=packed)
 
 
 def member_file(i: int) -> str:
@@ -159,13 +161,18 @@ class Predictor:
             assert self.folder is not None
             try:
                 with np.load(self.folder / DOMAIN, allow_pickle=False) as data:
-                    rows = np.unpackbits(np.asarray(data["bits"], dtype=np.uint8), axis=1)
+                    packed = np.asarray(data["bits"], dtype=np.uint8)
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
                 raise PredictorError(f"{self.folder / DOMAIN}: unreadable ({exc})") from None
+            if packed.ndim != 2 or packed.shape[1] != DOMAIN_BITS // 8:
+                raise PredictorError(
+                    f"{self.folder / DOMAIN}: bits of shape {packed.shape}, expected "
+                    f"(n, {DOMAIN_BITS // 8}): train the predictor again"
+                )
             self._domain = []
-            for row in rows[:, :DOMAIN_BITS]:
+            for row in packed:
                 fp = DataStructs.ExplicitBitVect(DOMAIN_BITS)
-                fp.SetBitsFromList(np.flatnonzero(row).tolist())
+                fp.SetBitsFromList(np.flatnonzero(np.unpackbits(row)[:DOMAIN_BITS]).tolist())
                 self._domain.append(fp)
         if not self._domain:
             return np.zeros(len(mols))
