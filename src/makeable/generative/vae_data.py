@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from makeable.chem import descriptors
 from makeable.chem.molecule import canonical_smiles, parse_smiles
@@ -77,8 +78,11 @@ def _read_csv(path: Path, names: Sequence[str]) -> tuple[list[str], dict[str, li
     return smiles, values
 
 
-def read_table(data: str, properties: Sequence[str]) -> tuple[list[str], np.ndarray, str]:
-    """The canonical SMILES of the data, their properties and a description of the source.
+def read_table(
+    data: str, properties: Sequence[str], progress: bool = False
+) -> tuple[list[str], np.ndarray, str]:
+    """The canonical SMILES of the data, their properties and a description of the source;
+    ``progress``: a bar while properties are computed (SA for ZINC250k takes minutes).
 
     Returns:
         canonical SMILES, a ``(n, K)`` float64 array (``NaN``: missing label) and the source.
@@ -119,7 +123,8 @@ def read_table(data: str, properties: Sequence[str]) -> tuple[list[str], np.ndar
         else:
             log.info("computing %s for %d molecules with RDKit", name, len(smiles))
             compute = COMPUTED[name.lower()]
-            values[:, j] = [compute(parse_smiles(s)) for s in smiles]
+            bar = tqdm(smiles, desc=name, unit="mol", disable=not progress, dynamic_ncols=True)
+            values[:, j] = [compute(parse_smiles(s)) for s in bar]
     return smiles, values, source
 
 
@@ -149,6 +154,7 @@ def prepare_split(
     valid_fraction: float,
     valid_max: int,
     seed: int,
+    progress: bool = False,
 ) -> None:
     """Read and check the data (:func:`read_table`), leave out SMILES longer than ``max_len``
     tokens, hold out ``valid_fraction`` of the rest (at most ``valid_max``; a seeded
@@ -158,7 +164,7 @@ def prepare_split(
     Raises:
         ValueError: bad data (see :func:`read_table`), or too few usable SMILES.
     """
-    smiles, values, source = read_table(data, properties)
+    smiles, values, source = read_table(data, properties, progress)
     keep = []
     for i, s in enumerate(smiles):
         try:

@@ -387,6 +387,7 @@ def train_vae(
                 valid_fraction=config.valid_fraction,
                 valid_max=config.valid_max,
                 seed=config.seed,
+                progress=progress,
             )
         folder.record(asdict(config), config_name="train_config.json")
         _Training(config, out, ckpt).run(steps, progress)
