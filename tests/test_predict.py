@@ -250,6 +250,15 @@ def test_cli_train_score_and_design(tmp_path: Path, capsys):
     trained_on = {MOLECULES[i] for i in json.loads((out / "split.json").read_text())["train"]}
     similarity = float(lines[1].split(",")[4])
     assert similarity == 1.0 if "CCO" in trained_on else 0.0 < similarity < 1.0
+    page = tmp_path / "p.html"
+    assert main(["predict", "score", str(tmp_path / "in.csv"), "--model", str(out),
+                 "--out", str(tmp_path / "o2.csv"), "--html", str(page)]) == 0  # fmt: skip
+    text = page.read_text()
+    assert text.count("<svg") == 1 and "row 2: invalid SMILES" in text  # CCO drawn, nope named
+    assert f"nearest training molecule: {lines[1].split(',')[4]}" in text
+    assert main(["predict", "score", str(tmp_path / "in.csv"), "--model", str(out), "--out",
+                 "-", "--html", str(tmp_path / "no" / "p.html")]) == 2  # fmt: skip
+    assert "does not exist" in capsys.readouterr().err
     assert main(["predict", "score", "x.csv", "--model", str(tmp_path), "--out", "-"]) == 2
     assert "makeable: error:" in capsys.readouterr().err
     run = tmp_path / "run"

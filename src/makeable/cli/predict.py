@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
+from makeable.cli.paths import output_file
 
 TASKS = ("regression", "classification")
 SPLITS = ("random", "scaffold")
@@ -107,6 +108,11 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--model", required=True, help="predictor folder")
     s.add_argument("--smiles-col", default="smiles", help="SMILES column (default smiles)")
     add_out(s, "output CSV ('-': standard output)")
+    s.add_argument(
+        "--html", metavar="FILE",
+        help="also write a page with each molecule drawn, its predictions ± std and its "
+        "similarity to the training molecules (the first 500 rows)",
+    )  # fmt: skip
     s.set_defaults(func=run_score)
 
 
@@ -203,6 +209,7 @@ def _read_rows(path: Path, smiles_col: str) -> tuple[list[str], list[dict[str, s
 def run_score(args: argparse.Namespace) -> int:
     from makeable.predict.model import load_predictor
 
+    html = output_file(args.html, "--html") if args.html else None  # checked before the work
     predictor = load_predictor(args.model)
     header, rows = _read_rows(Path(args.data), args.smiles_col)
     prediction = predictor.predict([(r.get(args.smiles_col) or "").strip() for r in rows])
@@ -230,6 +237,8 @@ def run_score(args: argparse.Namespace) -> int:
             row[name] = f"{mean:.6g}" if ok else ""
             row[f"{target}_std"] = f"{std:.6g}" if ok and not math.isnan(std) else ""
         row["error"] = "" if ok else "invalid SMILES"
+    if html is not None:
+        _write_score_page(html, args.model, rows, args.smiles_col, names, predictor.targets)
     if args.out == "-":
         writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore")
         writer.writeheader()
@@ -241,3 +250,49 @@ def run_score(args: argparse.Namespace) -> int:
         n_bad = int((~prediction.valid).sum())
         print(f"{args.out}: {len(rows)} rows scored ({n_bad} invalid SMILES)")
     return 0
+
+
+HTML_ROWS = 500
+"""Most molecules drawn by ``predict score --html``."""
+
+
+def _write_score_page(
+    path: Path,
+    model: str,
+    rows: list[dict[str, Any]],
+    smiles_col: str,
+    names: list[str],
+    targets: list[str],
+) -> None:
+    """Molecule cards in input order: each target's prediction ± std, the similarity of the
+    nearest training molecule (flagged below 0.4), invalid rows named."""
+    import html as html_lib
+
+    from makeable.report import html_page, molecule_card, molecule_grid, write_text
+
+    cards = []
+    for i, row in enumerate(rows[:HTML_ROWS], 1):
+        smiles = (row.get(smiles_col) or "").strip()
+        if row.get("error"):
+            cards.append(
+                f'<div class="card"><div class="score">row {i}: {row["error"]}</div>'
+                f'<div class="smi">{html_lib.escape(smiles)}</div></div>'
+            )
+            continue
+        lines = []
+        for name, target in zip(names, targets, strict=True):
+            std = row.get(f"{target}_std")
+            lines.append(f"{html_lib.escape(target)}: {row[name]}" + (f" ± {std}" if std else ""))
+        near = row.get("similarity_to_training")
+        if near:
+            flag = " (outside the domain: an extrapolation)" if float(near) < 0.4 else ""
+            lines.append(f"nearest training molecule: {near}{flag}")
+        cards.append(molecule_card(smiles, f"row {i}", lines))
+    more = (
+        f"<p>The first {HTML_ROWS} of {len(rows)} rows; all are in the CSV.</p>"
+        if len(rows) > HTML_ROWS
+        else ""
+    )
+    title = f"Predictions of {model}"
+    body = [f"<h1>{html_lib.escape(title)}</h1>", more, molecule_grid(cards)]
+    write_text(path, html_page(title, body))
