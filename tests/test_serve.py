@@ -86,6 +86,21 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (root / "bad_routes" / "routes" / "routes.jsonl").write_text(
         json.dumps({"smiles": TARGET, "routes": [{"type": "reaction"}]}) + "\n"
     )
+    # a trained predictor (tiny), with its parity plot
+    from makeable.predict.data import read_table as read_property_table
+    from makeable.predict.mpnn import NetworkSettings
+    from makeable.predict.train import TrainSettings, train_predictor
+
+    (base / "props.csv").write_text(
+        "smiles,y\n" + "".join(f"{s},{len(s)}\n" for s in ["C", "CC", "CCO", "CCN", "CCC",
+        "CCCC", "CCCO", "CCOC", "c1ccccc1", "Cc1ccccc1", "Oc1ccccc1", "CC(=O)O"])
+    )  # fmt: skip
+    network = NetworkSettings(hidden=16, depth=2, ffn_hidden=16)
+    train_predictor(
+        read_property_table(base / "props.csv", targets=["y"]),
+        root / "models" / "toy",
+        TrainSettings(ensemble=2, epochs=2, batch_size=4, network=network),
+    )
     # a folder that is no run, and a run outside the served folder reached by a link
     (root / "notes").mkdir()
     (root / "notes" / "readme.txt").write_text("not a run")
@@ -119,6 +134,7 @@ def test_discover_finds_each_kind_and_skips_links(root):
         "seq/tfbind8": "sequence",
         "broken": "design",
         "bad_routes": "design",
+        "models/toy": "predictor",
     }
 
 
@@ -219,6 +235,16 @@ def test_sequence_page_has_the_rounds_table(client):
 def test_benchmark_page_lists_its_results_and_runs(client):
     page = _ok(client, "/run/pmo_bench")
     assert "0.5123" in page and 'href="/run/pmo_bench/runs/qed_s0"' in page
+
+
+def test_predictor_page_has_its_test_metrics_and_parity_plot(client, root):
+    page = _ok(client, "/run/models/toy")
+    rmse = json.loads((root / "models" / "toy" / "metrics.json").read_text())["test"]["y"]["rmse"]
+    assert "Predictor models/toy" in page and f"{rmse:.4g}" in page
+    assert "data:image/png;base64," in page and "--objective predictor:models/toy" in page
+    listed = {r["path"]: r for r in client.get("/api/runs").json()}
+    assert listed["models/toy"]["what"] == "regression predictor: y"
+    assert "partial" not in " ".join(listed)  # a predictor's folder is not searched further
 
 
 def test_depict_draws_a_molecule(client):

@@ -4,7 +4,7 @@ Pages (HTML) and the same data as JSON under ``/api``:
 
 ==========================================  ===============================================
 ``/``, ``/api/runs``                        every run and benchmark under the folder
-``/run/{path}``, ``/api/run/{path}``        a run: design, sequence, planning or benchmark
+``/run/{path}``, ``/api/run/{path}``        a run: design, sequence, planning, benchmark, predictor
 ``/api/run/{path}/curve``                   a design run's score against calls
 ``/api/run/{path}/top``                     its best molecules with properties and verdicts
 ``/run/{path}/molecule/{rank}`` (+ api)     one of them: properties and route tree
@@ -199,6 +199,8 @@ def create_app(root: Path, label: str | None = None) -> FastAPI:
         routes = readers.planning_routes(run, item["target"])
         return html(pages.target_page(run, shown_root, item, routes, n))
 
+    PARITY = "test_parity.png"
+
     @app.get("/run/{path:path}", response_class=HTMLResponse)
     def show_run(path: str) -> HTMLResponse:
         run = run_folder(root, path)
@@ -219,6 +221,9 @@ def create_app(root: Path, label: str | None = None) -> FastAPI:
             "planning": lambda r: pages.planning_page(r, shown_root, readers.planning_targets(r)),
             "benchmark": lambda r: pages.benchmark_page(
                 r, shown_root, readers.read_table(r, "results.csv"), entries(r)
+            ),
+            "predictor": lambda r: pages.predictor_page(
+                r, shown_root, readers.read_json(r, "metrics.json"), readers.read_bytes(r, PARITY)
             ),
         }
         return html(renderers[run.kind](run))

@@ -9,7 +9,9 @@ A folder's kind comes from the files it holds (nothing else is listed):
   (``makeable bench planning``);
 * ``benchmark``: a ``bench.yaml`` (or a ``config.json`` naming another ``benchmark``) and
   ``results.csv``: the design benchmarks (PMO, makeable PMO, GuacaMol, ...), whose runs under
-  ``runs/`` are listed as design runs of their own.
+  ``runs/`` are listed as design runs of their own;
+* ``predictor``: a ``config.json`` of the predictor format (``makeable predict train``, and the
+  proxies and experts of the predictor benchmarks).
 
 :func:`resolve` turns a path from a URL into a folder inside DIR, or raises
 :class:`ServeError`: a path that is absolute, climbs with ``..``, or leads out of DIR through a
@@ -33,7 +35,7 @@ MAX_DEPTH = 5
 """How deep below DIR runs are looked for (a benchmark's runs sit at DIR/bench/runs/task_s0)."""
 MAX_FOLDERS = 20_000
 """At most this many folders are visited per listing (DIR may be large, e.g. a home folder)."""
-KINDS = ("design", "sequence", "planning", "benchmark")
+KINDS = ("design", "sequence", "planning", "benchmark", "predictor")
 
 
 class ServeError(Exception):
@@ -87,6 +89,12 @@ def detect(path: Path) -> tuple[str, dict[str, Any]] | None:
             if bench and "benchmark" in bench:
                 kind = "planning" if bench["benchmark"] == "planning" else "benchmark"
                 return kind, bench
+    elif (path / "config.json").is_file() and (path / "metrics.json").is_file():
+        from makeable.predict import FORMAT_NAME
+
+        found = _read_mapping(path / "config.json")
+        if found and found.get("format") == FORMAT_NAME:
+            return "predictor", found
     return None
 
 
@@ -94,7 +102,8 @@ def discover(root: Path, max_depth: int = MAX_DEPTH) -> list[RunFolder]:
     """Every run and benchmark under ``root`` (``root`` itself included), sorted by path.
 
     Hidden folders are skipped, and so is every symbolic link (a link could lead out of
-    ``root``); a design or sequence run is not searched further (its ``routes/`` holds no run).
+    ``root``); a design or sequence run or a predictor is not searched further (its ``routes/``
+    or ``partial/`` holds no run).
     """
     root = root.resolve()
     found: list[RunFolder] = []
@@ -108,7 +117,7 @@ def discover(root: Path, max_depth: int = MAX_DEPTH) -> list[RunFolder]:
             kind, config = hit
             rel = folder.relative_to(root).as_posix()
             found.append(RunFolder("" if rel == "." else rel, folder, kind, config))
-            if kind in ("design", "sequence"):
+            if kind in ("design", "sequence", "predictor"):
                 continue
         if depth >= max_depth:
             continue

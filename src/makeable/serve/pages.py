@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -246,6 +247,8 @@ def fmt(value: Any, spec: str = ".3f") -> tuple[str, Any]:
     """A number cell: formatted text and its sort value (empty for ``None``)."""
     if value is None:
         return "", ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "–", ""
     if isinstance(value, float) and value == int(value) and spec.endswith("d"):
         value = int(value)
     return format(value, spec), value
@@ -796,6 +799,66 @@ def benchmark_page(
         compare,
         runs_table(runs) if runs else "<p>No run folders found.</p>",
         "<h2>Settings</h2>",
+        html_kv_table(settings),
+    ]
+    return page(f"{run.name} · makeable", body, crumbs_for(run.rel), root)
+
+
+# ---------------------------------------------------------------------- a predictor
+def predictor_page(
+    run: RunFolder, root: str, metrics: Mapping[str, Any] | None, parity_png: bytes | None
+) -> str:
+    """A trained predictor: its targets and test metrics, how it was trained, its parity plot
+    and the objective that designs against it."""
+    import base64
+
+    config = run.config
+    metrics = metrics or {}
+    found = metrics.get("test")
+    tests: dict[str, Any] = found if isinstance(found, dict) else {}
+    names = sorted({k for v in tests.values() if isinstance(v, dict) for k in v})
+
+    def number_cell(value: Any) -> tuple[str, Any]:
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return fmt(value, ".4g") if is_number else (html.escape(str(value or "")), None)
+
+    rows = [
+        [(html.escape(str(target)), target), *(number_cell(values.get(k)) for k in names)]
+        for target, values in tests.items()
+        if isinstance(values, dict)
+    ]
+    training = config.get("training") if isinstance(config.get("training"), dict) else {}
+    settings = {k: v for k, v in (training or {}).items() if not isinstance(v, list | dict)}
+    network = config.get("network") if isinstance(config.get("network"), dict) else {}
+    settings.update({f"network.{k}": v for k, v in (network or {}).items()})
+    objective = f"predictor:{run.rel or '.'}"
+    body = [
+        f"<h1>Predictor {html.escape(run.name)}</h1>",
+        stats(
+            {
+                "task": config.get("task"),
+                "targets": ", ".join(map(str, config.get("targets") or [])),
+                "models in the ensemble": config.get("n_models"),
+                "train / validation / test molecules": " / ".join(
+                    str(metrics.get(k, "?")) for k in ("n_train", "n_val", "n_test")
+                ),
+                "training seconds": metrics.get("train_s"),
+                "experts (mixture)": len(config.get("experts") or []) or None,
+            }
+        ),
+        "<h2>Held-out test set</h2>",
+        table(["target", *names], rows, table_id="test") if rows else "<p>No test metrics.</p>",
+    ]
+    if parity_png:
+        data = base64.b64encode(parity_png).decode()
+        source = f"data:image/png;base64,{data}"
+        body.append(f'<p><img alt="predicted against measured" src="{source}"></p>')
+    body += [
+        "<h2>Use it</h2>",
+        f"<p><code>makeable predict score FILE --model {html.escape(run.rel or '.')} --out "
+        f"OUT.csv</code>, or design against it: <code>--objective {html.escape(objective)}"
+        "</code> (paths relative to the served folder).</p>",
+        "<h2>Training</h2>",
         html_kv_table(settings),
     ]
     return page(f"{run.name} · makeable", body, crumbs_for(run.rel), root)

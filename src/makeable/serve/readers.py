@@ -177,6 +177,17 @@ def read_json(run: RunFolder, name: str) -> Any:
         raise _damaged(path, run, exc) from None
 
 
+def read_bytes(run: RunFolder, name: str, limit: int = 5_000_000) -> bytes | None:
+    """A file of the run folder as bytes, ``None`` when missing or larger than ``limit``."""
+    path = run.path / name
+    try:
+        if not path.is_file() or path.stat().st_size > limit:
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        raise _damaged(path, run, exc) from None
+
+
 def number(value: Any) -> float | None:
     """A table cell as a float (``None`` when empty or not a number)."""
     try:
@@ -337,6 +348,9 @@ def summary(run: RunFolder) -> dict[str, Any]:
         out["what"] = f"planning: {config.get('search', {}).get('algorithm', '?')}, stock "
         out["what"] += str(config.get("stock", "?"))
         out["solved"] = f"{solved} / {len(targets)}"
+    elif run.kind == "predictor":
+        targets = config.get("targets") or []
+        out["what"] = f"{config.get('task', '?')} predictor: {', '.join(map(str, targets))}"
     else:
         out["what"] = str(config.get("benchmark", "benchmark"))
         if config.get("optimizer"):
