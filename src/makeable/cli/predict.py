@@ -212,7 +212,11 @@ def run_score(args: argparse.Namespace) -> int:
     html = output_file(args.html, "--html") if args.html else None  # checked before the work
     predictor = load_predictor(args.model)
     header, rows = _read_rows(Path(args.data), args.smiles_col)
-    prediction = predictor.predict([(r.get(args.smiles_col) or "").strip() for r in rows])
+    from makeable.chem.molecule import parse_smiles, quiet_rdkit
+
+    with quiet_rdkit():  # parsed once, for the predictions and the domain
+        mols = [parse_smiles((r.get(args.smiles_col) or "").strip(), limit_size=True) for r in rows]
+    prediction = predictor.predict_parsed(mols)
     columns = list(header)
     # a column named as the target, unless the input has one (its measured values are kept)
     names = [t if t not in header else f"{t}_predicted" for t in predictor.targets]
@@ -220,13 +224,10 @@ def run_score(args: argparse.Namespace) -> int:
         columns += [name, f"{target}_std"]
     similarity: dict[int, float] = {}
     if predictor.has_domain:  # the applicability domain: the nearest training molecule
-        from makeable.chem.molecule import parse_smiles, quiet_rdkit
-
         columns.append("similarity_to_training")
-        valid = [i for i in range(len(rows)) if prediction.valid[i]]
-        with quiet_rdkit():
-            mols = [parse_smiles((rows[i].get(args.smiles_col) or "").strip()) for i in valid]
-        similarity = dict(zip(valid, predictor.nearest_similarity(mols).tolist(), strict=True))
+        valid = [i for i, m in enumerate(mols) if m is not None]
+        near = predictor.nearest_similarity([mols[i] for i in valid])
+        similarity = dict(zip(valid, near.tolist(), strict=True))
     columns.append("error")
     for i, row in enumerate(rows):
         ok = bool(prediction.valid[i])

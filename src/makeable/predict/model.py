@@ -187,8 +187,12 @@ class Predictor:
         """Predict for SMILES strings (invalid ones get NaN and ``valid`` False)."""
         with quiet_rdkit():
             mols = [parse_smiles(s, limit_size=True) for s in smiles]
+        return self.predict_parsed(mols)
+
+    def predict_parsed(self, mols: Sequence[Any]) -> Prediction:
+        """Predict for molecules parsed already (``None``: invalid; its row gets NaN)."""
         ok = np.array([m is not None for m in mols], dtype=bool)
-        mean = np.full((len(smiles), len(self.targets)), math.nan)
+        mean = np.full((len(mols), len(self.targets)), math.nan)
         std = np.full_like(mean, math.nan)
         if ok.any():
             m, s = self.predict_mols([x for x in mols if x is not None])
