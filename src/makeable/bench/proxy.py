@@ -37,6 +37,7 @@ from typing import Any
 
 from makeable.bench.jobs import DesignJob, JobRun, raise_failures
 from makeable.oracle.store import RunStore
+from makeable.predict import DOMAIN_SIMILARITY
 from makeable.report import markdown_table
 from makeable.results_csv import write_csv
 from makeable.run_folder import RunFolder
@@ -138,7 +139,7 @@ def run_proxy(
     out: Path,
     budget: int = 10000,
     conservative: float = 1.0,
-    min_similarity: float = 0.4,
+    min_similarity: float = DOMAIN_SIMILARITY,
     variants: Sequence[str] = VARIANTS,
     proxy_settings: Any = None,
     optimizer_params: dict[str, dict[str, Any]] | None = None,

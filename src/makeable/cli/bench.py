@@ -24,6 +24,7 @@ from makeable.cli.retro import add_bench_parser as add_retro_bench_parser
 from makeable.cli.seq import add_bench_parser as add_seq_bench_parser
 from makeable.cli.vae import add_bench_parser as add_vae_bench_parser
 from makeable.data.stocks import DEFAULT_STOCK
+from makeable.predict import DOMAIN_SIMILARITY
 from makeable.synthesis import LABEL_MODEL
 from makeable.synthesis import MODES as SYNTHESIS_MODES
 
@@ -138,8 +139,9 @@ def add_parser(sub: Any) -> None:
     proxy.add_argument("--budget", type=at_least_one, default=10000, help="calls per run")
     proxy.add_argument("--conservative", type=float, default=1.0, help="K in mean - K std (1)")
     proxy.add_argument(
-        "--min-similarity", type=float, default=0.4,
-        help="the domain variant's least Tanimoto similarity to a training molecule (0.4)",
+        "--min-similarity", type=float, default=DOMAIN_SIMILARITY,
+        help="the domain variant's least Tanimoto similarity to a training molecule "
+        f"({DOMAIN_SIMILARITY})",
     )  # fmt: skip
     proxy.add_argument(
         "--proxy-epochs", type=at_least_one, default=50, help="predictor epochs (50)"

@@ -13,6 +13,7 @@ from typing import Any
 
 from makeable.cli.flags import add_no_progress, add_out, add_seed, add_threads, at_least_one
 from makeable.cli.paths import output_file
+from makeable.predict import DOMAIN_SIMILARITY
 
 TASKS = ("regression", "classification")
 SPLITS = ("random", "scaffold")
@@ -266,7 +267,7 @@ def _write_score_page(
     targets: list[str],
 ) -> None:
     """Molecule cards in input order: each target's prediction ± std, the similarity of the
-    nearest training molecule (flagged below 0.4), invalid rows named."""
+    nearest training molecule (flagged below DOMAIN_SIMILARITY, 0.4), invalid rows named."""
     import html as html_lib
 
     from makeable.report import html_page, molecule_card, molecule_grid, write_text
@@ -286,7 +287,9 @@ def _write_score_page(
             lines.append(f"{html_lib.escape(target)}: {row[name]}" + (f" ± {std}" if std else ""))
         near = row.get("similarity_to_training")
         if near:
-            flag = " (outside the domain: an extrapolation)" if float(near) < 0.4 else ""
+            flag = (
+                " (outside the domain: an extrapolation)" if float(near) < DOMAIN_SIMILARITY else ""
+            )
             lines.append(f"nearest training molecule: {near}{flag}")
         cards.append(molecule_card(smiles, f"row {i}", lines))
     more = (

@@ -23,7 +23,6 @@ Examples::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from makeable.objectives.base import Objective
+from makeable.params import require_real
 
 PREFIX = "predictor:"
 
@@ -65,10 +65,7 @@ class PredictorObjective(Objective):
         self.predictor = load_predictor(folder)
         self.column = self.predictor.target_index(target)
         self.target = self.predictor.targets[self.column]
-        if isinstance(conservative, bool) or not isinstance(conservative, (int, float)):
-            raise ValueError(f"conservative must be a number, not {conservative!r}")
-        if conservative < 0 or not math.isfinite(conservative):
-            raise ValueError(f"conservative must be 0 or more, not {conservative!r}")
+        require_real("conservative", conservative, 0.0)
         if conservative and self.predictor.config["n_models"] < 2:
             raise PredictorError(
                 f"{folder}: conservative scores need an uncertainty, and this predictor is one "
@@ -76,10 +73,7 @@ class PredictorObjective(Objective):
             )
         if (low is None) != (high is None) or (low is not None and low == high):
             raise ValueError("give both low and high (and low != high), or neither")
-        if isinstance(min_similarity, bool) or not isinstance(min_similarity, (int, float)):
-            raise ValueError(f"min_similarity must be a number, not {min_similarity!r}")
-        if not 0.0 <= min_similarity <= 1.0:
-            raise ValueError(f"min_similarity must be in [0, 1], not {min_similarity!r}")
+        require_real("min_similarity", min_similarity, 0.0, most=1.0)
         if min_similarity and low is None:
             raise ValueError(
                 "min_similarity scores molecules outside the domain 0, the bottom of the [low, "

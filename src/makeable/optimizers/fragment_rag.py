@@ -51,11 +51,9 @@ from makeable.optimizers.base import (
     DesignContext,
     Optimizer,
     StallGuard,
-    require_int,
-    require_probability,
-    require_real,
 )
 from makeable.oracle.oracle import Oracle, OracleResult
+from makeable.params import require_int, require_probability, require_real
 
 if TYPE_CHECKING:
     from makeable.models.smiles_lm.lstm import SmilesLSTM

@@ -51,13 +51,10 @@ from makeable.optimizers.base import (
     DesignContext,
     Optimizer,
     StallGuard,
-    require_bool,
-    require_int,
-    require_probability,
-    require_real,
 )
 from makeable.optimizers.graph_ga_ops import reproduce
 from makeable.oracle.oracle import Oracle
+from makeable.params import require_bool, require_int, require_probability, require_real
 
 if TYPE_CHECKING:  # torch is imported when an optimizer runs, not when it is registered
     import torch

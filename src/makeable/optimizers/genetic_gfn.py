@@ -52,14 +52,11 @@ from makeable.optimizers.base import (
     DesignContext,
     Optimizer,
     StallGuard,
-    require_bool,
-    require_int,
-    require_probability,
-    require_real,
 )
 from makeable.optimizers.gegl import PriorityQueue, admissible, cached_mol, score_into
 from makeable.optimizers.graph_ga_ops import reproduce
 from makeable.oracle.oracle import Oracle
+from makeable.params import require_bool, require_int, require_probability, require_real
 
 if TYPE_CHECKING:  # torch is imported when an optimizer runs, not when it is registered
     import torch

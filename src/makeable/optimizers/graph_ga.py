@@ -28,12 +28,11 @@ from makeable.optimizers.base import (
     Optimizer,
     StallGuard,
     TopMeanPatience,
-    require_int,
-    require_probability,
 )
 from makeable.optimizers.graph_ga_ops import make_mating_pool, reproduce_seeded
 from makeable.oracle.executor import Executor, InProcessExecutor, chunk, make_executor
 from makeable.oracle.oracle import Oracle
+from makeable.params import require_int, require_probability
 
 
 def dedupe_mols(mols: Sequence[Chem.Mol | None]) -> tuple[list[Chem.Mol], list[str]]:

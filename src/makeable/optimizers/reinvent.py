@@ -30,11 +30,9 @@ from makeable.optimizers.base import (
     Optimizer,
     StallGuard,
     TopMeanPatience,
-    require_bool,
-    require_int,
-    require_real,
 )
 from makeable.oracle.oracle import Oracle
+from makeable.params import require_bool, require_int, require_real
 
 if TYPE_CHECKING:  # torch is imported when an optimizer runs, not when it is registered
     import torch

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer, require_int
+from makeable.optimizers.base import OPTIMIZERS, DesignContext, Optimizer
 from makeable.oracle.oracle import Oracle
+from makeable.params import require_int
 
 
 @OPTIMIZERS.register("screening")

@@ -83,10 +83,9 @@ from makeable.optimizers.base import (
     Optimizer,
     StallGuard,
     TopMeanPatience,
-    require_int,
-    require_probability,
 )
 from makeable.oracle.oracle import Oracle
+from makeable.params import require_int, require_probability
 
 MUTATIONS: dict[str, float] = {"swap": 0.4, "grow": 0.25, "shrink": 0.1, "replace": 0.25}
 """Mutation operators and their weights."""

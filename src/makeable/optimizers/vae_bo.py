@@ -48,10 +48,9 @@ from makeable.optimizers.base import (
     DesignContext,
     Optimizer,
     StallGuard,
-    require_int,
-    require_real,
 )
 from makeable.oracle.oracle import Oracle, OracleResult
+from makeable.params import require_int, require_real
 
 if TYPE_CHECKING:  # torch is imported when the optimizer runs, not when it is registered
     from makeable.generative.vae import SmilesVAE

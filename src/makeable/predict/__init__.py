@@ -16,3 +16,7 @@ molecules with a saved predictor inside any design run.
 FORMAT_NAME = "makeable-predictor"
 """The ``format`` of a predictor folder's ``config.json`` (here, so that telling a predictor
 folder apart imports no torch)."""
+
+#: below this Tanimoto similarity to every training molecule, a prediction is an extrapolation
+#: (flagged by ``predict score --html``; the default cut-off of ``bench proxy``'s domain variant)
+DOMAIN_SIMILARITY = 0.4
