@@ -131,6 +131,51 @@ def test_local_gnn_save_load_predicts_the_same(trained: tuple) -> None:
     assert again.predict(["not smiles"])[0].error
 
 
+def test_map_by_template_rebuilds_a_mapping_local_templates_can_read() -> None:
+    from makeable.retro.single_step.templates import extract_template, map_by_template
+
+    mapped = Reaction.from_smiles(ESTER)
+    plain = Reaction.create(mapped.product, mapped.reactants)  # as USPTO-50k's train: no maps
+    rebuilt = map_by_template(plain, extract_template(ESTER))  # type: ignore[arg-type]
+    assert rebuilt is not None
+    assert extract_local(rebuilt).template == extract_local(ESTER).template  # type: ignore[union-attr]
+    other = extract_template(SNAR_OME)  # a template that does not make this reaction
+    assert map_by_template(plain, other) is None  # type: ignore[arg-type]
+
+
+def test_local_gnn_class_known(trained: tuple, tmp_path) -> None:
+    from makeable.retro.single_step.base import load_model
+    from makeable.retro.single_step.templates import extract_template
+
+    model, reactions, _ = trained
+    model.save(tmp_path / "m")
+    copy = load_model(tmp_path / "m")
+    snar, ester = "COc1ccc(Br)cn1", "O=C(O)c1ccc(Cl)o1"
+    with pytest.raises(ValueError, match="template-classes"):
+        copy.predict([snar], classes=[1])
+    # SNAr class 1 (atom-mapped), ester hydrolysis class 2 (unmapped, with a retro template)
+    classed = [Reaction.from_smiles(m, **{"class": 1}) for m in TRAINING[:5]]
+    for m in TRAINING[5:]:
+        r = Reaction.from_smiles(m)
+        template = extract_template(m)
+        classed.append(
+            Reaction.create(r.product, r.reactants, **{"class": 2, "template": template})
+        )
+    assert copy.learn_classes(classed) == {"reactions": 8, "matched": 8, "templates": 3}
+    right = copy.predict([snar, ester], k=5, classes=[1, 2])
+    assert [p.reactant_sets[0].reactants for p in right] == [
+        ("CO", "Clc1ccc(Br)cn1"),
+        ("CCOC(=O)c1ccc(Cl)o1",),
+    ]
+    wrong = copy.predict([snar, ester], k=5, classes=[2, 1])
+    assert [p.reactant_sets for p in wrong] == [(), ()]
+    unknown = copy.predict([snar, ester], k=5, classes=[0, 0])
+    assert unknown == copy.predict([snar, ester], k=5)
+    copy.save(tmp_path / "classed")
+    again = load_model(tmp_path / "classed")
+    assert again.predict([snar, ester], k=5, classes=[1, 2]) == right
+
+
 def test_local_gnn_resumes_to_the_same_weights(
     tmp_path, monkeypatch: pytest.MonkeyPatch, one_thread: None
 ) -> None:

@@ -139,6 +139,30 @@ def test_template_mlp_save_load(template_mlp: TemplateMLP, tmp_path: Path) -> No
         load_model(tmp_path / "m", {"no_such_setting": 1})
 
 
+def test_template_mlp_class_known(template_mlp: TemplateMLP, tmp_path: Path) -> None:
+    template_mlp.save(tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    assert isinstance(model, TemplateMLP) and not model.supports_classes
+    products = [r.product.smiles for r in reactions()]
+    with pytest.raises(ValueError, match="template-classes"):
+        model.predict(products[:1], classes=[1])
+    counts = model.learn_classes(reactions())
+    assert counts == {"reactions": 10, "matched": 10, "templates": len(model.templates)}
+    assert model.supports_classes and _top1(model, reactions(), classes=CLASSES) >= 0.9
+    # told a wrong class, a product gets only that class's templates: none gives its reactants
+    wrong = [10 if c != 10 else 1 for c in CLASSES]
+    for pred, r in zip(model.predict(products, k=50, classes=wrong), reactions(), strict=True):
+        assert match_rank([s.reactants for s in pred.reactant_sets], r.reactants) is None
+    # class 0 (unknown) is the class-unknown prediction
+    assert model.predict(products, k=5, classes=[0] * 10) == model.predict(products, k=5)
+    model.save(tmp_path / "classed")
+    again = load_model(tmp_path / "classed")
+    assert isinstance(again, TemplateMLP) and again.class_templates == model.class_templates
+    assert again.predict(products, k=5, classes=CLASSES) == model.predict(
+        products, k=5, classes=CLASSES
+    )
+
+
 def test_retcl_learns_and_round_trips(tmp_path: Path) -> None:
     rxns = reactions()
     candidates = sorted({m.smiles for r in rxns for m in r.reactants} | set(DISTRACTORS))

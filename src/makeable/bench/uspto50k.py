@@ -84,6 +84,8 @@ def run_uspto50k(
     else:
         m = load_model(model, direction=None)
         name = m.name if not Path(str(model)).is_dir() else f"{m.name} ({model})"
+    if class_known and not m.supports_classes:
+        raise ValueError(f"{name} cannot use reaction classes: {m.classes_missing()}")
     test = load_uspto50k("test", limit)
     with RunFolder(out):  # one process per benchmark folder
         size = batch_size or m.batch_size

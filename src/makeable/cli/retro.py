@@ -105,6 +105,21 @@ def add_parser(sub: Any) -> None:
     add_out(ens, "model folder to write")
     ens.set_defaults(func=run_ensemble)
 
+    classes = rsub.add_parser(
+        "template-classes",
+        help="record the templates each USPTO reaction class uses (for --class-known)",
+        description="Read USPTO-50k's training split (with its reaction classes 1-10), find the "
+        "template the model learns from each reaction, and write the model again with "
+        "template_classes.json.gz: told a product's class, the model then applies only the "
+        "templates seen with that class (`bench uspto50k --class-known`). For the template "
+        "models (template_mlp, template_mlp_uspto500mt, local_gnn and folders of them).",
+    )
+    classes.add_argument("model", help="a template model: registered name or saved folder")
+    classes.add_argument("--jobs", type=at_least_one, default=1, help="worker processes")
+    add_out(classes, "model folder to write (the model with its class map)")
+    add_no_progress(classes)
+    classes.set_defaults(func=run_template_classes)
+
     pred = rsub.add_parser(
         "predict",
         help="ranked reactant sets for product SMILES",
@@ -228,6 +243,24 @@ def run_ensemble(args: argparse.Namespace) -> int:
     model = EnsembleModel(members, args.weights, args.floor)
     model.save(args.out)
     print(f"saved an ensemble of {', '.join(args.members)} to {args.out}")
+    return 0
+
+
+def run_template_classes(args: argparse.Namespace) -> int:
+    from makeable.retro.single_step.base import load_model
+    from makeable.retro.single_step.data import load_uspto50k
+    from makeable.retro.single_step.template_mlp import TemplateNetFiles
+
+    model = load_model(args.model, direction=None)
+    if not isinstance(model, TemplateNetFiles):
+        raise ValueError(f"{model.name} is not a template model: it has no templates to class")
+    counts = model.learn_classes(load_uspto50k("train"), args.jobs, not args.no_progress)
+    model.save(args.out)
+    print(
+        f"saved {model.name} with its class map to {args.out}: {counts['matched']:,} of "
+        f"{counts['reactions']:,} USPTO-50k training reactions use one of its templates; "
+        f"{counts['templates']:,} of {len(model.templates):,} templates have a class"
+    )
     return 0
 
 

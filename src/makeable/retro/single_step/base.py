@@ -110,7 +110,6 @@ class SingleStepModel(ABC):
     scores_are_probabilities: ClassVar[bool] = False
     """True for a model whose scores are probabilities in (0, 1]: planning then costs a step
     ``-log p`` (Retro*) and uses ``p`` as MCTS's policy; otherwise every step costs the same."""
-    supports_classes: ClassVar[bool] = False
     requires_corpus: ClassVar[bool] = False
     """True for a model that trains on a ``retro corpus`` folder, not on USPTO-50k alone."""
     direction: ClassVar[str] = "retro"
@@ -128,6 +127,16 @@ class SingleStepModel(ABC):
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)
         self.training = {}
+
+    @property
+    def supports_classes(self) -> bool:
+        """True for a model that can use the reaction class of a product (``predict(...,
+        classes=...)``; USPTO-50k's "class known" setting)."""
+        return False
+
+    def classes_missing(self) -> str:
+        """Why this model cannot use reaction classes (the end of a one-line error)."""
+        return "it has no use for them"
 
     # ---------------------------------------------------------------- prediction
     def predict(
@@ -151,7 +160,9 @@ class SingleStepModel(ABC):
             raise ValueError(f"k must be at least 1, got {k}")
         if classes is not None:
             if not self.supports_classes:
-                raise ValueError(f"{self.name} does not use reaction classes")
+                raise ValueError(
+                    f"{self.name} cannot use reaction classes: {self.classes_missing()}"
+                )
             if len(classes) != len(products):
                 raise ValueError("classes must have one entry per product")
         cls = [int(c) for c in classes] if classes is not None else [0] * len(products)

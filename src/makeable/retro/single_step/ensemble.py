@@ -67,6 +67,14 @@ class EnsembleModel(SingleStepModel):
             self._models = [load_model(m) for m in self.params["members"]]
         return self._models
 
+    @property
+    def supports_classes(self) -> bool:
+        return all(model.supports_classes for model in self.models)
+
+    def classes_missing(self) -> str:
+        missing = [m for m in self.models if not m.supports_classes]
+        return "; ".join(f"member {m.name}: {m.classes_missing()}" for m in missing)
+
     def digest(self) -> str:
         """The members' digests with the weights: the ensemble answers alike when they do."""
         return weights_digest([self.name, self.params, [m.digest() for m in self.models]], {})
@@ -80,7 +88,7 @@ class EnsembleModel(SingleStepModel):
     ) -> list[list[ReactantSet]]:
         smiles = [m.smiles for m in products]
         k_each = max(k, self.params["k_each"])
-        proposals = [model.predict(smiles, k=k_each) for model in self.models]
+        proposals = [model.predict(smiles, k=k_each, classes=classes) for model in self.models]
         weights = self.params["weights"]
         total = sum(weights)
         log_floor = math.log(self.params["floor"])

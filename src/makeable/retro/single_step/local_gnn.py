@@ -55,7 +55,7 @@ from makeable.retro.single_step.local_templates import (
     template_sites,
 )
 from makeable.retro.single_step.template_mlp import TemplateNetFiles
-from makeable.retro.single_step.templates import prepare_product
+from makeable.retro.single_step.templates import map_by_template, prepare_product
 
 log = logging.getLogger(__name__)
 
@@ -475,6 +475,27 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
             ),
         )
 
+    def reaction_templates(
+        self, reactions: Sequence[Reaction], jobs: int = 1, progress: bool = False
+    ) -> list[str | None]:
+        """The local template of each reaction (see :func:`_local_template`), on ``jobs``
+        processes."""
+        from tqdm import tqdm
+
+        from makeable.oracle.executor import InProcessExecutor, ProcessPoolExecutorBackend
+
+        chunks = [list(reactions[i : i + 500]) for i in range(0, len(reactions), 500)]
+        out: list[list[str | None]] = [[] for _ in chunks]
+        executor = ProcessPoolExecutorBackend(jobs) if jobs > 1 and len(chunks) > 1 else None
+        with executor or InProcessExecutor() as ex:
+            bar = tqdm(total=len(reactions), desc="local templates", unit="rxn",
+                       disable=not progress)  # fmt: skip
+            for i, found in ex.imap_unordered(_local_templates, chunks):
+                out[i] = found
+                bar.update(len(found))
+            bar.close()
+        return [template for chunk in out for template in chunk]
+
     @staticmethod
     def _own_example(reaction: Reaction) -> LocalExample | None:
         """The (product, site, template) example of a reaction (see :meth:`fine_tune`)."""
@@ -522,11 +543,14 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
         graphs = [mol_graph(m.smiles) for m in products]
         react, templ = self.net(GraphBatch.collate(graphs))
         atom_scores = torch.nn.functional.logsigmoid(react)[:, None] + templ
+        mask = self.class_mask(classes, atom_scores.shape[1])
         out: list[list[ReactantSet]] = []
         offset = 0
-        for mol, g in zip(products, graphs, strict=True):
+        for i, (mol, g) in enumerate(zip(products, graphs, strict=True)):
             scores = atom_scores[offset : offset + g.n_atoms]
             offset += g.n_atoms
+            if mask is not None:  # the templates of the product's class only
+                scores = scores.masked_fill(~mask[i], -math.inf)
             out.append(self._candidates(mol.smiles, scores, k))
         return out
 
@@ -590,3 +614,19 @@ def _load_sparse(
                 "exp_avg": extra[f"sparse.{i}.exp_avg"],
                 "exp_avg_sq": extra[f"sparse.{i}.exp_avg_sq"],
             }
+
+
+def _local_template(reaction: Reaction) -> str | None:
+    """The local template of a reaction: from its atom-mapped SMILES, or, for an unmapped
+    reaction with a recorded retro template (USPTO-50k's training split), from the mapping
+    that template gives (:func:`~makeable.retro.single_step.templates.map_by_template`)."""
+    mapped = reaction.metadata.get("mapped")
+    template = reaction.metadata.get("template")
+    if not mapped and template:
+        mapped = map_by_template(reaction, str(template))
+    example = extract_local(str(mapped)) if mapped else None
+    return example.template if example is not None else None
+
+
+def _local_templates(chunk: Sequence[Reaction]) -> list[str | None]:
+    return [_local_template(r) for r in chunk]

@@ -101,8 +101,11 @@ class RetCL(SingleStepModel):
     """
 
     name = "retcl"
-    supports_classes = True
     batch_size = 32
+
+    @property
+    def supports_classes(self) -> bool:
+        return True
 
     def __init__(
         self,

@@ -40,6 +40,9 @@ from makeable.retro.single_step.templates import (
 log = logging.getLogger(__name__)
 
 TEMPLATES_FILE = "templates.json.gz"
+CLASSES_FILE = "template_classes.json.gz"
+"""Optional: for each USPTO reaction class, the templates seen with it in training
+(:meth:`TemplateNetFiles.learn_classes`); with it a model can be told the class."""
 _INFERENCE_PARAMS = ("max_templates", "min_prob_mass")
 """Parameters that change only prediction: a training may resume with other values."""
 
@@ -122,6 +125,56 @@ class TemplateNetFiles:
     params: dict[str, Any]
     templates: list[str]
     net: nn.Module | None
+    class_templates: dict[int, list[int]] = {}
+    """Reaction class (1-10) → indices of the templates seen with it (none: classes unknown)."""
+
+    @property
+    def supports_classes(self) -> bool:
+        return bool(self.class_templates)
+
+    def classes_missing(self) -> str:
+        return (
+            f"this copy has no {CLASSES_FILE} (add one with `makeable retro template-classes "
+            f"{self.name} --out DIR` and use --model DIR)"
+        )
+
+    def reaction_templates(
+        self, reactions: Sequence[Reaction], jobs: int = 1, progress: bool = False
+    ) -> list[str | None]:
+        """The template this model learns from each reaction (``None``: none)."""
+        raise NotImplementedError
+
+    def learn_classes(
+        self, reactions: Sequence[Reaction], jobs: int = 1, progress: bool = False
+    ) -> dict[str, int]:
+        """Record which templates each reaction class uses, from reactions that carry a
+        ``class`` (1-10) in their metadata (USPTO-50k's training split); returns counts:
+        ``reactions``, ``matched`` (their template is one of the model's), ``templates``
+        (templates with at least one class)."""
+        index = {template: i for i, template in enumerate(self.templates)}
+        by_class: dict[int, set[int]] = {}
+        matched = 0
+        found = self.reaction_templates(reactions, jobs, progress)
+        for reaction, template in zip(reactions, found, strict=True):
+            cls = int(reaction.metadata.get("class") or 0)
+            if cls and template is not None and template in index:
+                by_class.setdefault(cls, set()).add(index[template])
+                matched += 1
+        self.class_templates = {c: sorted(v) for c, v in sorted(by_class.items())}
+        n_templates = len(set().union(*by_class.values())) if by_class else 0
+        return {"reactions": len(reactions), "matched": matched, "templates": n_templates}
+
+    def class_mask(self, classes: Sequence[int] | None, n: int) -> torch.Tensor | None:
+        """``(len(classes), n)`` booleans: may product ``i`` use template ``j``? A class of 0
+        (unknown) allows every template; ``None`` when no class is known."""
+        if not classes or not any(classes):
+            return None
+        mask = torch.ones(len(classes), n, dtype=torch.bool)
+        for row, cls in enumerate(classes):
+            if cls:
+                mask[row] = False
+                mask[row, self.class_templates.get(int(cls), [])] = True
+        return mask
 
     def _build(self, n_templates: int) -> nn.Module:
         raise NotImplementedError
@@ -143,12 +196,23 @@ class TemplateNetFiles:
 
         with gzip.open(folder / TEMPLATES_FILE, "wt") as fh:
             json.dump(self.templates, fh)
+        if self.class_templates:
+            with gzip.open(folder / CLASSES_FILE, "wt") as fh:
+                json.dump({str(c): v for c, v in self.class_templates.items()}, fh)
 
     def _load_files(self, folder: Path) -> None:
         import gzip
 
         with gzip.open(folder / TEMPLATES_FILE, "rt") as fh:
             self.templates = list(json.load(fh))
+        self.class_templates = {}
+        if (folder / CLASSES_FILE).is_file():
+            with gzip.open(folder / CLASSES_FILE, "rt") as fh:
+                data = json.load(fh)
+            n = len(self.templates)
+            self.class_templates = {
+                int(c): [int(i) for i in v if 0 <= int(i) < n] for c, v in data.items()
+            }
 
 
 @MODELS.register("template_mlp")
@@ -483,6 +547,12 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
         """The template applied for class ``index`` (the retro template itself)."""
         return self.templates[index]
 
+    def reaction_templates(
+        self, reactions: Sequence[Reaction], jobs: int = 1, progress: bool = False
+    ) -> list[str | None]:
+        """The retro template recorded with each reaction (what :meth:`fit` counts)."""
+        return [str(r.metadata.get("template") or "") or None for r in reactions]
+
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
     def template_probabilities(self, products: Sequence[str]) -> torch.Tensor:
@@ -496,6 +566,10 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
         self, products: list[Molecule], k: int, classes: list[int] | None = None
     ) -> list[list[ReactantSet]]:
         probs = self.template_probabilities([m.smiles for m in products])
+        mask = self.class_mask(classes, probs.shape[1])
+        if mask is not None:  # the class's templates only, renormalised
+            probs = probs * mask
+            probs = probs / probs.sum(dim=1, keepdim=True).clamp_min(1e-12)
         n_apply = min(self.params["max_templates"], probs.shape[1])
         top_p, top_i = probs.topk(n_apply, dim=1)
         out = []
@@ -506,6 +580,8 @@ class TemplateMLP(TemplateNetFiles, SingleStepModel):
             mass = 0.0
             for rank, (prob, t) in enumerate(zip(ps, ids, strict=True), start=1):
                 if len(distinct) >= k and mass >= self.params["min_prob_mass"]:
+                    break
+                if mask is not None and prob <= 0.0:  # outside the product's class
                     break
                 mass += prob
                 for reactants in apply_template(self.applied_template(t), prod):

@@ -161,6 +161,45 @@ def run_rdchiral(rxn: Any, prod: Any) -> list[ReactantTuple]:
     return sorted(r for r in results if r is not None)
 
 
+def map_by_template(reaction: Reaction, template: str) -> str | None:
+    """An atom-mapped ``reactants>>product`` SMILES of an unmapped reaction, rebuilt from its
+    rdchiral retro ``template``: the template is run on the product with every atom numbered,
+    and the outcome that gives the recorded reactants keeps those numbers; leaving-group atoms
+    stay unmapped. ``None`` when the template does not give the recorded reactants.
+
+    This lets a model whose templates are extracted from mapped reactions (``local_gnn``) read
+    USPTO-50k's training split, which is stored without atom maps but with each reaction's
+    template.
+    """
+    import re
+
+    from rdchiral.main import rdchiralRun
+    from rdkit import Chem
+
+    with quiet_rdkit(), _listed_atoms_and_bonds():
+        mol = Chem.MolFromSmiles(reaction.product.smiles)
+        if mol is None:
+            return None
+        for i, atom in enumerate(mol.GetAtoms()):
+            atom.SetAtomMapNum(i + 1)
+        product = Chem.MolToSmiles(mol)
+        want = tuple(sorted(m.smiles for m in reaction.reactants))
+        try:
+            outcomes = rdchiralRun(
+                compile_template(template),
+                prepare_product(product),
+                keep_mapnums=True,
+                combine_enantiomers=False,
+            )
+        except Exception:  # rdchiral can fail on unusual valences or stereo
+            return None
+    for outcome in sorted(outcomes):
+        if canonical_outcome(outcome) == want:
+            # rdchiral numbers template atoms that are not in the product from 900 on
+            return re.sub(r":9\d\d\]", "]", outcome) + ">>" + product
+    return None
+
+
 @contextlib.contextmanager
 def _listed_atoms_and_bonds() -> Iterator[None]:
     """Inside the block ``Mol.GetAtoms()`` and ``Mol.GetBonds()`` return lists.
