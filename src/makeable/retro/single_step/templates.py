@@ -193,10 +193,10 @@ def map_by_template(reaction: Reaction, template: str) -> str | None:
             )
         except Exception:  # rdchiral can fail on unusual valences or stereo
             return None
-    for outcome in sorted(outcomes):
-        if canonical_outcome(outcome) == want:
-            # rdchiral numbers template atoms that are not in the product from 900 on
-            return re.sub(r":9\d\d\]", "]", outcome) + ">>" + product
+        for outcome in sorted(outcomes):
+            if canonical_outcome(outcome) == want:
+                # rdchiral numbers template atoms that are not in the product from 900 on
+                return re.sub(r":9\d\d\]", "]", outcome) + ">>" + product
     return None
 
 
