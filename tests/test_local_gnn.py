@@ -366,3 +366,9 @@ def test_the_shipped_local_gnn_is_the_planning_default() -> None:
     (pred,) = model.predict(["CC(=O)Nc1ccc(O)cc1"], k=10)
     assert any("Nc1ccc(O)cc1" in rs.reactants for rs in pred.reactant_sets[:3])
     assert all(0.0 < rs.score <= 1.0 for rs in pred.reactant_sets)
+    # its class map ships: told the class (2, acylation: right; 3, C-C bond formation: wrong for
+    # an amide), it keeps the amide disconnection only for the right one
+    (right,) = model.predict(["CC(=O)Nc1ccc(O)cc1"], k=10, classes=[2])
+    assert any("Nc1ccc(O)cc1" in rs.reactants for rs in right.reactant_sets[:3])
+    (wrong,) = model.predict(["CC(=O)Nc1ccc(O)cc1"], k=10, classes=[3])
+    assert not any("Nc1ccc(O)cc1" in rs.reactants for rs in wrong.reactant_sets[:3])
