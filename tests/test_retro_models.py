@@ -275,22 +275,39 @@ def test_load_model_by_name_without_weights(
 
 
 def test_bench_uspto50k_writes_results(
-    data_dir: Path, template_mlp: TemplateMLP, tmp_path: Path
+    data_dir: Path, template_mlp: TemplateMLP, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import csv
 
+    from makeable.bench import uspto50k as bench_uspto50k
     from makeable.cli.main import main
 
     folder = template_mlp.save(tmp_path / "m")
     out = tmp_path / "bench"
-    assert (
-        main(["bench", "uspto50k", "--model", str(folder), "--limit", "4", "--out", str(out)]) == 0
-    )
+    args = ["bench", "uspto50k", "--model", str(folder), "--limit", "4", "--batch-size", "2"]
+    assert main([*args, "--out", str(out)]) == 0
     [row] = list(csv.DictReader((out / "results.csv").open()))
     assert row["n"] == "4" and row["classes"] == "unknown"
     assert all(0.0 <= float(row[f"top{k}"]) <= 100.0 for k in (1, 3, 5, 10, 50))
+    predictions = (out / "predictions.csv").read_text()
     assert len(list(csv.DictReader((out / "predictions.csv").open()))) == 4
     assert (out / "summary.md").is_file()
+    # killed after its first batch of 2: the same command scores only the second batch
+    lines = (out / "scored.jsonl").read_text().splitlines(keepends=True)
+    assert len(lines) == 2
+    (out / "scored.jsonl").write_text(lines[0] + lines[1][:20])  # the second line cut off
+    (out / "predictions.csv").unlink()
+    scored: list[int] = []
+    real = bench_uspto50k._score_chunk
+    monkeypatch.setattr(
+        bench_uspto50k,
+        "_score_chunk",
+        lambda m, chunk, c: scored.append(len(chunk)) or real(m, chunk, c),
+    )
+    assert main([*args, "--out", str(out)]) == 0
+    assert scored == [2] and (out / "predictions.csv").read_text() == predictions
+    # another batch size is another benchmark: refused, with one line
+    assert main([*args[:-1], "4", "--out", str(out)]) == 2
     # template_mlp does not use reaction classes: a clear error, not a crash
     assert (
         main(

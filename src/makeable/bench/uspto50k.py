@@ -4,7 +4,9 @@
 product and writes ``DIR/results.csv`` (one row: top-1/3/5/10/50 exact match with stereo, the
 same without stereo, products per second), ``DIR/predictions.csv`` (per reaction: the rank of
 the recorded reactants, the top prediction) and ``DIR/summary.md``. The metric is defined in
-:mod:`makeable.retro.single_step.metrics`.
+:mod:`makeable.retro.single_step.metrics`. Scored batches are appended to
+``DIR/scored.jsonl`` as they finish: the same command resumes a killed run where it stopped
+(the model's digest, the class setting and the batch size must match ``DIR/settings.json``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from makeable.chem.reaction import Reaction
 from makeable.report import markdown_table, write_text
-from makeable.results_csv import write_csv
+from makeable.results_csv import open_append, read_jsonl, write_csv
 from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.retro.single_step.data import load_uspto50k
 from makeable.retro.single_step.metrics import TOP_KS, match_rank, top_k_accuracy
@@ -28,6 +30,11 @@ from makeable.run_folder import RunFolder
 from makeable.runtime import set_torch_threads, torch_threads
 
 log = logging.getLogger(__name__)
+
+SETTINGS, SCORED = "settings.json", "scored.jsonl"
+"""The recorded settings (a resume must match them) and the scored chunks, one JSON line
+each (``start``, ``wall_s``, ``rows``): a killed benchmark resumes at its first missing
+chunk."""
 
 
 @dataclass(frozen=True)
@@ -87,27 +94,52 @@ def run_uspto50k(
     if class_known and not m.supports_classes:
         raise ValueError(f"{name} cannot use reaction classes: {m.classes_missing()}")
     test = load_uspto50k("test", limit)
-    with RunFolder(out):  # one process per benchmark folder
-        size = batch_size or m.batch_size
-        chunks = [test[i : i + size] for i in range(0, len(test), size)]
-        scored: list[tuple[int | None, int | None, dict[str, Any]]] = []
-        t0 = time.perf_counter()
+    size = batch_size or m.batch_size
+    settings = {
+        "model": name,
+        "digest": m.digest(),
+        "classes": "known" if class_known else "unknown",
+        "n": len(test),
+        "batch_size": size,
+    }
+    with RunFolder(out) as folder:  # one process per benchmark folder
+        holds = f"{out} holds USPTO-50k predictions"
+        folder.check_settings(SETTINGS, settings, holds=holds, ignore=("model",))
+        folder.write_settings(SETTINGS, settings)
+        done = _read_scored(out / SCORED)
+        starts = [i for i in range(0, len(test), size) if i not in done]
+        if done:
+            log.info("uspto50k: resuming, %d of %d reactions already scored",
+                     sum(len(v[0]) for v in done.values()), len(test))  # fmt: skip
+        chunks = [test[i : i + size] for i in starts]
         bar = tqdm(total=len(test), desc=f"uspto50k {name}", disable=not progress, unit="rxn")
-        if jobs > 1:
+        bar.update(sum(len(v[0]) for v in done.values()))
+        last = time.perf_counter()
+
+        def record(start: int, part: list[tuple[int | None, int | None, dict[str, Any]]]) -> None:
+            nonlocal last
+            now = time.perf_counter()
+            done[start] = (part, now - last)
+            with open_append(out / SCORED) as fh:
+                fh.write(json.dumps({"start": start, "wall_s": now - last, "rows": part}) + "\n")
+            last = now
+            bar.update(len(part))
+
+        if jobs > 1 and chunks:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = mp.get_context("fork")
             with ProcessPoolExecutor(jobs, ctx, _init_worker, (str(model),)) as pool:
-                for part in pool.map(_worker_chunk, chunks, [class_known] * len(chunks)):
-                    scored.extend(part)
-                    bar.update(len(part))
+                parts = pool.map(_worker_chunk, chunks, [class_known] * len(chunks))
+                for start, part in zip(starts, parts, strict=True):
+                    record(start, part)
         else:
-            for chunk in chunks:
-                scored.extend(_score_chunk(m, chunk, class_known))
-                bar.update(len(chunk))
+            for start, chunk in zip(starts, chunks, strict=True):
+                record(start, _score_chunk(m, chunk, class_known))
         bar.close()
-        wall = time.perf_counter() - t0
+        scored = [row for start in sorted(done) for row in done[start][0]]
+        wall = sum(v[1] for v in done.values())
         result = BenchResult(
             model=name,
             classes="known" if class_known else "unknown",
@@ -206,3 +238,14 @@ def _write(
         f"{os.cpu_count()} CPUs).",
     ]
     write_text(out / "summary.md", "\n".join(lines) + "\n")
+
+
+def _read_scored(
+    path: Path,
+) -> dict[int, tuple[list[tuple[int | None, int | None, dict[str, Any]]], float]]:
+    """The chunks scored so far: start index → (rows, wall seconds)."""
+    out = {}
+    for line in read_jsonl(path, missing_ok=True):
+        rows = [(r[0], r[1], r[2]) for r in line["rows"]]
+        out[int(line["start"])] = (rows, float(line["wall_s"]))
+    return out
