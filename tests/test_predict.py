@@ -430,6 +430,7 @@ def test_scarce_data_benchmark_compares_methods_on_one_split(data_dir, tmp_path:
     assert (tmp_path / "experts" / "esol" / "config.json").is_file()
     summary = (tmp_path / "summary.md").read_text()
     assert "moe beats best transfer" in summary and "moe_ft best of all" in summary
+    assert "chosen by validation" in summary and all(r["val_loss"] > 0 for r in rows)
     with pytest.raises(ValueError, match="distinct sets"):
         run_scarce("freesolv", ["freesolv"], [20], [0], tmp_path / "x", settings)
 
@@ -461,16 +462,30 @@ def test_scarce_summary_counts_mixture_wins_by_hand():
         0: {"scratch": 2.0, "transfer:a": 1.5, "transfer:b": 1.2, "moe": 1.1, "moe_ft": 1.3},
         1: {"scratch": 0.9, "transfer:a": 1.5, "transfer:b": 1.4, "moe": 1.0, "moe_ft": 1.6},
     }
+    val = {  # seed -> method -> validation loss: what a user can choose by
+        0: {"scratch": 0.9, "transfer:a": 0.5, "transfer:b": 0.6, "moe": 0.7, "moe_ft": 0.4},
+        1: {"scratch": 0.9, "transfer:a": 0.3, "transfer:b": 0.1, "moe": 0.2, "moe_ft": 0.1},
+    }
     rows = [
-        {"target": "t", "size": 50, "seed": seed, "method": m, "metric": "rmse", "value": v}
+        {
+            "target": "t",
+            "size": 50,
+            "seed": seed,
+            "method": m,
+            "metric": "rmse",
+            "value": v,
+            "val_loss": val[seed][m],
+        }  # fmt: skip
         for seed, by_method in values.items()
         for m, v in by_method.items()
     ]
     last = summary_markdown(rows).strip().splitlines()[-1].split("|")[1:-1]
     cells = [c.strip() for c in last]
-    # size, 5 means, then moe (vs transfer, vs all), moe_ft (vs transfer, vs all)
+    # size, 5 means, then moe (vs transfer, vs all), moe_ft (vs transfer, vs all), then the
+    # mixture against the transfer, each chosen by validation: seed 0 moe_ft 1.3 vs a 1.5
+    # (won), seed 1 moe_ft 1.6 vs b 1.4 (lost)
     assert cells[0] == "50" and cells[4] == "1.050"  # moe: mean of 1.1 and 1.0
-    assert cells[6:] == ["2 / 2", "1 / 2", "0 / 2", "0 / 2"]
+    assert cells[6:] == ["2 / 2", "1 / 2", "0 / 2", "0 / 2", "1 / 2"]
 
 
 def test_few_optimizer_steps_are_warned_about(tmp_path: Path, caplog):
