@@ -339,3 +339,17 @@ def test_hard_negatives_mined_for_some_rows_equal_those_of_all() -> None:
     part = mine_neighbours(keys, 3, chunk=2, rows=rows)
     assert (part[rows] == full[rows]).all()
     assert not part[[0, 1, 100]].any()  # rows not asked for are left empty
+
+
+def test_reaction_classes_by_number_or_name(capsys: pytest.CaptureFixture) -> None:
+    from makeable.cli.main import main
+    from makeable.retro.single_step.data import reaction_class
+
+    assert [reaction_class(x) for x in ("2", "acylation", " CC ", "10", "fga")] == [2, 2, 3, 10, 10]
+    for bad in ("0", "11", "amide"):
+        with pytest.raises(ValueError, match="choose one of: 1 alkylation"):
+            reaction_class(bad)
+    # a bad class is one error line, before anything loads (the model named does not exist)
+    code = main(["retro", "predict", "CCO", "--model", "no_such_model", "--reaction-class", "x"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "unknown reaction class 'x'" in err[0]

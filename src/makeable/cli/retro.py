@@ -129,7 +129,12 @@ def add_parser(sub: Any) -> None:
     pred.add_argument("smiles", nargs="+", help="product SMILES")
     pred.add_argument("--model", required=True, help="registered name or saved model folder")
     pred.add_argument("-k", type=int, default=10, help="reactant sets per product (default 10)")
-    pred.add_argument("--reaction-class", type=int, help="USPTO reaction class 1-10 (retcl)")
+    pred.add_argument(
+        "--reaction-class",
+        help="only proposals of this USPTO reaction class: 1-10 or alkylation, acylation, cc, "
+        "heterocycle, protection, deprotection, reduction, oxidation, fgi, fga (models with "
+        "classes: the shipped template models, retcl)",
+    )
     pred.add_argument(
         "--stock",
         help="named stock or file to prepare the model for (RetCL adds its molecules to the "
@@ -288,12 +293,16 @@ def run_predict(args: argparse.Namespace) -> int:
     from makeable.retro.single_step.report import write_html
 
     html = output_file(args.html, "--html") if args.html else None  # before the predictions
+    classes = None
+    if args.reaction_class:  # checked before the model loads
+        from makeable.retro.single_step.data import reaction_class
+
+        classes = [reaction_class(args.reaction_class)] * len(args.smiles)
     model = load_model(args.model)
     if args.stock:
         from makeable.data.stocks import load_stock
 
         model.prepare_for_stock(load_stock(args.stock))
-    classes = [args.reaction_class] * len(args.smiles) if args.reaction_class else None
     preds = model.predict(args.smiles, k=args.k, classes=classes)
     passed: list[list[bool]] = [[] for _ in preds]
     if args.round_trip:

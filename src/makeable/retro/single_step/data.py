@@ -29,6 +29,38 @@ from makeable.chem.reaction import Reaction
 from makeable.data.molecules import data_file
 
 SPLITS = ("train", "val", "test")
+
+REACTION_CLASSES = {
+    1: ("alkylation", "heteroatom alkylation and arylation"),
+    2: ("acylation", "acylation and related processes"),
+    3: ("cc", "C-C bond formation"),
+    4: ("heterocycle", "heterocycle formation"),
+    5: ("protection", "protections"),
+    6: ("deprotection", "deprotections"),
+    7: ("reduction", "reductions"),
+    8: ("oxidation", "oxidations"),
+    9: ("fgi", "functional group interconversion"),
+    10: ("fga", "functional group addition"),
+}
+"""USPTO-50k's ten reaction classes (Schneider et al., JCIM 2016): number → (short name, name)."""
+
+
+def reaction_class(text: str) -> int:
+    """A reaction class given as its number (1-10) or short name (``acylation``, ``cc``, ...).
+
+    Raises:
+        ValueError: neither, naming the choices.
+    """
+    key = text.strip().lower()
+    if key.isdigit() and int(key) in REACTION_CLASSES:
+        return int(key)
+    for number, (short, _) in REACTION_CLASSES.items():
+        if key == short:
+            return number
+    choices = ", ".join(f"{n} {short} ({name})" for n, (short, name) in REACTION_CLASSES.items())
+    raise ValueError(f"unknown reaction class {text!r}; choose one of: {choices}")
+
+
 USPTO50K_RELPATH = "reactions/uspto50k"
 _FILES = {
     "train": "raw_train_unmapped.csv.gz",
