@@ -124,6 +124,13 @@ def run_uspto50k(
                 fh.write(json.dumps({"start": start, "wall_s": now - last, "rows": part}) + "\n")
             last = now
             bar.update(len(part))
+            n_done = sum(len(v[0]) for v in done.values())
+            tenth = len(test) // 10 or 1
+            if not progress and (n_done - len(part)) // tenth != n_done // tenth:
+                ranks = [row[0] for v in done.values() for row in v[0]]
+                top1 = sum(r == 1 for r in ranks) / len(ranks)
+                log.info("uspto50k %s: %d of %d reactions scored, top-1 so far %.1f %%",
+                         name, n_done, len(test), 100 * top1)  # fmt: skip
 
         if jobs > 1 and chunks:
             import multiprocessing as mp
