@@ -91,8 +91,8 @@ def run_uspto50k(
     else:
         m = load_model(model, direction=None)
         name = m.name if not Path(str(model)).is_dir() else f"{m.name} ({model})"
-    if class_known and not m.supports_classes:
-        raise ValueError(f"{name} cannot use reaction classes: {m.classes_missing()}")
+    if class_known:  # refused before any work
+        m.require_classes(name)
     test = load_uspto50k("test", limit)
     size = batch_size or m.batch_size
     settings = {
@@ -108,29 +108,29 @@ def run_uspto50k(
         folder.write_settings(SETTINGS, settings)
         done = _read_scored(out / SCORED)
         starts = [i for i in range(0, len(test), size) if i not in done]
+        n_scored = sum(len(v[0]) for v in done.values())
         if done:
-            log.info("uspto50k: resuming, %d of %d reactions already scored",
-                     sum(len(v[0]) for v in done.values()), len(test))  # fmt: skip
+            log.info("uspto50k: resuming, %d of %d reactions already scored", n_scored, len(test))
         chunks = [test[i : i + size] for i in starts]
         bar = tqdm(total=len(test), desc=f"uspto50k {name}", disable=not progress, unit="rxn")
-        bar.update(sum(len(v[0]) for v in done.values()))
+        bar.update(n_scored)
         last = time.perf_counter()
 
         def record(start: int, part: list[tuple[int | None, int | None, dict[str, Any]]]) -> None:
-            nonlocal last
+            nonlocal last, n_scored
             now = time.perf_counter()
             done[start] = (part, now - last)
             with open_append(out / SCORED) as fh:
                 fh.write(json.dumps({"start": start, "wall_s": now - last, "rows": part}) + "\n")
             last = now
             bar.update(len(part))
-            n_done = sum(len(v[0]) for v in done.values())
+            n_scored += len(part)
             tenth = len(test) // 10 or 1
-            if not progress and (n_done - len(part)) // tenth != n_done // tenth:
+            if not progress and (n_scored - len(part)) // tenth != n_scored // tenth:
                 ranks = [row[0] for v in done.values() for row in v[0]]
                 top1 = sum(r == 1 for r in ranks) / len(ranks)
                 log.info("uspto50k %s: %d of %d reactions scored, top-1 so far %.1f %%",
-                         name, n_done, len(test), 100 * top1)  # fmt: skip
+                         name, n_scored, len(test), 100 * top1)  # fmt: skip
 
         if jobs > 1 and chunks:
             import multiprocessing as mp

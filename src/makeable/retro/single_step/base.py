@@ -138,6 +138,16 @@ class SingleStepModel(ABC):
         """Why this model cannot use reaction classes (the end of a one-line error)."""
         return "it has no use for them"
 
+    def require_classes(self, shown: str | None = None) -> None:
+        """Refuse reaction classes unless this model can use them.
+
+        Raises:
+            ValueError: one line naming the model (as ``shown``) and why.
+        """
+        if not self.supports_classes:
+            name = shown or self.name
+            raise ValueError(f"{name} cannot use reaction classes: {self.classes_missing()}")
+
     # ---------------------------------------------------------------- prediction
     def predict(
         self, products: Sequence[str], k: int = 10, classes: Sequence[int] | None = None
@@ -159,10 +169,7 @@ class SingleStepModel(ABC):
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if classes is not None:
-            if not self.supports_classes:
-                raise ValueError(
-                    f"{self.name} cannot use reaction classes: {self.classes_missing()}"
-                )
+            self.require_classes()
             if len(classes) != len(products):
                 raise ValueError("classes must have one entry per product")
         cls = [int(c) for c in classes] if classes is not None else [0] * len(products)

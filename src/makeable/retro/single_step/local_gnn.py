@@ -52,6 +52,7 @@ from makeable.retro.single_step.local_templates import (
     compile_local,
     extract_local,
     extract_many,
+    map_in_chunks,
     template_sites,
 )
 from makeable.retro.single_step.template_mlp import TemplateNetFiles
@@ -480,21 +481,7 @@ class LocalGNN(TemplateNetFiles, SingleStepModel):
     ) -> list[str | None]:
         """The local template of each reaction (see :func:`_local_template`), on ``jobs``
         processes."""
-        from tqdm import tqdm
-
-        from makeable.oracle.executor import InProcessExecutor, ProcessPoolExecutorBackend
-
-        chunks = [list(reactions[i : i + 500]) for i in range(0, len(reactions), 500)]
-        out: list[list[str | None]] = [[] for _ in chunks]
-        executor = ProcessPoolExecutorBackend(jobs) if jobs > 1 and len(chunks) > 1 else None
-        with executor or InProcessExecutor() as ex:
-            bar = tqdm(total=len(reactions), desc="local templates", unit="rxn",
-                       disable=not progress)  # fmt: skip
-            for i, found in ex.imap_unordered(_local_templates, chunks):
-                out[i] = found
-                bar.update(len(found))
-            bar.close()
-        return [template for chunk in out for template in chunk]
+        return map_in_chunks(_local_templates, reactions, jobs, progress)
 
     @staticmethod
     def _own_example(reaction: Reaction) -> LocalExample | None:

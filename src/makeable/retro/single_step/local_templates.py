@@ -23,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from rdkit import Chem
 
@@ -39,6 +39,9 @@ from makeable.retro.single_step.templates import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 Site = tuple[int, ...]
 """Product atom indices (sorted) of a reaction centre."""
@@ -234,17 +237,30 @@ def extract_many(
     mapped: Sequence[str], jobs: int = 1, progress: bool = False, chunk_size: int = 500
 ) -> list[LocalExample | None]:
     """:func:`extract_local` of each reaction, in order, on ``jobs`` processes."""
+    return map_in_chunks(_extract_chunk, mapped, jobs, progress, chunk_size)
+
+
+def map_in_chunks(
+    fn: Callable[[list[T]], list[R]],
+    items: Sequence[T],
+    jobs: int = 1,
+    progress: bool = False,
+    chunk_size: int = 500,
+) -> list[R]:
+    """``fn`` (one result per item of its chunk) over ``items`` in chunks of ``chunk_size``, on
+    ``jobs`` processes (``fn`` a module-level function), the results in the items' order; a
+    "local templates" bar when ``progress``."""
     from tqdm import tqdm
 
     from makeable.oracle.executor import InProcessExecutor, ProcessPoolExecutorBackend
 
-    chunks = [list(mapped[i : i + chunk_size]) for i in range(0, len(mapped), chunk_size)]
-    out: list[list[LocalExample | None]] = [[] for _ in chunks]
+    chunks = [list(items[i : i + chunk_size]) for i in range(0, len(items), chunk_size)]
+    out: list[list[R]] = [[] for _ in chunks]
     executor = ProcessPoolExecutorBackend(jobs) if jobs > 1 and len(chunks) > 1 else None
     with executor or InProcessExecutor() as ex:
-        bar = tqdm(total=len(mapped), desc="local templates", unit="rxn", disable=not progress)
-        for i, examples in ex.imap_unordered(_extract_chunk, chunks):
-            out[i] = examples
-            bar.update(len(examples))
+        bar = tqdm(total=len(items), desc="local templates", unit="rxn", disable=not progress)
+        for i, found in ex.imap_unordered(fn, chunks):
+            out[i] = found
+            bar.update(len(found))
         bar.close()
-    return [e for chunk in out for e in chunk]
+    return [r for chunk in out for r in chunk]
