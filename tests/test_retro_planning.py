@@ -20,7 +20,7 @@ from makeable.retro.planning.search import (
     plan,
     plan_many,
 )
-from makeable.retro.single_step.base import MODELS, ReactantSet, SingleStepModel
+from makeable.retro.single_step.base import MODELS, PredictionMemo, ReactantSet, SingleStepModel
 
 pytest.importorskip("syntheseus")
 
@@ -166,6 +166,40 @@ def test_plan_many_keeps_order_and_records_errors(jobs: int, stock: Stock) -> No
     assert [r.solved for r in results] == [True, False, False]
     assert results[1].error and "InvalidTargetError" in results[1].error
     assert results[2].calls == 12 and not results[2].error
+
+
+def test_a_memo_answers_repeats_and_the_budget_still_counts_them(stock: Stock) -> None:
+    model = PlanningToy()
+    model.memo = PredictionMemo()
+    first = model.predict([NITRO, "CCO", "not a smiles"], k=5)
+    assert model.calls == 2 and model.memo.misses == 2 and len(model.memo) == 2
+    again = model.predict(["Oc1ccc([N+](=O)[O-])cc1", "OCC"], k=5)
+    assert model.calls == 2 and model.memo.hits == 2  # the same molecules, written otherwise
+    assert again[0].reactant_sets == first[0].reactant_sets
+    assert again[1].reactant_sets == first[1].reactant_sets
+    model.predict(["CCO"], k=1)  # another k is another question
+    model.predict(["CCO"], k=5, classes=None)
+    assert model.calls == 3
+    # planning the same target twice: the second search asks the model nothing new, yet it
+    # makes (and is charged) the same calls and finds the same routes
+    settings = SearchSettings(max_calls=30)
+    a, b = plan_many([TARGET, TARGET], model, stock, settings)
+    assert a.calls == b.calls > 0 and a.routes == b.routes
+    fresh = plan(TARGET, PlanningToy(), stock, max_calls=30)
+    assert fresh.calls == a.calls and fresh.routes == a.routes
+
+
+def test_a_memo_is_bounded_and_keeps_no_errors() -> None:
+    memo = PredictionMemo(maxsize=2)
+    memo.put(("A", 0, 5), ((), None))
+    memo.put(("B", 0, 5), ((), None))
+    assert memo.get(("A", 0, 5)) is not None  # A is now the most recently used
+    memo.put(("C", 0, 5), ((), None))
+    assert memo.get(("B", 0, 5)) is None and memo.get(("A", 0, 5)) is not None
+    memo.put(("D", 0, 5), ((), "model error: out of memory"))
+    assert memo.get(("D", 0, 5)) is None and len(memo) == 2
+    with pytest.raises(ValueError, match="maxsize"):
+        PredictionMemo(maxsize=0)
 
 
 def _write_toy(tmp_path: Path) -> tuple[Path, Path]:

@@ -77,11 +77,13 @@ RESULT_COLUMNS = (
 def verdict_planner() -> Any:
     """The model, stock and search of the verdicts (loaded once per process)."""
     from makeable.data.stocks import load_stock
-    from makeable.retro.single_step.base import load_model
+    from makeable.retro.single_step.base import PredictionMemo, load_model
     from makeable.runs.routes import RoutePlanner
 
+    model = load_model(VERDICT_MODEL, dict(VERDICT_MODEL_PARAMS))
+    model.memo = PredictionMemo()  # the top molecules of a run share precursors
     return RoutePlanner(
-        model=load_model(VERDICT_MODEL, dict(VERDICT_MODEL_PARAMS)),
+        model=model,
         stock=load_stock(VERDICT_STOCK),
         settings=VERDICT_SETTINGS,
         model_ref=VERDICT_MODEL,

@@ -49,7 +49,7 @@ from makeable.objectives import get_objective
 from makeable.objectives.base import Objective
 from makeable.results_csv import open_append, read_jsonl
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
-from makeable.retro.single_step.base import SingleStepModel, load_model
+from makeable.retro.single_step.base import PredictionMemo, SingleStepModel, load_model
 from makeable.synthesis import MODES, PLANNING_MODEL
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,10 @@ class SynthesisAware(Objective):
             self._factor = get_objective(params.score)
         else:
             self._stock = stock or load_stock(params.stock)
-            self._model = model or load_model(params.model, dict(params.model_params or {}))
+            if model is None:  # this run's own model, never trained: repeats are free
+                model = load_model(params.model, dict(params.model_params or {}))
+                model.memo = PredictionMemo()
+            self._model = model
         self.settings = SearchSettings(
             algorithm="retro_star", max_calls=params.budget, stop_on_first_solution=True
         )

@@ -48,7 +48,7 @@ from makeable.oracle.executor import Executor, InProcessExecutor, make_executor,
 from makeable.retro.planning.routes import Route
 from makeable.retro.planning.settings import ALGORITHMS, DEFAULT_MAX_DEPTH, SearchSettings
 from makeable.retro.planning.syntheseus_search import run_search
-from makeable.retro.single_step.base import SingleStepModel, load_model
+from makeable.retro.single_step.base import PredictionMemo, SingleStepModel, load_model
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def plan_many(
 
     workers: Executor
     if runs_here(executor, jobs, len(targets)):
-        m = model if isinstance(model, SingleStepModel) else load_model(model)
+        m = model if isinstance(model, SingleStepModel) else _remembering(load_model(model))
         fn: Callable[[str], PlanResult] = partial(
             _plan_safely, model=m, stock=load_stock(stock), settings=settings
         )
@@ -338,8 +338,19 @@ def plan_many(
 _WORKER: dict[str, Any] = {}
 
 
+def _remembering(model: SingleStepModel) -> SingleStepModel:
+    """``model`` with a :class:`PredictionMemo` (unless it has one): for a model that plans
+    and is never trained here (loaded by the planner, or a worker's own copy)."""
+    if model.memo is None:
+        model.memo = PredictionMemo()
+    return model
+
+
 def _init_worker(model: Any, stock: Any, settings: SearchSettings) -> None:
-    _WORKER["model"] = model if isinstance(model, SingleStepModel) else load_model(model)
+    # the worker's model is its own copy (or loaded here): its weights never change
+    _WORKER["model"] = _remembering(
+        model if isinstance(model, SingleStepModel) else load_model(model)
+    )
     _WORKER["stock"] = load_stock(stock)
     _WORKER["settings"] = settings
 

@@ -22,6 +22,7 @@ import json
 import logging
 import zlib
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -95,6 +96,54 @@ class Prediction:
         }
 
 
+Answer = tuple[tuple[ReactantSet, ...], str | None]
+"""A model's answer for one product: its ranked reactant sets and an error (``None``: none)."""
+
+
+class PredictionMemo:
+    """The answers a model whose weights no longer change has given, for repeats.
+
+    Planning many targets with one model asks about the same molecules again and again (the
+    precursors that similar targets share: 25 % of the expansions of a design run's top 30
+    molecules were repeats). A model with a memo (``model.memo = PredictionMemo()``) answers a
+    repeat — same canonical product, reaction class and ``k`` — from it, so only the work is
+    saved: a search still counts the call against its budget. Answers with an error are not
+    kept. Bounded: the least recently used answer goes first.
+
+    Only the owner of a model that will not be trained again should give it one (the planner's
+    workers, a design run's synthesis planner); training would make the kept answers stale.
+    """
+
+    def __init__(self, maxsize: int = 20_000) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+        self._answers: OrderedDict[tuple[str, int, int], Answer] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def get(self, key: tuple[str, int, int]) -> Answer | None:
+        """The kept answer for ``(canonical product, class, k)``, or ``None``."""
+        answer = self._answers.get(key)
+        if answer is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._answers.move_to_end(key)
+        return answer
+
+    def put(self, key: tuple[str, int, int], answer: Answer) -> None:
+        if answer[1] is not None:
+            return
+        self._answers[key] = answer
+        self._answers.move_to_end(key)
+        while len(self._answers) > self.maxsize:
+            self._answers.popitem(last=False)
+
+
 class SingleStepModel(ABC):
     """A single-step retrosynthesis model: batch of products → ranked reactant sets.
 
@@ -123,6 +172,8 @@ class SingleStepModel(ABC):
 
     params: dict[str, Any]
     training: dict[str, Any]
+    memo: PredictionMemo | None = None
+    """Answers kept for repeats (:class:`PredictionMemo`); ``None``: every call computes."""
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)
@@ -177,11 +228,20 @@ class SingleStepModel(ABC):
             canonical_unmapped(p, limit_size=True) if isinstance(p, str) else None for p in products
         ]
         keys = list(dict.fromkeys((c, y) for c, y in zip(canon, cls, strict=True) if c))
-        results: dict[tuple[str, int], tuple[tuple[ReactantSet, ...], str | None]] = {}
+        results: dict[tuple[str, int], Answer] = {}
+        memo = self.memo
+        if memo is not None:
+            for key in keys:
+                kept = memo.get((*key, k))
+                if kept is not None:
+                    results[key] = kept
+            keys = [key for key in keys if key not in results]
         for start in range(0, len(keys), self.batch_size):
             chunk = keys[start : start + self.batch_size]
             for key, result in zip(chunk, self._predict_safely(chunk, k), strict=True):
                 results[key] = result
+                if memo is not None:
+                    memo.put((*key, k), result)
         out = []
         for given, c, y in zip(products, canon, cls, strict=True):
             if c is None:
@@ -192,9 +252,7 @@ class SingleStepModel(ABC):
                 out.append(Prediction(given, c, sets, error))
         return out
 
-    def _predict_safely(
-        self, keys: list[tuple[str, int]], k: int
-    ) -> list[tuple[tuple[ReactantSet, ...], str | None]]:
+    def _predict_safely(self, keys: list[tuple[str, int]], k: int) -> list[Answer]:
         mols = [Molecule(s) for s, _ in keys]
         classes = [y for _, y in keys] if self.supports_classes else None
         try:
