@@ -108,13 +108,14 @@ class PredictionMemo:
     molecules were repeats). A model with a memo (``model.memo = PredictionMemo()``) answers a
     repeat — same canonical product, reaction class and ``k`` — from it, so only the work is
     saved: a search still counts the call against its budget. Answers with an error are not
-    kept. Bounded: the least recently used answer goes first.
+    kept. Bounded: the least recently used answer goes first (an answer of 40 reactant sets
+    holds about 23 KiB, so the default 5,000 answers hold about 115 MB).
 
     Only the owner of a model that will not be trained again should give it one (the planner's
     workers, a design run's synthesis planner); training would make the kept answers stale.
     """
 
-    def __init__(self, maxsize: int = 20_000) -> None:
+    def __init__(self, maxsize: int = 5_000) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self.maxsize = maxsize
