@@ -187,6 +187,10 @@ def test_a_memo_answers_repeats_and_the_budget_still_counts_them(stock: Stock) -
     assert a.calls == b.calls > 0 and a.routes == b.routes
     fresh = plan(TARGET, PlanningToy(), stock, max_calls=30)
     assert fresh.calls == a.calls and fresh.routes == a.routes
+    # a caller's model without a memo gets one for the call only (it may be trained next)
+    lent = PlanningToy()
+    a, b = plan_many([TARGET, TARGET], lent, stock, settings)
+    assert lent.calls == a.calls == b.calls and lent.memo is None
 
 
 def test_a_memo_is_bounded_and_keeps_no_errors() -> None:

@@ -37,7 +37,7 @@ from makeable.data.stocks import DEFAULT_STOCK, Stock, load_stock
 from makeable.oracle.executor import runs_here
 from makeable.results_csv import append_csv, read_csv
 from makeable.retro.planning.search import PlanResult, SearchSettings, plan_many
-from makeable.retro.single_step.base import PredictionMemo, SingleStepModel, load_model
+from makeable.retro.single_step.base import SingleStepModel, load_model
 from makeable.run_folder import RunFolder, versions
 from makeable.synthesis import LABEL_MODEL
 
@@ -147,8 +147,6 @@ def label_molecules(
     out = Path(out_dir)
     with RunFolder(out) as folder:  # one process per labelling folder
         m = model if isinstance(model, SingleStepModel) else load_model(model, model_params)
-        if m is not model:
-            m.memo = PredictionMemo()
         config: dict[str, Any] = {
             "labels": "synthesizability",
             **settings.to_dict(),  # flat, so a refusal names the one setting that differs

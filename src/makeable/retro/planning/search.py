@@ -282,7 +282,10 @@ def plan_many(
         targets: target SMILES.
         model: a single-step model, or a registered name / saved folder. With workers, each
             loads a name or folder itself; an instance is inherited by forked processes (and
-            pickled to Ray actors).
+            pickled to Ray actors). A model without a
+            :class:`~makeable.retro.single_step.base.PredictionMemo` gets one for this call
+            (a worker's copy, for the worker's life), so a molecule that several targets'
+            searches expand is computed once and charged to each search.
         stock: a :class:`Stock`, or a named stock / stock file (loaded once per process).
         settings: the search settings (default :class:`SearchSettings`).
         jobs: workers, through the executor interface of oracle scoring
@@ -314,8 +317,12 @@ def plan_many(
             on_result(result)
 
     workers: Executor
+    lent: SingleStepModel | None = None  # a caller's model, given a memo for this call only
     if runs_here(executor, jobs, len(targets)):
-        m = model if isinstance(model, SingleStepModel) else _remembering(load_model(model))
+        m = model if isinstance(model, SingleStepModel) else load_model(model)
+        if m.memo is None:  # its weights do not change while it plans: repeats are free
+            m.memo = PredictionMemo()
+            lent = m
         fn: Callable[[str], PlanResult] = partial(
             _plan_safely, model=m, stock=load_stock(stock), settings=settings
         )
@@ -331,6 +338,8 @@ def plan_many(
                 done(i, result)
     finally:
         bar.close()
+        if lent is not None:  # the caller may train its model next: nothing stale stays
+            lent.memo = None
     return [r for r in results if r is not None]
 
 
@@ -338,19 +347,11 @@ def plan_many(
 _WORKER: dict[str, Any] = {}
 
 
-def _remembering(model: SingleStepModel) -> SingleStepModel:
-    """``model`` with a :class:`PredictionMemo` (unless it has one): for a model that plans
-    and is never trained here (loaded by the planner, or a worker's own copy)."""
-    if model.memo is None:
-        model.memo = PredictionMemo()
-    return model
-
-
 def _init_worker(model: Any, stock: Any, settings: SearchSettings) -> None:
-    # the worker's model is its own copy (or loaded here): its weights never change
-    _WORKER["model"] = _remembering(
-        model if isinstance(model, SingleStepModel) else load_model(model)
-    )
+    m = model if isinstance(model, SingleStepModel) else load_model(model)
+    if m.memo is None:  # the worker's own copy: its weights never change
+        m.memo = PredictionMemo()
+    _WORKER["model"] = m
     _WORKER["stock"] = load_stock(stock)
     _WORKER["settings"] = settings
 
