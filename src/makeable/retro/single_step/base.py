@@ -111,8 +111,10 @@ class PredictionMemo:
     kept. Bounded: the least recently used answer goes first (an answer of 40 reactant sets
     holds about 23 KiB, so the default 5,000 answers hold about 115 MB).
 
-    Only the owner of a model that will not be trained again should give it one (the planner's
-    workers, a design run's synthesis planner); training would make the kept answers stale.
+    Only while a model is not trained may it have one, since training would make the kept
+    answers stale: :func:`~makeable.retro.planning.search.plan_many` lends one for its call
+    (and a worker's copy keeps one); the owners of models never trained keep theirs (the
+    verdict planner of ``bench makeable``, a design run's ``--synthesis plan``).
     """
 
     def __init__(self, maxsize: int = 5_000) -> None:
